@@ -1,0 +1,333 @@
+//! Benchmark configuration: the JSON document users write, its defaults, `--set`
+//! overrides, validation that reports every problem with its JSON path, and the JSON
+//! Schema that editors and `lgb schema` use.
+//!
+//! Precedence, lowest first: built-in defaults, the config file, `--set` overrides.
+//!
+//! ```
+//! use lgb_core::config::BenchmarkConfig;
+//! let cfg = BenchmarkConfig::from_json_str(r#"{
+//!     "database": {"type": "memory"},
+//!     "tests": [{"name": "reads", "operation": {"type": "read"}, "duration": "1s"}]
+//! }"#, &[]).unwrap();
+//! assert_eq!(cfg.tests[0].concurrency, 1);
+//! ```
+
+mod overrides;
+mod units;
+mod validate;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+pub use overrides::apply_override;
+pub use units::{ByteSize, HumanDuration};
+
+use crate::database::DatabaseConfig;
+use crate::error::{Error, Result};
+use crate::workload::{Distribution, Preset};
+
+/// The whole benchmark: one database, a workload, and the tests to run on it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BenchmarkConfig {
+    /// Name of the benchmark, used in result directory names and reports.
+    #[serde(default = "default_name")]
+    pub name: String,
+    /// Free text shown in reports.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// The database under test.
+    pub database: DatabaseConfig,
+    /// Keys, records and their distribution.
+    #[serde(default)]
+    pub workload: WorkloadConfig,
+    /// Tests, run one after another.
+    pub tests: Vec<TestConfig>,
+    /// How tests are fanned out to workers.
+    #[serde(default)]
+    pub runner: RunnerConfig,
+}
+
+fn default_name() -> String {
+    "benchmark".into()
+}
+
+/// The data set: how many records, how big, which keys are chosen.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WorkloadConfig {
+    /// Records loaded before the tests (YCSB `recordcount`).
+    #[serde(default = "default_records")]
+    pub records: u64,
+    /// Key prefix; keys are the prefix and a zero-padded number (`user000000042`).
+    #[serde(default = "default_prefix")]
+    pub key_prefix: String,
+    /// Fields per record (YCSB `fieldcount`).
+    #[serde(default = "default_fields")]
+    pub fields: usize,
+    /// Size of each field value (YCSB `fieldlength`).
+    #[serde(default = "default_field_size")]
+    pub field_size: ByteSize,
+    /// How keys are chosen by reads, updates and queries.
+    #[serde(default)]
+    pub distribution: Distribution,
+    /// Longest scan (YCSB `maxscanlength`); scan lengths are uniform in 1..=this.
+    #[serde(default = "default_scan_length")]
+    pub scan_length: usize,
+    /// Seed of every random choice; equal seeds give equal keys and records.
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+    /// Whether to load `records` records before the tests (the load phase).
+    #[serde(default = "default_true")]
+    pub load: bool,
+    /// Records per batch in the load phase (split further by the adapter's limit).
+    #[serde(default = "default_load_batch")]
+    pub load_batch: usize,
+    /// Tasks per worker in the load phase.
+    #[serde(default = "default_load_concurrency")]
+    pub load_concurrency: u32,
+}
+
+fn default_records() -> u64 {
+    10_000
+}
+fn default_prefix() -> String {
+    "user".into()
+}
+fn default_fields() -> usize {
+    10
+}
+fn default_field_size() -> ByteSize {
+    ByteSize(100)
+}
+fn default_scan_length() -> usize {
+    100
+}
+fn default_seed() -> u64 {
+    42
+}
+fn default_true() -> bool {
+    true
+}
+fn default_load_batch() -> usize {
+    100
+}
+fn default_load_concurrency() -> u32 {
+    4
+}
+
+impl Default for WorkloadConfig {
+    fn default() -> Self {
+        Self {
+            records: default_records(),
+            key_prefix: default_prefix(),
+            fields: default_fields(),
+            field_size: default_field_size(),
+            distribution: Distribution::default(),
+            scan_length: default_scan_length(),
+            seed: default_seed(),
+            load: true,
+            load_batch: default_load_batch(),
+            load_concurrency: default_load_concurrency(),
+        }
+    }
+}
+
+/// An operation strategy and its options, for example `{"type": "batch_write", "size": 25}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct OperationConfig {
+    /// Operation name, as listed by `lgb list`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The operation's own options.
+    #[serde(flatten)]
+    pub options: serde_json::Map<String, serde_json::Value>,
+}
+
+impl OperationConfig {
+    /// An operation of `kind` with no options.
+    pub fn new(kind: impl Into<String>) -> Self {
+        Self {
+            kind: kind.into(),
+            options: serde_json::Map::new(),
+        }
+    }
+}
+
+/// One test: an operation strategy run for a duration or a number of operations.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TestConfig {
+    /// Unique name of the test.
+    pub name: String,
+    /// A named workload (`ycsb-a` … `ycsb-f`) that sets the operation and distribution.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preset: Option<Preset>,
+    /// The operation strategy; required unless `preset` is given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operation: Option<OperationConfig>,
+    /// Overrides the workload's key distribution for this test.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub distribution: Option<Distribution>,
+    /// Concurrent tasks per worker.
+    #[serde(default = "default_concurrency")]
+    pub concurrency: u32,
+    /// How long to measure, after warmup. Default 10s when `operations` is not set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration: Option<HumanDuration>,
+    /// Stop after this many measured operations per worker.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operations: Option<u64>,
+    /// Time run before measuring starts; its operations are not in the results.
+    #[serde(default)]
+    pub warmup: HumanDuration,
+    /// Open-loop target rate in operations per second over all workers; closed loop if absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate: Option<f64>,
+    /// Deadline of one operation; a slower one counts as a `timeout` error.
+    #[serde(default = "default_timeout")]
+    pub timeout: HumanDuration,
+    /// Workers for this test; overrides `runner.workers`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workers: Option<u32>,
+}
+
+fn default_concurrency() -> u32 {
+    1
+}
+fn default_timeout() -> HumanDuration {
+    HumanDuration::secs(10)
+}
+
+impl TestConfig {
+    /// A closed-loop test of `operation` with defaults for everything else.
+    pub fn new(name: impl Into<String>, operation: OperationConfig) -> Self {
+        Self {
+            name: name.into(),
+            preset: None,
+            operation: Some(operation),
+            distribution: None,
+            concurrency: 1,
+            duration: None,
+            operations: None,
+            warmup: HumanDuration::default(),
+            rate: None,
+            timeout: default_timeout(),
+            workers: None,
+        }
+    }
+
+    /// The measured duration: as configured, or 10 s when neither a duration nor an
+    /// operation count is given.
+    pub fn effective_duration(&self) -> Option<std::time::Duration> {
+        match (self.duration, self.operations) {
+            (Some(d), _) => Some(d.0),
+            (None, Some(_)) => None,
+            (None, None) => Some(std::time::Duration::from_secs(10)),
+        }
+    }
+}
+
+/// Where workers run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Target {
+    /// In this process (the default).
+    #[default]
+    Local,
+    /// AWS Lambda, through the Invoke API.
+    Lambda,
+    /// A Lambda Function URL over HTTPS.
+    Url,
+}
+
+/// How tests are fanned out.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RunnerConfig {
+    /// Workers per test (Lambda invocations at once, or local workers).
+    #[serde(default = "default_workers")]
+    pub workers: u32,
+    /// Where workers run.
+    #[serde(default)]
+    pub target: Target,
+    /// Retries of a failed invocation (not of the benchmark's own errors).
+    #[serde(default = "default_retries")]
+    pub retries: u32,
+    /// Lambda function name or ARN, for `target: lambda`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub function: Option<String>,
+    /// Function URL, for `target: url`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// Extra settings per target, kept as given (endpoint overrides, qualifiers).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub options: BTreeMap<String, serde_json::Value>,
+}
+
+fn default_workers() -> u32 {
+    1
+}
+fn default_retries() -> u32 {
+    2
+}
+
+impl Default for RunnerConfig {
+    fn default() -> Self {
+        Self {
+            workers: default_workers(),
+            target: Target::Local,
+            retries: default_retries(),
+            function: None,
+            url: None,
+            options: BTreeMap::new(),
+        }
+    }
+}
+
+impl BenchmarkConfig {
+    /// Parses, applies `overrides` (`path=value`), and validates with the built-in registries.
+    pub fn from_json_str(text: &str, overrides: &[String]) -> Result<Self> {
+        Self::from_json_str_with(text, overrides, &validate::Registries::builtin())
+    }
+
+    /// Like [`BenchmarkConfig::from_json_str`] with user registries.
+    pub fn from_json_str_with(
+        text: &str,
+        overrides: &[String],
+        registries: &validate::Registries,
+    ) -> Result<Self> {
+        let mut value: serde_json::Value = serde_json::from_str(text).map_err(|e| {
+            Error::config(
+                "",
+                format!("not valid JSON at line {}, column {}: {e}", e.line(), e.column()),
+            )
+        })?;
+        for o in overrides {
+            apply_override(&mut value, o)?;
+        }
+        validate::validate_value(&value, registries)
+    }
+
+    /// Reads and validates a config file.
+    pub fn load(path: &Path, overrides: &[String]) -> Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
+        Self::from_json_str(&text, overrides)
+    }
+
+    /// The JSON Schema of the config document.
+    pub fn json_schema() -> serde_json::Value {
+        schemars::schema_for!(BenchmarkConfig).to_value()
+    }
+
+    /// Workers for `test`: the test's own setting or the runner's.
+    pub fn workers_for(&self, test: &TestConfig) -> u32 {
+        test.workers.unwrap_or(self.runner.workers).max(1)
+    }
+}
+
+pub use validate::{validate_value, Registries};

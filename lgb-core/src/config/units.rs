@@ -1,0 +1,158 @@
+//! Human-friendly units in configs: durations like `"30s"` and sizes like `"1KiB"`.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// A duration written for people: `"30s"`, `"500ms"`, `"1m 30s"`, `"250us"`.
+///
+/// ```
+/// use lgb_core::config::HumanDuration;
+/// let d: HumanDuration = serde_json::from_str("\"1m 30s\"").unwrap();
+/// assert_eq!(d.0.as_secs(), 90);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, Hash)]
+pub struct HumanDuration(pub Duration);
+
+impl HumanDuration {
+    /// `secs` seconds.
+    pub const fn secs(secs: u64) -> Self {
+        Self(Duration::from_secs(secs))
+    }
+
+    /// `ms` milliseconds.
+    pub const fn millis(ms: u64) -> Self {
+        Self(Duration::from_millis(ms))
+    }
+}
+
+impl std::str::FromStr for HumanDuration {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        humantime::parse_duration(s.trim())
+            .map(HumanDuration)
+            .map_err(|e| format!("`{s}` is not a duration ({e}); write for example \"30s\" or \"500ms\""))
+    }
+}
+
+impl fmt::Display for HumanDuration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", humantime::format_duration(self.0))
+    }
+}
+
+impl Serialize for HumanDuration {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for HumanDuration {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+impl schemars::JsonSchema for HumanDuration {
+    fn schema_name() -> Cow<'static, str> {
+        "Duration".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "description": "A duration such as \"30s\", \"500ms\", \"1m 30s\" or \"250us\".",
+            "pattern": "^\\s*([0-9]+\\s*(ns|nsec|us|usec|µs|ms|msec|s|sec|secs|second|seconds|m|min|mins|minute|minutes|h|hr|hrs|hour|hours|d|day|days)\\s*)+$"
+        })
+    }
+}
+
+/// A size in bytes written for people: `"100B"`, `"1KiB"`, `"4 MB"`, or a plain integer.
+///
+/// ```
+/// use lgb_core::config::ByteSize;
+/// let s: ByteSize = serde_json::from_str("\"1KiB\"").unwrap();
+/// assert_eq!(s.0, 1024);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, Hash)]
+pub struct ByteSize(pub u64);
+
+impl std::str::FromStr for ByteSize {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        s.trim()
+            .parse::<bytesize::ByteSize>()
+            .map(|b| ByteSize(b.as_u64()))
+            .map_err(|_| format!("`{s}` is not a size; write for example \"100B\" or \"1KiB\""))
+    }
+}
+
+impl fmt::Display for ByteSize {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", bytesize::ByteSize(self.0).display().iec())
+    }
+}
+
+impl Serialize for ByteSize {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for ByteSize {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            N(u64),
+            S(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::N(n) => Ok(ByteSize(n)),
+            Raw::S(s) => s.parse().map_err(serde::de::Error::custom),
+        }
+    }
+}
+
+impl schemars::JsonSchema for ByteSize {
+    fn schema_name() -> Cow<'static, str> {
+        "ByteSize".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "A size: bytes as an integer, or a string such as \"100B\", \"1KiB\", \"4MB\".",
+            "anyOf": [
+                {"type": "integer", "minimum": 0},
+                {"type": "string", "pattern": "^\\s*[0-9]+(\\.[0-9]+)?\\s*([kKmMgGtT]i?)?[bB]?\\s*$"}
+            ]
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_and_print() {
+        let d: HumanDuration = "1m 30s".parse().unwrap();
+        assert_eq!(d.0, Duration::from_secs(90));
+        let d: HumanDuration = "250us".parse().unwrap();
+        assert_eq!(d.0, Duration::from_micros(250));
+        assert!("fast".parse::<HumanDuration>().is_err());
+        assert_eq!(
+            serde_json::to_string(&HumanDuration::millis(1500)).unwrap(),
+            "\"1s 500ms\""
+        );
+    }
+
+    #[test]
+    fn sizes_accept_units_and_integers() {
+        assert_eq!("1KiB".parse::<ByteSize>().unwrap().0, 1024);
+        assert_eq!("1 KB".parse::<ByteSize>().unwrap().0, 1000);
+        assert_eq!(serde_json::from_str::<ByteSize>("42").unwrap().0, 42);
+        assert!(serde_json::from_str::<ByteSize>("\"lots\"").is_err());
+    }
+}

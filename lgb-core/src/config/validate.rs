@@ -1,0 +1,220 @@
+//! Validation of a whole config document. It reports every problem it finds, each with
+//! the JSON path of the offending value, before anything runs.
+
+use std::collections::HashSet;
+use std::sync::OnceLock;
+
+use serde_json::Value;
+
+use super::BenchmarkConfig;
+use crate::database::DatabaseRegistry;
+use crate::error::{ConfigProblem, Error, Result};
+use crate::operation::OperationRegistry;
+
+/// The registries a config is validated against: built-ins plus user additions.
+#[derive(Debug, Clone, Default)]
+pub struct Registries {
+    /// Database adapters.
+    pub databases: DatabaseRegistry,
+    /// Operation strategies.
+    pub operations: OperationRegistry,
+}
+
+impl Registries {
+    /// The built-in adapters and operations compiled into this build.
+    pub fn builtin() -> Self {
+        Self::default()
+    }
+}
+
+/// Turns a JSON pointer (`/tests/0/concurrency`) into a path (`tests[0].concurrency`).
+pub(crate) fn pointer_to_path(pointer: &str) -> String {
+    let mut out = String::new();
+    for part in pointer.split('/').skip(1) {
+        let part = part.replace("~1", "/").replace("~0", "~");
+        if part.parse::<usize>().is_ok() {
+            out.push('[');
+            out.push_str(&part);
+            out.push(']');
+        } else {
+            if !out.is_empty() {
+                out.push('.');
+            }
+            out.push_str(&part);
+        }
+    }
+    out
+}
+
+fn schema_validator() -> &'static jsonschema::Validator {
+    static V: OnceLock<jsonschema::Validator> = OnceLock::new();
+    V.get_or_init(|| {
+        jsonschema::validator_for(&BenchmarkConfig::json_schema())
+            .expect("the generated config schema is a valid JSON Schema")
+    })
+}
+
+fn schema_problems(value: &Value) -> Vec<ConfigProblem> {
+    schema_validator()
+        .iter_errors(value)
+        .map(|e| {
+            let path = pointer_to_path(&e.instance_path().to_string());
+            ConfigProblem::new(path, e.to_string())
+        })
+        .collect()
+}
+
+/// Validates a raw config document and returns the typed config, or every problem.
+pub fn validate_value(value: &Value, registries: &Registries) -> Result<BenchmarkConfig> {
+    let mut problems = schema_problems(value);
+
+    // Adapter and operation options are open in the document schema; their own
+    // factories check them, so their problems are reported alongside the others.
+    if let Some(db) = value.get("database") {
+        if let Ok(cfg) = serde_json::from_value(db.clone()) {
+            problems.extend(registries.databases.validate(&cfg));
+        }
+    }
+    if let Some(tests) = value.get("tests").and_then(Value::as_array) {
+        for (i, t) in tests.iter().enumerate() {
+            if let Some(op) = t.get("operation") {
+                if let Ok(cfg) = serde_json::from_value(op.clone()) {
+                    problems.extend(
+                        registries
+                            .operations
+                            .validate(&cfg)
+                            .into_iter()
+                            .map(|p| prefix(&format!("tests[{i}].operation"), p)),
+                    );
+                }
+            }
+        }
+    }
+    if !problems.is_empty() {
+        return Err(Error::Config(problems));
+    }
+
+    let cfg: BenchmarkConfig = serde_path_to_error::deserialize(value).map_err(|e| {
+        Error::config(e.path().to_string(), e.inner().to_string())
+    })?;
+    let problems = semantic_problems(&cfg);
+    if problems.is_empty() {
+        Ok(cfg)
+    } else {
+        Err(Error::Config(problems))
+    }
+}
+
+fn prefix(base: &str, p: ConfigProblem) -> ConfigProblem {
+    let path = if p.path.is_empty() {
+        base.to_string()
+    } else {
+        format!("{base}.{}", p.path)
+    };
+    ConfigProblem::new(path, p.message)
+}
+
+/// Longest measured duration a test may ask for: a Lambda invocation ends at 15 minutes.
+pub const MAX_TEST_DURATION: std::time::Duration = std::time::Duration::from_secs(14 * 60);
+/// Most tasks one worker may run.
+pub const MAX_CONCURRENCY: u32 = 4096;
+/// Most workers one test may fan out to.
+pub const MAX_WORKERS: u32 = 1000;
+
+fn semantic_problems(cfg: &BenchmarkConfig) -> Vec<ConfigProblem> {
+    let mut p = Vec::new();
+    if cfg.tests.is_empty() {
+        p.push(ConfigProblem::new("tests", "needs at least one test"));
+    }
+    if cfg.workload.records == 0 {
+        p.push(ConfigProblem::new("workload.records", "must be at least 1"));
+    }
+    if cfg.workload.load_batch == 0 {
+        p.push(ConfigProblem::new("workload.load_batch", "must be at least 1"));
+    }
+    if cfg.workload.scan_length == 0 {
+        p.push(ConfigProblem::new("workload.scan_length", "must be at least 1"));
+    }
+    if !(1..=MAX_WORKERS).contains(&cfg.runner.workers) {
+        p.push(ConfigProblem::new(
+            "runner.workers",
+            format!("must be between 1 and {MAX_WORKERS}"),
+        ));
+    }
+    p.extend(cfg.workload.distribution.problems("workload.distribution"));
+    let mut names = HashSet::new();
+    for (i, t) in cfg.tests.iter().enumerate() {
+        let at = |field: &str| format!("tests[{i}].{field}");
+        if t.name.trim().is_empty() {
+            p.push(ConfigProblem::new(at("name"), "must not be empty"));
+        } else if !names.insert(t.name.as_str()) {
+            p.push(ConfigProblem::new(
+                at("name"),
+                format!("`{}` is used by an earlier test; names must be unique", t.name),
+            ));
+        }
+        match (&t.preset, &t.operation) {
+            (None, None) => p.push(ConfigProblem::new(
+                at("operation"),
+                "a test needs an `operation` or a `preset`",
+            )),
+            (Some(_), Some(_)) => p.push(ConfigProblem::new(
+                at("preset"),
+                "give either `preset` or `operation`, not both",
+            )),
+            _ => {}
+        }
+        if !(1..=MAX_CONCURRENCY).contains(&t.concurrency) {
+            p.push(ConfigProblem::new(
+                at("concurrency"),
+                format!("must be between 1 and {MAX_CONCURRENCY}"),
+            ));
+        }
+        if let Some(w) = t.workers {
+            if !(1..=MAX_WORKERS).contains(&w) {
+                p.push(ConfigProblem::new(
+                    at("workers"),
+                    format!("must be between 1 and {MAX_WORKERS}"),
+                ));
+            }
+        }
+        if let Some(d) = t.duration {
+            if d.0.is_zero() {
+                p.push(ConfigProblem::new(at("duration"), "must be longer than zero"));
+            }
+            if d.0 + t.warmup.0 > MAX_TEST_DURATION {
+                p.push(ConfigProblem::new(
+                    at("duration"),
+                    "duration plus warmup must stay under 14 minutes (a Lambda invocation ends at 15)",
+                ));
+            }
+        }
+        if t.operations == Some(0) {
+            p.push(ConfigProblem::new(at("operations"), "must be at least 1"));
+        }
+        if let Some(rate) = t.rate {
+            if !(rate.is_finite() && rate > 0.0) {
+                p.push(ConfigProblem::new(at("rate"), "must be a positive number of operations per second"));
+            }
+        }
+        if t.timeout.0.is_zero() {
+            p.push(ConfigProblem::new(at("timeout"), "must be longer than zero"));
+        }
+        if let Some(d) = &t.distribution {
+            p.extend(d.problems(&at("distribution")));
+        }
+    }
+    p
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pointers_become_paths() {
+        assert_eq!(pointer_to_path("/tests/0/concurrency"), "tests[0].concurrency");
+        assert_eq!(pointer_to_path(""), "");
+        assert_eq!(pointer_to_path("/a~1b"), "a/b");
+    }
+}

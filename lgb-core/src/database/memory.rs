@@ -1,0 +1,275 @@
+//! The `memory` adapter: an ordered in-process map. It needs no service, so it is the
+//! embedded default for quick runs, for tests and for measuring lgb's own overhead.
+//!
+//! Data lives as long as the adapter: in a local run every worker of the run shares
+//! one adapter (the worker caches adapters by config); each Lambda process has its own.
+
+use std::collections::BTreeMap;
+use std::ops::Bound;
+use std::sync::RwLock;
+
+use async_trait::async_trait;
+use serde::Deserialize;
+
+use super::{BatchOutcome, Capabilities, Database, OpMeta, QueryOutcome, ReadOutcome};
+use crate::error::{Error, Result};
+use crate::record::{Query, QueryKind, Record};
+
+/// Options of the `memory` adapter.
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MemoryOptions {
+    /// Largest batch accepted by one `batch_write` call.
+    #[serde(default = "default_max_batch")]
+    pub max_batch_size: usize,
+    /// Largest item in bytes; larger writes are rejected like a real database would.
+    #[serde(default)]
+    pub max_item_bytes: Option<usize>,
+}
+
+fn default_max_batch() -> usize {
+    1000
+}
+
+impl Default for MemoryOptions {
+    fn default() -> Self {
+        Self {
+            max_batch_size: default_max_batch(),
+            max_item_bytes: None,
+        }
+    }
+}
+
+/// An ordered in-memory key-value store implementing [`Database`].
+#[derive(Debug, Default)]
+pub struct MemoryDatabase {
+    options: MemoryOptions,
+    items: RwLock<BTreeMap<String, Record>>,
+}
+
+impl MemoryDatabase {
+    /// An empty store with `options`.
+    pub fn new(options: MemoryOptions) -> Self {
+        Self {
+            options,
+            items: RwLock::new(BTreeMap::new()),
+        }
+    }
+
+    /// Number of records stored.
+    pub fn len(&self) -> usize {
+        self.items.read().map(|m| m.len()).unwrap_or(0)
+    }
+
+    /// Whether the store is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn check_size(&self, record: &Record) -> Result<usize> {
+        let size = record.size();
+        match self.options.max_item_bytes {
+            Some(max) if size > max => Err(Error::Rejected(format!(
+                "item `{}` is {size} bytes, over the limit of {max}",
+                record.key
+            ))),
+            _ => Ok(size),
+        }
+    }
+
+    fn map(&self) -> Result<std::sync::RwLockReadGuard<'_, BTreeMap<String, Record>>> {
+        self.items
+            .read()
+            .map_err(|_| Error::Backend("memory store poisoned".into()))
+    }
+
+    fn map_mut(&self) -> Result<std::sync::RwLockWriteGuard<'_, BTreeMap<String, Record>>> {
+        self.items
+            .write()
+            .map_err(|_| Error::Backend("memory store poisoned".into()))
+    }
+}
+
+fn collect<'a>(
+    iter: impl Iterator<Item = (&'a String, &'a Record)>,
+    limit: usize,
+) -> QueryOutcome {
+    let records: Vec<Record> = iter.take(limit).map(|(_, r)| r.clone()).collect();
+    let bytes = records.iter().map(|r| r.size() as u64).sum();
+    QueryOutcome {
+        meta: OpMeta {
+            items: records.len() as u64,
+            bytes,
+            ..OpMeta::default()
+        },
+        records,
+    }
+}
+
+#[async_trait]
+impl Database for MemoryDatabase {
+    fn name(&self) -> &str {
+        "memory"
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            max_batch_size: self.options.max_batch_size,
+            queries: vec![QueryKind::Key, QueryKind::Prefix, QueryKind::Range],
+            max_item_bytes: self.options.max_item_bytes,
+            reads_records: true,
+        }
+    }
+
+    async fn write(&self, record: &Record) -> Result<OpMeta> {
+        let bytes = self.check_size(record)? as u64;
+        let mut map = self.map_mut()?;
+        match map.get_mut(record.key.as_str()) {
+            // Reuse the stored allocation when overwriting: a real store does not
+            // allocate a new key on update either.
+            Some(existing) => existing.clone_from(record),
+            None => {
+                map.insert(record.key.clone(), record.clone());
+            }
+        }
+        Ok(OpMeta {
+            bytes,
+            items: 1,
+            ..OpMeta::default()
+        })
+    }
+
+    async fn batch_write(&self, records: &[Record]) -> Result<BatchOutcome> {
+        if records.len() > self.options.max_batch_size {
+            return Err(Error::Rejected(format!(
+                "batch of {} items is over the limit of {}",
+                records.len(),
+                self.options.max_batch_size
+            )));
+        }
+        let mut out = BatchOutcome::default();
+        let mut map = self.map_mut()?;
+        for (index, record) in records.iter().enumerate() {
+            match self.check_size(record) {
+                Ok(size) => {
+                    map.insert(record.key.clone(), record.clone());
+                    out.meta.bytes += size as u64;
+                    out.meta.items += 1;
+                }
+                Err(e) => out.failed.push(super::ItemFailure {
+                    index,
+                    class: e.class(),
+                    message: e.to_string(),
+                }),
+            }
+        }
+        Ok(out)
+    }
+
+    async fn read(&self, key: &str) -> Result<ReadOutcome> {
+        let map = self.map()?;
+        let record = map.get(key).cloned();
+        let bytes = record.as_ref().map_or(0, |r| r.size() as u64);
+        Ok(ReadOutcome {
+            meta: OpMeta {
+                bytes,
+                items: u64::from(record.is_some()),
+                ..OpMeta::default()
+            },
+            record,
+        })
+    }
+
+    async fn query(&self, query: &Query) -> Result<QueryOutcome> {
+        let map = self.map()?;
+        Ok(match query {
+            Query::Key { key } => collect(map.get_key_value(key).into_iter(), 1),
+            Query::Prefix { prefix, limit } => collect(
+                map.range::<str, _>((Bound::Included(prefix.as_str()), Bound::Unbounded))
+                    .take_while(|(k, _)| k.starts_with(prefix.as_str())),
+                *limit,
+            ),
+            Query::Range { start, end, limit } => {
+                let upper = match end {
+                    Some(e) => Bound::Included(e.as_str()),
+                    None => Bound::Unbounded,
+                };
+                collect(
+                    map.range::<str, _>((Bound::Included(start.as_str()), upper)),
+                    *limit,
+                )
+            }
+            other => {
+                return Err(Error::Unsupported(format!(
+                    "the memory adapter has no `{}` queries",
+                    other.kind().as_str()
+                )))
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::Value;
+
+    fn rec(k: &str) -> Record {
+        Record::new(k).with_field("f", Value::Str(k.to_uppercase()))
+    }
+
+    #[tokio::test]
+    async fn round_trip_overwrite_and_missing_key() {
+        let db = MemoryDatabase::default();
+        db.write(&rec("a")).await.unwrap();
+        db.write(&Record::new("a").with_field("f", Value::Int(2)))
+            .await
+            .unwrap();
+        let got = db.read("a").await.unwrap().record.unwrap();
+        assert_eq!(got.field("f"), Some(&Value::Int(2)));
+        assert!(db.read("zz").await.unwrap().record.is_none());
+        assert_eq!(db.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn prefix_and_range_are_ordered_and_limited() {
+        let db = MemoryDatabase::default();
+        let batch: Vec<Record> = ["a1", "a2", "a3", "b1"].iter().map(|k| rec(k)).collect();
+        let out = db.batch_write(&batch).await.unwrap();
+        assert!(out.failed.is_empty());
+        assert_eq!(out.meta.items, 4);
+        let keys = |o: QueryOutcome| o.records.into_iter().map(|r| r.key).collect::<Vec<_>>();
+        let q = Query::Prefix {
+            prefix: "a".into(),
+            limit: 2,
+        };
+        assert_eq!(keys(db.query(&q).await.unwrap()), ["a1", "a2"]);
+        let q = Query::Range {
+            start: "a2".into(),
+            end: Some("b1".into()),
+            limit: 10,
+        };
+        assert_eq!(keys(db.query(&q).await.unwrap()), ["a2", "a3", "b1"]);
+        let q = Query::History {
+            key: "a".into(),
+            limit: 1,
+        };
+        assert_eq!(
+            db.query(&q).await.unwrap_err().class(),
+            crate::error::ErrorClass::Unsupported
+        );
+    }
+
+    #[tokio::test]
+    async fn oversized_items_are_rejected_per_item() {
+        let db = MemoryDatabase::new(MemoryOptions {
+            max_item_bytes: Some(10),
+            ..MemoryOptions::default()
+        });
+        let big = Record::new("big").with_field("f", Value::Str("x".repeat(50)));
+        let out = db.batch_write(&[rec("a"), big.clone()]).await.unwrap();
+        assert_eq!(out.failed.len(), 1);
+        assert_eq!(out.failed[0].index, 1);
+        assert!(db.write(&big).await.is_err());
+    }
+}

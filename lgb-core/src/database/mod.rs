@@ -1,0 +1,427 @@
+//! The [`Database`] trait every adapter implements (the seed's Adapter pattern) and the
+//! [`DatabaseRegistry`] that builds adapters from configuration (its Factory).
+//!
+//! This module owns the contract between the executor and a database. It must not know
+//! any particular backend: adapters live in submodules, each behind a cargo feature of
+//! its own name, except [`memory`] and [`scripted`], which need no service.
+
+pub mod memory;
+pub mod scripted;
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{ConfigProblem, Error, ErrorClass, Result};
+use crate::record::{Query, QueryKind, Record};
+
+/// What one call cost, as far as the database tells: capacity units, retries, bytes.
+///
+/// The executor sums these per operation kind; the cost module turns them into money.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct OpMeta {
+    /// Read capacity units consumed (DynamoDB `ConsumedCapacity`), if reported.
+    #[serde(default)]
+    pub read_units: f64,
+    /// Write capacity units consumed, if reported.
+    #[serde(default)]
+    pub write_units: f64,
+    /// Retries the adapter made inside this call (throttling, unprocessed items).
+    #[serde(default)]
+    pub retries: u32,
+    /// Payload bytes sent and received.
+    #[serde(default)]
+    pub bytes: u64,
+    /// Items written or returned by this call.
+    #[serde(default)]
+    pub items: u64,
+}
+
+impl OpMeta {
+    /// Adds `other` into `self`.
+    pub fn add(&mut self, other: &OpMeta) {
+        self.read_units += other.read_units;
+        self.write_units += other.write_units;
+        self.retries += other.retries;
+        self.bytes += other.bytes;
+        self.items += other.items;
+    }
+}
+
+/// The result of [`Database::read`].
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ReadOutcome {
+    /// The record, or `None` when the key does not exist.
+    pub record: Option<Record>,
+    /// What the call cost.
+    pub meta: OpMeta,
+}
+
+/// The result of [`Database::query`].
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct QueryOutcome {
+    /// Records returned, in the database's order.
+    pub records: Vec<Record>,
+    /// What the call cost, summed over every page.
+    pub meta: OpMeta,
+}
+
+/// One item of a batch that the database did not accept.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ItemFailure {
+    /// Index of the item in the batch.
+    pub index: usize,
+    /// Why, as an error class.
+    pub class: ErrorClass,
+    /// The database's reason.
+    pub message: String,
+}
+
+/// The result of [`Database::batch_write`]: items the database did not take are listed,
+/// never silently dropped.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct BatchOutcome {
+    /// What the call cost.
+    pub meta: OpMeta,
+    /// Items not written, with their reasons.
+    pub failed: Vec<ItemFailure>,
+}
+
+/// What an adapter can do; validation uses it to reject impossible configs before a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Capabilities {
+    /// Largest batch one `batch_write` call accepts (adapters split larger batches).
+    pub max_batch_size: usize,
+    /// Query kinds the adapter supports.
+    pub queries: Vec<QueryKind>,
+    /// Largest item in bytes, if the database has a limit.
+    pub max_item_bytes: Option<usize>,
+    /// Whether `read` returns the record's fields (some adapters only check existence).
+    pub reads_records: bool,
+}
+
+impl Default for Capabilities {
+    fn default() -> Self {
+        Self {
+            max_batch_size: 1,
+            queries: Vec::new(),
+            max_item_bytes: None,
+            reads_records: true,
+        }
+    }
+}
+
+/// A database as the benchmark sees it: the seed's interface, made async.
+///
+/// Implementations must be cheap to share (`Arc<dyn Database>`): one instance serves
+/// every task of a worker and is kept across warm Lambda invocations.
+///
+/// ```
+/// use lgb_core::prelude::*;
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// let db = lgb_core::database::memory::MemoryDatabase::default();
+/// db.write(&Record::new("k1")).await?;
+/// assert!(db.read("k1").await?.record.is_some());
+/// # Ok::<(), lgb_core::Error>(())
+/// # }).unwrap();
+/// ```
+#[async_trait]
+pub trait Database: Send + Sync + 'static {
+    /// The adapter's type name, as in config (`"memory"`, `"dynamodb"`).
+    fn name(&self) -> &str;
+    /// What this adapter can do.
+    fn capabilities(&self) -> Capabilities;
+    /// Writes (inserts or replaces) one record.
+    async fn write(&self, record: &Record) -> Result<OpMeta>;
+    /// Writes many records; adapters split batches larger than their limit.
+    async fn batch_write(&self, records: &[Record]) -> Result<BatchOutcome>;
+    /// Reads one record by key.
+    async fn read(&self, key: &str) -> Result<ReadOutcome>;
+    /// Reads many keys at once; the default issues reads one after another.
+    async fn read_many(&self, keys: &[String]) -> Result<QueryOutcome> {
+        let mut out = QueryOutcome::default();
+        for key in keys {
+            let r = self.read(key).await?;
+            out.meta.add(&r.meta);
+            out.records.extend(r.record);
+        }
+        Ok(out)
+    }
+    /// Runs a query.
+    async fn query(&self, query: &Query) -> Result<QueryOutcome>;
+    /// Releases connections; the adapter is not used afterwards.
+    async fn close(&self) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// The type of the future a factory returns.
+pub type BuildFuture = Pin<Box<dyn Future<Output = Result<Arc<dyn Database>>> + Send>>;
+
+/// Configuration of the database under test: its `type` and the adapter's own options.
+///
+/// ```json
+/// { "type": "memory" }
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct DatabaseConfig {
+    /// Adapter name, as listed by `lgb list`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The adapter's own options (see its schema).
+    #[serde(flatten)]
+    pub options: serde_json::Map<String, serde_json::Value>,
+}
+
+impl DatabaseConfig {
+    /// A config of adapter `kind` with no options.
+    pub fn new(kind: impl Into<String>) -> Self {
+        Self {
+            kind: kind.into(),
+            options: serde_json::Map::new(),
+        }
+    }
+
+    /// A stable key identifying this configuration, used to cache adapters.
+    pub fn cache_key(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+/// Builds adapters of one type from their options.
+pub trait DatabaseFactory: Send + Sync {
+    /// One line for `lgb list`.
+    fn description(&self) -> &str;
+    /// JSON Schema of the adapter's options (without `type`).
+    fn options_schema(&self) -> serde_json::Value;
+    /// Checks options without connecting; returns every problem found.
+    fn validate(&self, options: &serde_json::Value) -> Vec<ConfigProblem>;
+    /// Builds an adapter; may connect.
+    fn build(&self, options: serde_json::Value) -> BuildFuture;
+}
+
+/// A factory from a typed options struct and an async constructor.
+struct TypedFactory<C, F> {
+    description: String,
+    build: F,
+    _options: std::marker::PhantomData<fn() -> C>,
+}
+
+impl<C, F, Fut> DatabaseFactory for TypedFactory<C, F>
+where
+    C: DeserializeOwned + schemars::JsonSchema + Send + 'static,
+    F: Fn(C) -> Fut + Send + Sync,
+    Fut: Future<Output = Result<Arc<dyn Database>>> + Send + 'static,
+{
+    fn description(&self) -> &str {
+        &self.description
+    }
+
+    fn options_schema(&self) -> serde_json::Value {
+        schemars::schema_for!(C).to_value()
+    }
+
+    fn validate(&self, options: &serde_json::Value) -> Vec<ConfigProblem> {
+        match parse_options::<C>(options) {
+            Ok(_) => Vec::new(),
+            Err(e) => e.config_problems().to_vec(),
+        }
+    }
+
+    fn build(&self, options: serde_json::Value) -> BuildFuture {
+        match parse_options::<C>(&options) {
+            Ok(c) => Box::pin((self.build)(c)),
+            Err(e) => Box::pin(async move { Err(e) }),
+        }
+    }
+}
+
+/// Parses adapter options, naming the JSON path (under `database`) of a bad field.
+pub fn parse_options<C: DeserializeOwned>(options: &serde_json::Value) -> Result<C> {
+    serde_path_to_error::deserialize(options).map_err(|e| {
+        let path = e.path().to_string();
+        let path = if path == "." {
+            "database".to_string()
+        } else {
+            format!("database.{path}")
+        };
+        Error::config(path, e.inner().to_string())
+    })
+}
+
+/// Maps adapter type names to factories. Built-in adapters are registered by
+/// [`DatabaseRegistry::with_builtins`]; users add their own with [`DatabaseRegistry::register`].
+///
+/// ```
+/// use std::sync::Arc;
+/// use lgb_core::database::{DatabaseRegistry, memory::MemoryDatabase, Database};
+///
+/// #[derive(serde::Deserialize, schemars::JsonSchema)]
+/// struct MyOptions { }
+///
+/// let mut registry = DatabaseRegistry::with_builtins();
+/// registry.register("mine", "my own store", |_: MyOptions| async {
+///     Ok(Arc::new(MemoryDatabase::default()) as Arc<dyn Database>)
+/// });
+/// assert!(registry.names().any(|n| n == "mine"));
+/// ```
+#[derive(Clone)]
+pub struct DatabaseRegistry {
+    factories: BTreeMap<String, Arc<dyn DatabaseFactory>>,
+}
+
+/// Built-in adapters that need a cargo feature, with that feature's name.
+const FEATURE_GATED: &[(&str, &str)] = &[
+    ("dynamodb", "dynamodb"),
+    ("immudb", "immudb"),
+    ("timestream", "timestream"),
+];
+
+impl DatabaseRegistry {
+    /// An empty registry.
+    pub fn empty() -> Self {
+        Self {
+            factories: BTreeMap::new(),
+        }
+    }
+
+    /// A registry with every adapter compiled into this build.
+    pub fn with_builtins() -> Self {
+        let mut r = Self::empty();
+        r.register(
+            "memory",
+            "in-process ordered map; needs no service (the embedded default)",
+            |o: memory::MemoryOptions| async move {
+                Ok(Arc::new(memory::MemoryDatabase::new(o)) as Arc<dyn Database>)
+            },
+        );
+        r.register(
+            "scripted",
+            "sleeps a scripted latency schedule; for testing lgb itself",
+            |o: scripted::ScriptedOptions| async move {
+                Ok(Arc::new(scripted::ScriptedDatabase::new(o)?) as Arc<dyn Database>)
+            },
+        );
+        r
+    }
+
+    /// Registers (or replaces) adapter `name` with typed options `C` and constructor `build`.
+    pub fn register<C, F, Fut>(&mut self, name: &str, description: &str, build: F)
+    where
+        C: DeserializeOwned + schemars::JsonSchema + Send + 'static,
+        F: Fn(C) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<Arc<dyn Database>>> + Send + 'static,
+    {
+        self.register_factory(
+            name,
+            Arc::new(TypedFactory {
+                description: description.to_string(),
+                build,
+                _options: std::marker::PhantomData,
+            }),
+        );
+    }
+
+    /// Registers a factory object directly.
+    pub fn register_factory(&mut self, name: &str, factory: Arc<dyn DatabaseFactory>) {
+        self.factories.insert(name.to_string(), factory);
+    }
+
+    /// Names of registered adapters, sorted.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.factories.keys().map(String::as_str)
+    }
+
+    /// `(name, description)` of each registered adapter.
+    pub fn describe(&self) -> Vec<(String, String)> {
+        self.factories
+            .iter()
+            .map(|(n, f)| (n.clone(), f.description().to_string()))
+            .collect()
+    }
+
+    /// The factory for `name`, or a config error that says which feature to enable.
+    pub fn factory(&self, name: &str) -> Result<&Arc<dyn DatabaseFactory>> {
+        if let Some(f) = self.factories.get(name) {
+            return Ok(f);
+        }
+        if let Some((_, feature)) = FEATURE_GATED.iter().find(|(n, _)| *n == name) {
+            return Err(Error::config(
+                "database.type",
+                format!("database `{name}` is not compiled in; enable feature `{feature}`"),
+            ));
+        }
+        let known: Vec<&str> = self.names().collect();
+        Err(Error::config(
+            "database.type",
+            format!(
+                "unknown database `{name}`; known: {}",
+                known.join(", ")
+            ),
+        ))
+    }
+
+    /// Checks a database config without connecting.
+    pub fn validate(&self, config: &DatabaseConfig) -> Vec<ConfigProblem> {
+        match self.factory(&config.kind) {
+            Ok(f) => f.validate(&serde_json::Value::Object(config.options.clone())),
+            Err(e) => e.config_problems().to_vec(),
+        }
+    }
+
+    /// Builds an adapter from its config.
+    pub async fn build(&self, config: &DatabaseConfig) -> Result<Arc<dyn Database>> {
+        let factory = self.factory(&config.kind)?;
+        factory
+            .build(serde_json::Value::Object(config.options.clone()))
+            .await
+    }
+}
+
+impl Default for DatabaseRegistry {
+    fn default() -> Self {
+        Self::with_builtins()
+    }
+}
+
+impl std::fmt::Debug for DatabaseRegistry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.factories.keys()).finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn builds_memory_and_names_missing_features() {
+        let r = DatabaseRegistry::with_builtins();
+        let db = r.build(&DatabaseConfig::new("memory")).await.unwrap();
+        assert_eq!(db.name(), "memory");
+        let err = r.factory("immudb").err().unwrap();
+        assert!(
+            err.to_string().contains("enable feature `immudb`"),
+            "{err}"
+        );
+        let err = r.factory("nosuch").err().unwrap();
+        assert!(err.to_string().contains("unknown database `nosuch`"), "{err}");
+        assert_eq!(err.config_problems()[0].path, "database.type");
+    }
+
+    #[test]
+    fn bad_options_name_their_path() {
+        let r = DatabaseRegistry::with_builtins();
+        let mut cfg = DatabaseConfig::new("memory");
+        cfg.options
+            .insert("bogus".into(), serde_json::Value::Bool(true));
+        let problems = r.validate(&cfg);
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].message.contains("bogus"), "{problems:?}");
+    }
+}

@@ -1,0 +1,363 @@
+//! Runs one test inside one worker: `concurrency` tasks, each performing operations of a
+//! strategy against a database, closed loop or open loop at a target rate.
+//!
+//! In open-loop mode every operation has an intended start time on a fixed schedule;
+//! its latency is measured from that time, so a stall delays the operations behind it
+//! and shows up in the tail (coordinated omission corrected). The service time, from
+//! the moment the operation actually started, is kept as well.
+//!
+//! This module owns timing and stopping. It must not know any database: everything it
+//! measures goes through [`Strategy::execute`] and a [`Clock`].
+
+use std::future::Future;
+use std::pin::pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::Poll;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::clock::Clock;
+use crate::database::{Database, OpMeta};
+use crate::error::{Error, Result};
+use crate::metrics::{LatencyHistogram, OperationMetrics, TestMetrics, Timeline};
+use crate::operation::{OpContext, Strategy};
+
+/// How one test runs in one worker.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ExecutionPlan {
+    /// Concurrent tasks.
+    pub concurrency: u32,
+    /// Measured time after warmup; `None` runs until `operations` are done.
+    pub duration: Option<Duration>,
+    /// Measured operations to perform; `None` runs for `duration`.
+    pub operations: Option<u64>,
+    /// Time before measuring; operations in it are not recorded.
+    pub warmup: Duration,
+    /// Open-loop rate of this worker in operations per second; closed loop if `None`.
+    pub rate: Option<f64>,
+    /// Deadline of one operation.
+    pub timeout: Duration,
+}
+
+impl Default for ExecutionPlan {
+    fn default() -> Self {
+        Self {
+            concurrency: 1,
+            duration: Some(Duration::from_secs(10)),
+            operations: None,
+            warmup: Duration::ZERO,
+            rate: None,
+            timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Live counters for progress bars, updated by tasks in small batches.
+#[derive(Debug, Default)]
+pub struct Progress {
+    /// Measured operations finished.
+    pub ops: AtomicU64,
+    /// Measured operations that failed.
+    pub errors: AtomicU64,
+    /// Whether measuring has started (warmup is over).
+    pub measuring: AtomicBool,
+}
+
+/// What [`execute`] measured.
+#[derive(Debug, Clone, Default)]
+pub struct Execution {
+    /// Metrics of the measured window.
+    pub metrics: TestMetrics,
+    /// Unix time (ms) at which measuring started.
+    pub start_unix_ms: i64,
+    /// Length of the measured window in nanoseconds.
+    pub window_ns: u64,
+    /// Whether the run was cancelled before its planned end.
+    pub cancelled: bool,
+    /// Operations performed during warmup (not in the metrics).
+    pub warmup_ops: u64,
+}
+
+struct Shared<C: Clock> {
+    plan: ExecutionPlan,
+    strategy: Strategy,
+    db: Arc<dyn Database>,
+    clock: C,
+    cancel: CancellationToken,
+    progress: Option<Arc<Progress>>,
+    timeline: Mutex<Timeline>,
+    kinds: Vec<String>,
+    measure_start_ns: u64,
+    deadline_ns: Option<u64>,
+    tickets: AtomicU64,
+    next_slot: AtomicU64,
+    interval_ns: Option<f64>,
+    origin_unix_ns: i128,
+}
+
+/// What one task measured.
+struct TaskResult {
+    ops: Vec<OperationMetrics>,
+    end_ns: u64,
+    warmup_ops: u64,
+}
+
+/// Runs `strategy` against `db` according to `plan`. `contexts` gives each task's
+/// [`OpContext`] (one per task). Cancelling `cancel` stops the run; what was measured
+/// until then is returned with `cancelled` set.
+pub async fn execute<C: Clock>(
+    plan: ExecutionPlan,
+    strategy: Strategy,
+    db: Arc<dyn Database>,
+    contexts: Vec<OpContext>,
+    clock: C,
+    cancel: CancellationToken,
+    progress: Option<Arc<Progress>>,
+) -> Result<Execution> {
+    if contexts.is_empty() {
+        return Err(Error::config("concurrency", "must be at least 1"));
+    }
+    let start_ns = clock.now_ns();
+    let measure_start_ns = start_ns + plan.warmup.as_nanos() as u64;
+    let kinds = strategy.kinds();
+    let shared = Arc::new(Shared {
+        deadline_ns: plan.duration.map(|d| measure_start_ns + d.as_nanos() as u64),
+        interval_ns: plan.rate.map(|r| 1e9 / r),
+        origin_unix_ns: i128::from(clock.origin_unix_ms()) * 1_000_000,
+        plan,
+        strategy,
+        db,
+        clock,
+        cancel,
+        progress,
+        timeline: Mutex::new(Timeline::default()),
+        kinds,
+        measure_start_ns,
+        tickets: AtomicU64::new(0),
+        next_slot: AtomicU64::new(0),
+    });
+
+    let mut handles = Vec::with_capacity(contexts.len());
+    for ctx in contexts {
+        let s = shared.clone();
+        handles.push(tokio::spawn(async move { run_task(&s, ctx, start_ns).await }));
+    }
+    let mut metrics = TestMetrics::default();
+    let mut per_kind: Vec<OperationMetrics> =
+        shared.kinds.iter().map(|_| OperationMetrics::new(plan.rate.is_some())).collect();
+    let mut end_ns = measure_start_ns;
+    let mut warmup_ops = 0;
+    for h in handles {
+        match h.await {
+            Ok(Ok(t)) => {
+                for (mine, theirs) in per_kind.iter_mut().zip(&t.ops) {
+                    mine.merge(theirs)?;
+                }
+                end_ns = end_ns.max(t.end_ns);
+                warmup_ops += t.warmup_ops;
+            }
+            Ok(Err(e)) => metrics.errors.record(&e),
+            Err(join) => metrics
+                .errors
+                .record(&Error::Backend(format!("a benchmark task failed: {join}"))),
+        }
+    }
+    for (name, m) in shared.kinds.iter().zip(per_kind) {
+        metrics.operations.insert(name.clone(), m);
+    }
+    metrics.timeline = std::mem::take(&mut *shared.timeline.lock().map_err(|_| Error::Backend("timeline lock poisoned".into()))?);
+    let cancelled = shared.cancel.is_cancelled();
+    let window_ns = match (shared.deadline_ns, cancelled) {
+        // A timed run that ended normally measured exactly its planned window.
+        (Some(d), false) => d.saturating_sub(measure_start_ns).max(end_ns.saturating_sub(measure_start_ns)),
+        _ => end_ns.saturating_sub(measure_start_ns),
+    };
+    Ok(Execution {
+        metrics,
+        start_unix_ms: ((shared.origin_unix_ns + i128::from(measure_start_ns)) / 1_000_000) as i64,
+        window_ns,
+        cancelled,
+        warmup_ops,
+    })
+}
+
+/// Per-second counters of one task, flushed into the shared timeline at each boundary.
+struct Interval {
+    second: i64,
+    boundary_ns: u64,
+    ops: Vec<u64>,
+    errors: Vec<u64>,
+    latency: Vec<LatencyHistogram>,
+}
+
+impl Interval {
+    fn new(kinds: usize) -> Self {
+        Self {
+            second: i64::MIN,
+            boundary_ns: 0,
+            ops: vec![0; kinds],
+            errors: vec![0; kinds],
+            latency: (0..kinds).map(|_| LatencyHistogram::new()).collect(),
+        }
+    }
+
+    fn start_at<C: Clock>(&mut self, s: &Shared<C>, now_ns: u64) {
+        let unix_ns = s.origin_unix_ns + i128::from(now_ns);
+        let second = unix_ns.div_euclid(1_000_000_000);
+        self.second = second as i64;
+        self.boundary_ns = ((second + 1) * 1_000_000_000 - s.origin_unix_ns).max(0) as u64;
+    }
+
+    fn flush<C: Clock>(&mut self, s: &Shared<C>) -> Result<()> {
+        if self.ops.iter().all(|&n| n == 0) {
+            return Ok(());
+        }
+        let mut t = s
+            .timeline
+            .lock()
+            .map_err(|_| Error::Backend("timeline lock poisoned".into()))?;
+        for (i, name) in s.kinds.iter().enumerate() {
+            if self.ops[i] > 0 {
+                t.add(self.second, name, self.ops[i], self.errors[i], &self.latency[i])?;
+                self.ops[i] = 0;
+                self.errors[i] = 0;
+                self.latency[i].reset();
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Awaits `fut` with a deadline. A future that is ready on its first poll (an
+/// in-process database) never arms a timer, which keeps the hot path cheap.
+#[inline]
+async fn with_timeout<F: Future>(fut: F, timeout: Duration) -> Option<F::Output> {
+    let mut fut = pin!(fut);
+    let first = std::future::poll_fn(|cx| Poll::Ready(fut.as_mut().poll(cx))).await;
+    match first {
+        Poll::Ready(v) => Some(v),
+        Poll::Pending => tokio::time::timeout(timeout, fut).await.ok(),
+    }
+}
+
+const PROGRESS_EVERY: u64 = 256;
+
+async fn run_task<C: Clock>(s: &Shared<C>, mut ctx: OpContext, start_ns: u64) -> Result<TaskResult> {
+    let plan = &s.plan;
+    let mut ops: Vec<OperationMetrics> =
+        s.kinds.iter().map(|_| OperationMetrics::new(plan.rate.is_some())).collect();
+    let mut interval = Interval::new(s.kinds.len());
+    let mut warmup_ops = 0u64;
+    let mut pending_progress = (0u64, 0u64);
+    let mut last_end = start_ns;
+    let db: &dyn Database = &*s.db;
+
+    loop {
+        if s.cancel.is_cancelled() {
+            break;
+        }
+        // When should this operation start?
+        let intended = match s.interval_ns {
+            Some(iv) => {
+                let slot = s.next_slot.fetch_add(1, Ordering::Relaxed);
+                let at = start_ns + (slot as f64 * iv) as u64;
+                if s.deadline_ns.is_some_and(|d| at >= d) {
+                    break;
+                }
+                tokio::select! {
+                    _ = s.clock.sleep_until(at) => {}
+                    _ = s.cancel.cancelled() => break,
+                }
+                at
+            }
+            None => s.clock.now_ns(),
+        };
+        let measured = intended >= s.measure_start_ns;
+        if measured {
+            if let Some(d) = s.deadline_ns {
+                if intended >= d {
+                    break;
+                }
+            }
+            if let Some(total) = plan.operations {
+                if s.tickets.fetch_add(1, Ordering::Relaxed) >= total {
+                    break;
+                }
+            }
+        }
+        let start = if s.interval_ns.is_some() { s.clock.now_ns() } else { intended };
+        let outcome = with_timeout(s.strategy.execute(&mut ctx, db), plan.timeout).await;
+        let end = s.clock.now_ns();
+        last_end = end;
+        if ctx.done {
+            break;
+        }
+        if !measured {
+            warmup_ops += 1;
+            ctx.item_failures.clear();
+            continue;
+        }
+        if end >= interval.boundary_ns {
+            interval.flush(s)?;
+            interval.start_at(s, end);
+        }
+        let (kind, result) = match outcome {
+            Some(r) => r,
+            None => (
+                0,
+                Err(Error::Timeout(format!("operation took longer than {:?}", plan.timeout))),
+            ),
+        };
+        let m = &mut ops[kind];
+        interval.ops[kind] += 1;
+        match result {
+            Ok(meta) => {
+                record_ok(m, &mut interval, kind, intended, start, end, &meta);
+            }
+            Err(e) => {
+                m.record_err(intended, end, &e);
+                interval.errors[kind] += 1;
+                pending_progress.1 += 1;
+            }
+        }
+        for f in ctx.item_failures.drain(..) {
+            m.errors.record_class(f.class, || format!("item {}: {}", f.index, f.message));
+        }
+        pending_progress.0 += 1;
+        if pending_progress.0 >= PROGRESS_EVERY {
+            flush_progress(s, &mut pending_progress);
+        }
+    }
+    interval.flush(s)?;
+    flush_progress(s, &mut pending_progress);
+    Ok(TaskResult {
+        ops,
+        end_ns: last_end,
+        warmup_ops,
+    })
+}
+
+#[inline]
+fn record_ok(
+    m: &mut OperationMetrics,
+    interval: &mut Interval,
+    kind: usize,
+    intended: u64,
+    start: u64,
+    end: u64,
+    meta: &OpMeta,
+) {
+    m.record_ok(intended, start, end, meta);
+    interval.latency[kind].record_ns(end.saturating_sub(intended));
+}
+
+fn flush_progress<C: Clock>(s: &Shared<C>, pending: &mut (u64, u64)) {
+    if let Some(p) = &s.progress {
+        p.measuring.store(true, Ordering::Relaxed);
+        p.ops.fetch_add(pending.0, Ordering::Relaxed);
+        p.errors.fetch_add(pending.1, Ordering::Relaxed);
+    }
+    *pending = (0, 0);
+}

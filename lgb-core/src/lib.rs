@@ -1,0 +1,56 @@
+//! # lgb-core
+//!
+//! Benchmark databases as they are seen from AWS Lambda. This crate holds everything
+//! real: database adapters behind one async [`Database`](database::Database) trait,
+//! operation strategies, workloads, an executor that measures every operation into
+//! HdrHistograms, a runner that fans a benchmark out to workers and merges their
+//! results exactly, and the results format the reports read.
+//!
+//! ```
+//! use lgb_core::prelude::*;
+//!
+//! # tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap().block_on(async {
+//! let config = BenchmarkConfig::from_json_str(r#"{
+//!     "database": {"type": "memory"},
+//!     "workload": {"records": 1000},
+//!     "tests": [{"name": "ycsb-a", "preset": "ycsb-a", "operations": 5000}]
+//! }"#, &[])?;
+//! let runner = Runner::new(std::sync::Arc::new(LocalInvoker::default()), 0);
+//! let run = runner.run(&config, CancellationToken::new(), &Silent).await?;
+//! let test = &run.tests[1];
+//! assert_eq!(test.metrics.ok() + test.metrics.failed(), 5000);
+//! # Ok::<(), lgb_core::Error>(())
+//! # }).unwrap();
+//! ```
+//!
+//! Design: `../shared/ARCHITECTURE.md` in the repository. Adapters for real databases
+//! sit behind cargo features of their own names (`dynamodb`, `immudb`, `timestream`).
+
+pub mod clock;
+pub mod config;
+pub mod database;
+pub mod error;
+pub mod executor;
+pub mod metrics;
+pub mod operation;
+pub mod protocol;
+pub mod record;
+pub mod redact;
+pub mod report;
+pub mod runner;
+pub mod workload;
+
+pub use error::{Error, ErrorClass, Result};
+
+/// What a user of the library needs in one line.
+pub mod prelude {
+    pub use crate::config::{BenchmarkConfig, TestConfig};
+    pub use crate::database::{Database, DatabaseConfig, DatabaseRegistry, OpMeta};
+    pub use crate::error::{Error, ErrorClass, Result};
+    pub use crate::metrics::{LatencyHistogram, TestMetrics};
+    pub use crate::operation::{Operation, OperationRegistry};
+    pub use crate::protocol::{Worker, WorkerRequest, WorkerResult};
+    pub use crate::record::{Query, Record, Value};
+    pub use crate::runner::{LocalInvoker, RunResult, Runner, Silent};
+    pub use tokio_util::sync::CancellationToken;
+}

@@ -1,0 +1,214 @@
+//! What a test measured: per-operation latency histograms ([`LatencyHistogram`]),
+//! errors by class with a few redacted samples ([`ErrorLog`]), summed database costs,
+//! and a per-second [`timeline`].
+//!
+//! Everything here merges exactly: adding the metrics of N workers gives the metrics of
+//! all their operations, never an average of percentiles.
+
+mod histogram;
+pub mod timeline;
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+pub use histogram::{LatencyHistogram, LatencySummary, HIGHEST_NS, SIGFIG};
+pub use timeline::{Timeline, TimelinePoint};
+
+use crate::database::OpMeta;
+use crate::error::{Error, ErrorClass, Result};
+use crate::redact::redact;
+
+/// Error samples kept per class.
+pub const SAMPLES_PER_CLASS: usize = 5;
+
+/// Errors counted by class, with a few redacted messages per class.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ErrorLog {
+    /// Count per class.
+    pub counts: BTreeMap<ErrorClass, u64>,
+    /// Up to [`SAMPLES_PER_CLASS`] messages per class, secrets redacted.
+    pub samples: BTreeMap<ErrorClass, Vec<String>>,
+}
+
+impl ErrorLog {
+    /// Counts one error.
+    pub fn record(&mut self, err: &Error) {
+        self.record_class(err.class(), || err.to_string());
+    }
+
+    /// Counts one error of `class`, taking the message only if a sample is still needed.
+    pub fn record_class(&mut self, class: ErrorClass, message: impl FnOnce() -> String) {
+        *self.counts.entry(class).or_default() += 1;
+        let samples = self.samples.entry(class).or_default();
+        if samples.len() < SAMPLES_PER_CLASS {
+            samples.push(redact(&message()));
+        }
+    }
+
+    /// Total errors.
+    pub fn total(&self) -> u64 {
+        self.counts.values().sum()
+    }
+
+    /// Adds `other` into `self`.
+    pub fn merge(&mut self, other: &ErrorLog) {
+        for (c, n) in &other.counts {
+            *self.counts.entry(*c).or_default() += n;
+        }
+        for (c, msgs) in &other.samples {
+            let mine = self.samples.entry(*c).or_default();
+            for m in msgs {
+                if mine.len() < SAMPLES_PER_CLASS && !mine.contains(m) {
+                    mine.push(m.clone());
+                }
+            }
+        }
+    }
+}
+
+/// Everything measured for one operation kind (`read`, `update`, `batch_write`, …).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct OperationMetrics {
+    /// Operations that succeeded.
+    pub ok: u64,
+    /// Operations that failed (each also counted in `errors`).
+    pub failed: u64,
+    /// Latency of successful operations. In open-loop tests this is measured from each
+    /// operation's intended start (coordinated omission corrected).
+    pub latency: LatencyHistogram,
+    /// Service time (from actual start) of successful operations; present in open-loop
+    /// tests, where it differs from `latency`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<LatencyHistogram>,
+    /// Latency of failed operations, so that slow failures are not hidden.
+    pub failed_latency: LatencyHistogram,
+    /// Errors by class, including items of a batch that the database did not take.
+    pub errors: ErrorLog,
+    /// Summed database costs (capacity units, retries, bytes, items).
+    pub meta: OpMeta,
+}
+
+impl OperationMetrics {
+    /// Metrics for a test; `open_loop` keeps a separate service-time histogram.
+    pub fn new(open_loop: bool) -> Self {
+        Self {
+            service: open_loop.then(LatencyHistogram::new),
+            ..Self::default()
+        }
+    }
+
+    /// Records a success that started (as intended) at `intended_ns`, actually started
+    /// at `start_ns`, and ended at `end_ns`.
+    #[inline]
+    pub fn record_ok(&mut self, intended_ns: u64, start_ns: u64, end_ns: u64, meta: &OpMeta) {
+        self.ok += 1;
+        self.latency.record_ns(end_ns.saturating_sub(intended_ns));
+        if let Some(s) = &mut self.service {
+            s.record_ns(end_ns.saturating_sub(start_ns));
+        }
+        self.meta.add(meta);
+    }
+
+    /// Records a failure.
+    pub fn record_err(&mut self, intended_ns: u64, end_ns: u64, err: &Error) {
+        self.failed += 1;
+        self.failed_latency.record_ns(end_ns.saturating_sub(intended_ns));
+        self.errors.record(err);
+    }
+
+    /// Adds `other` into `self` (exact).
+    pub fn merge(&mut self, other: &OperationMetrics) -> Result<()> {
+        self.ok += other.ok;
+        self.failed += other.failed;
+        self.latency.add(&other.latency)?;
+        match (&mut self.service, &other.service) {
+            (Some(a), Some(b)) => a.add(b)?,
+            (None, Some(b)) => self.service = Some(b.clone()),
+            _ => {}
+        }
+        self.failed_latency.add(&other.failed_latency)?;
+        self.errors.merge(&other.errors);
+        self.meta.add(&other.meta);
+        Ok(())
+    }
+
+    /// Operations attempted.
+    pub fn total(&self) -> u64 {
+        self.ok + self.failed
+    }
+}
+
+/// Metrics of one test on one or more workers, keyed by operation kind.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TestMetrics {
+    /// Per operation kind.
+    pub operations: BTreeMap<String, OperationMetrics>,
+    /// Per second and operation kind.
+    pub timeline: Timeline,
+    /// Errors not tied to an operation (setup, worker failures).
+    #[serde(default)]
+    pub errors: ErrorLog,
+}
+
+impl TestMetrics {
+    /// Adds `other` into `self` (exact).
+    pub fn merge(&mut self, other: &TestMetrics) -> Result<()> {
+        for (k, m) in &other.operations {
+            match self.operations.get_mut(k) {
+                Some(mine) => mine.merge(m)?,
+                None => {
+                    self.operations.insert(k.clone(), m.clone());
+                }
+            }
+        }
+        self.timeline.merge(&other.timeline)?;
+        self.errors.merge(&other.errors);
+        Ok(())
+    }
+
+    /// Successful operations over all kinds.
+    pub fn ok(&self) -> u64 {
+        self.operations.values().map(|m| m.ok).sum()
+    }
+
+    /// Failed operations over all kinds.
+    pub fn failed(&self) -> u64 {
+        self.operations.values().map(|m| m.failed).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_log_counts_all_but_keeps_few_redacted_samples() {
+        let mut log = ErrorLog::default();
+        for i in 0..20 {
+            log.record(&Error::Backend(format!("boom {i} password=hunter2")));
+        }
+        log.record(&Error::Timeout("slow".into()));
+        assert_eq!(log.counts[&ErrorClass::Backend], 20);
+        assert_eq!(log.total(), 21);
+        assert_eq!(log.samples[&ErrorClass::Backend].len(), SAMPLES_PER_CLASS);
+        assert!(log.samples[&ErrorClass::Backend]
+            .iter()
+            .all(|m| !m.contains("hunter2")));
+    }
+
+    #[test]
+    fn operation_metrics_merge_and_round_trip() {
+        let mut a = OperationMetrics::new(true);
+        a.record_ok(0, 5, 10, &OpMeta { items: 1, ..OpMeta::default() });
+        let mut b = OperationMetrics::new(true);
+        b.record_err(0, 7, &Error::Throttled("x".into()));
+        a.merge(&b).unwrap();
+        assert_eq!((a.ok, a.failed, a.meta.items), (1, 1, 1));
+        assert_eq!(a.service.as_ref().unwrap().summary().max_ns, 5);
+        assert_eq!(a.latency.summary().max_ns, 10);
+        let json = serde_json::to_string(&a).unwrap();
+        let back: OperationMetrics = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, a);
+    }
+}

@@ -1,0 +1,123 @@
+//! The per-second timeline: for each wall-clock second and operation kind, how many
+//! operations ended, how many failed, and their latency histogram, so that per-second
+//! p50/p99 of many workers merge exactly.
+//!
+//! Seconds are Unix seconds (not seconds since a worker started), so workers that
+//! started at slightly different times line up.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::LatencyHistogram;
+use crate::error::Result;
+
+/// One second of one operation kind.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TimelinePoint {
+    /// Unix time of the second, in seconds.
+    pub second: i64,
+    /// Operation kind.
+    pub operation: String,
+    /// Operations that ended in this second (successes and failures).
+    pub ops: u64,
+    /// Failed operations that ended in this second.
+    pub errors: u64,
+    /// Latencies of the successful operations that ended in this second.
+    pub latency: LatencyHistogram,
+}
+
+/// Timeline points keyed by (second, operation).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Timeline {
+    points: BTreeMap<(i64, String), TimelinePoint>,
+}
+
+impl Timeline {
+    /// Adds counts and a histogram to the point of (`second`, `operation`).
+    pub fn add(
+        &mut self,
+        second: i64,
+        operation: &str,
+        ops: u64,
+        errors: u64,
+        latency: &LatencyHistogram,
+    ) -> Result<()> {
+        let p = self
+            .points
+            .entry((second, operation.to_string()))
+            .or_insert_with(|| TimelinePoint {
+                second,
+                operation: operation.to_string(),
+                ops: 0,
+                errors: 0,
+                latency: LatencyHistogram::new(),
+            });
+        p.ops += ops;
+        p.errors += errors;
+        p.latency.add(latency)
+    }
+
+    /// Adds every point of `other` (exact).
+    pub fn merge(&mut self, other: &Timeline) -> Result<()> {
+        for p in other.points.values() {
+            self.add(p.second, &p.operation, p.ops, p.errors, &p.latency)?;
+        }
+        Ok(())
+    }
+
+    /// Points in order of second, then operation.
+    pub fn points(&self) -> impl Iterator<Item = &TimelinePoint> {
+        self.points.values()
+    }
+
+    /// Number of points.
+    pub fn len(&self) -> usize {
+        self.points.len()
+    }
+
+    /// Whether there are no points.
+    pub fn is_empty(&self) -> bool {
+        self.points.is_empty()
+    }
+}
+
+impl Serialize for Timeline {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.collect_seq(self.points.values())
+    }
+}
+
+impl<'de> Deserialize<'de> for Timeline {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let points = Vec::<TimelinePoint>::deserialize(d)?;
+        let mut t = Timeline::default();
+        for p in points {
+            t.add(p.second, &p.operation, p.ops, p.errors, &p.latency)
+                .map_err(serde::de::Error::custom)?;
+        }
+        Ok(t)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn merge_adds_matching_seconds() {
+        let mut h = LatencyHistogram::new();
+        h.record_ns(100);
+        let mut a = Timeline::default();
+        a.add(10, "read", 1, 0, &h).unwrap();
+        let mut b = Timeline::default();
+        b.add(10, "read", 2, 1, &h).unwrap();
+        b.add(11, "read", 1, 0, &h).unwrap();
+        a.merge(&b).unwrap();
+        let pts: Vec<_> = a.points().collect();
+        assert_eq!(pts.len(), 2);
+        assert_eq!((pts[0].ops, pts[0].errors, pts[0].latency.len()), (3, 1, 2));
+        let json = serde_json::to_string(&a).unwrap();
+        assert_eq!(serde_json::from_str::<Timeline>(&json).unwrap(), a);
+    }
+}

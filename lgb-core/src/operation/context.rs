@@ -1,0 +1,257 @@
+//! Per-task state of an operation strategy: its random generator, key chooser and
+//! reusable buffers, plus the key counters its worker's tasks share.
+
+use std::ops::Range;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use rand::rngs::SmallRng;
+use rand::SeedableRng;
+
+use crate::database::ItemFailure;
+use crate::error::{Error, Result};
+use crate::record::{Query, QueryKind, Record};
+use crate::workload::{KeyChooser, KeyFormatter, RecordGenerator};
+
+/// Key counters shared by the tasks of one worker: inserts and the load cursor.
+#[derive(Debug)]
+pub struct WorkerKeys {
+    records: u64,
+    worker_index: u64,
+    workers: u64,
+    insert_seq: AtomicU64,
+    latest: AtomicU64,
+    load_next: AtomicU64,
+    load_end: u64,
+}
+
+impl WorkerKeys {
+    /// Counters for worker `worker_index` of `workers` over `records` loaded records.
+    /// The worker's load slice is its contiguous share of `0..records`.
+    pub fn new(records: u64, worker_index: u32, workers: u32) -> Self {
+        let (i, n) = (u64::from(worker_index), u64::from(workers.max(1)));
+        Self {
+            records,
+            worker_index: i,
+            workers: n,
+            insert_seq: AtomicU64::new(0),
+            latest: AtomicU64::new(records.saturating_sub(1)),
+            load_next: AtomicU64::new(records * i / n),
+            load_end: records * (i + 1) / n,
+        }
+    }
+
+    /// Records in the data set before inserts.
+    pub fn records(&self) -> u64 {
+        self.records
+    }
+
+    /// Highest key number written so far (loaded or inserted by this worker).
+    #[inline]
+    pub fn latest(&self) -> u64 {
+        self.latest.load(Ordering::Relaxed)
+    }
+
+    /// Notes that key number `id` was inserted.
+    #[inline]
+    pub fn inserted(&self, id: u64) {
+        self.latest.fetch_max(id, Ordering::Relaxed);
+    }
+
+    /// A key number no other task of any worker inserts: workers interleave above `records`.
+    #[inline]
+    pub fn next_insert_id(&self) -> u64 {
+        self.records + self.worker_index + self.workers * self.insert_seq.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// The next `n` key numbers of this worker's load slice, or `None` when it is done.
+    pub fn take_load(&self, n: u64) -> Option<Range<u64>> {
+        let start = self.load_next.fetch_add(n, Ordering::Relaxed);
+        (start < self.load_end).then(|| start..(start + n).min(self.load_end))
+    }
+
+    /// Records this worker loads.
+    pub fn load_len(&self) -> u64 {
+        self.load_end - self.records * self.worker_index / self.workers
+    }
+}
+
+/// State of one task, handed to every operation it performs.
+#[derive(Debug)]
+pub struct OpContext {
+    /// The task's random generator (seeded from the workload seed, worker and task).
+    pub rng: SmallRng,
+    /// The task's key chooser.
+    pub chooser: KeyChooser,
+    /// Key format.
+    pub keys: KeyFormatter,
+    /// Record generator shared by the worker.
+    pub records: Arc<RecordGenerator>,
+    /// Key counters shared by the worker.
+    pub shared: Arc<WorkerKeys>,
+    /// The current key (filled by [`OpContext::choose_key`]).
+    pub key: String,
+    /// The current record (filled by [`OpContext::fill_record`]).
+    pub record: Record,
+    /// Batch buffer (filled by [`OpContext::fill_batch`]).
+    pub batch: Vec<Record>,
+    /// Key batch buffer (filled by [`OpContext::fill_keys`]).
+    pub keys_batch: Vec<String>,
+    /// Items of the last batch the database did not take; the executor counts them.
+    pub item_failures: Vec<ItemFailure>,
+    /// Set by a strategy when it has no more work (the load phase); stops the task.
+    pub done: bool,
+    version: u64,
+}
+
+impl OpContext {
+    /// A context for one task.
+    pub fn new(
+        seed: u64,
+        chooser: KeyChooser,
+        keys: KeyFormatter,
+        records: Arc<RecordGenerator>,
+        shared: Arc<WorkerKeys>,
+    ) -> Self {
+        Self {
+            rng: SmallRng::seed_from_u64(seed),
+            chooser,
+            keys,
+            records,
+            shared,
+            key: String::with_capacity(32),
+            record: Record::default(),
+            batch: Vec::new(),
+            keys_batch: Vec::new(),
+            item_failures: Vec::new(),
+            done: false,
+            version: 0,
+        }
+    }
+
+    /// Chooses a key number, writes its key into [`OpContext::key`] and returns the number.
+    #[inline]
+    pub fn choose_key(&mut self) -> u64 {
+        let id = self.chooser.next(&mut self.rng, self.shared.latest());
+        self.keys.write(id, &mut self.key);
+        id
+    }
+
+    /// A new insert key number (see [`WorkerKeys::next_insert_id`]).
+    pub fn next_insert_id(&mut self) -> u64 {
+        self.shared.next_insert_id()
+    }
+
+    /// Fills [`OpContext::record`] with a new version of key number `id` at [`OpContext::key`].
+    #[inline]
+    pub fn fill_record(&mut self, id: u64) {
+        self.version += 1;
+        self.records.fill(&mut self.record, &self.key, id, self.version);
+    }
+
+    /// Fills [`OpContext::batch`] with `n` records of chosen keys.
+    pub fn fill_batch(&mut self, n: usize) {
+        self.batch.resize_with(n, Record::default);
+        for i in 0..n {
+            let id = self.choose_key();
+            self.version += 1;
+            self.records.fill(&mut self.batch[i], &self.key, id, self.version);
+        }
+    }
+
+    /// Fills [`OpContext::batch`] with the first versions of key numbers `ids` (loading).
+    pub fn fill_batch_ids(&mut self, ids: Range<u64>) {
+        let n = (ids.end - ids.start) as usize;
+        self.batch.resize_with(n, Record::default);
+        for (slot, id) in ids.enumerate() {
+            self.keys.write(id, &mut self.key);
+            self.records.fill(&mut self.batch[slot], &self.key, id, 0);
+        }
+    }
+
+    /// Fills [`OpContext::keys_batch`] with `n` distinct chosen keys (as far as the key
+    /// space allows: a batch read of the same key twice is refused by some databases).
+    pub fn fill_keys(&mut self, n: usize) {
+        self.keys_batch.resize_with(n, String::new);
+        for i in 0..n {
+            for _attempt in 0..8 {
+                self.choose_key();
+                if !self.keys_batch[..i].contains(&self.key) {
+                    break;
+                }
+            }
+            self.keys_batch[i].clone_from(&self.key);
+        }
+    }
+
+    /// A query of `kind` around the current key.
+    pub fn query(&self, kind: QueryKind, limit: usize, statement: Option<&str>) -> Result<Query> {
+        let key = self.key.clone();
+        Ok(match kind {
+            QueryKind::Key => Query::Key { key },
+            QueryKind::Prefix => {
+                // Drop the last two digits: a prefix shared by up to 100 keys.
+                let cut = key.len().saturating_sub(2).max(self.keys.prefix().len());
+                Query::Prefix {
+                    prefix: key[..cut].to_string(),
+                    limit,
+                }
+            }
+            QueryKind::Range => Query::Range {
+                start: key,
+                end: None,
+                limit,
+            },
+            QueryKind::History => Query::History { key, limit },
+            QueryKind::Latest => Query::Latest { key, limit },
+            QueryKind::TimeRange => {
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_millis() as i64)
+                    .unwrap_or(0);
+                Query::TimeRange {
+                    key,
+                    start_ms: now - 3_600_000,
+                    end_ms: now,
+                }
+            }
+            QueryKind::Native => Query::Native {
+                statement: statement
+                    .ok_or_else(|| Error::config("statement", "a `native` query needs a `statement`"))?
+                    .replace("{key}", &key),
+            },
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn load_slices_partition_the_records() {
+        let workers = 3;
+        let mut all = Vec::new();
+        for w in 0..workers {
+            let k = WorkerKeys::new(10, w, workers);
+            let mut mine = 0;
+            while let Some(r) = k.take_load(4) {
+                mine += r.end - r.start;
+                all.extend(r);
+            }
+            assert_eq!(mine, k.load_len());
+        }
+        all.sort();
+        assert_eq!(all, (0..10).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn inserts_never_collide_across_workers() {
+        let a = WorkerKeys::new(100, 0, 2);
+        let b = WorkerKeys::new(100, 1, 2);
+        let ids: Vec<u64> = (0..3).flat_map(|_| [a.next_insert_id(), b.next_insert_id()]).collect();
+        assert_eq!(ids, [100, 101, 102, 103, 104, 105]);
+        a.inserted(104);
+        assert_eq!(a.latest(), 104);
+    }
+}

@@ -1,0 +1,228 @@
+//! What flows between workloads and databases: [`Record`]s (the seed's `Data`) and
+//! [`Query`]s. Adapters map these onto their own item types.
+
+use serde::{Deserialize, Serialize};
+
+/// A typed field value.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Value {
+    /// A UTF-8 string.
+    Str(String),
+    /// A signed 64-bit integer.
+    Int(i64),
+    /// A 64-bit float.
+    Float(f64),
+    /// A boolean.
+    Bool(bool),
+    /// Raw bytes (serialized as an array of numbers in JSON).
+    Bytes(Vec<u8>),
+}
+
+impl Value {
+    /// Approximate encoded size in bytes, used for byte counters and size limits.
+    pub fn size(&self) -> usize {
+        match self {
+            Value::Str(s) => s.len(),
+            Value::Int(_) | Value::Float(_) => 8,
+            Value::Bool(_) => 1,
+            Value::Bytes(b) => b.len(),
+        }
+    }
+}
+
+/// One item written to or read from a database.
+///
+/// ```
+/// use lgb_core::record::{Record, Value};
+/// let r = Record::new("user1").with_field("field0", Value::Str("abc".into()));
+/// assert_eq!(r.size(), "user1".len() + "field0".len() + 3);
+/// ```
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Record {
+    /// Primary key (partition key for DynamoDB, key for immudb, series id for Timestream).
+    pub key: String,
+    /// Optional time in milliseconds since the Unix epoch (sort key / measure time).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timestamp: Option<i64>,
+    /// Dimensions (tags) of a time-series point, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dimensions: Vec<(String, String)>,
+    /// Named, typed fields.
+    #[serde(default)]
+    pub fields: Vec<(String, Value)>,
+}
+
+impl Record {
+    /// A record with only a key.
+    pub fn new(key: impl Into<String>) -> Self {
+        Self {
+            key: key.into(),
+            ..Self::default()
+        }
+    }
+
+    /// Adds a field and returns the record (builder style).
+    pub fn with_field(mut self, name: impl Into<String>, value: Value) -> Self {
+        self.fields.push((name.into(), value));
+        self
+    }
+
+    /// Approximate size in bytes: key, timestamp, dimensions, field names and values.
+    pub fn size(&self) -> usize {
+        self.key.len()
+            + self.timestamp.map_or(0, |_| 8)
+            + self
+                .dimensions
+                .iter()
+                .map(|(k, v)| k.len() + v.len())
+                .sum::<usize>()
+            + self
+                .fields
+                .iter()
+                .map(|(k, v)| k.len() + v.size())
+                .sum::<usize>()
+    }
+
+    /// The value of field `name`, if present.
+    pub fn field(&self, name: &str) -> Option<&Value> {
+        self.fields.iter().find(|(k, _)| k == name).map(|(_, v)| v)
+    }
+}
+
+/// A query, as executed by [`crate::database::Database::query`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Query {
+    /// All items with exactly this key.
+    Key {
+        /// The key.
+        key: String,
+    },
+    /// Items whose key starts with `prefix`, at most `limit`.
+    Prefix {
+        /// The key prefix.
+        prefix: String,
+        /// Maximum number of items returned.
+        limit: usize,
+    },
+    /// Items with `start <= key <= end` (inclusive), at most `limit` (a YCSB scan).
+    Range {
+        /// First key of the range.
+        start: String,
+        /// Last key of the range; `None` means unbounded.
+        #[serde(default)]
+        end: Option<String>,
+        /// Maximum number of items returned.
+        limit: usize,
+    },
+    /// Points of series `key` with `start_ms <= timestamp < end_ms`.
+    TimeRange {
+        /// Series key.
+        key: String,
+        /// Start, milliseconds since the epoch, inclusive.
+        start_ms: i64,
+        /// End, milliseconds since the epoch, exclusive.
+        end_ms: i64,
+    },
+    /// The newest `limit` points of series `key`.
+    Latest {
+        /// Series key.
+        key: String,
+        /// How many points.
+        limit: usize,
+    },
+    /// Every version of `key`, newest last, at most `limit`.
+    History {
+        /// The key.
+        key: String,
+        /// Maximum number of versions.
+        limit: usize,
+    },
+    /// A statement in the database's own language (SQL, PartiQL).
+    Native {
+        /// The statement.
+        statement: String,
+    },
+}
+
+impl Query {
+    /// The query's kind as a stable string, used as the operation name in results.
+    pub fn kind(&self) -> QueryKind {
+        match self {
+            Query::Key { .. } => QueryKind::Key,
+            Query::Prefix { .. } => QueryKind::Prefix,
+            Query::Range { .. } => QueryKind::Range,
+            Query::TimeRange { .. } => QueryKind::TimeRange,
+            Query::Latest { .. } => QueryKind::Latest,
+            Query::History { .. } => QueryKind::History,
+            Query::Native { .. } => QueryKind::Native,
+        }
+    }
+}
+
+/// The kinds of [`Query`], used in configs and in [`crate::database::Capabilities`].
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum QueryKind {
+    /// [`Query::Key`].
+    Key,
+    /// [`Query::Prefix`].
+    Prefix,
+    /// [`Query::Range`].
+    Range,
+    /// [`Query::TimeRange`].
+    TimeRange,
+    /// [`Query::Latest`].
+    Latest,
+    /// [`Query::History`].
+    History,
+    /// [`Query::Native`].
+    Native,
+}
+
+impl QueryKind {
+    /// The stable name, for example `"prefix"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            QueryKind::Key => "key",
+            QueryKind::Prefix => "prefix",
+            QueryKind::Range => "range",
+            QueryKind::TimeRange => "time_range",
+            QueryKind::Latest => "latest",
+            QueryKind::History => "history",
+            QueryKind::Native => "native",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn size_counts_every_part() {
+        let mut r = Record::new("k1");
+        r.timestamp = Some(5);
+        r.dimensions.push(("host".into(), "h1".into()));
+        r.fields.push(("f".into(), Value::Int(3)));
+        assert_eq!(r.size(), 2 + 8 + 6 + 1 + 8);
+        assert_eq!(r.field("f"), Some(&Value::Int(3)));
+        assert_eq!(r.field("g"), None);
+    }
+
+    #[test]
+    fn query_round_trips_as_tagged_json() {
+        let q = Query::Range {
+            start: "a".into(),
+            end: None,
+            limit: 10,
+        };
+        let json = serde_json::to_string(&q).unwrap();
+        assert!(json.contains("\"kind\":\"range\""), "{json}");
+        assert_eq!(serde_json::from_str::<Query>(&json).unwrap(), q);
+        assert_eq!(q.kind().as_str(), "range");
+    }
+}

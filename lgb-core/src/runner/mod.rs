@@ -1,0 +1,397 @@
+//! Fans a benchmark out to workers and merges what they measured (the seed's Command
+//! pattern): each worker invocation is a [`WorkerRequest`] handed to an [`Invoker`].
+//! [`LocalInvoker`] runs workers in this process; Lambda and Function URL invokers run
+//! them in AWS. Invocation failures are retried with backoff and jitter; the
+//! benchmark's own errors never are (they are measurements).
+
+mod results;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+use tokio_util::sync::CancellationToken;
+
+pub use results::{load_run, write_run, RESULT_FILE, SCHEMA_VERSION};
+
+use crate::config::{BenchmarkConfig, Target, TestConfig};
+use crate::error::{Error, Result};
+use crate::executor::Progress;
+use crate::metrics::TestMetrics;
+use crate::protocol::{
+    Environment, Phase, Worker, WorkerRequest, WorkerResult, WorkerSlot, WorkerStatus, PROTOCOL_VERSION,
+};
+
+/// Runs one worker request somewhere.
+#[async_trait]
+pub trait Invoker: Send + Sync {
+    /// Short name for results (`local`, `lambda`, `url`).
+    fn name(&self) -> &str;
+    /// Invokes one worker. An `Err` is an invocation failure (retried); a worker that ran
+    /// and failed returns `Ok` with a failed status (not retried).
+    async fn invoke(&self, request: &WorkerRequest, cancel: CancellationToken) -> Result<WorkerResult>;
+}
+
+/// Runs workers in this process, all sharing one [`Worker`] (and so one adapter per
+/// database config, which lets the memory adapter's data outlive the load phase).
+#[derive(Debug, Clone)]
+pub struct LocalInvoker {
+    worker: Arc<Worker>,
+    progress: Option<Arc<Progress>>,
+}
+
+impl LocalInvoker {
+    /// A local invoker over `worker`.
+    pub fn new(worker: Arc<Worker>) -> Self {
+        Self {
+            worker,
+            progress: None,
+        }
+    }
+
+    /// Reports live progress into `progress`.
+    pub fn with_progress(mut self, progress: Arc<Progress>) -> Self {
+        self.progress = Some(progress);
+        self
+    }
+}
+
+impl Default for LocalInvoker {
+    fn default() -> Self {
+        Self::new(Arc::new(Worker::default()))
+    }
+}
+
+#[async_trait]
+impl Invoker for LocalInvoker {
+    fn name(&self) -> &str {
+        "local"
+    }
+
+    async fn invoke(&self, request: &WorkerRequest, cancel: CancellationToken) -> Result<WorkerResult> {
+        Ok(self.worker.handle(request, cancel, self.progress.clone()).await)
+    }
+}
+
+/// Status of a whole run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    /// Every test ran to its end.
+    Completed,
+    /// Stopped by the user; results cover what ran.
+    Cancelled,
+    /// At least one test had no worker that ran.
+    Failed,
+}
+
+/// One worker's part in a test, as kept in results.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WorkerSummary {
+    /// Worker index.
+    pub index: u32,
+    /// How it ended.
+    pub status: WorkerStatus,
+    /// Why it failed, if it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Invocation attempts (1 without retries).
+    pub attempts: u32,
+    /// Operations it measured.
+    pub ops: u64,
+    /// Unix time (ms) its measuring started.
+    pub start_unix_ms: i64,
+    /// Its measured window (ns).
+    pub window_ns: u64,
+    /// Where it ran.
+    pub environment: Environment,
+}
+
+/// The merged result of one test over all its workers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TestResult {
+    /// Test name (`load` for the load phase).
+    pub name: String,
+    /// Load or run.
+    pub phase: Phase,
+    /// The test as run (presets resolved).
+    pub test: TestConfig,
+    /// Unix time (ms) when the first worker started measuring.
+    pub start_unix_ms: i64,
+    /// From the first worker's start to the last worker's end of measuring (ns).
+    pub window_ns: u64,
+    /// Worker parts.
+    pub workers: Vec<WorkerSummary>,
+    /// Merged measurements (exact).
+    pub metrics: TestMetrics,
+}
+
+impl TestResult {
+    /// Measured throughput: operations (ok and failed) per second of the window.
+    pub fn throughput(&self) -> f64 {
+        let ops = self.metrics.ok() + self.metrics.failed();
+        if self.window_ns == 0 {
+            0.0
+        } else {
+            ops as f64 / (self.window_ns as f64 / 1e9)
+        }
+    }
+
+    /// Throughput of one operation kind.
+    pub fn throughput_of(&self, op: &str) -> f64 {
+        match self.metrics.operations.get(op) {
+            Some(m) if self.window_ns > 0 => m.total() as f64 / (self.window_ns as f64 / 1e9),
+            _ => 0.0,
+        }
+    }
+}
+
+/// A whole run: what `result.json` holds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunResult {
+    /// Layout version of the results; see [`SCHEMA_VERSION`].
+    pub schema_version: u32,
+    /// Unique id, also the results directory name.
+    pub run_id: String,
+    /// Benchmark name.
+    pub name: String,
+    /// RFC 3339 time the run started.
+    pub created_at: String,
+    /// How the run ended.
+    pub status: RunStatus,
+    /// Where workers ran.
+    pub target: Target,
+    /// lgb version of the runner.
+    pub lgb_version: String,
+    /// The config as run (overrides applied).
+    pub config: BenchmarkConfig,
+    /// Tests in the order they ran, the load phase first.
+    pub tests: Vec<TestResult>,
+}
+
+/// Something that wants to know how a run is going (progress bars, logs).
+pub trait RunObserver: Send + Sync {
+    /// A test (or the load phase) starts on `workers` workers.
+    fn test_started(&self, _test: &TestConfig, _phase: Phase, _workers: u32) {}
+    /// A test ended.
+    fn test_finished(&self, _result: &TestResult) {}
+}
+
+/// An observer that ignores everything.
+#[derive(Debug, Default)]
+pub struct Silent;
+impl RunObserver for Silent {}
+
+/// Runs benchmarks through an invoker.
+pub struct Runner {
+    invoker: Arc<dyn Invoker>,
+    retries: u32,
+    backoff: Duration,
+}
+
+impl std::fmt::Debug for Runner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runner").field("invoker", &self.invoker.name()).field("retries", &self.retries).finish()
+    }
+}
+
+/// A new run id: UTC time and benchmark name, safe as a directory name.
+pub fn new_run_id(name: &str) -> String {
+    let now = time::OffsetDateTime::now_utc();
+    let stamp = now
+        .format(time::macros::format_description!("[year][month][day]T[hour][minute][second]Z"))
+        .unwrap_or_default();
+    let clean: String = name
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '-' })
+        .collect();
+    let suffix: u16 = rand::thread_rng().gen();
+    format!("{stamp}-{clean}-{suffix:04x}")
+}
+
+impl Runner {
+    /// A runner over `invoker` retrying failed invocations `retries` times.
+    pub fn new(invoker: Arc<dyn Invoker>, retries: u32) -> Self {
+        Self {
+            invoker,
+            retries,
+            backoff: Duration::from_millis(200),
+        }
+    }
+
+    /// Sets the first retry delay (doubled per attempt, with full jitter).
+    pub fn with_backoff(mut self, backoff: Duration) -> Self {
+        self.backoff = backoff;
+        self
+    }
+
+    /// Runs every test of `config`: the load phase (if enabled), then each test on its
+    /// workers. Stops early, keeping what was measured, when `cancel` fires.
+    pub async fn run(
+        &self,
+        config: &BenchmarkConfig,
+        cancel: CancellationToken,
+        observer: &dyn RunObserver,
+    ) -> Result<RunResult> {
+        let run_id = new_run_id(&config.name);
+        let created_at = time::OffsetDateTime::now_utc()
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default();
+        let mut tests = Vec::new();
+        let mut status = RunStatus::Completed;
+
+        let mut plan: Vec<(TestConfig, Phase)> = Vec::new();
+        if config.workload.load {
+            let mut load = TestConfig::new("load", crate::config::OperationConfig::new("load"));
+            load.operation = None;
+            load.concurrency = config.workload.load_concurrency;
+            plan.push((load, Phase::Load));
+        }
+        for t in &config.tests {
+            plan.push((resolve_preset(t), Phase::Run));
+        }
+
+        for (test, phase) in plan {
+            if cancel.is_cancelled() {
+                status = RunStatus::Cancelled;
+                break;
+            }
+            let workers = match phase {
+                Phase::Load => config.runner.workers.max(1),
+                Phase::Run => config.workers_for(&test),
+            };
+            observer.test_started(&test, phase, workers);
+            let result = self.run_test(config, &run_id, &test, phase, workers, &cancel).await?;
+            observer.test_finished(&result);
+            let all_failed = result.workers.iter().all(|w| w.status == WorkerStatus::Failed);
+            let cancelled = result.workers.iter().any(|w| w.status == WorkerStatus::Cancelled);
+            tests.push(result);
+            if all_failed {
+                status = RunStatus::Failed;
+                break;
+            }
+            if cancelled || cancel.is_cancelled() {
+                status = RunStatus::Cancelled;
+                break;
+            }
+        }
+        Ok(RunResult {
+            schema_version: SCHEMA_VERSION,
+            run_id,
+            name: config.name.clone(),
+            created_at,
+            status,
+            target: config.runner.target,
+            lgb_version: env!("CARGO_PKG_VERSION").into(),
+            config: config.clone(),
+            tests,
+        })
+    }
+
+    async fn run_test(
+        &self,
+        config: &BenchmarkConfig,
+        run_id: &str,
+        test: &TestConfig,
+        phase: Phase,
+        workers: u32,
+        cancel: &CancellationToken,
+    ) -> Result<TestResult> {
+        let requests: Vec<WorkerRequest> = (0..workers)
+            .map(|index| WorkerRequest {
+                version: PROTOCOL_VERSION,
+                run_id: run_id.to_string(),
+                phase,
+                test: test.clone(),
+                database: config.database.clone(),
+                workload: config.workload.clone(),
+                worker: WorkerSlot { index, count: workers },
+                seed: config.workload.seed,
+            })
+            .collect();
+        let calls = requests.iter().map(|r| self.invoke_with_retries(r, cancel.clone()));
+        let outcomes = futures::future::join_all(calls).await;
+        merge(test, phase, outcomes)
+    }
+
+    async fn invoke_with_retries(&self, req: &WorkerRequest, cancel: CancellationToken) -> (WorkerResult, u32) {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.invoker.invoke(req, cancel.clone()).await {
+                Ok(r) => return (r, attempt),
+                Err(e) if attempt > self.retries || cancel.is_cancelled() => {
+                    tracing::warn!(worker = req.worker.index, attempt, error = %e, "invocation failed; giving up");
+                    return (WorkerResult::failed(Some(req), &e, Environment::default()), attempt);
+                }
+                Err(e) => {
+                    let cap = self.backoff.saturating_mul(1 << (attempt - 1).min(10));
+                    let wait = cap.mul_f64(rand::thread_rng().gen_range(0.0..1.0));
+                    tracing::warn!(worker = req.worker.index, attempt, error = %e, ?wait, "invocation failed; retrying");
+                    tokio::select! {
+                        _ = tokio::time::sleep(wait) => {}
+                        _ = cancel.cancelled() => {}
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The test with its preset expanded into an operation and a distribution.
+pub fn resolve_preset(t: &TestConfig) -> TestConfig {
+    let mut t = t.clone();
+    if let Some(p) = t.preset {
+        if t.operation.is_none() {
+            t.operation = Some(p.operation());
+        }
+        if t.distribution.is_none() {
+            t.distribution = Some(p.distribution());
+        }
+    }
+    t
+}
+
+/// Merges worker results into one test result, exactly.
+pub fn merge(test: &TestConfig, phase: Phase, outcomes: Vec<(WorkerResult, u32)>) -> Result<TestResult> {
+    let mut metrics = TestMetrics::default();
+    let mut workers = Vec::with_capacity(outcomes.len());
+    let mut start = i64::MAX;
+    let mut end = i64::MIN as i128;
+    for (r, attempts) in &outcomes {
+        metrics.merge(&r.metrics)?;
+        if r.status != WorkerStatus::Failed {
+            start = start.min(r.start_unix_ms);
+            end = end.max(i128::from(r.start_unix_ms) * 1_000_000 + i128::from(r.window_ns));
+        }
+        workers.push(WorkerSummary {
+            index: r.worker.index,
+            status: r.status,
+            error: r.error.clone(),
+            attempts: *attempts,
+            ops: r.metrics.ok() + r.metrics.failed(),
+            start_unix_ms: r.start_unix_ms,
+            window_ns: r.window_ns,
+            environment: r.environment.clone(),
+        });
+    }
+    let (start_unix_ms, window_ns) = if start == i64::MAX {
+        (0, 0)
+    } else {
+        (start, (end - i128::from(start) * 1_000_000).max(0) as u64)
+    };
+    if workers.is_empty() {
+        return Err(Error::Backend(format!("test `{}` has no worker result to merge", test.name)));
+    }
+    Ok(TestResult {
+        name: test.name.clone(),
+        phase,
+        test: test.clone(),
+        start_unix_ms,
+        window_ns,
+        workers,
+        metrics,
+    })
+}

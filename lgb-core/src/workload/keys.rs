@@ -1,0 +1,424 @@
+//! Key choosers (YCSB's request distributions) and the key format.
+//!
+//! Zipfian keys are drawn exactly from the zipfian law ([`ZipfianTable`]); YCSB's
+//! `ZipfianGenerator` uses Gray et al.'s faster approximation, which a chi-square test
+//! against the law rejects (it over-weights ranks 2 to 10).
+
+use std::sync::Arc;
+
+use rand::rngs::SmallRng;
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::error::ConfigProblem;
+
+/// YCSB's default zipfian constant.
+pub const ZIPFIAN_THETA: f64 = 0.99;
+
+fn default_theta() -> f64 {
+    ZIPFIAN_THETA
+}
+fn default_hot_fraction() -> f64 {
+    0.2
+}
+fn default_hot_ops() -> f64 {
+    0.8
+}
+
+/// How keys are chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Distribution {
+    /// Every key equally likely.
+    Uniform,
+    /// Popular keys first: key `i` (0-based rank) has weight `1/(i+1)^theta`.
+    /// Sampled exactly; YCSB's generator (Gray et al.) approximates this and puts
+    /// noticeably more weight on ranks 2 to 10.
+    Zipfian {
+        /// Skew, theta > 0 (YCSB: 0.99).
+        #[serde(default = "default_theta")]
+        theta: f64,
+    },
+    /// Zipfian popularity spread over the key space by hashing, as YCSB does.
+    ScrambledZipfian {
+        /// Skew, theta > 0.
+        #[serde(default = "default_theta")]
+        theta: f64,
+    },
+    /// The most recently inserted keys are the most popular (zipfian by age).
+    Latest {
+        /// Skew, theta > 0.
+        #[serde(default = "default_theta")]
+        theta: f64,
+    },
+    /// `hot_ops` of the operations go to the first `hot_fraction` of the keys.
+    Hotspot {
+        /// Fraction of keys that are hot.
+        #[serde(default = "default_hot_fraction")]
+        hot_fraction: f64,
+        /// Fraction of operations that go to hot keys.
+        #[serde(default = "default_hot_ops")]
+        hot_ops: f64,
+    },
+    /// Keys in order; each task walks its own interleaved slice, wrapping around.
+    Sequential,
+}
+
+impl Default for Distribution {
+    fn default() -> Self {
+        Distribution::Zipfian {
+            theta: ZIPFIAN_THETA,
+        }
+    }
+}
+
+impl Distribution {
+    /// Names of every distribution, for `lgb list`.
+    pub const NAMES: [(&'static str, &'static str); 6] = [
+        ("uniform", "every key equally likely"),
+        ("zipfian", "skewed to low key numbers; `theta` (default 0.99)"),
+        ("scrambled_zipfian", "zipfian popularity hashed over the key space"),
+        ("latest", "skewed to the most recently inserted keys"),
+        ("hotspot", "`hot_ops` of operations on the first `hot_fraction` of keys"),
+        ("sequential", "keys in order, each task its own slice"),
+    ];
+
+    /// Problems with the parameters, reported under `path`.
+    pub fn problems(&self, path: &str) -> Vec<ConfigProblem> {
+        let mut p = Vec::new();
+        match *self {
+            Distribution::Zipfian { theta }
+            | Distribution::ScrambledZipfian { theta }
+            | Distribution::Latest { theta } => {
+                if !(theta.is_finite() && theta > 0.0 && theta <= 10.0) {
+                    p.push(ConfigProblem::new(
+                        format!("{path}.theta"),
+                        "must be above 0 (and at most 10)",
+                    ));
+                }
+            }
+            Distribution::Hotspot {
+                hot_fraction,
+                hot_ops,
+            } => {
+                if !(hot_fraction > 0.0 && hot_fraction < 1.0) {
+                    p.push(ConfigProblem::new(
+                        format!("{path}.hot_fraction"),
+                        "must be between 0 and 1 (exclusive)",
+                    ));
+                }
+                if !(0.0..=1.0).contains(&hot_ops) {
+                    p.push(ConfigProblem::new(format!("{path}.hot_ops"), "must be between 0 and 1"));
+                }
+            }
+            Distribution::Uniform | Distribution::Sequential => {}
+        }
+        p
+    }
+}
+
+/// A zipfian distribution over ranks `0..n`: rank `i` has probability
+/// `1/(i+1)^theta / ζ(n, theta)`. Sampling is exact (rejection-inversion, Hörmann and
+/// Derflinger 1996) and O(1); built once per worker and shared by its tasks.
+#[derive(Debug, Clone)]
+pub struct ZipfianTable {
+    n: u64,
+    theta: f64,
+    zetan: f64,
+    zipf: rand_distr::Zipf<f64>,
+}
+
+/// ζ(n, θ) = Σ_{i=1..n} 1/i^θ.
+pub fn zeta(n: u64, theta: f64) -> f64 {
+    (1..=n).map(|i| 1.0 / (i as f64).powf(theta)).sum()
+}
+
+impl ZipfianTable {
+    /// A distribution over `n` items with skew `theta` (> 0).
+    pub fn new(n: u64, theta: f64) -> Self {
+        let n = n.max(1);
+        let theta = if theta.is_finite() && theta > 0.0 { theta } else { ZIPFIAN_THETA };
+        Self {
+            n,
+            theta,
+            // ζ is only needed for reports and tests; cap its cost for huge key spaces.
+            zetan: if n <= 10_000_000 { zeta(n, theta) } else { f64::NAN },
+            zipf: rand_distr::Zipf::new(n, theta).expect("n >= 1 and theta > 0 were checked"),
+        }
+    }
+
+    /// A rank in `0..n`; rank 0 is the most popular.
+    #[inline]
+    pub fn sample(&self, rng: &mut SmallRng) -> u64 {
+        let r: f64 = rand_distr::Distribution::sample(&self.zipf, rng);
+        (r as u64).clamp(1, self.n) - 1
+    }
+
+    /// The probability of rank `i` (0-based), for tests and reports.
+    pub fn probability(&self, i: u64) -> f64 {
+        1.0 / ((i + 1) as f64).powf(self.theta) / self.zetan
+    }
+}
+
+/// 64-bit FNV-1a of a number, as YCSB's scrambled zipfian uses.
+#[inline]
+pub fn fnv1a64(v: u64) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in v.to_le_bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
+}
+
+/// Chooses key numbers for one task.
+#[derive(Debug, Clone)]
+pub enum KeyChooser {
+    /// See [`Distribution::Uniform`].
+    Uniform {
+        /// Items.
+        n: u64,
+    },
+    /// See [`Distribution::Zipfian`].
+    Zipfian(Arc<ZipfianTable>),
+    /// See [`Distribution::ScrambledZipfian`].
+    Scrambled(Arc<ZipfianTable>),
+    /// See [`Distribution::Latest`].
+    Latest(Arc<ZipfianTable>),
+    /// See [`Distribution::Hotspot`].
+    Hotspot {
+        /// Items.
+        n: u64,
+        /// Hot items (the first `hot` numbers).
+        hot: u64,
+        /// Probability of a hot item.
+        hot_ops: f64,
+    },
+    /// See [`Distribution::Sequential`].
+    Sequential {
+        /// Items.
+        n: u64,
+        /// Next number.
+        next: u64,
+        /// Stride between this task's numbers.
+        step: u64,
+    },
+}
+
+impl KeyChooser {
+    /// A chooser over `n` items. `table` is a shared zipfian table for zipfian kinds
+    /// (built with [`KeyChooser::table_for`]); `slot`/`slots` place a sequential
+    /// chooser's slice among all tasks of all workers.
+    pub fn new(
+        dist: &Distribution,
+        n: u64,
+        table: Option<Arc<ZipfianTable>>,
+        slot: u64,
+        slots: u64,
+    ) -> Self {
+        let n = n.max(1);
+        let table = || table.clone().unwrap_or_else(|| Arc::new(ZipfianTable::new(n, ZIPFIAN_THETA)));
+        match *dist {
+            Distribution::Uniform => KeyChooser::Uniform { n },
+            Distribution::Zipfian { .. } => KeyChooser::Zipfian(table()),
+            Distribution::ScrambledZipfian { .. } => KeyChooser::Scrambled(table()),
+            Distribution::Latest { .. } => KeyChooser::Latest(table()),
+            Distribution::Hotspot {
+                hot_fraction,
+                hot_ops,
+            } => KeyChooser::Hotspot {
+                n,
+                hot: ((n as f64 * hot_fraction) as u64).clamp(1, n),
+                hot_ops,
+            },
+            Distribution::Sequential => KeyChooser::Sequential {
+                n,
+                next: slot % n,
+                step: slots.max(1),
+            },
+        }
+    }
+
+    /// The shared table a distribution needs over `n` items, if any.
+    pub fn table_for(dist: &Distribution, n: u64) -> Option<Arc<ZipfianTable>> {
+        match *dist {
+            Distribution::Zipfian { theta }
+            | Distribution::ScrambledZipfian { theta }
+            | Distribution::Latest { theta } => Some(Arc::new(ZipfianTable::new(n, theta))),
+            _ => None,
+        }
+    }
+
+    /// The next key number. `latest` is the highest key number written so far (used by
+    /// the `latest` distribution).
+    #[inline]
+    pub fn next(&mut self, rng: &mut SmallRng, latest: u64) -> u64 {
+        match self {
+            KeyChooser::Uniform { n } => rng.gen_range(0..*n),
+            KeyChooser::Zipfian(t) => t.sample(rng),
+            KeyChooser::Scrambled(t) => fnv1a64(t.sample(rng)) % t.n,
+            KeyChooser::Latest(t) => latest.saturating_sub(t.sample(rng)),
+            KeyChooser::Hotspot { n, hot, hot_ops } => {
+                if *hot >= *n || rng.gen::<f64>() < *hot_ops {
+                    rng.gen_range(0..*hot)
+                } else {
+                    rng.gen_range(*hot..*n)
+                }
+            }
+            KeyChooser::Sequential { n, next, step } => {
+                let v = *next;
+                *next = (*next + *step) % *n;
+                v
+            }
+        }
+    }
+}
+
+/// Formats key numbers as `prefix` + 12 zero-padded digits, so that keys sort in
+/// numeric order (range scans rely on it), without allocating.
+#[derive(Debug, Clone)]
+pub struct KeyFormatter {
+    prefix: String,
+}
+
+/// Digits after the prefix.
+pub const KEY_DIGITS: usize = 12;
+
+impl KeyFormatter {
+    /// Keys with `prefix`.
+    pub fn new(prefix: impl Into<String>) -> Self {
+        Self {
+            prefix: prefix.into(),
+        }
+    }
+
+    /// Writes the key of number `id` into `buf`, replacing its contents.
+    #[inline]
+    pub fn write(&self, id: u64, buf: &mut String) {
+        buf.clear();
+        buf.push_str(&self.prefix);
+        let mut digits = [b'0'; KEY_DIGITS];
+        let mut v = id;
+        for d in digits.iter_mut().rev() {
+            *d = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+        // Only ASCII digits were written.
+        buf.push_str(std::str::from_utf8(&digits).unwrap_or("000000000000"));
+    }
+
+    /// The key of number `id` as a new string.
+    pub fn key(&self, id: u64) -> String {
+        let mut s = String::with_capacity(self.prefix.len() + KEY_DIGITS);
+        self.write(id, &mut s);
+        s
+    }
+
+    /// The key prefix.
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    fn rng() -> SmallRng {
+        SmallRng::seed_from_u64(7)
+    }
+
+    #[test]
+    fn keys_are_padded_and_sort_numerically() {
+        let f = KeyFormatter::new("user");
+        assert_eq!(f.key(42), "user000000000042");
+        assert!(f.key(9) < f.key(10));
+    }
+
+    /// Pearson's chi-square over the top ranks (plus one bucket for the rest) against
+    /// the theoretical zipfian probabilities.
+    #[test]
+    fn zipfian_matches_theory_chi_square() {
+        let n = 1000;
+        let t = Arc::new(ZipfianTable::new(n, 0.99));
+        let mut c = KeyChooser::new(&Distribution::default(), n, Some(t.clone()), 0, 1);
+        let mut r = rng();
+        let samples = 200_000u64;
+        let top = 20usize;
+        let mut counts = vec![0u64; top + 1];
+        for _ in 0..samples {
+            let k = c.next(&mut r, 0) as usize;
+            assert!(k < n as usize);
+            counts[k.min(top)] += 1;
+        }
+        let mut expected: Vec<f64> = (0..top).map(|i| t.probability(i as u64) * samples as f64).collect();
+        expected.push(samples as f64 - expected.iter().sum::<f64>());
+        let chi2: f64 = counts
+            .iter()
+            .zip(&expected)
+            .map(|(&o, &e)| (o as f64 - e).powi(2) / e)
+            .sum();
+        // 20 degrees of freedom: the 99.9% critical value is 45.3.
+        assert!(chi2 < 45.3, "chi2 {chi2}, counts {counts:?}");
+        // The skew is real: rank 0 alone takes far more than a uniform share.
+        assert!(counts[0] as f64 > 50.0 * samples as f64 / n as f64);
+    }
+
+    #[test]
+    fn latest_prefers_the_newest_keys() {
+        let n = 10_000;
+        let t = KeyChooser::table_for(&Distribution::Latest { theta: 0.99 }, n);
+        let mut c = KeyChooser::new(&Distribution::Latest { theta: 0.99 }, n, t, 0, 1);
+        let mut r = rng();
+        let latest = 50_000;
+        let draws: Vec<u64> = (0..100_000).map(|_| c.next(&mut r, latest)).collect();
+        assert!(draws.iter().all(|&k| k <= latest));
+        let newest_10 = draws.iter().filter(|&&k| k > latest - 10).count() as f64 / draws.len() as f64;
+        let expected: f64 = (0..10).map(|i| c_prob(n, i)).sum();
+        assert!((newest_10 - expected).abs() < 0.01, "{newest_10} vs {expected}");
+        assert!(newest_10 > 0.25, "{newest_10}");
+    }
+
+    fn c_prob(n: u64, i: u64) -> f64 {
+        ZipfianTable::new(n, 0.99).probability(i)
+    }
+
+    #[test]
+    fn scrambled_spreads_popularity_and_hotspot_respects_fraction() {
+        let n = 1000;
+        let t = KeyChooser::table_for(&Distribution::ScrambledZipfian { theta: 0.99 }, n);
+        let mut c = KeyChooser::new(&Distribution::ScrambledZipfian { theta: 0.99 }, n, t, 0, 1);
+        let mut r = rng();
+        let low = (0..50_000).filter(|_| c.next(&mut r, 0) < 100).count();
+        // Plain zipfian puts ~70% of draws below 100; scrambling spreads them out.
+        assert!(low < 35_000, "{low}");
+
+        let d = Distribution::Hotspot { hot_fraction: 0.1, hot_ops: 0.9 };
+        let mut c = KeyChooser::new(&d, n, None, 0, 1);
+        let hot = (0..100_000).filter(|_| c.next(&mut r, 0) < 100).count() as f64 / 100_000.0;
+        assert!((hot - 0.9).abs() < 0.01, "{hot}");
+    }
+
+    #[test]
+    fn sequential_slices_cover_every_key_once() {
+        let n = 10;
+        let mut seen = vec![0; n as usize];
+        for slot in 0..3 {
+            let mut c = KeyChooser::new(&Distribution::Sequential, n, None, slot, 3);
+            let mut r = rng();
+            let count = (n - slot).div_ceil(3);
+            for _ in 0..count {
+                seen[c.next(&mut r, 0) as usize] += 1;
+            }
+        }
+        assert_eq!(seen, vec![1; n as usize]);
+    }
+
+    #[test]
+    fn bad_parameters_name_their_path() {
+        let p = Distribution::Zipfian { theta: -1.0 }.problems("workload.distribution");
+        assert_eq!(p[0].path, "workload.distribution.theta");
+        assert!(Distribution::Uniform.problems("x").is_empty());
+    }
+}
