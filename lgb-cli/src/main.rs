@@ -1,1 +1,147 @@
-fn main() {}
+//! `lgb`: run database benchmarks as seen from AWS Lambda, and read their results.
+//!
+//! This binary only parses arguments, calls lgb-core and prints; everything real is
+//! in the library.
+
+mod commands;
+mod progress;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// Benchmark databases as they are seen from AWS Lambda.
+///
+/// Start with `lgb init bench.json`, edit it, then `lgb run bench.json`.
+/// Results go to `results/<run-id>/`; read them again with `lgb report`.
+#[derive(Debug, Parser)]
+#[command(name = "lgb", version, propagate_version = true)]
+pub struct Cli {
+    /// More log output (-v info, -vv debug); RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run a benchmark and write its results directory.
+    Run(commands::RunArgs),
+    /// Check a config without running it; reports every problem with its JSON path.
+    Validate {
+        /// The benchmark config (JSON, comments allowed).
+        config: PathBuf,
+        /// Override a config value: `--set tests[0].concurrency=8` (repeatable).
+        #[arg(long = "set", value_name = "PATH=VALUE")]
+        set: Vec<String>,
+    },
+    /// List databases, operations, key distributions and presets.
+    List,
+    /// Print the JSON Schema of benchmark configs.
+    Schema,
+    /// Write a commented example config to start from.
+    Init {
+        /// Where to write it.
+        #[arg(default_value = "bench.json")]
+        path: PathBuf,
+        /// Overwrite an existing file.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Show the results of a run.
+    Report {
+        /// A results directory (or its result.json).
+        dir: PathBuf,
+        /// Output format.
+        #[arg(long, short, value_enum, default_value_t = ReportFormat::Table)]
+        format: ReportFormat,
+        /// Write to this file instead of standard output.
+        #[arg(long, short)]
+        out: Option<PathBuf>,
+    },
+    /// Print shell completions.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+}
+
+/// Formats of `lgb report`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum ReportFormat {
+    /// A table sized to the terminal.
+    Table,
+    /// One row per test and operation.
+    Csv,
+    /// The whole result as JSON.
+    Json,
+}
+
+/// How `lgb` ends: 0 success, 1 a run that failed, 2 bad input, 130 interrupted.
+#[derive(Debug)]
+pub enum Outcome {
+    /// Everything went as planned.
+    Success,
+    /// The run failed (no worker could run a test).
+    RunFailed,
+    /// Interrupted; partial results were written.
+    Interrupted,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(cli.verbose);
+    match commands::dispatch(cli.command) {
+        Ok(Outcome::Success) => ExitCode::SUCCESS,
+        Ok(Outcome::RunFailed) => ExitCode::from(1),
+        Ok(Outcome::Interrupted) => ExitCode::from(130),
+        Err(err) => {
+            let code = exit_code(&err);
+            match err.downcast_ref::<lgb_core::Error>() {
+                Some(lgb_core::Error::Config(problems)) if problems.len() > 1 => {
+                    eprintln!("Error: the configuration has {} problems:", problems.len());
+                    for p in problems {
+                        eprintln!("  - {p}");
+                    }
+                }
+                _ => eprintln!("Error: {err:#}"),
+            }
+            ExitCode::from(code)
+        }
+    }
+}
+
+/// Bad input (config, files that cannot be read) exits 2; anything else 1.
+fn exit_code(err: &anyhow::Error) -> u8 {
+    match err.downcast_ref::<lgb_core::Error>() {
+        Some(lgb_core::Error::Config(_)) | Some(lgb_core::Error::Io { .. }) => 2,
+        _ => 1,
+    }
+}
+
+fn init_tracing(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

@@ -202,7 +202,7 @@ impl ConfigProblem {
 impl fmt::Display for ConfigProblem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.path.is_empty() {
-            write!(f, "{}", self.message)
+            write!(f, "(top level): {}", self.message)
         } else {
             write!(f, "{}: {}", self.path, self.message)
         }

@@ -61,6 +61,7 @@ fn default_name() -> String {
 pub struct WorkloadConfig {
     /// Records loaded before the tests (YCSB `recordcount`).
     #[serde(default = "default_records")]
+    #[schemars(range(min = 1))]
     pub records: u64,
     /// Key prefix; keys are the prefix and a zero-padded number (`user000000042`).
     #[serde(default = "default_prefix")]
@@ -174,11 +175,12 @@ pub struct TestConfig {
     pub distribution: Option<Distribution>,
     /// Concurrent tasks per worker.
     #[serde(default = "default_concurrency")]
+    #[schemars(range(min = 1, max = 4096))]
     pub concurrency: u32,
     /// How long to measure, after warmup. Default 10s when `operations` is not set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration: Option<HumanDuration>,
-    /// Stop after this many measured operations per worker.
+    /// Stop after this many measured operations in total (split over the workers).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub operations: Option<u64>,
     /// Time run before measuring starts; its operations are not in the results.
@@ -250,6 +252,7 @@ pub enum Target {
 pub struct RunnerConfig {
     /// Workers per test (Lambda invocations at once, or local workers).
     #[serde(default = "default_workers")]
+    #[schemars(range(min = 1, max = 1000))]
     pub workers: u32,
     /// Where workers run.
     #[serde(default)]
@@ -300,7 +303,12 @@ impl BenchmarkConfig {
         overrides: &[String],
         registries: &validate::Registries,
     ) -> Result<Self> {
-        let mut value: serde_json::Value = serde_json::from_str(text).map_err(|e| {
+        // Comments (`//`, `/* */`, `#`) are allowed, as `lgb init` writes them; they are
+        // replaced by spaces, so line and column numbers in errors stay true.
+        let mut plain = String::with_capacity(text.len());
+        std::io::Read::read_to_string(&mut json_comments::StripComments::new(text.as_bytes()), &mut plain)
+            .map_err(|e| Error::config("", format!("cannot read config: {e}")))?;
+        let mut value: serde_json::Value = serde_json::from_str(&plain).map_err(|e| {
             Error::config(
                 "",
                 format!("not valid JSON at line {}, column {}: {e}", e.line(), e.column()),

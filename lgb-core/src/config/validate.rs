@@ -55,13 +55,50 @@ fn schema_validator() -> &'static jsonschema::Validator {
 }
 
 fn schema_problems(value: &Value) -> Vec<ConfigProblem> {
+    let typed = typed_messages(value);
     schema_validator()
         .iter_errors(value)
         .map(|e| {
             let path = pointer_to_path(&e.instance_path().to_string());
-            ConfigProblem::new(path, e.to_string())
+            // "not valid under any of the schemas listed in anyOf" says little; the
+            // typed parser's message for the same value says what was expected.
+            let message = typed
+                .iter()
+                .find(|p| p.path == path)
+                .map(|p| p.message.clone())
+                .unwrap_or_else(|| e.to_string());
+            ConfigProblem::new(path, message)
         })
         .collect()
+}
+
+/// The first typed-parse error of each section, by path.
+fn typed_messages(value: &Value) -> Vec<ConfigProblem> {
+    fn first<T: serde::de::DeserializeOwned>(v: &Value, base: &str) -> Option<ConfigProblem> {
+        serde_path_to_error::deserialize::<_, T>(v).err().map(|e| {
+            let inner = e.path().to_string();
+            let path = match (base.is_empty(), inner == ".") {
+                (_, true) => base.to_string(),
+                (true, false) => inner,
+                (false, false) if inner.starts_with('[') => format!("{base}{inner}"),
+                (false, false) => format!("{base}.{inner}"),
+            };
+            ConfigProblem::new(path, e.inner().to_string())
+        })
+    }
+    let mut out = Vec::new();
+    if let Some(w) = value.get("workload") {
+        out.extend(first::<super::WorkloadConfig>(w, "workload"));
+    }
+    if let Some(r) = value.get("runner") {
+        out.extend(first::<super::RunnerConfig>(r, "runner"));
+    }
+    if let Some(tests) = value.get("tests").and_then(Value::as_array) {
+        for (i, t) in tests.iter().enumerate() {
+            out.extend(first::<super::TestConfig>(t, &format!("tests[{i}]")));
+        }
+    }
+    out
 }
 
 /// Validates a raw config document and returns the typed config, or every problem.

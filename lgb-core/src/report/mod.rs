@@ -133,14 +133,17 @@ pub fn format_rate(r: f64) -> String {
     }
 }
 
-/// Renders the summary as a terminal table no wider than `width` columns.
-pub fn render_table(run: &RunResult, width: u16) -> String {
+/// Renders the summary as a terminal table no wider than `width` columns (or the
+/// terminal's width when `None` and output is a terminal).
+pub fn render_table(run: &RunResult, width: Option<u16>) -> String {
     use comfy_table::{presets::UTF8_FULL_CONDENSED, CellAlignment, ContentArrangement, Table};
     let mut table = Table::new();
     table
         .load_preset(UTF8_FULL_CONDENSED)
-        .set_content_arrangement(ContentArrangement::Dynamic)
-        .set_width(width);
+        .set_content_arrangement(ContentArrangement::Dynamic);
+    if let Some(w) = width {
+        table.set_width(w);
+    }
     table.set_header([
         "test", "op", "ops", "err", "throughput", "p50", "p90", "p99", "p99.9", "max", "errors",
     ]);

@@ -75,6 +75,24 @@ impl Invoker for LocalInvoker {
     }
 }
 
+/// The invoker for `config.runner.target`. Local workers report live progress into
+/// `progress`; remote targets need their cargo feature.
+pub async fn build_invoker(config: &BenchmarkConfig, progress: Option<Arc<Progress>>) -> Result<Arc<dyn Invoker>> {
+    match config.runner.target {
+        Target::Local => {
+            let mut local = LocalInvoker::default();
+            if let Some(p) = progress {
+                local = local.with_progress(p);
+            }
+            Ok(Arc::new(local))
+        }
+        Target::Lambda | Target::Url => Err(Error::config(
+            "runner.target",
+            "remote targets are not compiled in; enable feature `lambda`",
+        )),
+    }
+}
+
 /// Status of a whole run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
