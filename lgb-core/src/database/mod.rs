@@ -5,6 +5,8 @@
 //! any particular backend: adapters live in submodules, each behind a cargo feature of
 //! its own name, except [`memory`] and [`scripted`], which need no service.
 
+#[cfg(feature = "dynamodb")]
+pub mod dynamodb;
 pub mod memory;
 pub mod scripted;
 
@@ -305,6 +307,14 @@ impl DatabaseRegistry {
             "sleeps a scripted latency schedule; for testing lgb itself",
             |o: scripted::ScriptedOptions| async move {
                 Ok(Arc::new(scripted::ScriptedDatabase::new(o)?) as Arc<dyn Database>)
+            },
+        );
+        #[cfg(feature = "dynamodb")]
+        r.register(
+            "dynamodb",
+            "Amazon DynamoDB (aws-sdk-dynamodb); `endpoint` for local servers",
+            |o: dynamodb::DynamoDbOptions| async move {
+                Ok(Arc::new(dynamodb::DynamoDbDatabase::connect(o).await?) as Arc<dyn Database>)
             },
         );
         r
