@@ -7,6 +7,8 @@
 
 #[cfg(feature = "dynamodb")]
 pub mod dynamodb;
+#[cfg(feature = "immudb")]
+pub mod immudb;
 pub mod memory;
 pub mod scripted;
 
@@ -317,6 +319,8 @@ impl DatabaseRegistry {
                 Ok(Arc::new(dynamodb::DynamoDbDatabase::connect(o).await?) as Arc<dyn Database>)
             },
         );
+        #[cfg(feature = "immudb")]
+        r.register_factory("immudb", Arc::new(immudb::ImmudbFactory));
         r
     }
 
@@ -414,11 +418,14 @@ mod tests {
         let r = DatabaseRegistry::with_builtins();
         let db = r.build(&DatabaseConfig::new("memory")).await.unwrap();
         assert_eq!(db.name(), "memory");
-        let err = r.factory("immudb").err().unwrap();
-        assert!(
-            err.to_string().contains("enable feature `immudb`"),
-            "{err}"
-        );
+        #[cfg(not(feature = "immudb"))]
+        {
+            let err = r.factory("immudb").err().unwrap();
+            assert!(
+                err.to_string().contains("enable feature `immudb`"),
+                "{err}"
+            );
+        }
         let err = r.factory("nosuch").err().unwrap();
         assert!(err.to_string().contains("unknown database `nosuch`"), "{err}");
         assert_eq!(err.config_problems()[0].path, "database.type");
