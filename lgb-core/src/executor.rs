@@ -243,6 +243,10 @@ async fn with_timeout<F: Future>(fut: F, timeout: Duration) -> Option<F::Output>
 }
 
 const PROGRESS_EVERY: u64 = 256;
+/// An in-process database completes operations without ever returning `Pending`, so a
+/// task would never give its thread back: timers, signal handlers and cancellation
+/// would starve. Yielding every this many operations costs little and keeps them alive.
+const YIELD_EVERY: u32 = 128;
 
 async fn run_task<C: Clock>(s: &Shared<C>, mut ctx: OpContext, start_ns: u64) -> Result<TaskResult> {
     let plan = &s.plan;
@@ -253,8 +257,14 @@ async fn run_task<C: Clock>(s: &Shared<C>, mut ctx: OpContext, start_ns: u64) ->
     let mut pending_progress = (0u64, 0u64);
     let mut last_end = start_ns;
     let db: &dyn Database = &*s.db;
+    let mut since_yield = 0u32;
 
     loop {
+        since_yield += 1;
+        if since_yield >= YIELD_EVERY {
+            since_yield = 0;
+            tokio::task::yield_now().await;
+        }
         if s.cancel.is_cancelled() {
             break;
         }

@@ -3,6 +3,7 @@
 #![allow(dead_code, missing_docs)]
 
 pub mod conformance;
+pub mod exec;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
