@@ -18,7 +18,8 @@ mod immudb {
     pub fn generate() {
         let proto = "proto/immudb/schema.proto";
         println!("cargo:rerun-if-changed={proto}");
-        let files = protox::compile([proto], ["proto"]).unwrap_or_else(|e| panic!("compiling {proto}: {e}"));
+        let files = protox::compile([proto], ["proto"])
+            .unwrap_or_else(|e| panic!("compiling {proto}: {e}"));
         tonic_prost_build::configure()
             .build_server(false)
             .build_transport(false)

@@ -42,8 +42,8 @@ use tonic::{Code, Request, Response, Status};
 use self::proto::immu_service_client::ImmuServiceClient;
 use self::verify::TrustedState;
 use super::{
-    BatchOutcome, BuildFuture, Capabilities, Database, DatabaseFactory, ItemFailure, OpMeta, QueryOutcome,
-    ReadOutcome,
+    BatchOutcome, BuildFuture, Capabilities, Database, DatabaseFactory, ItemFailure, OpMeta,
+    QueryOutcome, ReadOutcome,
 };
 use crate::config::HumanDuration;
 use crate::error::{ConfigProblem, Error, Result};
@@ -179,13 +179,22 @@ impl ImmudbOptions {
             out.push(ConfigProblem::new("database.address", "must be host:port"));
         }
         if self.scan_page_size == 0 {
-            out.push(ConfigProblem::new("database.scan_page_size", "must be at least 1"));
+            out.push(ConfigProblem::new(
+                "database.scan_page_size",
+                "must be at least 1",
+            ));
         }
         if self.max_batch_size == Some(0) {
-            out.push(ConfigProblem::new("database.max_batch_size", "must be at least 1"));
+            out.push(ConfigProblem::new(
+                "database.max_batch_size",
+                "must be at least 1",
+            ));
         }
         if self.keepalive_interval.0.is_zero() {
-            out.push(ConfigProblem::new("database.keepalive_interval", "must be more than 0s"));
+            out.push(ConfigProblem::new(
+                "database.keepalive_interval",
+                "must be more than 0s",
+            ));
         }
         out
     }
@@ -291,10 +300,9 @@ impl ImmudbDatabase {
             .tcp_nodelay(true)
             .http2_keep_alive_interval(Duration::from_secs(30))
             .keep_alive_while_idle(true);
-        let channel = endpoint
-            .connect()
-            .await
-            .map_err(|e| Error::Connect(redact(&format!("{}: {}", options.address, error_chain(&e)))))?;
+        let channel = endpoint.connect().await.map_err(|e| {
+            Error::Connect(redact(&format!("{}: {}", options.address, error_chain(&e))))
+        })?;
         // immudb answers large scans and proofs in big messages; lift tonic's 4 MiB cap.
         let client = ImmuServiceClient::new(channel).max_decoding_message_size(64 << 20);
         let id = open_session(&client, &options, &credentials).await?;
@@ -309,14 +317,22 @@ impl ImmudbDatabase {
         };
         db.max_batch = match db.options.max_batch_size {
             Some(n) => n,
-            None => db.server_max_tx_entries().await.unwrap_or(DEFAULT_MAX_TX_ENTRIES),
+            None => db
+                .server_max_tx_entries()
+                .await
+                .unwrap_or(DEFAULT_MAX_TX_ENTRIES),
         };
         if db.options.verified {
-            let state = db.call((), |mut c, r| async move { c.current_state(r).await }).await?;
+            let state = db
+                .call((), |mut c, r| async move { c.current_state(r).await })
+                .await?;
             *db.trusted.lock().map_err(poisoned)? = verify::state_from(&state.value)?;
         }
         let inner = Arc::new(db);
-        let keepalive = tokio::spawn(keep_alive(Arc::downgrade(&inner), inner.options.keepalive_interval.0));
+        let keepalive = tokio::spawn(keep_alive(
+            Arc::downgrade(&inner),
+            inner.options.keepalive_interval.0,
+        ));
         Ok(Self { inner, keepalive })
     }
 
@@ -341,7 +357,11 @@ impl ImmudbDatabase {
             }),
             prove_since_tx: since,
         };
-        Ok(self.inner.call(req, |mut c, r| async move { c.verifiable_get(r).await }).await?.value)
+        Ok(self
+            .inner
+            .call(req, |mut c, r| async move { c.verifiable_get(r).await })
+            .await?
+            .value)
     }
 
     /// A raw `VerifiableSet` answer for one record, proven since `since` (for tests
@@ -354,21 +374,34 @@ impl ImmudbDatabase {
             }),
             prove_since_tx: since,
         };
-        Ok(self.inner.call(req, |mut c, r| async move { c.verifiable_set(r).await }).await?.value)
+        Ok(self
+            .inner
+            .call(req, |mut c, r| async move { c.verifiable_set(r).await })
+            .await?
+            .value)
     }
 
     /// Closes the server session without closing the adapter, as an expired session
     /// would look (for tests of the re-login path).
     pub async fn drop_session(&self) -> Result<()> {
-        self.inner.call((), |mut c, r| async move { c.close_session(r).await }).await?;
+        self.inner
+            .call((), |mut c, r| async move { c.close_session(r).await })
+            .await?;
         Ok(())
     }
 
     /// Runs one SQL statement: `SELECT`/`WITH`/`SHOW`/`DESCRIBE` as a query, anything
     /// else with `SQLExec`.
     async fn sql(&self, statement: &str) -> Result<QueryOutcome> {
-        let first = statement.trim_start().split_whitespace().next().unwrap_or("").to_ascii_lowercase();
-        if matches!(first.as_str(), "select" | "with" | "show" | "describe" | "explain") {
+        let first = statement
+            .split_whitespace()
+            .next()
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        if matches!(
+            first.as_str(),
+            "select" | "with" | "show" | "describe" | "explain"
+        ) {
             let req = proto::SqlQueryRequest {
                 sql: statement.to_string(),
                 accept_stream: true,
@@ -388,7 +421,11 @@ impl ImmudbDatabase {
             let mut out = QueryOutcome::default();
             out.meta.retries = called.retries;
             for result in &called.value {
-                let names: Vec<String> = result.columns.iter().map(|c| column_name(&c.name)).collect();
+                let names: Vec<String> = result
+                    .columns
+                    .iter()
+                    .map(|c| column_name(&c.name))
+                    .collect();
                 for row in &result.rows {
                     let record = row_record(&names, row);
                     out.meta.bytes += record.size() as u64;
@@ -402,11 +439,19 @@ impl ImmudbDatabase {
                 sql: statement.to_string(),
                 ..Default::default()
             };
-            let called = self.inner.call(req, |mut c, r| async move { c.sql_exec(r).await }).await?;
+            let called = self
+                .inner
+                .call(req, |mut c, r| async move { c.sql_exec(r).await })
+                .await?;
             Ok(QueryOutcome {
                 records: Vec::new(),
                 meta: OpMeta {
-                    items: called.value.txs.iter().map(|t| u64::from(t.updated_rows)).sum(),
+                    items: called
+                        .value
+                        .txs
+                        .iter()
+                        .map(|t| u64::from(t.updated_rows))
+                        .sum(),
                     retries: called.retries,
                     bytes: statement.len() as u64,
                     ..OpMeta::default()
@@ -458,7 +503,11 @@ impl ImmudbDatabase {
             desc: true,
             ..Default::default()
         };
-        let entries = match self.inner.call(req, |mut c, r| async move { c.history(r).await }).await {
+        let entries = match self
+            .inner
+            .call(req, |mut c, r| async move { c.history(r).await })
+            .await
+        {
             Ok(c) => c.value.entries,
             Err(Error::NotFound(_)) => Vec::new(),
             Err(e) => return Err(e),
@@ -481,7 +530,11 @@ impl ImmudbDatabase {
             }),
             prove_since_tx: seen.tx_id,
         };
-        let called = match self.inner.call(req, |mut c, r| async move { c.verifiable_get(r).await }).await {
+        let called = match self
+            .inner
+            .call(req, |mut c, r| async move { c.verifiable_get(r).await })
+            .await
+        {
             Ok(c) => c,
             Err(Error::NotFound(_)) => return Ok(ReadOutcome::default()),
             Err(e) => return Err(e),
@@ -503,8 +556,14 @@ impl ImmudbDatabase {
 
     /// Writes one transaction of `records` (keys distinct, at most `max_batch`).
     async fn set_all(&self, records: &[&Record]) -> Result<OpMeta> {
-        let kvs = records.iter().map(|r| key_value(r)).collect::<Result<Vec<_>>>()?;
-        let bytes = kvs.iter().map(|kv| (kv.key.len() + kv.value.len()) as u64).sum();
+        let kvs = records
+            .iter()
+            .map(|r| key_value(r))
+            .collect::<Result<Vec<_>>>()?;
+        let bytes = kvs
+            .iter()
+            .map(|kv| (kv.key.len() + kv.value.len()) as u64)
+            .sum();
         let retries = if self.inner.options.verified {
             let seen = self.inner.trusted()?;
             let req = proto::VerifiableSetRequest {
@@ -516,10 +575,20 @@ impl ImmudbDatabase {
             };
             let called = self
                 .inner
-                .call(req.clone(), |mut c, r| async move { c.verifiable_set(r).await })
+                .call(
+                    req.clone(),
+                    |mut c, r| async move { c.verifiable_set(r).await },
+                )
                 .await?;
-            let kvs = req.set_request.as_ref().map(|s| s.k_vs.as_slice()).unwrap_or_default();
-            let pairs: Vec<(&[u8], &[u8])> = kvs.iter().map(|kv| (kv.key.as_slice(), kv.value.as_slice())).collect();
+            let kvs = req
+                .set_request
+                .as_ref()
+                .map(|s| s.k_vs.as_slice())
+                .unwrap_or_default();
+            let pairs: Vec<(&[u8], &[u8])> = kvs
+                .iter()
+                .map(|kv| (kv.key.as_slice(), kv.value.as_slice()))
+                .collect();
             let newer = verify::verify_set(&seen, &pairs, &called.value)?;
             self.inner.advance(seen, newer)?;
             called.retries
@@ -528,7 +597,10 @@ impl ImmudbDatabase {
                 k_vs: kvs,
                 ..Default::default()
             };
-            self.inner.call(req, |mut c, r| async move { c.set(r).await }).await?.retries
+            self.inner
+                .call(req, |mut c, r| async move { c.set(r).await })
+                .await?
+                .retries
         };
         Ok(OpMeta {
             bytes,
@@ -541,7 +613,10 @@ impl ImmudbDatabase {
 
 impl Inner {
     fn session(&self) -> Result<Arc<Session>> {
-        self.session.read().map(|s| Arc::clone(&s)).map_err(poisoned)
+        self.session
+            .read()
+            .map(|s| Arc::clone(&s))
+            .map_err(poisoned)
     }
 
     fn trusted(&self) -> Result<TrustedState> {
@@ -605,7 +680,10 @@ impl Inner {
         let id = open_session(&self.client, &self.options, &self.credentials).await?;
         tracing::debug!(database = %self.options.database, "immudb session opened again");
         let mut s = self.session.write().map_err(poisoned)?;
-        *s = Arc::new(Session { id, generation: seen + 1 });
+        *s = Arc::new(Session {
+            id,
+            generation: seen + 1,
+        });
         Ok(())
     }
 
@@ -628,7 +706,10 @@ async fn keep_alive(inner: Weak<Inner>, every: Duration) {
         tick.tick().await;
         let Some(inner) = inner.upgrade() else { return };
         // A failure here is not a benchmark error: the next operation re-logs in.
-        if let Err(e) = inner.call((), |mut c, r| async move { c.keep_alive(r).await }).await {
+        if let Err(e) = inner
+            .call((), |mut c, r| async move { c.keep_alive(r).await })
+            .await
+        {
             tracing::debug!(error = %e, "immudb keep-alive failed");
         }
     }
@@ -640,7 +721,11 @@ fn with_session<M>(msg: M, id: &AsciiMetadataValue) -> Request<M> {
     r
 }
 
-async fn open_session(client: &Client, options: &ImmudbOptions, credentials: &Credentials) -> Result<AsciiMetadataValue> {
+async fn open_session(
+    client: &Client,
+    options: &ImmudbOptions,
+    credentials: &Credentials,
+) -> Result<AsciiMetadataValue> {
     let req = proto::OpenSessionRequest {
         username: credentials.username.as_bytes().to_vec(),
         password: credentials.password.0.as_bytes().to_vec(),
@@ -649,14 +734,23 @@ async fn open_session(client: &Client, options: &ImmudbOptions, credentials: &Cr
     let resp = client.clone().open_session(req).await.map_err(|status| {
         let msg = redact(status.message());
         match status.code() {
-            Code::Unavailable | Code::DeadlineExceeded => Error::Connect(format!("{}: {msg}", options.address)),
-            Code::NotFound => Error::config("database.database", format!("immudb has no database `{}`: {msg}", options.database)),
-            _ if msg.contains("database does not exist") => {
-                Error::config("database.database", format!("immudb has no database `{}`: {msg}", options.database))
+            Code::Unavailable | Code::DeadlineExceeded => {
+                Error::Connect(format!("{}: {msg}", options.address))
             }
+            Code::NotFound => Error::config(
+                "database.database",
+                format!("immudb has no database `{}`: {msg}", options.database),
+            ),
+            _ if msg.contains("database does not exist") => Error::config(
+                "database.database",
+                format!("immudb has no database `{}`: {msg}", options.database),
+            ),
             _ => Error::config(
                 "database.password",
-                format!("immudb refused a session for user `{}` on `{}`: {msg}", credentials.username, options.database),
+                format!(
+                    "immudb refused a session for user `{}` on `{}`: {msg}",
+                    credentials.username, options.database
+                ),
             ),
         }
     })?;
@@ -681,7 +775,10 @@ fn map_status(status: &Status) -> Error {
         Code::Unavailable => Error::Connect(msg),
         Code::DeadlineExceeded => Error::Timeout(msg),
         Code::Cancelled if msg.to_ascii_lowercase().contains("timeout") => Error::Timeout(msg),
-        Code::InvalidArgument | Code::OutOfRange | Code::FailedPrecondition | Code::AlreadyExists => {
+        Code::InvalidArgument
+        | Code::OutOfRange
+        | Code::FailedPrecondition
+        | Code::AlreadyExists => {
             if is_not_found(&msg) {
                 Error::NotFound(msg)
             } else {
@@ -724,16 +821,26 @@ async fn resolve_credentials(o: &ImmudbOptions) -> Result<Credentials> {
         (p.clone(), None)
     } else if let Some(var) = &o.password_env {
         let p = std::env::var(var).map_err(|_| {
-            Error::config("database.password_env", format!("environment variable `{var}` is not set"))
+            Error::config(
+                "database.password_env",
+                format!("environment variable `{var}` is not set"),
+            )
         })?;
         (Password(p), None)
     } else if let Some(id) = &o.password_secret_id {
         secret_password(id, o.secrets_manager_endpoint.as_deref()).await?
     } else {
-        return Err(Error::config("database.password", "no password source given"));
+        return Err(Error::config(
+            "database.password",
+            "no password source given",
+        ));
     };
     Ok(Credentials {
-        username: o.username.clone().or(secret_user).unwrap_or_else(|| "immudb".into()),
+        username: o
+            .username
+            .clone()
+            .or(secret_user)
+            .unwrap_or_else(|| "immudb".into()),
         password,
     })
 }
@@ -745,18 +852,26 @@ async fn secret_password(id: &str, endpoint: Option<&str>) -> Result<(Password, 
         loader = loader.endpoint_url(ep);
     }
     let client = aws_sdk_secretsmanager::Client::new(&loader.load().await);
-    let out = client.get_secret_value().secret_id(id).send().await.map_err(|e| {
+    let out = client
+        .get_secret_value()
+        .secret_id(id)
+        .send()
+        .await
+        .map_err(|e| {
+            Error::config(
+                "database.password_secret_id",
+                format!(
+                    "cannot read secret `{id}`: {}",
+                    redact(&aws_sdk_secretsmanager::error::DisplayErrorContext(&e).to_string())
+                ),
+            )
+        })?;
+    let text = out.secret_string().ok_or_else(|| {
         Error::config(
             "database.password_secret_id",
-            format!(
-                "cannot read secret `{id}`: {}",
-                redact(&aws_sdk_secretsmanager::error::DisplayErrorContext(&e).to_string())
-            ),
+            format!("secret `{id}` has no string value"),
         )
     })?;
-    let text = out
-        .secret_string()
-        .ok_or_else(|| Error::config("database.password_secret_id", format!("secret `{id}` has no string value")))?;
     #[derive(Deserialize)]
     struct JsonSecret {
         password: String,
@@ -817,7 +932,9 @@ fn key_value(r: &Record) -> Result<proto::KeyValue> {
 fn decode_entry(key: &[u8], value: &[u8]) -> Result<Record> {
     let key = String::from_utf8_lossy(key).into_owned();
     let stored: StoredRecord = serde_json::from_slice(value).map_err(|e| {
-        Error::Backend(format!("value of key `{key}` is not an lgb record (JSON): {e}"))
+        Error::Backend(format!(
+            "value of key `{key}` is not an lgb record (JSON): {e}"
+        ))
     })?;
     Ok(Record {
         key,
@@ -850,7 +967,10 @@ fn sql_value(v: &proto::SqlValue) -> Option<Value> {
 fn row_record(names: &[String], row: &proto::Row) -> Record {
     let mut fields = Vec::with_capacity(row.values.len());
     for (i, v) in row.values.iter().enumerate() {
-        let name = names.get(i).cloned().or_else(|| row.columns.get(i).map(|c| column_name(c)));
+        let name = names
+            .get(i)
+            .cloned()
+            .or_else(|| row.columns.get(i).map(|c| column_name(c)));
         if let (Some(name), Some(value)) = (name, sql_value(v)) {
             fields.push((name, value));
         }
@@ -952,7 +1072,11 @@ impl Database for ImmudbDatabase {
             key: key.as_bytes().to_vec(),
             ..Default::default()
         };
-        match self.inner.call(req, |mut c, r| async move { c.get(r).await }).await {
+        match self
+            .inner
+            .call(req, |mut c, r| async move { c.get(r).await })
+            .await
+        {
             Ok(c) => Ok(ReadOutcome {
                 meta: OpMeta {
                     bytes: c.value.value.len() as u64,
@@ -970,7 +1094,8 @@ impl Database for ImmudbDatabase {
     async fn read_many(&self, keys: &[String]) -> Result<QueryOutcome> {
         let mut out = QueryOutcome::default();
         if self.inner.options.verified {
-            let reads = futures::future::try_join_all(keys.iter().map(|k| self.verified_read(k))).await?;
+            let reads =
+                futures::future::try_join_all(keys.iter().map(|k| self.verified_read(k))).await?;
             for r in reads {
                 out.meta.add(&r.meta);
                 out.records.extend(r.record);
@@ -981,7 +1106,10 @@ impl Database for ImmudbDatabase {
             keys: keys.iter().map(|k| k.as_bytes().to_vec()).collect(),
             since_tx: 0,
         };
-        let called = self.inner.call(req, |mut c, r| async move { c.get_all(r).await }).await?;
+        let called = self
+            .inner
+            .call(req, |mut c, r| async move { c.get_all(r).await })
+            .await?;
         out.meta.retries = called.retries;
         for e in &called.value.entries {
             out.meta.bytes += e.value.len() as u64;
@@ -1011,7 +1139,10 @@ impl Database for ImmudbDatabase {
                 let req = proto::ScanRequest {
                     seek_key: start.as_bytes().to_vec(),
                     inclusive_seek: true,
-                    end_key: end.as_ref().map(|e| e.as_bytes().to_vec()).unwrap_or_default(),
+                    end_key: end
+                        .as_ref()
+                        .map(|e| e.as_bytes().to_vec())
+                        .unwrap_or_default(),
                     inclusive_end: true,
                     ..Default::default()
                 };
@@ -1028,7 +1159,9 @@ impl Database for ImmudbDatabase {
 
     async fn close(&self) -> Result<()> {
         self.keepalive.abort();
-        self.inner.call((), |mut c, r| async move { c.close_session(r).await }).await?;
+        self.inner
+            .call((), |mut c, r| async move { c.close_session(r).await })
+            .await?;
         Ok(())
     }
 }
@@ -1043,7 +1176,10 @@ mod tests {
         o.username = Some("bob".into());
         let text = format!("{o:?}");
         assert!(!text.contains("hunter2"), "{text}");
-        assert!(text.contains("[REDACTED]") && text.contains("bob"), "{text}");
+        assert!(
+            text.contains("[REDACTED]") && text.contains("bob"),
+            "{text}"
+        );
     }
 
     #[test]
@@ -1058,7 +1194,9 @@ mod tests {
         let f = ImmudbFactory;
         let problems = f.validate(&serde_json::json!({"password_env": "X", "verified": "yes"}));
         assert_eq!(problems[0].path, "database.verified", "{problems:?}");
-        assert!(f.validate(&serde_json::json!({"password_env": "X"})).is_empty());
+        assert!(f
+            .validate(&serde_json::json!({"password_env": "X"}))
+            .is_empty());
     }
 
     #[test]
@@ -1072,19 +1210,34 @@ mod tests {
         r.dimensions.push(("host".into(), "h1".into()));
         let bytes = encode_value(&r).unwrap();
         let text = String::from_utf8(bytes.clone()).unwrap();
-        assert!(!text.contains("k1"), "the key is not repeated in the value: {text}");
+        assert!(
+            !text.contains("k1"),
+            "the key is not repeated in the value: {text}"
+        );
         assert_eq!(decode_entry(b"k1", &bytes).unwrap(), r);
         assert_eq!(
-            String::from_utf8(encode_value(&Record::new("k").with_field("f", Value::Str("v".into()))).unwrap()).unwrap(),
+            String::from_utf8(
+                encode_value(&Record::new("k").with_field("f", Value::Str("v".into()))).unwrap()
+            )
+            .unwrap(),
             r#"{"fields":[["f","v"]]}"#
         );
-        assert_eq!(decode_entry(b"k", b"not json").unwrap_err().class(), crate::ErrorClass::Backend);
+        assert_eq!(
+            decode_entry(b"k", b"not json").unwrap_err().class(),
+            crate::ErrorClass::Backend
+        );
     }
 
     #[test]
     fn transactions_split_and_keep_the_last_write_of_a_key() {
-        let recs: Vec<Record> = ["a", "b", "a", "c", "d", "e"].iter().map(|k| Record::new(*k)).collect();
-        assert_eq!(transactions(&recs, 2), vec![vec![2, 1], vec![3, 4], vec![5]]);
+        let recs: Vec<Record> = ["a", "b", "a", "c", "d", "e"]
+            .iter()
+            .map(|k| Record::new(*k))
+            .collect();
+        assert_eq!(
+            transactions(&recs, 2),
+            vec![vec![2, 1], vec![3, 4], vec![5]]
+        );
         assert_eq!(transactions(&recs, 10), vec![vec![2, 1, 3, 4, 5]]);
         assert!(transactions(&[], 3).is_empty());
     }
@@ -1106,7 +1259,9 @@ mod tests {
             assert_eq!(e.class(), class, "{status:?}");
             assert!(!e.to_string().contains("hunter2"), "{e}");
         }
-        assert!(is_session_lost(&Status::invalid_argument("no session found")));
+        assert!(is_session_lost(&Status::invalid_argument(
+            "no session found"
+        )));
         assert!(!is_session_lost(&Status::invalid_argument("key too long")));
     }
 
@@ -1121,6 +1276,12 @@ mod tests {
         let names = ["(t.id)", "(t.name)", "(t.gone)"].map(column_name).to_vec();
         let r = row_record(&names, &row);
         assert_eq!(r.key, "7");
-        assert_eq!(r.fields, vec![("id".into(), Value::Int(7)), ("name".into(), Value::Str("x".into()))]);
+        assert_eq!(
+            r.fields,
+            vec![
+                ("id".into(), Value::Int(7)),
+                ("name".into(), Value::Str("x".into()))
+            ]
+        );
     }
 }

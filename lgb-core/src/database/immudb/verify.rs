@@ -54,9 +54,12 @@ fn tampered(why: impl Into<String>) -> Error {
 
 /// A digest field of a proof: exactly 32 bytes, or the proof is malformed.
 fn digest(bytes: &[u8], what: &str) -> Result<Digest, Error> {
-    bytes
-        .try_into()
-        .map_err(|_| tampered(format!("{what} is {} bytes, not a SHA-256 digest", bytes.len())))
+    bytes.try_into().map_err(|_| {
+        tampered(format!(
+            "{what} is {} bytes, not a SHA-256 digest",
+            bytes.len()
+        ))
+    })
 }
 
 fn digests(list: &[Vec<u8>], what: &str) -> Result<Vec<Digest>, Error> {
@@ -153,7 +156,11 @@ fn header_alh(h: &proto::TxHeader, eh: &Digest) -> Result<Digest, Error> {
     inner.extend_from_slice(&h.bl_tx_id.to_be_bytes());
     inner.extend_from_slice(&digest(&h.bl_root, "blRoot")?);
     let inner = sha256(&[&inner]);
-    Ok(sha256(&[&h.id.to_be_bytes(), &digest(&h.prev_alh, "prevAlh")?, &inner]))
+    Ok(sha256(&[
+        &h.id.to_be_bytes(),
+        &digest(&h.prev_alh, "prevAlh")?,
+        &inner,
+    ]))
 }
 
 fn alh(h: &proto::TxHeader) -> Result<Digest, Error> {
@@ -168,7 +175,11 @@ fn htree_levels(digests: &[Digest]) -> Vec<Vec<Digest>> {
     let mut levels = vec![digests.iter().map(leaf_for).collect::<Vec<_>>()];
     while levels.last().map_or(0, Vec::len) > 1 {
         let prev = levels.last().expect("non-empty");
-        let mut next: Vec<Digest> = prev.chunks(2).filter(|c| c.len() == 2).map(|c| node(&c[0], &c[1])).collect();
+        let mut next: Vec<Digest> = prev
+            .chunks(2)
+            .filter(|c| c.len() == 2)
+            .map(|c| node(&c[0], &c[1]))
+            .collect();
         if prev.len() % 2 == 1 {
             next.push(prev[prev.len() - 1]);
         }
@@ -217,7 +228,11 @@ fn htree_verify(leaf: u64, width: u64, terms: &[Digest], entry: &Digest, root: &
     let mut calc = leaf_for(entry);
     let (mut i, mut r) = (leaf, width - 1);
     for t in terms {
-        calc = if i % 2 == 0 && i != r { node(&calc, t) } else { node(t, &calc) };
+        calc = if i % 2 == 0 && i != r {
+            node(&calc, t)
+        } else {
+            node(t, &calc)
+        };
         i /= 2;
         r /= 2;
     }
@@ -227,21 +242,37 @@ fn htree_verify(leaf: u64, width: u64, terms: &[Digest], entry: &Digest, root: &
 // ---------------------------------------------------------------------------
 // ahtree: the append-only Merkle tree over the Alh of every transaction
 
-fn ahtree_verify_inclusion(proof: &[Digest], i: u64, j: u64, i_leaf: &Digest, j_root: &Digest) -> bool {
+fn ahtree_verify_inclusion(
+    proof: &[Digest],
+    i: u64,
+    j: u64,
+    i_leaf: &Digest,
+    j_root: &Digest,
+) -> bool {
     if i > j || i == 0 || (i < j && proof.is_empty()) {
         return false;
     }
     let (mut i1, mut j1) = (i - 1, j - 1);
     let mut root = *i_leaf;
     for h in proof {
-        root = if i1 % 2 == 0 && i1 != j1 { node(&root, h) } else { node(h, &root) };
+        root = if i1 % 2 == 0 && i1 != j1 {
+            node(&root, h)
+        } else {
+            node(h, &root)
+        };
         i1 >>= 1;
         j1 >>= 1;
     }
     &root == j_root
 }
 
-fn ahtree_verify_consistency(proof: &[Digest], i: u64, j: u64, i_root: &Digest, j_root: &Digest) -> bool {
+fn ahtree_verify_consistency(
+    proof: &[Digest],
+    i: u64,
+    j: u64,
+    i_root: &Digest,
+    j_root: &Digest,
+) -> bool {
     if i > j || i == 0 || (i < j && proof.is_empty()) {
         return false;
     }
@@ -286,7 +317,13 @@ fn advance_linear_hash(alh: &Digest, tx_id: u64, term: &Digest) -> Digest {
     sha256(&[&tx_id.to_be_bytes(), alh, term])
 }
 
-fn verify_linear_proof(proof: Option<&proto::LinearProof>, source: u64, target: u64, source_alh: &Digest, target_alh: &Digest) -> Result<bool, Error> {
+fn verify_linear_proof(
+    proof: Option<&proto::LinearProof>,
+    source: u64,
+    target: u64,
+    source_alh: &Digest,
+    target_alh: &Digest,
+) -> Result<bool, Error> {
     let Some(proof) = proof else { return Ok(false) };
     if proof.source_tx_id != source || proof.target_tx_id != target {
         return Ok(false);
@@ -333,7 +370,10 @@ fn verify_linear_advance_proof(
     let mut calc = terms[0];
     for tx in start + 1..end {
         let k = (tx - start) as usize;
-        let incl = digests(&proof.inclusion_proofs[k - 1].terms, "linear advance inclusion term")?;
+        let incl = digests(
+            &proof.inclusion_proofs[k - 1].terms,
+            "linear advance inclusion term",
+        )?;
         if !ahtree_verify_inclusion(&incl, tx, tree_size, &leaf_for(&calc), tree_root) {
             return Ok(false);
         }
@@ -344,7 +384,13 @@ fn verify_linear_advance_proof(
 
 /// `store.VerifyDualProof`: the server's history up to `target` extends the one up to
 /// `source`.
-fn verify_dual_proof(proof: &proto::DualProof, source: u64, target: u64, source_alh: &Digest, target_alh: &Digest) -> Result<bool, Error> {
+fn verify_dual_proof(
+    proof: &proto::DualProof,
+    source: u64,
+    target: u64,
+    source_alh: &Digest,
+    target_alh: &Digest,
+) -> Result<bool, Error> {
     let (Some(sh), Some(th)) = (&proof.source_tx_header, &proof.target_tx_header) else {
         return Ok(false);
     };
@@ -358,35 +404,76 @@ fn verify_dual_proof(proof: &proto::DualProof, source: u64, target: u64, source_
     let target_bl_tx_alh = digest(&proof.target_bl_tx_alh, "targetBlTxAlh")?;
     if source < th.bl_tx_id {
         let incl = digests(&proof.inclusion_proof, "inclusion proof term")?;
-        if !ahtree_verify_inclusion(&incl, source, th.bl_tx_id, &leaf_for(source_alh), &target_bl_root) {
+        if !ahtree_verify_inclusion(
+            &incl,
+            source,
+            th.bl_tx_id,
+            &leaf_for(source_alh),
+            &target_bl_root,
+        ) {
             return Ok(false);
         }
     }
     if sh.bl_tx_id > 0 {
         let cons = digests(&proof.consistency_proof, "consistency proof term")?;
         let source_bl_root = digest(&sh.bl_root, "source blRoot")?;
-        if !ahtree_verify_consistency(&cons, sh.bl_tx_id, th.bl_tx_id, &source_bl_root, &target_bl_root) {
+        if !ahtree_verify_consistency(
+            &cons,
+            sh.bl_tx_id,
+            th.bl_tx_id,
+            &source_bl_root,
+            &target_bl_root,
+        ) {
             return Ok(false);
         }
     }
     if th.bl_tx_id > 0 {
         let last = digests(&proof.last_inclusion_proof, "last inclusion proof term")?;
-        if !ahtree_verify_last_inclusion(&last, th.bl_tx_id, &leaf_for(&target_bl_tx_alh), &target_bl_root) {
+        if !ahtree_verify_last_inclusion(
+            &last,
+            th.bl_tx_id,
+            &leaf_for(&target_bl_tx_alh),
+            &target_bl_root,
+        ) {
             return Ok(false);
         }
     }
     let linear = proof.linear_proof.as_ref();
     let advance = proof.linear_advance_proof.as_ref();
     if source < th.bl_tx_id {
-        Ok(verify_linear_proof(linear, th.bl_tx_id, target, &target_bl_tx_alh, target_alh)?
-            && verify_linear_advance_proof(advance, sh.bl_tx_id, source, source_alh, &target_bl_root, th.bl_tx_id)?)
+        Ok(
+            verify_linear_proof(linear, th.bl_tx_id, target, &target_bl_tx_alh, target_alh)?
+                && verify_linear_advance_proof(
+                    advance,
+                    sh.bl_tx_id,
+                    source,
+                    source_alh,
+                    &target_bl_root,
+                    th.bl_tx_id,
+                )?,
+        )
     } else {
-        Ok(verify_linear_proof(linear, source, target, source_alh, target_alh)?
-            && verify_linear_advance_proof(advance, sh.bl_tx_id, th.bl_tx_id, &target_bl_tx_alh, &target_bl_root, th.bl_tx_id)?)
+        Ok(
+            verify_linear_proof(linear, source, target, source_alh, target_alh)?
+                && verify_linear_advance_proof(
+                    advance,
+                    sh.bl_tx_id,
+                    th.bl_tx_id,
+                    &target_bl_tx_alh,
+                    &target_bl_root,
+                    th.bl_tx_id,
+                )?,
+        )
     }
 }
 
-fn check_dual(proof: Option<&proto::DualProof>, source: u64, target: u64, source_alh: &Digest, target_alh: &Digest) -> Result<(), Error> {
+fn check_dual(
+    proof: Option<&proto::DualProof>,
+    source: u64,
+    target: u64,
+    source_alh: &Digest,
+    target_alh: &Digest,
+) -> Result<(), Error> {
     let proof = proof.ok_or_else(|| tampered("the server sent no dual proof"))?;
     if verify_dual_proof(proof, source, target, source_alh, target_alh)? {
         Ok(())
@@ -409,9 +496,19 @@ fn prefixed(prefix: u8, bytes: &[u8]) -> Vec<u8> {
 
 /// Verifies the answer to a `VerifiableSet` of `kvs` made with `proveSinceTx =
 /// state.tx_id`; returns the new trusted state (the written transaction).
-pub fn verify_set(state: &TrustedState, kvs: &[(&[u8], &[u8])], vtx: &proto::VerifiableTx) -> Result<TrustedState, Error> {
-    let tx = vtx.tx.as_ref().ok_or_else(|| tampered("the server sent no transaction"))?;
-    let header = tx.header.as_ref().ok_or_else(|| tampered("the server sent no transaction header"))?;
+pub fn verify_set(
+    state: &TrustedState,
+    kvs: &[(&[u8], &[u8])],
+    vtx: &proto::VerifiableTx,
+) -> Result<TrustedState, Error> {
+    let tx = vtx
+        .tx
+        .as_ref()
+        .ok_or_else(|| tampered("the server sent no transaction"))?;
+    let header = tx
+        .header
+        .as_ref()
+        .ok_or_else(|| tampered("the server sent no transaction header"))?;
     if header.nentries as usize != kvs.len() || tx.entries.len() != kvs.len() {
         return Err(tampered(format!(
             "the transaction has {} entries ({} listed), {} were written",
@@ -425,7 +522,12 @@ pub fn verify_set(state: &TrustedState, kvs: &[(&[u8], &[u8])], vtx: &proto::Ver
     let mut entry_digests = Vec::with_capacity(tx.entries.len());
     for e in &tx.entries {
         let md = kv_metadata_bytes(e.metadata.as_ref());
-        entry_digests.push(entry_digest(header.version, &e.key, &md, &digest(&e.h_value, "entry hValue")?)?);
+        entry_digests.push(entry_digest(
+            header.version,
+            &e.key,
+            &md,
+            &digest(&e.h_value, "entry hValue")?,
+        )?);
     }
     let levels = htree_levels(&entry_digests);
     let eh = levels.last().expect("one level at least")[0];
@@ -438,14 +540,18 @@ pub fn verify_set(state: &TrustedState, kvs: &[(&[u8], &[u8])], vtx: &proto::Ver
             .ok_or_else(|| tampered("a written key is missing from its transaction"))?;
         let e = &tx.entries[index];
         if e.metadata.as_ref().is_some_and(|m| m.deleted) {
-            return Err(tampered("a written key is marked deleted in its transaction"));
+            return Err(tampered(
+                "a written key is marked deleted in its transaction",
+            ));
         }
         let md = kv_metadata_bytes(e.metadata.as_ref());
         let value_hash = sha256(&[&prefixed(PLAIN_VALUE_PREFIX, value)]);
         let expected = entry_digest(header.version, &stored_key, &md, &value_hash)?;
         let proof = htree_proof(&levels, index);
         if !htree_verify(index as u64, kvs.len() as u64, &proof, &expected, &eh) {
-            return Err(tampered("a written entry is not included in its transaction"));
+            return Err(tampered(
+                "a written entry is not included in its transaction",
+            ));
         }
     }
     let dual = vtx.dual_proof.as_ref();
@@ -454,7 +560,9 @@ pub fn verify_set(state: &TrustedState, kvs: &[(&[u8], &[u8])], vtx: &proto::Ver
         .map(|h| digest(&h.e_h, "target eH"))
         .transpose()?;
     if target_eh != Some(eh) {
-        return Err(tampered("the dual proof's target is not the written transaction"));
+        return Err(tampered(
+            "the dual proof's target is not the written transaction",
+        ));
     }
     let target = TrustedState {
         tx_id: header.id,
@@ -469,16 +577,29 @@ pub fn verify_set(state: &TrustedState, kvs: &[(&[u8], &[u8])], vtx: &proto::Ver
 /// Verifies the answer to a `VerifiableGet` of `key` made with `proveSinceTx =
 /// state.tx_id`; returns the state to trust afterwards (the entry's transaction if it
 /// is newer than `state`, else `state`).
-pub fn verify_get(state: &TrustedState, key: &[u8], ve: &proto::VerifiableEntry) -> Result<TrustedState, Error> {
-    let entry = ve.entry.as_ref().ok_or_else(|| tampered("the server sent no entry"))?;
-    let vtx = ve.verifiable_tx.as_ref().ok_or_else(|| tampered("the server sent no transaction"))?;
+pub fn verify_get(
+    state: &TrustedState,
+    key: &[u8],
+    ve: &proto::VerifiableEntry,
+) -> Result<TrustedState, Error> {
+    let entry = ve
+        .entry
+        .as_ref()
+        .ok_or_else(|| tampered("the server sent no entry"))?;
+    let vtx = ve
+        .verifiable_tx
+        .as_ref()
+        .ok_or_else(|| tampered("the server sent no transaction"))?;
     let version = vtx
         .tx
         .as_ref()
         .and_then(|t| t.header.as_ref())
         .map(|h| h.version)
         .ok_or_else(|| tampered("the server sent no transaction header"))?;
-    let dual = vtx.dual_proof.as_ref().ok_or_else(|| tampered("the server sent no dual proof"))?;
+    let dual = vtx
+        .dual_proof
+        .as_ref()
+        .ok_or_else(|| tampered("the server sent no dual proof"))?;
     let (Some(sh), Some(th)) = (&dual.source_tx_header, &dual.target_tx_header) else {
         return Err(tampered("the dual proof has no headers"));
     };
@@ -493,7 +614,12 @@ pub fn verify_get(state: &TrustedState, key: &[u8], ve: &proto::VerifiableEntry)
             let mut v = vec![REFERENCE_VALUE_PREFIX];
             v.extend_from_slice(&r.at_tx.to_be_bytes());
             v.extend_from_slice(&prefixed(SET_KEY_PREFIX, &entry.key));
-            (r.tx, prefixed(SET_KEY_PREFIX, key), kv_metadata_bytes(r.metadata.as_ref()), v)
+            (
+                r.tx,
+                prefixed(SET_KEY_PREFIX, key),
+                kv_metadata_bytes(r.metadata.as_ref()),
+                v,
+            )
         }
     };
     if entry.referenced_by.is_none() && entry.key != key {
@@ -502,26 +628,39 @@ pub fn verify_get(state: &TrustedState, key: &[u8], ve: &proto::VerifiableEntry)
     let (eh, source, target, source_alh, target_alh, newer);
     if state.tx_id <= entry_tx {
         if th.id != entry_tx {
-            return Err(tampered("the dual proof's target is not the entry's transaction"));
+            return Err(tampered(
+                "the dual proof's target is not the entry's transaction",
+            ));
         }
         eh = digest(&th.e_h, "target eH")?;
         (source, source_alh) = (state.tx_id, state.alh);
         (target, target_alh) = (entry_tx, alh(th)?);
-        newer = TrustedState { tx_id: target, alh: target_alh };
+        newer = TrustedState {
+            tx_id: target,
+            alh: target_alh,
+        };
     } else {
         if sh.id != entry_tx {
-            return Err(tampered("the dual proof's source is not the entry's transaction"));
+            return Err(tampered(
+                "the dual proof's source is not the entry's transaction",
+            ));
         }
         eh = digest(&sh.e_h, "source eH")?;
         (source, source_alh) = (entry_tx, alh(sh)?);
         (target, target_alh) = (state.tx_id, state.alh);
         newer = *state;
     }
-    let ip = ve.inclusion_proof.as_ref().ok_or_else(|| tampered("the server sent no inclusion proof"))?;
+    let ip = ve
+        .inclusion_proof
+        .as_ref()
+        .ok_or_else(|| tampered("the server sent no inclusion proof"))?;
     let terms = digests(&ip.terms, "inclusion proof term")?;
     let value_hash = sha256(&[&stored_value]);
     let expected = entry_digest(version, &stored_key, &md, &value_hash)?;
-    if ip.leaf < 0 || ip.width < 0 || !htree_verify(ip.leaf as u64, ip.width as u64, &terms, &expected, &eh) {
+    if ip.leaf < 0
+        || ip.width < 0
+        || !htree_verify(ip.leaf as u64, ip.width as u64, &terms, &expected, &eh)
+    {
         return Err(tampered("the entry is not included in its transaction"));
     }
     if state.tx_id > 0 {
@@ -533,8 +672,15 @@ pub fn verify_get(state: &TrustedState, key: &[u8], ve: &proto::VerifiableEntry)
 /// The trusted state from a server's `CurrentState` answer (trusted on first use, as
 /// the official SDKs do when they have no local state yet).
 pub fn state_from(s: &proto::ImmutableState) -> Result<TrustedState, Error> {
-    let alh = if s.tx_hash.is_empty() { [0; 32] } else { digest(&s.tx_hash, "state txHash")? };
-    Ok(TrustedState { tx_id: s.tx_id, alh })
+    let alh = if s.tx_hash.is_empty() {
+        [0; 32]
+    } else {
+        digest(&s.tx_hash, "state txHash")?
+    };
+    Ok(TrustedState {
+        tx_id: s.tx_id,
+        alh,
+    })
 }
 
 #[cfg(test)]
@@ -553,9 +699,18 @@ mod tests {
             let root = levels.last().unwrap()[0];
             for (i, leaf) in leaves.iter().enumerate() {
                 let proof = htree_proof(&levels, i);
-                assert!(htree_verify(i as u64, width as u64, &proof, leaf, &root), "width {width} leaf {i}");
+                assert!(
+                    htree_verify(i as u64, width as u64, &proof, leaf, &root),
+                    "width {width} leaf {i}"
+                );
                 // Another leaf's digest, or a changed root, must not verify.
-                assert!(!htree_verify(i as u64, width as u64, &proof, &d(200), &root));
+                assert!(!htree_verify(
+                    i as u64,
+                    width as u64,
+                    &proof,
+                    &d(200),
+                    &root
+                ));
                 let mut bad = root;
                 bad[0] ^= 1;
                 assert!(!htree_verify(i as u64, width as u64, &proof, leaf, &bad));
@@ -600,16 +755,34 @@ mod tests {
             let root = ah_root(&leaves[..j]);
             for i in 1..=j {
                 let proof = ah_inclusion(&leaves[..j], i - 1);
-                assert!(ahtree_verify_inclusion(&proof, i as u64, j as u64, &leaves[i - 1], &root), "i {i} j {j}");
+                assert!(
+                    ahtree_verify_inclusion(&proof, i as u64, j as u64, &leaves[i - 1], &root),
+                    "i {i} j {j}"
+                );
                 let other = &leaves[i % j + usize::from(j == 1)];
-                assert!(!ahtree_verify_inclusion(&proof, i as u64, j as u64, other, &root) || j == 1);
+                assert!(
+                    !ahtree_verify_inclusion(&proof, i as u64, j as u64, other, &root) || j == 1
+                );
             }
             let last = ah_inclusion(&leaves[..j], j - 1);
-            assert!(ahtree_verify_last_inclusion(&last, j as u64, &leaves[j - 1], &root));
+            assert!(ahtree_verify_last_inclusion(
+                &last,
+                j as u64,
+                &leaves[j - 1],
+                &root
+            ));
             if j > 1 {
-                assert!(!ahtree_verify_last_inclusion(&last, j as u64, &leaves[0], &root));
+                assert!(!ahtree_verify_last_inclusion(
+                    &last, j as u64, &leaves[0], &root
+                ));
                 // Consistency of a tree with itself needs no proof terms.
-                assert!(ahtree_verify_consistency(&[], j as u64, j as u64, &root, &root));
+                assert!(ahtree_verify_consistency(
+                    &[],
+                    j as u64,
+                    j as u64,
+                    &root,
+                    &root
+                ));
             }
         }
     }
@@ -632,7 +805,9 @@ mod tests {
         assert!(!verify_linear_proof(Some(&proof), 5, 8, &terms[0], &alh).unwrap());
         proof.terms[2].pop();
         assert_eq!(
-            verify_linear_proof(Some(&proof), 5, 8, &terms[0], &alh).unwrap_err().class(),
+            verify_linear_proof(Some(&proof), 5, 8, &terms[0], &alh)
+                .unwrap_err()
+                .class(),
             crate::ErrorClass::Tampered
         );
     }
@@ -644,9 +819,18 @@ mod tests {
             expiration: Some(proto::Expiration { expires_at: 0x0102 }),
             non_indexable: true,
         };
-        assert_eq!(kv_metadata_bytes(Some(&md)), [0, 1, 0, 0, 0, 0, 0, 0, 1, 2, 2]);
+        assert_eq!(
+            kv_metadata_bytes(Some(&md)),
+            [0, 1, 0, 0, 0, 0, 0, 0, 1, 2, 2]
+        );
         assert!(kv_metadata_bytes(None).is_empty());
-        let tmd = proto::TxMetadata { truncated_tx_id: 3, extra: vec![9] };
-        assert_eq!(tx_metadata_bytes(Some(&tmd)), [0, 0, 0, 0, 0, 0, 0, 0, 3, 1, 0, 1, 9]);
+        let tmd = proto::TxMetadata {
+            truncated_tx_id: 3,
+            extra: vec![9],
+        };
+        assert_eq!(
+            tx_metadata_bytes(Some(&tmd)),
+            [0, 0, 0, 0, 0, 0, 0, 0, 3, 1, 0, 1, 9]
+        );
     }
 }
