@@ -11,6 +11,8 @@ pub mod dynamodb;
 pub mod immudb;
 pub mod memory;
 pub mod scripted;
+#[cfg(feature = "timestream")]
+pub mod timestream;
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -321,6 +323,8 @@ impl DatabaseRegistry {
         );
         #[cfg(feature = "immudb")]
         r.register_factory("immudb", Arc::new(immudb::ImmudbFactory));
+        #[cfg(feature = "timestream")]
+        r.register_factory("timestream", Arc::new(timestream::TimestreamFactory));
         r
     }
 

@@ -6,6 +6,7 @@
 
 pub mod keys;
 pub mod records;
+pub mod timeseries;
 
 use serde::{Deserialize, Serialize};
 
