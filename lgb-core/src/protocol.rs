@@ -107,6 +107,11 @@ pub struct Environment {
     pub lgb_version: String,
     /// Logical CPUs seen by the worker.
     pub cpus: usize,
+    /// The Lambda platform's account of the invocation (its `REPORT` log line:
+    /// duration, billed duration, peak memory, init duration), added by the runner's
+    /// Lambda invoker from the log tail.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report: Option<crate::lambda::InvocationReport>,
 }
 
 impl Environment {
@@ -286,9 +291,7 @@ impl Worker {
                 format!("this worker speaks protocol version {PROTOCOL_VERSION}, the request has {}", req.version),
             ));
         }
-        if req.worker.count == 0 || req.worker.index >= req.worker.count {
-            return Err(Error::config("worker", "index must be below count, and count at least 1"));
-        }
+        check_limits(req)?;
         let db = self.adapter(&req.database).await?;
         let caps = db.capabilities();
         let w = &req.workload;
@@ -364,6 +367,31 @@ impl Worker {
     }
 }
 
+/// Largest request a worker decodes: Lambda's limit for synchronous payloads.
+pub const MAX_REQUEST_BYTES: usize = 6 * 1024 * 1024;
+
+/// Refuses absurd requests before anything runs: the worker checks what the CLI checks,
+/// because requests may come from anywhere that can invoke it.
+fn check_limits(req: &WorkerRequest) -> Result<()> {
+    let mut p = Vec::new();
+    if req.worker.count == 0 || req.worker.count > crate::config::MAX_WORKERS || req.worker.index >= req.worker.count {
+        p.push(crate::error::ConfigProblem::new(
+            "worker",
+            format!("index must be below count, and count between 1 and {}", crate::config::MAX_WORKERS),
+        ));
+    }
+    // The load phase runs the workload's load settings; the test part is not used.
+    if req.phase == Phase::Run {
+        p.extend(crate::config::test_problems(&req.test, "test"));
+    }
+    p.extend(crate::config::workload_problems(&req.workload, "workload"));
+    if p.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Config(p))
+    }
+}
+
 /// This worker's share of `total` operations: the first `total % count` workers do one more.
 fn per_worker(total: u64, w: WorkerSlot) -> u64 {
     let n = u64::from(w.count);
@@ -372,6 +400,12 @@ fn per_worker(total: u64, w: WorkerSlot) -> u64 {
 
 /// Decodes a request from JSON, naming the JSON path of a bad field.
 pub fn decode_request(payload: &[u8]) -> Result<WorkerRequest> {
+    if payload.len() > MAX_REQUEST_BYTES {
+        return Err(Error::config(
+            "",
+            format!("request of {} bytes is over the limit of {MAX_REQUEST_BYTES}", payload.len()),
+        ));
+    }
     let mut de = serde_json::Deserializer::from_slice(payload);
     serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
@@ -408,5 +442,32 @@ mod tests {
         let r = w.handle_json(b"not json", CancellationToken::new()).await;
         assert_eq!(r.status, WorkerStatus::Failed);
         assert_eq!(r.metrics.errors.counts.values().sum::<u64>(), 1);
+        let big = vec![b' '; MAX_REQUEST_BYTES + 1];
+        let r = w.handle_json(&big, CancellationToken::new()).await;
+        assert!(r.error.as_deref().unwrap().contains("over the limit"), "{:?}", r.error);
+    }
+
+    #[tokio::test]
+    async fn absurd_requests_are_refused_before_running() {
+        let mut test = TestConfig::new("t", crate::config::OperationConfig::new("read"));
+        test.concurrency = 1_000_000;
+        test.duration = Some(crate::config::HumanDuration::secs(3600));
+        let req = WorkerRequest {
+            version: PROTOCOL_VERSION,
+            run_id: "r".into(),
+            phase: Phase::Run,
+            test,
+            database: DatabaseConfig::new("memory"),
+            workload: WorkloadConfig::default(),
+            worker: WorkerSlot { index: 3, count: 2 },
+            seed: 1,
+        };
+        let r = Worker::default().handle(&req, CancellationToken::new(), None).await;
+        assert_eq!(r.status, WorkerStatus::Failed);
+        let msg = r.error.unwrap();
+        for part in ["test.concurrency", "test.duration", "worker"] {
+            assert!(msg.contains(part), "{part} in {msg}");
+        }
+        assert!(r.metrics.operations.is_empty(), "nothing ran");
     }
 }

@@ -72,6 +72,47 @@ pub fn redact(text: &str) -> String {
     out
 }
 
+/// Whether a JSON object key names a secret (`password`, `secret_key`, `token`…) rather
+/// than where a secret lives (`password_env`, `secret_id`, `secret_arn`).
+pub fn is_secret_key(key: &str) -> bool {
+    let k = key.to_ascii_lowercase();
+    let names_a_place = ["_id", "_arn", "_env", "_name", "_var", "_file"]
+        .iter()
+        .any(|s| k.ends_with(s));
+    !names_a_place && SECRET_WORDS.iter().any(|w| k.contains(w))
+}
+
+/// Redacts a JSON document in place: values under secret-named keys become
+/// `"[REDACTED]"`, and every other string goes through [`redact`].
+///
+/// ```
+/// let mut v = serde_json::json!({"database": {"password": "hunter2", "password_env": "PW"}});
+/// lgb_core::redact::redact_json(&mut v);
+/// assert_eq!(v["database"]["password"], "[REDACTED]");
+/// assert_eq!(v["database"]["password_env"], "PW");
+/// ```
+pub fn redact_json(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for (k, v) in map.iter_mut() {
+                if is_secret_key(k) && !v.is_null() {
+                    *v = serde_json::Value::String("[REDACTED]".into());
+                } else {
+                    redact_json(v);
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(redact_json),
+        serde_json::Value::String(s) => {
+            let r = redact(s);
+            if r != *s {
+                *s = r;
+            }
+        }
+        _ => {}
+    }
+}
+
 fn is_token_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'/' || b == b'+'
 }
@@ -102,5 +143,22 @@ mod tests {
         }
         assert!(r.contains("bob") && r.contains("db1"), "{r}");
         assert_eq!(redact("plain timeout after 10s"), "plain timeout after 10s");
+    }
+
+    #[test]
+    fn json_secrets_are_hidden_by_key_and_by_shape() {
+        let mut v = serde_json::json!({
+            "type": "immudb",
+            "password": "p@ss",
+            "secret_id": "prod/immudb",
+            "nested": [{"aws_secret_access_key": "x"}, "AKIAIOSFODNN7EXAMPLE"],
+            "partition_key": "pk"
+        });
+        redact_json(&mut v);
+        assert_eq!(v["password"], "[REDACTED]");
+        assert_eq!(v["secret_id"], "prod/immudb");
+        assert_eq!(v["nested"][0]["aws_secret_access_key"], "[REDACTED]");
+        assert_eq!(v["nested"][1], "[REDACTED]");
+        assert_eq!(v["partition_key"], "pk");
     }
 }

@@ -332,10 +332,28 @@ impl BenchmarkConfig {
         schemars::schema_for!(BenchmarkConfig).to_value()
     }
 
+    /// This config with secrets (passwords, keys, tokens in adapter options) replaced
+    /// by `"[REDACTED]"`: what results and logs may show.
+    pub fn redacted(&self) -> Self {
+        let mut value = match serde_json::to_value(self) {
+            Ok(v) => v,
+            Err(_) => return self.without_database_options(),
+        };
+        crate::redact::redact_json(&mut value);
+        serde_json::from_value(value).unwrap_or_else(|_| self.without_database_options())
+    }
+
+    fn without_database_options(&self) -> Self {
+        let mut c = self.clone();
+        c.database.options.clear();
+        c
+    }
+
     /// Workers for `test`: the test's own setting or the runner's.
     pub fn workers_for(&self, test: &TestConfig) -> u32 {
         test.workers.unwrap_or(self.runner.workers).max(1)
     }
 }
 
-pub use validate::{validate_value, Registries};
+pub use validate::{validate_value, Registries, MAX_BATCH, MAX_CONCURRENCY, MAX_RECORD_BYTES, MAX_TEST_DURATION, MAX_WORKERS};
+pub(crate) use validate::{test_problems, workload_problems};

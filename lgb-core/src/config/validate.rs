@@ -157,89 +157,120 @@ pub const MAX_TEST_DURATION: std::time::Duration = std::time::Duration::from_sec
 pub const MAX_CONCURRENCY: u32 = 4096;
 /// Most workers one test may fan out to.
 pub const MAX_WORKERS: u32 = 1000;
+/// Largest record (fields × field size) a workload may ask for.
+pub const MAX_RECORD_BYTES: u64 = 16 * 1024 * 1024;
+/// Largest batch (load batch, batch write, parallel read fan-out).
+pub const MAX_BATCH: usize = 10_000;
+
+/// Problems with a workload, under `base` (`workload`).
+pub(crate) fn workload_problems(w: &super::WorkloadConfig, base: &str) -> Vec<ConfigProblem> {
+    let mut p = Vec::new();
+    if w.records == 0 {
+        p.push(ConfigProblem::new(format!("{base}.records"), "must be at least 1"));
+    }
+    if w.load_batch == 0 || w.load_batch > MAX_BATCH {
+        p.push(ConfigProblem::new(format!("{base}.load_batch"), format!("must be between 1 and {MAX_BATCH}")));
+    }
+    if !(1..=super::validate::MAX_CONCURRENCY).contains(&w.load_concurrency) {
+        p.push(ConfigProblem::new(
+            format!("{base}.load_concurrency"),
+            format!("must be between 1 and {MAX_CONCURRENCY}"),
+        ));
+    }
+    if w.scan_length == 0 || w.scan_length > 100_000 {
+        p.push(ConfigProblem::new(format!("{base}.scan_length"), "must be between 1 and 100000"));
+    }
+    if (w.fields as u64).saturating_mul(w.field_size.0) > MAX_RECORD_BYTES {
+        p.push(ConfigProblem::new(
+            format!("{base}.field_size"),
+            format!("records of {} fields × {} bytes are over the 16 MiB limit", w.fields, w.field_size.0),
+        ));
+    }
+    p.extend(w.distribution.problems(&format!("{base}.distribution")));
+    p
+}
+
+/// Problems with one test, under `base` (`tests[3]`).
+pub(crate) fn test_problems(t: &super::TestConfig, base: &str) -> Vec<ConfigProblem> {
+    let mut p = Vec::new();
+    let at = |field: &str| format!("{base}.{field}");
+    if t.name.trim().is_empty() {
+        p.push(ConfigProblem::new(at("name"), "must not be empty"));
+    }
+    if !(1..=MAX_CONCURRENCY).contains(&t.concurrency) {
+        p.push(ConfigProblem::new(at("concurrency"), format!("must be between 1 and {MAX_CONCURRENCY}")));
+    }
+    if let Some(w) = t.workers {
+        if !(1..=MAX_WORKERS).contains(&w) {
+            p.push(ConfigProblem::new(at("workers"), format!("must be between 1 and {MAX_WORKERS}")));
+        }
+    }
+    if let Some(d) = t.duration {
+        if d.0.is_zero() {
+            p.push(ConfigProblem::new(at("duration"), "must be longer than zero"));
+        }
+        if d.0 + t.warmup.0 > MAX_TEST_DURATION {
+            p.push(ConfigProblem::new(
+                at("duration"),
+                "duration plus warmup must stay under 14 minutes (a Lambda invocation ends at 15)",
+            ));
+        }
+    } else if t.warmup.0 > MAX_TEST_DURATION {
+        p.push(ConfigProblem::new(at("warmup"), "must stay under 14 minutes"));
+    }
+    if t.operations == Some(0) {
+        p.push(ConfigProblem::new(at("operations"), "must be at least 1"));
+    }
+    if let Some(rate) = t.rate {
+        if !(rate.is_finite() && rate > 0.0 && rate <= 10_000_000.0) {
+            p.push(ConfigProblem::new(
+                at("rate"),
+                "must be a positive number of operations per second, at most 10000000",
+            ));
+        }
+    }
+    if t.timeout.0.is_zero() || t.timeout.0 > MAX_TEST_DURATION {
+        p.push(ConfigProblem::new(at("timeout"), "must be longer than zero and under 14 minutes"));
+    }
+    if let Some(d) = &t.distribution {
+        p.extend(d.problems(&at("distribution")));
+    }
+    p
+}
 
 fn semantic_problems(cfg: &BenchmarkConfig) -> Vec<ConfigProblem> {
     let mut p = Vec::new();
     if cfg.tests.is_empty() {
         p.push(ConfigProblem::new("tests", "needs at least one test"));
     }
-    if cfg.workload.records == 0 {
-        p.push(ConfigProblem::new("workload.records", "must be at least 1"));
-    }
-    if cfg.workload.load_batch == 0 {
-        p.push(ConfigProblem::new("workload.load_batch", "must be at least 1"));
-    }
-    if cfg.workload.scan_length == 0 {
-        p.push(ConfigProblem::new("workload.scan_length", "must be at least 1"));
-    }
+    p.extend(workload_problems(&cfg.workload, "workload"));
     if !(1..=MAX_WORKERS).contains(&cfg.runner.workers) {
         p.push(ConfigProblem::new(
             "runner.workers",
             format!("must be between 1 and {MAX_WORKERS}"),
         ));
     }
-    p.extend(cfg.workload.distribution.problems("workload.distribution"));
     let mut names = HashSet::new();
     for (i, t) in cfg.tests.iter().enumerate() {
-        let at = |field: &str| format!("tests[{i}].{field}");
-        if t.name.trim().is_empty() {
-            p.push(ConfigProblem::new(at("name"), "must not be empty"));
-        } else if !names.insert(t.name.as_str()) {
+        let base = format!("tests[{i}]");
+        if !t.name.trim().is_empty() && !names.insert(t.name.as_str()) {
             p.push(ConfigProblem::new(
-                at("name"),
+                format!("{base}.name"),
                 format!("`{}` is used by an earlier test; names must be unique", t.name),
             ));
         }
         match (&t.preset, &t.operation) {
             (None, None) => p.push(ConfigProblem::new(
-                at("operation"),
+                format!("{base}.operation"),
                 "a test needs an `operation` or a `preset`",
             )),
             (Some(_), Some(_)) => p.push(ConfigProblem::new(
-                at("preset"),
+                format!("{base}.preset"),
                 "give either `preset` or `operation`, not both",
             )),
             _ => {}
         }
-        if !(1..=MAX_CONCURRENCY).contains(&t.concurrency) {
-            p.push(ConfigProblem::new(
-                at("concurrency"),
-                format!("must be between 1 and {MAX_CONCURRENCY}"),
-            ));
-        }
-        if let Some(w) = t.workers {
-            if !(1..=MAX_WORKERS).contains(&w) {
-                p.push(ConfigProblem::new(
-                    at("workers"),
-                    format!("must be between 1 and {MAX_WORKERS}"),
-                ));
-            }
-        }
-        if let Some(d) = t.duration {
-            if d.0.is_zero() {
-                p.push(ConfigProblem::new(at("duration"), "must be longer than zero"));
-            }
-            if d.0 + t.warmup.0 > MAX_TEST_DURATION {
-                p.push(ConfigProblem::new(
-                    at("duration"),
-                    "duration plus warmup must stay under 14 minutes (a Lambda invocation ends at 15)",
-                ));
-            }
-        }
-        if t.operations == Some(0) {
-            p.push(ConfigProblem::new(at("operations"), "must be at least 1"));
-        }
-        if let Some(rate) = t.rate {
-            if !(rate.is_finite() && rate > 0.0) {
-                p.push(ConfigProblem::new(at("rate"), "must be a positive number of operations per second"));
-            }
-        }
-        if t.timeout.0.is_zero() {
-            p.push(ConfigProblem::new(at("timeout"), "must be longer than zero"));
-        }
-        if let Some(d) = &t.distribution {
-            p.extend(d.problems(&at("distribution")));
-        }
+        p.extend(test_problems(t, &base));
     }
     p
 }

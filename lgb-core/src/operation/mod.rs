@@ -407,8 +407,8 @@ fn parse<T: serde::de::DeserializeOwned>(opts: &serde_json::Value) -> Result<T> 
 
 fn builtin_step(kind: &str, opts: &serde_json::Value, scan_length: usize) -> Result<Step> {
     let positive = |field: &str, v: usize| {
-        if v == 0 {
-            Err(Error::config(field, "must be at least 1"))
+        if v == 0 || v > crate::config::MAX_BATCH {
+            Err(Error::config(field, format!("must be between 1 and {}", crate::config::MAX_BATCH)))
         } else {
             Ok(v)
         }

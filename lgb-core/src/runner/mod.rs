@@ -4,6 +4,10 @@
 //! them in AWS. Invocation failures are retried with backoff and jitter; the
 //! benchmark's own errors never are (they are measurements).
 
+#[cfg(feature = "lambda")]
+pub mod function_url;
+#[cfg(feature = "lambda")]
+pub mod lambda;
 mod results;
 
 use std::sync::Arc;
@@ -14,6 +18,10 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
+#[cfg(feature = "lambda")]
+pub use function_url::{FunctionUrlInvoker, UrlAuth};
+#[cfg(feature = "lambda")]
+pub use lambda::LambdaInvoker;
 pub use results::{load_run, write_run, RESULT_FILE, SCHEMA_VERSION};
 
 use crate::config::{BenchmarkConfig, Target, TestConfig};
@@ -86,6 +94,11 @@ pub async fn build_invoker(config: &BenchmarkConfig, progress: Option<Arc<Progre
             }
             Ok(Arc::new(local))
         }
+        #[cfg(feature = "lambda")]
+        Target::Lambda => Ok(Arc::new(lambda::LambdaInvoker::from_config(&config.runner).await?)),
+        #[cfg(feature = "lambda")]
+        Target::Url => Ok(Arc::new(function_url::FunctionUrlInvoker::from_config(&config.runner).await?)),
+        #[cfg(not(feature = "lambda"))]
         Target::Lambda | Target::Url => Err(Error::config(
             "runner.target",
             "remote targets are not compiled in; enable feature `lambda`",
@@ -183,7 +196,7 @@ pub struct RunResult {
     pub target: Target,
     /// lgb version of the runner.
     pub lgb_version: String,
-    /// The config as run (overrides applied).
+    /// The config as run (overrides applied, secrets redacted).
     pub config: BenchmarkConfig,
     /// Tests in the order they ran, the load phase first.
     pub tests: Vec<TestResult>,
@@ -303,7 +316,8 @@ impl Runner {
             status,
             target: config.runner.target,
             lgb_version: env!("CARGO_PKG_VERSION").into(),
-            config: config.clone(),
+            // Results are shared; the config in them must not carry secrets.
+            config: config.redacted(),
             tests,
         })
     }
@@ -340,7 +354,7 @@ impl Runner {
             attempt += 1;
             match self.invoker.invoke(req, cancel.clone()).await {
                 Ok(r) => return (r, attempt),
-                Err(e) if attempt > self.retries || cancel.is_cancelled() => {
+                Err(e) if attempt > self.retries || cancel.is_cancelled() || !retryable(&e) => {
                     tracing::warn!(worker = req.worker.index, attempt, error = %e, "invocation failed; giving up");
                     return (WorkerResult::failed(Some(req), &e, Environment::default()), attempt);
                 }
@@ -356,6 +370,14 @@ impl Runner {
             }
         }
     }
+}
+
+/// Whether another attempt of a failed invocation may succeed: throttling, timeouts,
+/// network and server failures may pass; a wrong setup (missing function, refused
+/// caller), a rejected request or a cancelled run will not.
+fn retryable(e: &Error) -> bool {
+    use crate::error::ErrorClass as C;
+    matches!(e.class(), C::Throttled | C::Timeout | C::Connect | C::Backend | C::Io)
 }
 
 /// The test with its preset expanded into an operation and a distribution.
