@@ -22,7 +22,7 @@ use crate::clock::Clock;
 use crate::database::{Database, OpMeta};
 use crate::error::{Error, Result};
 use crate::metrics::{LatencyHistogram, OperationMetrics, TestMetrics, Timeline};
-use crate::operation::{OpContext, Strategy};
+use crate::operation::{KeySet, OpContext, Strategy};
 
 /// How one test runs in one worker.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -78,6 +78,8 @@ pub struct Execution {
     pub cancelled: bool,
     /// Operations performed during warmup (not in the metrics).
     pub warmup_ops: u64,
+    /// Keys whose writes were acknowledged, when the contexts tracked them.
+    pub acked: Option<KeySet>,
 }
 
 struct Shared<C: Clock> {
@@ -102,6 +104,7 @@ struct TaskResult {
     ops: Vec<OperationMetrics>,
     end_ns: u64,
     warmup_ops: u64,
+    acked: Option<KeySet>,
 }
 
 /// Runs `strategy` against `db` according to `plan`. `contexts` gives each task's
@@ -149,6 +152,7 @@ pub async fn execute<C: Clock>(
         shared.kinds.iter().map(|_| OperationMetrics::new(plan.rate.is_some())).collect();
     let mut end_ns = measure_start_ns;
     let mut warmup_ops = 0;
+    let mut acked: Option<KeySet> = None;
     for h in handles {
         match h.await {
             Ok(Ok(t)) => {
@@ -157,6 +161,9 @@ pub async fn execute<C: Clock>(
                 }
                 end_ns = end_ns.max(t.end_ns);
                 warmup_ops += t.warmup_ops;
+                if let Some(set) = &t.acked {
+                    acked.get_or_insert_with(KeySet::default).union(set);
+                }
             }
             Ok(Err(e)) => metrics.errors.record(&e),
             Err(join) => metrics
@@ -180,6 +187,7 @@ pub async fn execute<C: Clock>(
         window_ns,
         cancelled,
         warmup_ops,
+        acked,
     })
 }
 
@@ -346,6 +354,7 @@ async fn run_task<C: Clock>(s: &Shared<C>, mut ctx: OpContext, start_ns: u64) ->
         ops,
         end_ns: last_end,
         warmup_ops,
+        acked: ctx.acked.take(),
     })
 }
 

@@ -335,21 +335,35 @@ impl Worker {
         let keys = KeyFormatter::new(w.key_prefix.clone());
         let table = KeyChooser::table_for(&dist, w.records);
         let tasks = u64::from(plan.concurrency);
+        let verify = req.test.verify && req.phase == Phase::Run;
         let contexts = (0..tasks)
             .map(|t| {
                 let slot = u64::from(req.worker.index) * tasks + t;
                 let slots = u64::from(req.worker.count) * tasks;
-                OpContext::new(
+                let mut ctx = OpContext::new(
                     derive_seed(req.seed, &[u64::from(req.worker.index), t, name_hash(&req.test.name)]),
                     KeyChooser::new(&dist, w.records, table.clone(), slot, slots),
                     keys.clone(),
                     records.clone(),
                     shared.clone(),
-                )
+                );
+                if verify {
+                    ctx.acked = Some(crate::operation::KeySet::default());
+                }
+                ctx
             })
             .collect();
         tracing::debug!(test = %req.test.name, worker = req.worker.index, phase = ?req.phase, "worker starting");
-        let exec = executor::execute(plan, strategy, db, contexts, SystemClock::new(), cancel, progress).await?;
+        let mut exec =
+            executor::execute(plan, strategy, db.clone(), contexts, SystemClock::new(), cancel, progress).await?;
+        if verify {
+            let acked = exec.acked.take().unwrap_or_default();
+            let report = verify_writes(&*db, &keys, &acked, &mut exec.metrics.errors).await;
+            if report.missing > 0 {
+                tracing::warn!(test = %req.test.name, missing = report.missing, "acknowledged writes are missing");
+            }
+            exec.metrics.verify = Some(report);
+        }
         Ok(WorkerResult {
             version: PROTOCOL_VERSION,
             run_id: req.run_id.clone(),
@@ -365,6 +379,47 @@ impl Worker {
             environment: self.environment(),
         })
     }
+}
+
+/// Keys read back per call when verifying.
+const VERIFY_BATCH: usize = 100;
+
+/// Reads back every acknowledged key and counts what it finds; each missing key is
+/// also counted in `errors` (class `not_found`): a lost write is an error in the results.
+async fn verify_writes(
+    db: &dyn Database,
+    keys: &KeyFormatter,
+    acked: &crate::operation::KeySet,
+    errors: &mut ErrorLog,
+) -> crate::metrics::VerifyReport {
+    let mut report = crate::metrics::VerifyReport {
+        acknowledged: acked.len(),
+        ..Default::default()
+    };
+    let ids: Vec<u64> = acked.iter().collect();
+    for chunk in ids.chunks(VERIFY_BATCH) {
+        let batch: Vec<String> = chunk.iter().map(|&id| keys.key(id)).collect();
+        match db.read_many(&batch).await {
+            Ok(out) => {
+                let found: std::collections::HashSet<&str> = out.records.iter().map(|r| r.key.as_str()).collect();
+                for k in &batch {
+                    if found.contains(k.as_str()) {
+                        report.found += 1;
+                    } else {
+                        report.missing += 1;
+                        errors.record_class(crate::error::ErrorClass::NotFound, || {
+                            format!("lost write: key `{k}` was acknowledged but is missing on read-back")
+                        });
+                    }
+                }
+            }
+            Err(e) => {
+                report.unchecked += batch.len() as u64;
+                errors.record(&e);
+            }
+        }
+    }
+    report
 }
 
 /// Largest request a worker decodes: Lambda's limit for synchronous payloads.

@@ -195,6 +195,10 @@ pub struct TestConfig {
     /// Workers for this test; overrides `runner.workers`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workers: Option<u32>,
+    /// After the test, read back every key whose write the database acknowledged and
+    /// report acknowledged, found and missing; a missing write is an error.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub verify: bool,
 }
 
 fn default_concurrency() -> u32 {
@@ -219,6 +223,7 @@ impl TestConfig {
             rate: None,
             timeout: default_timeout(),
             workers: None,
+            verify: false,
         }
     }
 

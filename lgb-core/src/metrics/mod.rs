@@ -146,14 +146,43 @@ pub struct TestMetrics {
     pub operations: BTreeMap<String, OperationMetrics>,
     /// Per second and operation kind.
     pub timeline: Timeline,
-    /// Errors not tied to an operation (setup, worker failures).
+    /// Errors not tied to an operation (setup, worker failures, lost writes).
     #[serde(default)]
     pub errors: ErrorLog,
+    /// Read-back of acknowledged writes, for tests with `verify: true`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verify: Option<VerifyReport>,
+}
+
+/// What a read-back of acknowledged writes found.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VerifyReport {
+    /// Distinct keys whose write the database acknowledged.
+    pub acknowledged: u64,
+    /// Of those, keys found on read-back.
+    pub found: u64,
+    /// Of those, keys missing on read-back (lost writes).
+    pub missing: u64,
+    /// Keys that could not be checked (the read-back itself failed).
+    pub unchecked: u64,
+}
+
+impl VerifyReport {
+    /// Adds `other` into `self`.
+    pub fn add(&mut self, other: &VerifyReport) {
+        self.acknowledged += other.acknowledged;
+        self.found += other.found;
+        self.missing += other.missing;
+        self.unchecked += other.unchecked;
+    }
 }
 
 impl TestMetrics {
     /// Adds `other` into `self` (exact).
     pub fn merge(&mut self, other: &TestMetrics) -> Result<()> {
+        if let Some(v) = &other.verify {
+            self.verify.get_or_insert_with(VerifyReport::default).add(v);
+        }
         for (k, m) in &other.operations {
             match self.operations.get_mut(k) {
                 Some(mine) => mine.merge(m)?,

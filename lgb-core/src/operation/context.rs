@@ -101,7 +101,56 @@ pub struct OpContext {
     pub item_failures: Vec<ItemFailure>,
     /// Set by a strategy when it has no more work (the load phase); stops the task.
     pub done: bool,
+    /// Key numbers of the last [`OpContext::fill_batch`] / [`OpContext::fill_batch_ids`].
+    pub batch_ids: Vec<u64>,
+    /// Key numbers whose writes the database acknowledged, when the test verifies.
+    pub acked: Option<KeySet>,
     version: u64,
+}
+
+/// A growable set of key numbers, one bit each.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KeySet {
+    words: Vec<u64>,
+}
+
+impl KeySet {
+    /// Adds key number `id`.
+    #[inline]
+    pub fn insert(&mut self, id: u64) {
+        let (w, b) = ((id / 64) as usize, id % 64);
+        if w >= self.words.len() {
+            self.words.resize(w + 1, 0);
+        }
+        self.words[w] |= 1 << b;
+    }
+
+    /// Adds every key of `other`.
+    pub fn union(&mut self, other: &KeySet) {
+        if other.words.len() > self.words.len() {
+            self.words.resize(other.words.len(), 0);
+        }
+        for (a, b) in self.words.iter_mut().zip(&other.words) {
+            *a |= b;
+        }
+    }
+
+    /// Number of keys.
+    pub fn len(&self) -> u64 {
+        self.words.iter().map(|w| u64::from(w.count_ones())).sum()
+    }
+
+    /// Whether the set is empty.
+    pub fn is_empty(&self) -> bool {
+        self.words.iter().all(|w| *w == 0)
+    }
+
+    /// The key numbers, ascending.
+    pub fn iter(&self) -> impl Iterator<Item = u64> + '_ {
+        self.words.iter().enumerate().flat_map(|(i, &w)| {
+            (0..64u64).filter(move |b| w & (1 << b) != 0).map(move |b| i as u64 * 64 + b)
+        })
+    }
 }
 
 impl OpContext {
@@ -125,6 +174,8 @@ impl OpContext {
             keys_batch: Vec::new(),
             item_failures: Vec::new(),
             done: false,
+            batch_ids: Vec::new(),
+            acked: None,
             version: 0,
         }
     }
@@ -149,13 +200,34 @@ impl OpContext {
         self.records.fill(&mut self.record, &self.key, id, self.version);
     }
 
+    /// Notes that the write of key number `id` was acknowledged (when verifying).
+    #[inline]
+    pub fn ack(&mut self, id: u64) {
+        if let Some(set) = &mut self.acked {
+            set.insert(id);
+        }
+    }
+
+    /// Notes the acknowledged items of the last batch: all but the failed ones.
+    pub fn ack_batch(&mut self) {
+        if let Some(set) = &mut self.acked {
+            for (i, id) in self.batch_ids.iter().enumerate() {
+                if !self.item_failures.iter().any(|f| f.index == i) {
+                    set.insert(*id);
+                }
+            }
+        }
+    }
+
     /// Fills [`OpContext::batch`] with `n` records of chosen keys.
     pub fn fill_batch(&mut self, n: usize) {
         self.batch.resize_with(n, Record::default);
+        self.batch_ids.clear();
         for i in 0..n {
             let id = self.choose_key();
             self.version += 1;
             self.records.fill(&mut self.batch[i], &self.key, id, self.version);
+            self.batch_ids.push(id);
         }
     }
 
@@ -163,6 +235,8 @@ impl OpContext {
     pub fn fill_batch_ids(&mut self, ids: Range<u64>) {
         let n = (ids.end - ids.start) as usize;
         self.batch.resize_with(n, Record::default);
+        self.batch_ids.clear();
+        self.batch_ids.extend(ids.clone());
         for (slot, id) in ids.enumerate() {
             self.keys.write(id, &mut self.key);
             self.records.fill(&mut self.batch[slot], &self.key, id, 0);
@@ -243,6 +317,21 @@ mod tests {
         }
         all.sort();
         assert_eq!(all, (0..10).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn key_sets_hold_union_and_count() {
+        let mut a = KeySet::default();
+        for id in [0, 63, 64, 1000] {
+            a.insert(id);
+        }
+        a.insert(63);
+        let mut b = KeySet::default();
+        b.insert(5);
+        b.insert(64);
+        a.union(&b);
+        assert_eq!(a.len(), 5);
+        assert_eq!(a.iter().collect::<Vec<_>>(), [0, 5, 63, 64, 1000]);
     }
 
     #[test]

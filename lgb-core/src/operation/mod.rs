@@ -15,7 +15,7 @@ use async_trait::async_trait;
 use rand::Rng;
 use serde::Deserialize;
 
-pub use context::{OpContext, WorkerKeys};
+pub use context::{KeySet, OpContext, WorkerKeys};
 
 use crate::config::OperationConfig;
 use crate::database::{Capabilities, Database, OpMeta};
@@ -105,7 +105,9 @@ impl Step {
             Step::Write => {
                 let id = ctx.choose_key();
                 ctx.fill_record(id);
-                db.write(&ctx.record).await
+                let meta = db.write(&ctx.record).await?;
+                ctx.ack(id);
+                Ok(meta)
             }
             Step::Insert => {
                 let id = ctx.next_insert_id();
@@ -113,6 +115,7 @@ impl Step {
                 ctx.fill_record(id);
                 let meta = db.write(&ctx.record).await?;
                 ctx.shared.inserted(id);
+                ctx.ack(id);
                 Ok(meta)
             }
             Step::Scan { max_length } => {
@@ -133,15 +136,15 @@ impl Step {
                 }
                 ctx.fill_record(id);
                 let mut meta = db.write(&ctx.record).await?;
+                ctx.ack(id);
                 meta.add(&read.meta);
                 Ok(meta)
             }
             Step::BatchWrite { size } => {
                 ctx.fill_batch(*size);
                 let out = db.batch_write(&ctx.batch).await?;
-                for f in &out.failed {
-                    ctx.item_failures.push(f.clone());
-                }
+                ctx.item_failures.extend(out.failed.iter().cloned());
+                ctx.ack_batch();
                 Ok(out.meta)
             }
             Step::ParallelRead { fanout } => {
@@ -163,12 +166,15 @@ impl Step {
                     return Ok(OpMeta::default());
                 };
                 ctx.fill_batch_ids(ids);
-                if ctx.batch.len() == 1 {
-                    return db.write(&ctx.batch[0]).await;
-                }
-                let out = db.batch_write(&ctx.batch).await?;
-                ctx.item_failures.extend(out.failed.iter().cloned());
-                Ok(out.meta)
+                let meta = if ctx.batch.len() == 1 {
+                    db.write(&ctx.batch[0]).await?
+                } else {
+                    let out = db.batch_write(&ctx.batch).await?;
+                    ctx.item_failures.extend(out.failed.iter().cloned());
+                    out.meta
+                };
+                ctx.ack_batch();
+                Ok(meta)
             }
             Step::Query {
                 kind,
