@@ -1,0 +1,334 @@
+# Every IAM policy of the deployment is an aws_iam_policy_document here, so
+# tests/infra can read them all. Rules (checked by tests/infra):
+#   - no wildcard actions in an Allow; no NotAction/NotResource;
+#   - a worker reaches only its own database resources, its own log group and
+#     the results prefix of the bucket;
+#   - Resource "*" only where AWS supports no resource-level permission, and
+#     each such statement says so in a comment.
+
+# ------------------------------------------------------------------ trust ---
+
+# No aws:SourceAccount/SourceArn condition: a role can only be passed to
+# Lambda (iam:PassRole) from this account, which already rules out a confused
+# deputy, and Lambda does not document those keys for execution roles.
+data "aws_iam_policy_document" "lambda_assume" {
+  statement {
+    sid     = "LambdaAssumesWorkerRole"
+    effect  = "Allow"
+    actions = ["sts:AssumeRole"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["lambda.amazonaws.com"]
+    }
+  }
+}
+
+data "aws_iam_policy_document" "ecs_tasks_assume" {
+  statement {
+    sid     = "EcsTasksAssumeExecutionRole"
+    effect  = "Allow"
+    actions = ["sts:AssumeRole"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["ecs-tasks.amazonaws.com"]
+    }
+  }
+}
+
+# ------------------------------------------------------ every worker's base ---
+
+data "aws_iam_policy_document" "worker_base" {
+  for_each = local.workers
+
+  # The log group exists (Terraform made it), so no logs:CreateLogGroup. The
+  # ":*" suffix names the group's log streams, whose names Lambda chooses.
+  statement {
+    sid       = "WriteOwnLogGroup"
+    effect    = "Allow"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["${aws_cloudwatch_log_group.worker[each.key].arn}:*"]
+  }
+
+  # Results only: the package and everything outside the prefix stay read-only
+  # to workers (they cannot even read them).
+  statement {
+    sid       = "WriteResultsPrefix"
+    effect    = "Allow"
+    actions   = ["s3:PutObject"]
+    resources = ["${aws_s3_bucket.artifacts.arn}/${var.results_prefix}*"]
+  }
+
+  dynamic "statement" {
+    for_each = var.kms_key_arn == null ? [] : [var.kms_key_arn]
+    content {
+      sid       = "UseDeploymentKeyThroughServices"
+      effect    = "Allow"
+      actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+      resources = [statement.value]
+
+      # Only when S3, Secrets Manager, DynamoDB or Timestream use the key on the
+      # worker's behalf, never directly.
+      condition {
+        test     = "StringEquals"
+        variable = "kms:ViaService"
+        values = [
+          "s3.${var.region}.amazonaws.com",
+          "secretsmanager.${var.region}.amazonaws.com",
+          "dynamodb.${var.region}.amazonaws.com",
+          "timestream.${var.region}.amazonaws.com",
+        ]
+      }
+    }
+  }
+}
+
+# ---------------------------------------------------------- dynamodb worker ---
+
+data "aws_iam_policy_document" "dynamodb_worker" {
+  count = local.enabled.dynamodb ? 1 : 0
+
+  source_policy_documents = [data.aws_iam_policy_document.worker_base["dynamodb"].json]
+
+  # The adapter's calls: item reads and writes and batches. No CreateTable,
+  # DeleteItem or UpdateTable: Terraform owns the table.
+  statement {
+    sid    = "ItemsOfOwnTable"
+    effect = "Allow"
+    actions = [
+      "dynamodb:BatchGetItem",
+      "dynamodb:BatchWriteItem",
+      "dynamodb:DescribeTable",
+      "dynamodb:GetItem",
+      "dynamodb:PutItem",
+    ]
+    resources = [aws_dynamodb_table.bench[0].arn]
+  }
+
+  # Query and PartiQL SELECT (ExecuteStatement) may read an index too.
+  statement {
+    sid    = "QueriesOfOwnTableAndIndexes"
+    effect = "Allow"
+    actions = [
+      "dynamodb:PartiQLSelect",
+      "dynamodb:Query",
+    ]
+    resources = [
+      aws_dynamodb_table.bench[0].arn,
+      "${aws_dynamodb_table.bench[0].arn}/index/*",
+    ]
+  }
+}
+
+# -------------------------------------------------------- timestream worker ---
+
+data "aws_iam_policy_document" "timestream_worker" {
+  count = local.enabled.timestream ? 1 : 0
+
+  source_policy_documents = [data.aws_iam_policy_document.worker_base["timestream"].json]
+
+  statement {
+    sid       = "WriteOwnTable"
+    effect    = "Allow"
+    actions   = ["timestream:WriteRecords"]
+    resources = [aws_timestreamwrite_table.bench[0].arn]
+  }
+
+  statement {
+    sid       = "QueryOwnTable"
+    effect    = "Allow"
+    actions   = ["timestream:Select"]
+    resources = [aws_timestreamwrite_table.bench[0].arn]
+  }
+
+  statement {
+    sid     = "DiscoverEndpoints"
+    effect  = "Allow"
+    actions = ["timestream:DescribeEndpoints"]
+    # Resource "*" is required: the SDKs call DescribeEndpoints (endpoint
+    # discovery) before any write or query, and the action supports no
+    # resource-level permissions.
+    resources = ["*"]
+  }
+}
+
+# ------------------------------------------------------------ immudb worker ---
+
+data "aws_iam_policy_document" "immudb_worker" {
+  count = local.enabled.immudb ? 1 : 0
+
+  source_policy_documents = [data.aws_iam_policy_document.worker_base["immudb"].json]
+
+  statement {
+    sid       = "ReadOwnImmudbSecret"
+    effect    = "Allow"
+    actions   = ["secretsmanager:GetSecretValue"]
+    resources = [aws_secretsmanager_secret.immudb[0].arn]
+  }
+
+  # What Lambda needs to attach the function to the VPC (Lambda uses the
+  # execution role to manage its network interfaces).
+  dynamic "statement" {
+    for_each = local.immudb_server ? [1] : []
+    content {
+      sid    = "DescribeNetworkInterfaces"
+      effect = "Allow"
+      # Resource "*" is required: EC2 Describe* actions support no
+      # resource-level permissions.
+      actions   = ["ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets"]
+      resources = ["*"]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = local.immudb_server ? [1] : []
+    content {
+      sid    = "ManageNetworkInterfacesInOwnSubnets"
+      effect = "Allow"
+      actions = [
+        "ec2:AssignPrivateIpAddresses",
+        "ec2:CreateNetworkInterface",
+        "ec2:DeleteNetworkInterface",
+        "ec2:UnassignPrivateIpAddresses",
+      ]
+      # Lambda names the interfaces when it creates them, so their ARNs can
+      # only be given as network-interface/* (this account and region).
+      resources = [
+        "arn:${local.partition}:ec2:${var.region}:${local.account_id}:network-interface/*",
+        aws_subnet.private[0].arn,
+        aws_subnet.private[1].arn,
+        aws_security_group.immudb_worker[0].arn,
+      ]
+    }
+  }
+}
+
+locals {
+  # Each worker's role gets exactly its own document.
+  worker_policy_json = {
+    dynamodb   = one(data.aws_iam_policy_document.dynamodb_worker[*].json)
+    timestream = one(data.aws_iam_policy_document.timestream_worker[*].json)
+    immudb     = one(data.aws_iam_policy_document.immudb_worker[*].json)
+  }
+}
+
+# ----------------------------------------------------- immudb server (ECS) ---
+
+data "aws_iam_policy_document" "immudb_task_execution" {
+  count = local.immudb_server ? 1 : 0
+
+  # ECS pulls a public image, so no ECR permissions.
+  statement {
+    sid       = "WriteImmudbLogGroup"
+    effect    = "Allow"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["${aws_cloudwatch_log_group.immudb[0].arn}:*"]
+  }
+
+  # The admin password is handed to the container from the secret.
+  statement {
+    sid       = "ReadImmudbSecret"
+    effect    = "Allow"
+    actions   = ["secretsmanager:GetSecretValue"]
+    resources = [aws_secretsmanager_secret.immudb[0].arn]
+  }
+
+  dynamic "statement" {
+    for_each = var.kms_key_arn == null ? [] : [var.kms_key_arn]
+    content {
+      sid       = "DecryptSecretWithDeploymentKey"
+      effect    = "Allow"
+      actions   = ["kms:Decrypt"]
+      resources = [statement.value]
+
+      condition {
+        test     = "StringEquals"
+        variable = "kms:ViaService"
+        values   = ["secretsmanager.${var.region}.amazonaws.com"]
+      }
+    }
+  }
+}
+
+# ----------------------------------------------------------------- bucket ---
+
+data "aws_iam_policy_document" "artifacts_bucket" {
+  # Deny, not allow: "*" principal and s3:* here widen nothing; they make the
+  # TLS rule hold for every caller and every request.
+  statement {
+    sid     = "DenyInsecureTransport"
+    effect  = "Deny"
+    actions = ["s3:*"]
+    resources = [
+      aws_s3_bucket.artifacts.arn,
+      "${aws_s3_bucket.artifacts.arn}/*",
+    ]
+
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+
+    condition {
+      test     = "Bool"
+      variable = "aws:SecureTransport"
+      values   = ["false"]
+    }
+  }
+}
+
+# ----------------------------------------------------------------- runner ---
+
+# For the person or CI role that runs `lgb run --target lambda|url`: attach
+# this document (output runner_policy_json) to it. Update/GetFunctionConfiguration
+# serve the runner's cold-start mode, which changes an environment variable.
+data "aws_iam_policy_document" "runner" {
+  statement {
+    sid    = "InvokeWorkers"
+    effect = "Allow"
+    actions = [
+      "lambda:GetFunctionConfiguration",
+      "lambda:InvokeFunction",
+      "lambda:InvokeFunctionUrl",
+      "lambda:UpdateFunctionConfiguration",
+    ]
+    resources = [for f in aws_lambda_function.worker : f.arn]
+  }
+
+  statement {
+    sid       = "ReadResults"
+    effect    = "Allow"
+    actions   = ["s3:GetObject"]
+    resources = ["${aws_s3_bucket.artifacts.arn}/${var.results_prefix}*"]
+  }
+
+  statement {
+    sid       = "ListResults"
+    effect    = "Allow"
+    actions   = ["s3:ListBucket"]
+    resources = [aws_s3_bucket.artifacts.arn]
+
+    condition {
+      test     = "StringLike"
+      variable = "s3:prefix"
+      values   = ["${var.results_prefix}*"]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = var.kms_key_arn == null ? [] : [var.kms_key_arn]
+    content {
+      sid       = "DecryptResultsWithDeploymentKey"
+      effect    = "Allow"
+      actions   = ["kms:Decrypt"]
+      resources = [statement.value]
+
+      condition {
+        test     = "StringEquals"
+        variable = "kms:ViaService"
+        values   = ["s3.${var.region}.amazonaws.com"]
+      }
+    }
+  }
+}
