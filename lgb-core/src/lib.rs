@@ -31,6 +31,7 @@ pub mod config;
 pub mod database;
 pub mod error;
 pub mod executor;
+pub mod lambda;
 pub mod metrics;
 pub mod operation;
 pub mod protocol;

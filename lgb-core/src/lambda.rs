@@ -1,0 +1,721 @@
+//! What a Lambda handler needs around [`Worker`]: telling a direct Invoke payload from a
+//! Function URL event, shaping the answer for each, filling the worker's
+//! [`Environment`] (cold start, init time, memory, region, function) from the Lambda
+//! environment, stopping a run before the invocation's deadline, and parsing the
+//! platform's `REPORT` log line that the runner's Lambda invoker reads from the log tail.
+//!
+//! This module owns no runtime loop and depends on no Lambda crate: the `bootstrap`
+//! binary (lgb-lambda) owns the loop, so a custom handler can use any runtime and still
+//! answer exactly like the built-in one.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use std::time::Instant;
+//! use lgb_core::lambda::{LambdaHandler, LambdaPlatform};
+//! use lgb_core::protocol::Worker;
+//!
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+//! let handler = LambdaHandler::new(Arc::new(Worker::default()), Instant::now())
+//!     .with_platform(LambdaPlatform::default());
+//! // A Function URL event whose body is not a request: an HTTP 400 with a failed result.
+//! let event = serde_json::json!({
+//!     "version": "2.0",
+//!     "requestContext": {"http": {"method": "POST", "path": "/"}},
+//!     "body": "{}",
+//!     "isBase64Encoded": false
+//! });
+//! let answer = handler.handle(event, None).await;
+//! assert_eq!(answer["statusCode"], 400);
+//! # });
+//! ```
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant, SystemTime};
+
+use base64::Engine as _;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+
+use crate::error::{Error, ErrorClass, Result};
+use crate::protocol::{Environment, Worker, WorkerResult, WorkerStatus};
+
+/// What Lambda tells a function about itself through its reserved environment variables.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LambdaPlatform {
+    /// `AWS_LAMBDA_FUNCTION_MEMORY_SIZE`, in MB.
+    pub memory_mb: Option<u32>,
+    /// `AWS_REGION` (or `AWS_DEFAULT_REGION`).
+    pub region: Option<String>,
+    /// `AWS_LAMBDA_FUNCTION_NAME`.
+    pub function: Option<String>,
+    /// `AWS_LAMBDA_FUNCTION_VERSION` (`$LATEST` or a number).
+    pub function_version: Option<String>,
+}
+
+impl LambdaPlatform {
+    /// The platform as this process's environment describes it.
+    pub fn from_env() -> Self {
+        Self::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    /// The platform as `get` (a variable lookup) describes it; empty values count as unset.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Self {
+        let get = |k: &str| get(k).filter(|v| !v.is_empty());
+        Self {
+            memory_mb: get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE").and_then(|v| v.trim().parse().ok()),
+            region: get("AWS_REGION").or_else(|| get("AWS_DEFAULT_REGION")),
+            function: get("AWS_LAMBDA_FUNCTION_NAME"),
+            function_version: get("AWS_LAMBDA_FUNCTION_VERSION"),
+        }
+    }
+}
+
+/// A Lambda handler over a [`Worker`]: one per process, built before the first
+/// invocation and reused by every later one, so adapters (and their connections) stay
+/// warm. It counts invocations to tell a cold start from a warm one.
+pub struct LambdaHandler {
+    worker: Arc<Worker>,
+    platform: LambdaPlatform,
+    started: Instant,
+    invocations: AtomicU64,
+    init_ms: OnceLock<f64>,
+}
+
+impl std::fmt::Debug for LambdaHandler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LambdaHandler")
+            .field("platform", &self.platform)
+            .field("invocations", &self.invocations.load(Ordering::Relaxed))
+            .finish()
+    }
+}
+
+impl LambdaHandler {
+    /// A handler over `worker`; `started` is when the process started (take
+    /// `Instant::now()` first thing in `main`), so the first result reports the init time.
+    /// The platform is read from the environment.
+    pub fn new(worker: Arc<Worker>, started: Instant) -> Self {
+        Self {
+            worker,
+            platform: LambdaPlatform::from_env(),
+            started,
+            invocations: AtomicU64::new(0),
+            init_ms: OnceLock::new(),
+        }
+    }
+
+    /// Replaces the platform read from the environment (tests, other hosts).
+    pub fn with_platform(mut self, platform: LambdaPlatform) -> Self {
+        self.platform = platform;
+        self
+    }
+
+    /// The worker this handler drives.
+    pub fn worker(&self) -> &Arc<Worker> {
+        &self.worker
+    }
+
+    /// Handles one Lambda event: a direct Invoke payload (a `WorkerRequest`) gets the
+    /// `WorkerResult` JSON, a Function URL event gets an HTTP response object around it.
+    /// A run still going shortly before `deadline` is stopped and its partial result
+    /// returned, so a too-long test is not lost to the Lambda timeout. Never fails.
+    pub async fn handle(&self, event: Value, deadline: Option<SystemTime>) -> Value {
+        let environment = self.next_environment();
+        self.worker.set_environment(environment.clone());
+        let cancel = CancellationToken::new();
+        let answer = match Invocation::classify(event) {
+            Invocation::Direct(payload) => {
+                let result = match serde_json::to_vec(&payload) {
+                    Ok(bytes) => {
+                        run_before(
+                            deadline,
+                            &cancel,
+                            self.worker.handle_json(&bytes, cancel.clone()),
+                        )
+                        .await
+                    }
+                    Err(e) => {
+                        WorkerResult::failed(None, &Error::config("", e.to_string()), environment)
+                    }
+                };
+                log_result(&result);
+                serde_json::to_value(&result)
+            }
+            Invocation::FunctionUrl(request) => {
+                let result = match request.and_then(|r| r.body_bytes()) {
+                    Ok(bytes) => {
+                        run_before(
+                            deadline,
+                            &cancel,
+                            self.worker.handle_json(&bytes, cancel.clone()),
+                        )
+                        .await
+                    }
+                    Err(e) => WorkerResult::failed(None, &e, environment),
+                };
+                log_result(&result);
+                serde_json::to_value(FunctionUrlResponse::from_result(&result))
+            }
+        };
+        // Serializing plain data cannot fail; if it ever did, say so instead of panicking.
+        answer.unwrap_or_else(|e| serde_json::json!({ "status": "failed", "error": format!("cannot encode the result: {e}") }))
+    }
+
+    /// The environment of the next invocation; the first one is the cold start.
+    fn next_environment(&self) -> Environment {
+        let n = self.invocations.fetch_add(1, Ordering::Relaxed);
+        let init_ms = *self
+            .init_ms
+            .get_or_init(|| self.started.elapsed().as_secs_f64() * 1e3);
+        let cold_start = n == 0;
+        Environment {
+            runtime: "lambda".into(),
+            cold_start,
+            init_ms: cold_start.then_some(init_ms),
+            memory_mb: self.platform.memory_mb,
+            region: self.platform.region.clone(),
+            function: self.platform.function.clone(),
+            function_version: self.platform.function_version.clone(),
+            ..Environment::local()
+        }
+    }
+}
+
+fn log_result(result: &WorkerResult) {
+    let ops = result.metrics.ok() + result.metrics.failed();
+    match &result.error {
+        Some(error) => {
+            tracing::warn!(test = %result.test, worker = result.worker.index, status = ?result.status, error = %error, "request failed")
+        }
+        None => {
+            tracing::info!(test = %result.test, worker = result.worker.index, status = ?result.status, ops, cold_start = result.environment.cold_start, "request done")
+        }
+    }
+}
+
+/// Awaits `work`, cancelling `cancel` shortly before `deadline` so the worker stops and
+/// returns what it measured while there is still time to send it.
+async fn run_before<F: std::future::Future<Output = WorkerResult>>(
+    deadline: Option<SystemTime>,
+    cancel: &CancellationToken,
+    work: F,
+) -> WorkerResult {
+    let Some(budget) = deadline.map(time_budget) else {
+        return work.await;
+    };
+    tokio::pin!(work);
+    tokio::select! {
+        r = &mut work => r,
+        _ = tokio::time::sleep(budget) => {
+            tracing::warn!(?budget, "stopping the run before the Lambda deadline");
+            cancel.cancel();
+            work.await
+        }
+    }
+}
+
+/// Time the run may take before `deadline`, keeping a tenth of what is left (at least
+/// 250 ms, at most 3 s) to finish, encode and send the result.
+pub fn time_budget(deadline: SystemTime) -> Duration {
+    let left = deadline
+        .duration_since(SystemTime::now())
+        .unwrap_or_default();
+    let margin = (left / 10).clamp(Duration::from_millis(250), Duration::from_secs(3));
+    left.saturating_sub(margin)
+}
+
+/// What kind of event a Lambda invocation carried.
+#[derive(Debug)]
+pub enum Invocation {
+    /// A direct Invoke: the payload is the request itself.
+    Direct(Value),
+    /// A Function URL (HTTP payload v2) event, or why it could not be read.
+    FunctionUrl(Result<FunctionUrlRequest>),
+}
+
+impl Invocation {
+    /// Tells the two apart: a Function URL event has `requestContext.http`, which no
+    /// `WorkerRequest` has (they refuse unknown fields).
+    pub fn classify(event: Value) -> Self {
+        let is_url = event
+            .get("requestContext")
+            .and_then(|c| c.get("http"))
+            .is_some();
+        if !is_url {
+            return Invocation::Direct(event);
+        }
+        Invocation::FunctionUrl(
+            serde_path_to_error::deserialize::<_, FunctionUrlRequest>(event).map_err(|e| {
+                Error::config(
+                    e.path().to_string(),
+                    format!("not a Function URL event: {}", e.inner()),
+                )
+            }),
+        )
+    }
+}
+
+/// The fields lgb reads of a Function URL event (HTTP payload format 2.0).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FunctionUrlRequest {
+    /// Payload format version (`2.0`).
+    #[serde(default)]
+    pub version: Option<String>,
+    /// Path of the request.
+    #[serde(default)]
+    pub raw_path: Option<String>,
+    /// Request headers, names in lower case.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// Request context.
+    pub request_context: FunctionUrlContext,
+    /// The body, base64 when `is_base64_encoded`.
+    #[serde(default)]
+    pub body: Option<String>,
+    /// Whether `body` is base64.
+    #[serde(default)]
+    pub is_base64_encoded: bool,
+}
+
+/// `requestContext` of a Function URL event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FunctionUrlContext {
+    /// The HTTP request line.
+    pub http: FunctionUrlHttp,
+    /// Lambda's id of the HTTP request.
+    #[serde(default)]
+    pub request_id: Option<String>,
+}
+
+/// `requestContext.http` of a Function URL event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FunctionUrlHttp {
+    /// HTTP method.
+    pub method: String,
+    /// Request path.
+    #[serde(default)]
+    pub path: Option<String>,
+}
+
+impl FunctionUrlRequest {
+    /// A Function URL event around `body` (JSON), base64-encoded as Lambda does for
+    /// bodies it does not take for text; what a Function URL front end sends a function.
+    pub fn wrap(body: &[u8], base64: bool) -> Self {
+        let body = if base64 {
+            base64::engine::general_purpose::STANDARD.encode(body)
+        } else {
+            String::from_utf8_lossy(body).into_owned()
+        };
+        Self {
+            version: Some("2.0".into()),
+            raw_path: Some("/".into()),
+            headers: BTreeMap::from([("content-type".into(), "application/json".into())]),
+            request_context: FunctionUrlContext {
+                http: FunctionUrlHttp {
+                    method: "POST".into(),
+                    path: Some("/".into()),
+                },
+                request_id: None,
+            },
+            body: Some(body),
+            is_base64_encoded: base64,
+        }
+    }
+
+    /// The body bytes (base64-decoded if needed); an empty body is a config error.
+    pub fn body_bytes(&self) -> Result<Vec<u8>> {
+        let body = self.body.as_deref().unwrap_or_default();
+        if body.trim().is_empty() {
+            return Err(Error::config(
+                "body",
+                format!(
+                    "the Function URL request ({} {}) has no body: POST a WorkerRequest as JSON",
+                    self.request_context.http.method,
+                    self.request_context
+                        .http
+                        .path
+                        .as_deref()
+                        .or(self.raw_path.as_deref())
+                        .unwrap_or("/")
+                ),
+            ));
+        }
+        if self.is_base64_encoded {
+            base64::engine::general_purpose::STANDARD
+                .decode(body.trim())
+                .map_err(|e| {
+                    Error::config(
+                        "body",
+                        format!("isBase64Encoded is true but the body is not base64: {e}"),
+                    )
+                })
+        } else {
+            Ok(body.as_bytes().to_vec())
+        }
+    }
+}
+
+/// What a function answers a Function URL with (HTTP payload format 2.0).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FunctionUrlResponse {
+    /// HTTP status.
+    pub status_code: u16,
+    /// Response headers.
+    pub headers: BTreeMap<String, String>,
+    /// The body (a `WorkerResult` as JSON).
+    pub body: String,
+    /// Whether `body` is base64 (never, for lgb).
+    #[serde(default)]
+    pub is_base64_encoded: bool,
+}
+
+impl FunctionUrlResponse {
+    /// The response for `result`: 400 when the request itself was wrong (the result
+    /// failed with configuration errors only), otherwise 200; the body is the result in
+    /// both cases, so the caller always gets the structured error. Failures of the
+    /// database are measurements, not HTTP errors, and must not make a client retry.
+    pub fn from_result(result: &WorkerResult) -> Self {
+        let bad_request = result.status == WorkerStatus::Failed
+            && !result.metrics.errors.counts.is_empty()
+            && result
+                .metrics
+                .errors
+                .counts
+                .keys()
+                .all(|c| *c == ErrorClass::Config);
+        let body = serde_json::to_string(result)
+            .unwrap_or_else(|e| format!("{{\"error\":\"cannot encode the result: {e}\"}}"));
+        Self {
+            status_code: if bad_request { 400 } else { 200 },
+            headers: BTreeMap::from([("content-type".into(), "application/json".into())]),
+            body,
+            is_base64_encoded: false,
+        }
+    }
+
+    /// The body bytes (base64-decoded if needed).
+    pub fn body_bytes(&self) -> Result<Vec<u8>> {
+        if self.is_base64_encoded {
+            base64::engine::general_purpose::STANDARD
+                .decode(self.body.trim())
+                .map_err(|e| {
+                    Error::Backend(format!("Function URL response body is not base64: {e}"))
+                })
+        } else {
+            Ok(self.body.as_bytes().to_vec())
+        }
+    }
+}
+
+/// The Lambda platform's account of one invocation: its `REPORT` log line (text log
+/// format) or `platform.report` record (JSON log format).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct InvocationReport {
+    /// Lambda's request id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    /// Time the function ran, in ms.
+    #[serde(default)]
+    pub duration_ms: f64,
+    /// Time billed, in ms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub billed_duration_ms: Option<f64>,
+    /// Configured memory, in MB.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_size_mb: Option<u32>,
+    /// Peak memory of the sandbox, in MB.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_memory_used_mb: Option<u32>,
+    /// Init phase of a cold start, in ms; absent for warm invocations.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub init_duration_ms: Option<f64>,
+}
+
+/// Finds the last invocation report in a log tail (Lambda returns the last 4 KB of an
+/// invocation's log, which may start mid-line). Text and JSON log formats are read.
+///
+/// ```
+/// let tail = "START RequestId: 7f Version: $LATEST\nEND RequestId: 7f\n\
+///     REPORT RequestId: 7f\tDuration: 12.34 ms\tBilled Duration: 13 ms\tMemory Size: 512 MB\t\
+///     Max Memory Used: 21 MB\tInit Duration: 18.20 ms\t\n";
+/// let r = lgb_core::lambda::parse_report(tail).unwrap();
+/// assert_eq!(r.duration_ms, 12.34);
+/// assert_eq!(r.init_duration_ms, Some(18.2));
+/// assert_eq!(r.max_memory_used_mb, Some(21));
+/// ```
+pub fn parse_report(log: &str) -> Option<InvocationReport> {
+    log.lines()
+        .rev()
+        .find_map(|line| parse_text_report(line).or_else(|| parse_json_report(line)))
+}
+
+fn parse_text_report(line: &str) -> Option<InvocationReport> {
+    let rest = &line[line.find("REPORT RequestId:")?..];
+    let mut report = InvocationReport::default();
+    let mut has_duration = false;
+    for field in rest.split('\t') {
+        let Some((key, value)) = field.split_once(':') else {
+            continue;
+        };
+        let number = || {
+            value
+                .split_whitespace()
+                .next()
+                .and_then(|n| n.parse::<f64>().ok())
+        };
+        match key.trim() {
+            "REPORT RequestId" => report.request_id = Some(value.trim().to_string()),
+            "Duration" => {
+                report.duration_ms = number()?;
+                has_duration = true;
+            }
+            "Billed Duration" => report.billed_duration_ms = number(),
+            "Memory Size" => report.memory_size_mb = number().map(|n| n as u32),
+            "Max Memory Used" => report.max_memory_used_mb = number().map(|n| n as u32),
+            "Init Duration" => report.init_duration_ms = number(),
+            _ => {}
+        }
+    }
+    has_duration.then_some(report)
+}
+
+fn parse_json_report(line: &str) -> Option<InvocationReport> {
+    let line = line.trim();
+    if !line.starts_with('{') || !line.contains("platform.report") {
+        return None;
+    }
+    let v: Value = serde_json::from_str(line).ok()?;
+    if v.get("type")?.as_str()? != "platform.report" {
+        return None;
+    }
+    let record = v.get("record")?;
+    let m = record.get("metrics")?;
+    let f = |k: &str| m.get(k).and_then(Value::as_f64);
+    Some(InvocationReport {
+        request_id: record
+            .get("requestId")
+            .and_then(Value::as_str)
+            .map(str::to_string),
+        duration_ms: f("durationMs")?,
+        billed_duration_ms: f("billedDurationMs"),
+        memory_size_mb: f("memorySizeMB").map(|n| n as u32),
+        max_memory_used_mb: f("maxMemoryUsedMB").map(|n| n as u32),
+        init_duration_ms: f("initDurationMs"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{OperationConfig, TestConfig, WorkloadConfig};
+    use crate::database::DatabaseConfig;
+    use crate::protocol::{Phase, WorkerRequest, WorkerSlot, PROTOCOL_VERSION};
+
+    fn platform() -> LambdaPlatform {
+        LambdaPlatform::from_lookup(|k| {
+            Some(
+                match k {
+                    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE" => "1769",
+                    "AWS_REGION" => "eu-west-1",
+                    "AWS_LAMBDA_FUNCTION_NAME" => "lgb-worker",
+                    "AWS_LAMBDA_FUNCTION_VERSION" => "7",
+                    _ => return None,
+                }
+                .to_string(),
+            )
+        })
+    }
+
+    fn request(phase: Phase, ops: u64) -> WorkerRequest {
+        let mut test = TestConfig::new("reads", OperationConfig::new("read"));
+        test.operations = Some(ops);
+        let workload = WorkloadConfig {
+            records: 50,
+            ..WorkloadConfig::default()
+        };
+        WorkerRequest {
+            version: PROTOCOL_VERSION,
+            run_id: "r1".into(),
+            phase,
+            test,
+            database: DatabaseConfig::new("memory"),
+            workload,
+            worker: WorkerSlot { index: 0, count: 1 },
+            seed: 3,
+        }
+    }
+
+    fn handler() -> LambdaHandler {
+        LambdaHandler::new(Arc::new(Worker::default()), Instant::now()).with_platform(platform())
+    }
+
+    #[test]
+    fn platform_reads_reserved_variables() {
+        let p = platform();
+        assert_eq!(p.memory_mb, Some(1769));
+        assert_eq!(p.region.as_deref(), Some("eu-west-1"));
+        assert_eq!(p.function_version.as_deref(), Some("7"));
+        let fallback = LambdaPlatform::from_lookup(|k| {
+            (k == "AWS_DEFAULT_REGION").then(|| "us-west-2".to_string())
+        });
+        assert_eq!(fallback.region.as_deref(), Some("us-west-2"));
+        assert_eq!(fallback.memory_mb, None);
+    }
+
+    #[tokio::test]
+    async fn direct_invokes_report_cold_then_warm_and_keep_the_adapter() {
+        let h = handler();
+        let load = h
+            .handle(serde_json::to_value(request(Phase::Load, 0)).unwrap(), None)
+            .await;
+        let load: WorkerResult = serde_json::from_value(load).unwrap();
+        assert_eq!(load.status, WorkerStatus::Completed, "{:?}", load.error);
+        assert!(load.environment.cold_start);
+        assert!(load.environment.init_ms.is_some());
+        assert_eq!(load.environment.runtime, "lambda");
+        assert_eq!(load.environment.memory_mb, Some(1769));
+        assert_eq!(load.environment.function.as_deref(), Some("lgb-worker"));
+        let run = h
+            .handle(
+                serde_json::to_value(request(Phase::Run, 200)).unwrap(),
+                None,
+            )
+            .await;
+        let run: WorkerResult = serde_json::from_value(run).unwrap();
+        assert_eq!(run.status, WorkerStatus::Completed, "{:?}", run.error);
+        assert!(!run.environment.cold_start);
+        assert_eq!(run.environment.init_ms, None);
+        // Reads find what the load phase wrote: the adapter outlived the first invocation.
+        assert_eq!(run.metrics.ok(), 200);
+        assert_eq!(run.metrics.errors.total(), 0, "{:?}", run.metrics.errors);
+    }
+
+    #[tokio::test]
+    async fn function_url_events_get_http_responses() {
+        let h = handler();
+        let body = serde_json::to_vec(&request(Phase::Load, 0)).unwrap();
+        for base64 in [true, false] {
+            let event = serde_json::to_value(FunctionUrlRequest::wrap(&body, base64)).unwrap();
+            let answer: FunctionUrlResponse =
+                serde_json::from_value(h.handle(event, None).await).unwrap();
+            assert_eq!(answer.status_code, 200);
+            assert_eq!(answer.headers["content-type"], "application/json");
+            let result: WorkerResult =
+                serde_json::from_slice(&answer.body_bytes().unwrap()).unwrap();
+            assert_eq!(result.status, WorkerStatus::Completed);
+            assert_eq!(result.metrics.ok(), 1, "one load batch of 50 records");
+        }
+    }
+
+    #[tokio::test]
+    async fn bad_function_url_requests_are_400_with_a_reason() {
+        let h = handler();
+        let cases: Vec<(Value, &str)> = vec![
+            (
+                serde_json::to_value(FunctionUrlRequest::wrap(b"not json", false)).unwrap(),
+                "expected",
+            ),
+            (
+                serde_json::to_value(FunctionUrlRequest::wrap(b"{}", false)).unwrap(),
+                "missing field",
+            ),
+            (
+                serde_json::json!({"requestContext": {"http": {"method": "GET"}}, "rawPath": "/x"}),
+                "GET /x) has no body",
+            ),
+            (
+                serde_json::json!({"requestContext": {"http": {"method": "POST"}}, "body": "%%%", "isBase64Encoded": true}),
+                "not base64",
+            ),
+            (
+                serde_json::json!({"requestContext": {"http": {}}}),
+                "requestContext.http",
+            ),
+        ];
+        for (event, expected) in cases {
+            let answer: FunctionUrlResponse =
+                serde_json::from_value(h.handle(event.clone(), None).await).unwrap();
+            assert_eq!(answer.status_code, 400, "{event}");
+            let result: WorkerResult = serde_json::from_str(&answer.body).unwrap();
+            assert_eq!(result.status, WorkerStatus::Failed);
+            let error = result.error.unwrap();
+            assert!(error.contains(expected), "{expected:?} in {error:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn what_the_database_says_is_a_measurement_not_an_http_error() {
+        // Reads of keys never loaded: the run completes and counts what it found.
+        let body = serde_json::to_vec(&request(Phase::Run, 10)).unwrap();
+        let event = serde_json::to_value(FunctionUrlRequest::wrap(&body, true)).unwrap();
+        let answer: FunctionUrlResponse =
+            serde_json::from_value(handler().handle(event, None).await).unwrap();
+        assert_eq!(answer.status_code, 200);
+        let result: WorkerResult = serde_json::from_str(&answer.body).unwrap();
+        assert_eq!(result.status, WorkerStatus::Completed);
+        assert_eq!(result.metrics.ok() + result.metrics.failed(), 10);
+    }
+
+    #[tokio::test]
+    async fn a_run_past_the_deadline_returns_partial_results() {
+        let mut req = request(Phase::Run, 0);
+        req.test.operations = None;
+        req.test.duration = Some(crate::config::HumanDuration::secs(60));
+        req.test.operation = Some(OperationConfig::new("write"));
+        let started = Instant::now();
+        let deadline = SystemTime::now() + Duration::from_millis(1500);
+        let answer = handler()
+            .handle(serde_json::to_value(&req).unwrap(), Some(deadline))
+            .await;
+        let result: WorkerResult = serde_json::from_value(answer).unwrap();
+        assert!(
+            started.elapsed() < Duration::from_millis(1500),
+            "{:?}",
+            started.elapsed()
+        );
+        assert_eq!(result.status, WorkerStatus::Cancelled);
+        assert!(result.metrics.ok() > 0);
+    }
+
+    #[test]
+    fn budget_keeps_a_margin() {
+        let b = time_budget(SystemTime::now() + Duration::from_secs(60));
+        assert!(
+            b <= Duration::from_secs(57) && b > Duration::from_secs(56),
+            "{b:?}"
+        );
+        let b = time_budget(SystemTime::now() + Duration::from_millis(1000));
+        assert!(b <= Duration::from_millis(750), "{b:?}");
+        assert_eq!(
+            time_budget(SystemTime::now() - Duration::from_secs(1)),
+            Duration::ZERO
+        );
+    }
+
+    #[test]
+    fn reports_parse_in_both_log_formats() {
+        let text = "tail of an earlier line\nREPORT RequestId: 3b1f\tDuration: 1002.71 ms\tBilled Duration: 1003 ms\tMemory Size: 128 MB\tMax Memory Used: 19 MB\t\n";
+        let r = parse_report(text).unwrap();
+        assert_eq!(r.request_id.as_deref(), Some("3b1f"));
+        assert_eq!(r.duration_ms, 1002.71);
+        assert_eq!(r.billed_duration_ms, Some(1003.0));
+        assert_eq!(r.memory_size_mb, Some(128));
+        assert_eq!(r.max_memory_used_mb, Some(19));
+        assert_eq!(r.init_duration_ms, None);
+        let json = r#"{"time":"2026-01-01T00:00:00Z","type":"platform.report","record":{"requestId":"9a","metrics":{"durationMs":2.5,"billedDurationMs":3,"memorySizeMB":1024,"maxMemoryUsedMB":30,"initDurationMs":41.25},"status":"success"}}"#;
+        let r = parse_report(&format!("{{\"type\":\"platform.start\"}}\n{json}\n")).unwrap();
+        assert_eq!(r.request_id.as_deref(), Some("9a"));
+        assert_eq!(r.duration_ms, 2.5);
+        assert_eq!(r.init_duration_ms, Some(41.25));
+        assert_eq!(r.memory_size_mb, Some(1024));
+        assert_eq!(parse_report("START RequestId: x\nEND RequestId: x\n"), None);
+        assert_eq!(parse_report("REPORT RequestId: x\tDuration: soon\n"), None);
+    }
+}

@@ -1,0 +1,371 @@
+//! [`FunctionUrlInvoker`]: runs each worker as one HTTPS POST to a Lambda Function URL,
+//! signed with SigV4 (service `lambda`) when the URL uses `AWS_IAM` auth, plain for
+//! `NONE`.
+//!
+//! The worker answers 200 with its `WorkerResult`, or 400 with a failed one when the
+//! request was wrong; both are results (`Ok`). Throttling (429), 5xx (Lambda answers 502
+//! when the function crashed), timeouts and network failures are invocation failures
+//! the runner retries; a refused caller (401/403) or a missing URL (404) are
+//! configuration errors it does not retry.
+
+use std::time::SystemTime;
+
+use async_trait::async_trait;
+use aws_config::{BehaviorVersion, Region};
+use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
+use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
+use aws_sigv4::sign::v4;
+use aws_smithy_runtime_api::client::identity::Identity;
+use tokio_util::sync::CancellationToken;
+
+use super::lambda::{check_url, decode_result, snippet, string_options};
+use super::Invoker;
+use crate::config::RunnerConfig;
+use crate::error::{Error, Result};
+use crate::protocol::{WorkerRequest, WorkerResult};
+use crate::redact::redact;
+
+/// Settings of `runner.options` for `target: url`.
+pub const URL_OPTIONS: &[&str] = &["auth", "region", "profile"];
+
+/// How a Function URL authenticates callers (its `AuthType`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UrlAuth {
+    /// `AWS_IAM`: requests are signed with SigV4 (service `lambda`).
+    AwsIam,
+    /// `NONE`: public URL, requests are sent unsigned.
+    None,
+}
+
+impl UrlAuth {
+    /// Parses `AWS_IAM` / `iam` / `NONE` / `none`.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.to_ascii_uppercase().as_str() {
+            "AWS_IAM" | "IAM" => Some(UrlAuth::AwsIam),
+            "NONE" => Some(UrlAuth::None),
+            _ => None,
+        }
+    }
+}
+
+/// Where signed requests get their credentials and region.
+#[derive(Debug, Clone)]
+struct Signer {
+    credentials: SharedCredentialsProvider,
+    region: String,
+}
+
+/// POSTs worker requests to a Lambda Function URL.
+#[derive(Debug, Clone)]
+pub struct FunctionUrlInvoker {
+    http: reqwest::Client,
+    url: reqwest::Url,
+    signer: Option<Signer>,
+}
+
+impl FunctionUrlInvoker {
+    /// An invoker for `url` without signing (auth `NONE`).
+    pub fn unsigned(url: &str) -> Result<Self> {
+        Ok(Self {
+            http: http_client()?,
+            url: parse_url(url)?,
+            signer: None,
+        })
+    }
+
+    /// An invoker for `url` signing with `credentials` for `region` (auth `AWS_IAM`).
+    pub fn signed(
+        url: &str,
+        credentials: SharedCredentialsProvider,
+        region: impl Into<String>,
+    ) -> Result<Self> {
+        Ok(Self {
+            http: http_client()?,
+            url: parse_url(url)?,
+            signer: Some(Signer {
+                credentials,
+                region: region.into(),
+            }),
+        })
+    }
+
+    /// The invoker `runner` describes: `runner.url`, and in `runner.options` `auth`
+    /// (`AWS_IAM`, the default, or `NONE`), `region` (default: the URL's own region,
+    /// then the AWS chain) and `profile`. Credentials come from the standard chain.
+    pub async fn from_config(runner: &RunnerConfig) -> Result<Self> {
+        let options = string_options(&runner.options, URL_OPTIONS, "url")?;
+        let url = runner.url.as_deref().ok_or_else(|| {
+            Error::config(
+                "runner.url",
+                "target `url` needs the Function URL (--set runner.url=https://…)",
+            )
+        })?;
+        let url = check_url(url, "runner.url")?;
+        let auth = match options.get("auth") {
+            None => UrlAuth::AwsIam,
+            Some(a) => UrlAuth::parse(a).ok_or_else(|| {
+                Error::config(
+                    "runner.options.auth",
+                    format!("`{a}` is not a Function URL auth type; use AWS_IAM or NONE"),
+                )
+            })?,
+        };
+        if auth == UrlAuth::None {
+            return Self::unsigned(&url);
+        }
+        let url_region = parse_url(&url)?.host_str().and_then(region_of_host);
+        let mut loader = aws_config::defaults(BehaviorVersion::latest());
+        if let Some(r) = options.get("region").cloned().or(url_region) {
+            loader = loader.region(Region::new(r));
+        }
+        if let Some(p) = options.get("profile") {
+            loader = loader.profile_name(p);
+        }
+        let shared = loader.load().await;
+        let region = shared.region().map(ToString::to_string).ok_or_else(|| {
+            Error::config(
+                "runner.options.region",
+                "cannot tell the region to sign for: set runner.options.region or AWS_REGION",
+            )
+        })?;
+        let credentials = shared.credentials_provider().ok_or_else(|| {
+            Error::config(
+                "runner.options.auth",
+                "AWS_IAM auth needs AWS credentials, and none are configured",
+            )
+        })?;
+        Self::signed(&url, credentials, region)
+    }
+
+    /// The `Host` header value, as the HTTP client will send it.
+    fn host(&self) -> String {
+        let host = self.url.host_str().unwrap_or_default();
+        match self.url.port() {
+            Some(p) => format!("{host}:{p}"),
+            None => host.to_string(),
+        }
+    }
+
+    /// The SigV4 headers for a POST of `body`.
+    async fn sign(&self, signer: &Signer, body: &[u8]) -> Result<Vec<(String, String)>> {
+        let credentials = signer
+            .credentials
+            .provide_credentials()
+            .await
+            .map_err(|e| {
+                Error::config(
+                    "runner.options.auth",
+                    format!(
+                        "no AWS credentials to sign with: {}",
+                        redact(&e.to_string())
+                    ),
+                )
+            })?;
+        let identity: Identity = credentials.into();
+        let params = v4::SigningParams::builder()
+            .identity(&identity)
+            .region(&signer.region)
+            .name("lambda")
+            .time(SystemTime::now())
+            .settings(SigningSettings::default())
+            .build()
+            .map_err(|e| Error::Backend(format!("SigV4 parameters: {e}")))?
+            .into();
+        let host = self.host();
+        let headers = [
+            ("host", host.as_str()),
+            ("content-type", "application/json"),
+        ];
+        let request = SignableRequest::new(
+            "POST",
+            self.url.as_str(),
+            headers.into_iter(),
+            SignableBody::Bytes(body),
+        )
+        .map_err(|e| Error::Backend(format!("SigV4 request: {e}")))?;
+        let (instructions, _signature) = sign(request, &params)
+            .map_err(|e| Error::Backend(format!("SigV4 signing: {e}")))?
+            .into_parts();
+        let mut out: Vec<(String, String)> = instructions
+            .headers()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        out.push(("host".into(), host));
+        Ok(out)
+    }
+}
+
+fn http_client() -> Result<reqwest::Client> {
+    // No overall timeout: an invocation lasts as long as its test (up to 15 minutes).
+    reqwest::Client::builder()
+        .connect_timeout(std::time::Duration::from_secs(10))
+        .build()
+        .map_err(|e| Error::Backend(format!("building the HTTP client: {e}")))
+}
+
+fn parse_url(url: &str) -> Result<reqwest::Url> {
+    reqwest::Url::parse(url.trim())
+        .map_err(|e| Error::config("runner.url", format!("`{url}` is not a URL: {e}")))
+}
+
+/// The region in a Function URL host (`<id>.lambda-url.<region>.on.aws`).
+pub fn region_of_host(host: &str) -> Option<String> {
+    let mut parts = host.split('.');
+    parts.find(|p| *p == "lambda-url")?;
+    parts.next().filter(|r| !r.is_empty()).map(str::to_string)
+}
+
+#[async_trait]
+impl Invoker for FunctionUrlInvoker {
+    fn name(&self) -> &str {
+        "url"
+    }
+
+    async fn invoke(
+        &self,
+        request: &WorkerRequest,
+        cancel: CancellationToken,
+    ) -> Result<WorkerResult> {
+        let body = serde_json::to_vec(request)
+            .map_err(|e| Error::Backend(format!("encoding the request: {e}")))?;
+        let mut post = self
+            .http
+            .post(self.url.clone())
+            .header("content-type", "application/json");
+        if let Some(signer) = &self.signer {
+            for (k, v) in self.sign(signer, &body).await? {
+                post = post.header(k, v);
+            }
+        }
+        let target = format!("Function URL {}", self.url);
+        let call = async {
+            let response = post.body(body).send().await?;
+            let status = response.status().as_u16();
+            let bytes = response.bytes().await?;
+            Ok::<_, reqwest::Error>((status, bytes))
+        };
+        // The function keeps running when the caller gives up; it is billed either way.
+        let (status, bytes) = tokio::select! {
+            r = call => r.map_err(|e| map_http_error(&target, &e))?,
+            _ = cancel.cancelled() => return Err(Error::Cancelled),
+        };
+        let what = || {
+            redact(&format!(
+                "{target} answered HTTP {status}: {}",
+                snippet(&bytes)
+            ))
+        };
+        match status {
+            200 | 400 => decode_result(&bytes, &target, "runner.url"),
+            429 => Err(Error::Throttled(what())),
+            401 | 403 => Err(Error::config(
+                "runner.options.auth",
+                format!(
+                    "{} (with AWS_IAM auth the caller needs lambda:InvokeFunctionUrl; a URL with auth NONE needs runner.options.auth=NONE)",
+                    what()
+                ),
+            )),
+            404 => Err(Error::config("runner.url", what())),
+            500..=599 => Err(Error::Backend(what())),
+            _ => Err(Error::Rejected(what())),
+        }
+    }
+}
+
+fn map_http_error(target: &str, e: &reqwest::Error) -> Error {
+    // The error's source chain says why (refused, reset, TLS); redact in case a URL
+    // carries credentials.
+    let mut detail = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        detail.push_str(": ");
+        detail.push_str(&s.to_string());
+        source = s.source();
+    }
+    let what = redact(&format!("{target}: {detail}"));
+    if e.is_timeout() {
+        Error::Timeout(what)
+    } else if e.is_connect() {
+        Error::Connect(what)
+    } else {
+        Error::Backend(what)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorClass;
+
+    fn runner(url: Option<&str>, options: serde_json::Value) -> RunnerConfig {
+        RunnerConfig {
+            url: url.map(str::to_string),
+            options: serde_json::from_value(options).unwrap(),
+            ..RunnerConfig::default()
+        }
+    }
+
+    #[test]
+    fn region_comes_from_the_url_host() {
+        assert_eq!(
+            region_of_host("abcdef.lambda-url.eu-central-1.on.aws").as_deref(),
+            Some("eu-central-1")
+        );
+        assert_eq!(region_of_host("127.0.0.1"), None);
+        assert_eq!(UrlAuth::parse("aws_iam"), Some(UrlAuth::AwsIam));
+        assert_eq!(UrlAuth::parse("None"), Some(UrlAuth::None));
+        assert_eq!(UrlAuth::parse("basic"), None);
+    }
+
+    #[tokio::test]
+    async fn config_problems_name_their_paths() {
+        let err = FunctionUrlInvoker::from_config(&runner(None, serde_json::json!({})))
+            .await
+            .unwrap_err();
+        assert_eq!(err.config_problems()[0].path, "runner.url");
+        let err = FunctionUrlInvoker::from_config(&runner(Some("ftp://x"), serde_json::json!({})))
+            .await
+            .unwrap_err();
+        assert_eq!(err.config_problems()[0].path, "runner.url");
+        let err = FunctionUrlInvoker::from_config(&runner(
+            Some("https://x.example"),
+            serde_json::json!({"auth": "basic"}),
+        ))
+        .await
+        .unwrap_err();
+        assert_eq!(err.config_problems()[0].path, "runner.options.auth");
+        let err = FunctionUrlInvoker::from_config(&runner(
+            Some("https://x.example"),
+            serde_json::json!({"qualifier": "1"}),
+        ))
+        .await
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("unknown option for target `url`"),
+            "{err}"
+        );
+        let ok = FunctionUrlInvoker::from_config(&runner(
+            Some("http://127.0.0.1:9/"),
+            serde_json::json!({"auth": "NONE"}),
+        ))
+        .await
+        .unwrap();
+        assert!(ok.signer.is_none());
+        assert_eq!(ok.host(), "127.0.0.1:9");
+    }
+
+    #[tokio::test]
+    async fn a_closed_port_is_a_connect_error() {
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let inv = FunctionUrlInvoker::unsigned(&format!("http://127.0.0.1:{port}/")).unwrap();
+        let req = crate::runner::lambda::test_support::request(0, 1);
+        let err = inv
+            .invoke(&req, CancellationToken::new())
+            .await
+            .unwrap_err();
+        assert_eq!(err.class(), ErrorClass::Connect, "{err}");
+    }
+}

@@ -1,0 +1,781 @@
+//! [`LambdaInvoker`]: runs each worker as one synchronous AWS Lambda invocation (Invoke
+//! API, `RequestResponse`) and keeps the platform's `REPORT` line of each invocation.
+//!
+//! It maps AWS failures onto [`Error`] once, here: throttling, 5xx, timeouts, network
+//! failures and function errors (the function crashed or timed out) are invocation
+//! failures the runner retries; a missing function, a refused caller or an answer that
+//! is not a `WorkerResult` are configuration errors it does not retry. A worker that
+//! ran and failed is a result, returned as `Ok`.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use aws_config::{BehaviorVersion, Region};
+use aws_sdk_lambda::config::http::HttpResponse;
+use aws_sdk_lambda::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_lambda::primitives::Blob;
+use aws_sdk_lambda::types::{InvocationType, LogType};
+use aws_sdk_lambda::Client;
+use base64::Engine as _;
+use tokio_util::sync::CancellationToken;
+
+use super::Invoker;
+use crate::config::RunnerConfig;
+use crate::error::{ConfigProblem, Error, Result};
+use crate::lambda::parse_report;
+use crate::protocol::{WorkerRequest, WorkerResult, PROTOCOL_VERSION};
+use crate::redact::redact;
+
+/// Settings of `runner.options` for `target: lambda`.
+pub const LAMBDA_OPTIONS: &[&str] = &["endpoint", "qualifier", "region", "profile"];
+
+/// Invokes an AWS Lambda function running the lgb worker (`bootstrap` of lgb-lambda).
+#[derive(Debug, Clone)]
+pub struct LambdaInvoker {
+    client: Client,
+    function: String,
+    qualifier: Option<String>,
+}
+
+impl LambdaInvoker {
+    /// An invoker calling `function` (name, partial or full ARN) at `qualifier` (a
+    /// version or alias) through `client`. The client should not retry by itself, so
+    /// that the runner counts every attempt.
+    pub fn new(client: Client, function: impl Into<String>, qualifier: Option<String>) -> Self {
+        Self {
+            client,
+            function: function.into(),
+            qualifier,
+        }
+    }
+
+    /// The invoker `runner` describes: `runner.function`, and in `runner.options`
+    /// `qualifier`, `region`, `profile` and `endpoint` (for a local emulator). AWS
+    /// credentials and the default region come from the standard chain.
+    pub async fn from_config(runner: &RunnerConfig) -> Result<Self> {
+        let options = string_options(&runner.options, LAMBDA_OPTIONS, "lambda")?;
+        let function = runner
+            .function
+            .as_deref()
+            .map(str::trim)
+            .filter(|f| !f.is_empty())
+            .ok_or_else(|| {
+                Error::config(
+                    "runner.function",
+                    "target `lambda` needs the function's name or ARN (--set runner.function=NAME)",
+                )
+            })?;
+        if function.len() > 170 || function.chars().any(char::is_whitespace) {
+            return Err(Error::config(
+                "runner.function",
+                format!("`{function}` is not a Lambda function name or ARN"),
+            ));
+        }
+        let endpoint = options
+            .get("endpoint")
+            .map(|e| check_url(e, "runner.options.endpoint"))
+            .transpose()?;
+        let mut loader = aws_config::defaults(BehaviorVersion::latest());
+        if let Some(r) = options.get("region") {
+            loader = loader.region(Region::new(r.clone()));
+        }
+        if let Some(p) = options.get("profile") {
+            loader = loader.profile_name(p);
+        }
+        let shared = loader.load().await;
+        if shared.region().is_none() {
+            return Err(Error::config(
+                "runner.options.region",
+                "no AWS region: set runner.options.region or the AWS_REGION environment variable",
+            ));
+        }
+        let mut builder = aws_sdk_lambda::config::Builder::from(&shared)
+            // The runner retries invocation failures itself, where they are counted.
+            .retry_config(aws_sdk_lambda::config::retry::RetryConfig::disabled());
+        if let Some(e) = endpoint {
+            builder = builder.endpoint_url(e);
+        }
+        let qualifier = options.get("qualifier").cloned();
+        Ok(Self::new(
+            Client::from_conf(builder.build()),
+            function,
+            qualifier,
+        ))
+    }
+
+    fn describe(&self) -> String {
+        match &self.qualifier {
+            Some(q) => format!("`{}` (qualifier `{q}`)", self.function),
+            None => format!("`{}`", self.function),
+        }
+    }
+
+    fn map_sdk_error<E>(&self, err: SdkError<E, HttpResponse>) -> Error
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
+        let detail = || redact(&DisplayErrorContext(&err).to_string());
+        match &err {
+            SdkError::ServiceError(ctx) => {
+                let status = ctx.raw().status().as_u16();
+                let code = ctx.err().code().unwrap_or("UnknownError");
+                let message = redact(ctx.err().message().unwrap_or(""));
+                let what = format!(
+                    "invoking {}: {code} (HTTP {status}): {message}",
+                    self.describe()
+                );
+                match (status, code) {
+                    (429, _) | (_, "TooManyRequestsException") => Error::Throttled(what),
+                    (_, "ResourceNotFoundException") | (404, _) => {
+                        Error::config("runner.function", what)
+                    }
+                    (401 | 403, _) | (_, "AccessDeniedException") => {
+                        Error::config("runner.function", what)
+                    }
+                    (500..=599, _) => Error::Backend(what),
+                    // Function being updated or not yet ready: a later attempt can succeed.
+                    (_, "ResourceConflictException" | "ResourceNotReadyException") => {
+                        Error::Backend(what)
+                    }
+                    _ => Error::Rejected(what),
+                }
+            }
+            SdkError::TimeoutError(_) => {
+                Error::Timeout(format!("invoking {}: {}", self.describe(), detail()))
+            }
+            SdkError::DispatchFailure(d) if d.is_timeout() => {
+                Error::Timeout(format!("invoking {}: {}", self.describe(), detail()))
+            }
+            SdkError::DispatchFailure(d) if d.is_user() => Error::config(
+                "runner",
+                format!(
+                    "invoking {} could not be sent: {}",
+                    self.describe(),
+                    detail()
+                ),
+            ),
+            SdkError::DispatchFailure(_) => {
+                Error::Connect(format!("invoking {}: {}", self.describe(), detail()))
+            }
+            SdkError::ConstructionFailure(_) => Error::config(
+                "runner",
+                format!(
+                    "invoking {} could not be built: {}",
+                    self.describe(),
+                    detail()
+                ),
+            ),
+            _ => Error::Backend(format!("invoking {}: {}", self.describe(), detail())),
+        }
+    }
+}
+
+#[async_trait]
+impl Invoker for LambdaInvoker {
+    fn name(&self) -> &str {
+        "lambda"
+    }
+
+    async fn invoke(
+        &self,
+        request: &WorkerRequest,
+        cancel: CancellationToken,
+    ) -> Result<WorkerResult> {
+        let payload = serde_json::to_vec(request)
+            .map_err(|e| Error::Backend(format!("encoding the request: {e}")))?;
+        let call = self
+            .client
+            .invoke()
+            .function_name(&self.function)
+            .set_qualifier(self.qualifier.clone())
+            .invocation_type(InvocationType::RequestResponse)
+            .log_type(LogType::Tail)
+            .payload(Blob::new(payload))
+            .send();
+        // The function keeps running when the caller gives up; it is billed either way.
+        let out = tokio::select! {
+            r = call => r.map_err(|e| self.map_sdk_error(e))?,
+            _ = cancel.cancelled() => return Err(Error::Cancelled),
+        };
+        let report = out
+            .log_result()
+            .and_then(|b64| base64::engine::general_purpose::STANDARD.decode(b64).ok())
+            .and_then(|tail| parse_report(&String::from_utf8_lossy(&tail)));
+        let body = out.payload().map(Blob::as_ref).unwrap_or_default();
+        if let Some(kind) = out.function_error() {
+            return Err(function_error(&self.describe(), kind, body));
+        }
+        let mut result = decode_result(body, &self.describe(), "runner.function")?;
+        tracing::debug!(worker = request.worker.index, ?report, "invocation report");
+        result.environment.report = report;
+        Ok(result)
+    }
+}
+
+/// The error of an invocation whose function failed (crashed, timed out, ran out of
+/// memory): Lambda's `errorType` and `errorMessage`, as an error the runner retries.
+pub(crate) fn function_error(function: &str, kind: &str, body: &[u8]) -> Error {
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Failure {
+        #[serde(default)]
+        error_type: String,
+        #[serde(default)]
+        error_message: String,
+    }
+    let (error_type, message) = match serde_json::from_slice::<Failure>(body) {
+        Ok(f) => (f.error_type, f.error_message),
+        Err(_) => (String::new(), snippet(body)),
+    };
+    let what = redact(&format!(
+        "function {function} failed ({kind}): {error_type}: {message}"
+    ));
+    if error_type.contains("Timedout") || error_type.contains("Timeout") {
+        Error::Timeout(what)
+    } else {
+        Error::Backend(what)
+    }
+}
+
+/// Decodes a worker's answer; an answer that is not a `WorkerResult` means the target
+/// is not an lgb worker of this protocol version (a setup problem named at `path`).
+pub(crate) fn decode_result(body: &[u8], target: &str, path: &str) -> Result<WorkerResult> {
+    // The emulator answers a timed-out invocation with this text and no error flag.
+    if body.starts_with(b"Task timed out") {
+        return Err(Error::Timeout(format!("{target}: {}", snippet(body))));
+    }
+    serde_json::from_slice(body).map_err(|e| {
+        Error::config(
+            path,
+            format!(
+                "{target} answered something that is not an lgb WorkerResult of protocol version \
+                 {PROTOCOL_VERSION} ({e}); it begins: {}",
+                redact(&snippet(body))
+            ),
+        )
+    })
+}
+
+/// The first 200 characters of a body, for error messages.
+pub(crate) fn snippet(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    match text.char_indices().nth(200) {
+        Some((i, _)) => format!("{}…", &text[..i]),
+        None => text.into_owned(),
+    }
+}
+
+/// Checks that `url` is an http(s) URL.
+pub(crate) fn check_url(url: &str, path: &str) -> Result<String> {
+    let url = url.trim();
+    match url.split_once("://") {
+        Some(("http" | "https", rest)) if !rest.is_empty() => Ok(url.to_string()),
+        _ => Err(Error::config(
+            path,
+            format!("`{url}` is not an http:// or https:// URL"),
+        )),
+    }
+}
+
+/// `runner.options` as strings, refusing keys the target does not know and values that
+/// are not strings, each problem named by its path.
+pub(crate) fn string_options(
+    options: &BTreeMap<String, serde_json::Value>,
+    known: &[&str],
+    target: &str,
+) -> Result<BTreeMap<String, String>> {
+    let mut out = BTreeMap::new();
+    let mut problems = Vec::new();
+    for (k, v) in options {
+        let path = format!("runner.options.{k}");
+        if !known.contains(&k.as_str()) {
+            problems.push(ConfigProblem::new(
+                path,
+                format!(
+                    "unknown option for target `{target}`; known: {}",
+                    known.join(", ")
+                ),
+            ));
+            continue;
+        }
+        match v {
+            serde_json::Value::String(s) if !s.trim().is_empty() => {
+                out.insert(k.clone(), s.trim().to_string());
+            }
+            _ => problems.push(ConfigProblem::new(path, "must be a non-empty string")),
+        }
+    }
+    if problems.is_empty() {
+        Ok(out)
+    } else {
+        Err(Error::Config(problems))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorClass;
+
+    fn runner(function: Option<&str>, options: serde_json::Value) -> RunnerConfig {
+        RunnerConfig {
+            function: function.map(str::to_string),
+            options: serde_json::from_value(options).unwrap(),
+            ..RunnerConfig::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn options_are_checked_with_paths() {
+        let err = LambdaInvoker::from_config(&runner(None, serde_json::json!({})))
+            .await
+            .unwrap_err();
+        assert_eq!(err.config_problems()[0].path, "runner.function");
+        let err = LambdaInvoker::from_config(&runner(
+            Some("f"),
+            serde_json::json!({"qualifer": "live", "endpoint": 3, "region": "eu-west-1"}),
+        ))
+        .await
+        .unwrap_err();
+        let paths: Vec<&str> = err
+            .config_problems()
+            .iter()
+            .map(|p| p.path.as_str())
+            .collect();
+        assert_eq!(
+            paths,
+            ["runner.options.endpoint", "runner.options.qualifer"]
+        );
+        assert!(
+            err.to_string().contains("known: endpoint, qualifier"),
+            "{err}"
+        );
+        let err = LambdaInvoker::from_config(&runner(
+            Some("f"),
+            serde_json::json!({"endpoint": "127.0.0.1:9000", "region": "eu-west-1"}),
+        ))
+        .await
+        .unwrap_err();
+        assert!(err.to_string().contains("runner.options.endpoint"), "{err}");
+        let err = LambdaInvoker::from_config(&runner(Some("my function"), serde_json::json!({})))
+            .await
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("not a Lambda function name"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn function_errors_are_retryable_classes() {
+        let body = br#"{"errorType":"Sandbox.Timedout","errorMessage":"Task timed out after 3.00 seconds"}"#;
+        assert_eq!(
+            function_error("`f`", "Unhandled", body).class(),
+            ErrorClass::Timeout
+        );
+        let e = function_error(
+            "`f`",
+            "Unhandled",
+            br#"{"errorType":"Runtime.ExitError","errorMessage":"exit status 101"}"#,
+        );
+        assert_eq!(e.class(), ErrorClass::Backend);
+        assert!(
+            e.to_string().contains("Runtime.ExitError: exit status 101"),
+            "{e}"
+        );
+        let e = function_error("`f`", "Unhandled", b"plain text");
+        assert!(e.to_string().contains("plain text"), "{e}");
+    }
+
+    #[test]
+    fn answers_that_are_not_results_name_the_target() {
+        let e = decode_result(b"{\"hello\": 1}", "function `echo`", "runner.function").unwrap_err();
+        assert_eq!(e.config_problems()[0].path, "runner.function");
+        assert!(e.to_string().contains("not an lgb WorkerResult"), "{e}");
+        let e = decode_result(
+            b"Task timed out after 3.00 seconds",
+            "function `f`",
+            "runner.function",
+        )
+        .unwrap_err();
+        assert_eq!(e.class(), ErrorClass::Timeout);
+        assert_eq!(snippet("é".repeat(300).as_bytes()).chars().count(), 201);
+    }
+}
+
+/// A scripted HTTP/1.1 endpoint on 127.0.0.1 standing in for the Lambda Invoke API or
+/// a Function URL in unit tests: one request per connection, answered by a closure.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use std::future::Future;
+    use std::sync::Arc;
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use crate::config::{OperationConfig, TestConfig, WorkloadConfig};
+    use crate::database::DatabaseConfig;
+    use crate::protocol::{Phase, WorkerRequest, WorkerSlot, PROTOCOL_VERSION};
+
+    /// What the endpoint received.
+    #[derive(Debug, Clone)]
+    pub struct Received {
+        pub path: String,
+        pub headers: Vec<(String, String)>,
+        pub body: Vec<u8>,
+    }
+
+    impl Received {
+        pub fn header(&self, name: &str) -> Option<&str> {
+            self.headers
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.as_str())
+        }
+    }
+
+    /// What it answers.
+    #[derive(Debug, Clone)]
+    pub struct Reply {
+        pub status: u16,
+        pub headers: Vec<(String, String)>,
+        pub body: Vec<u8>,
+    }
+
+    impl Reply {
+        pub fn json(status: u16, body: impl Into<Vec<u8>>) -> Self {
+            Self {
+                status,
+                headers: vec![("content-type".into(), "application/json".into())],
+                body: body.into(),
+            }
+        }
+
+        pub fn with_header(mut self, k: &str, v: &str) -> Self {
+            self.headers.push((k.into(), v.into()));
+            self
+        }
+    }
+
+    /// Serves until the returned handle is aborted; returns the base URL.
+    pub async fn serve<F, Fut>(answer: F) -> (String, tokio::task::JoinHandle<()>)
+    where
+        F: Fn(Received) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Reply> + Send + 'static,
+    {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let answer = Arc::new(answer);
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((mut socket, _)) = listener.accept().await else {
+                    return;
+                };
+                let answer = answer.clone();
+                tokio::spawn(async move {
+                    let Some(received) = read_request(&mut socket).await else {
+                        return;
+                    };
+                    let reply = answer(received).await;
+                    let mut head = format!(
+                        "HTTP/1.1 {} X\r\ncontent-length: {}\r\nconnection: close\r\n",
+                        reply.status,
+                        reply.body.len()
+                    );
+                    for (k, v) in &reply.headers {
+                        head.push_str(&format!("{k}: {v}\r\n"));
+                    }
+                    head.push_str("\r\n");
+                    let _ = socket.write_all(head.as_bytes()).await;
+                    let _ = socket.write_all(&reply.body).await;
+                    let _ = socket.shutdown().await;
+                });
+            }
+        });
+        (url, task)
+    }
+
+    async fn read_request(socket: &mut tokio::net::TcpStream) -> Option<Received> {
+        let mut buf = Vec::new();
+        let mut chunk = [0u8; 8192];
+        let end = loop {
+            let n = socket.read(&mut chunk).await.ok()?;
+            if n == 0 {
+                return None;
+            }
+            buf.extend_from_slice(&chunk[..n]);
+            if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                break i;
+            }
+        };
+        let head = String::from_utf8_lossy(&buf[..end]).into_owned();
+        let mut lines = head.split("\r\n");
+        let path = lines.next()?.split_whitespace().nth(1)?.to_string();
+        let headers: Vec<(String, String)> = lines
+            .filter_map(|l| l.split_once(':'))
+            .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+            .collect();
+        let len: usize = headers
+            .iter()
+            .find(|(k, _)| k == "content-length")
+            .and_then(|(_, v)| v.parse().ok())
+            .unwrap_or(0);
+        let mut body = buf[end + 4..].to_vec();
+        while body.len() < len {
+            let n = socket.read(&mut chunk).await.ok()?;
+            if n == 0 {
+                break;
+            }
+            body.extend_from_slice(&chunk[..n]);
+        }
+        Some(Received {
+            path,
+            headers,
+            body,
+        })
+    }
+
+    /// A run-phase request for worker `index` of `count`: 20 writes to memory.
+    pub fn request(index: u32, count: u32) -> WorkerRequest {
+        let mut test = TestConfig::new("writes", OperationConfig::new("write"));
+        test.operations = Some(20);
+        WorkerRequest {
+            version: PROTOCOL_VERSION,
+            run_id: "r".into(),
+            phase: Phase::Run,
+            test,
+            database: DatabaseConfig::new("memory"),
+            workload: WorkloadConfig {
+                records: 100,
+                load: false,
+                ..WorkloadConfig::default()
+            },
+            worker: WorkerSlot { index, count },
+            seed: 1,
+        }
+    }
+}
+
+#[cfg(test)]
+mod runner_tests {
+    //! The runner's retry rules, driven through the real invoker against a scripted
+    //! Invoke endpoint that runs a real worker for the requests it lets through.
+
+    use std::sync::atomic::{AtomicU32, Ordering};
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use super::test_support::{serve, Received, Reply};
+    use super::*;
+    use crate::config::BenchmarkConfig;
+    use crate::protocol::{Worker, WorkerStatus};
+    use crate::runner::{RunStatus, Runner, Silent};
+
+    const REPORT: &str = "START RequestId: 1 Version: $LATEST\nEND RequestId: 1\nREPORT RequestId: 1\tDuration: 8.50 ms\tBilled Duration: 9 ms\tMemory Size: 512 MB\tMax Memory Used: 20 MB\tInit Duration: 15.25 ms\t\n";
+
+    async fn worker_answer(worker: &Worker, r: &Received) -> Reply {
+        let result = worker.handle_json(&r.body, CancellationToken::new()).await;
+        Reply::json(200, serde_json::to_vec(&result).unwrap())
+            .with_header(
+                "x-amz-log-result",
+                &base64::engine::general_purpose::STANDARD.encode(REPORT),
+            )
+            .with_header("x-amz-executed-version", "$LATEST")
+    }
+
+    fn throttled() -> Reply {
+        Reply::json(429, r#"{"Type":"User","message":"Rate Exceeded."}"#)
+            .with_header("x-amzn-errortype", "TooManyRequestsException")
+    }
+
+    fn config(workers: u32) -> BenchmarkConfig {
+        BenchmarkConfig::from_json_str(
+            &format!(
+                r#"{{"database": {{"type": "memory"}}, "workload": {{"records": 100, "load": false}},
+                    "runner": {{"workers": {workers}}},
+                    "tests": [{{"name": "writes", "operation": {{"type": "write"}}, "operations": 40}}]}}"#
+            ),
+            &[],
+        )
+        .unwrap()
+    }
+
+    fn invoker(url: &str) -> Arc<LambdaInvoker> {
+        let conf = aws_sdk_lambda::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_lambda::config::Credentials::new(
+                "testing", "testing", None, None, "test",
+            ))
+            .retry_config(aws_sdk_lambda::config::retry::RetryConfig::disabled())
+            .endpoint_url(url)
+            .build();
+        Arc::new(LambdaInvoker::new(
+            Client::from_conf(conf),
+            "function",
+            None,
+        ))
+    }
+
+    #[tokio::test]
+    async fn throttled_twice_then_served_takes_three_attempts() {
+        let calls = Arc::new(AtomicU32::new(0));
+        let worker = Arc::new(Worker::default());
+        let (url, server) = {
+            let calls = calls.clone();
+            serve(move |r| {
+                let n = calls.fetch_add(1, Ordering::SeqCst);
+                let worker = worker.clone();
+                async move {
+                    assert_eq!(r.path, "/2015-03-31/functions/function/invocations");
+                    assert_eq!(r.header("x-amz-log-type"), Some("Tail"));
+                    assert_eq!(r.header("x-amz-invocation-type"), Some("RequestResponse"));
+                    if n < 2 {
+                        throttled()
+                    } else {
+                        worker_answer(&worker, &r).await
+                    }
+                }
+            })
+            .await
+        };
+        let runner = Runner::new(invoker(&url), 3).with_backoff(Duration::from_millis(1));
+        let run = runner
+            .run(&config(1), CancellationToken::new(), &Silent)
+            .await
+            .unwrap();
+        server.abort();
+        assert_eq!(run.status, RunStatus::Completed);
+        let w = &run.tests[0].workers[0];
+        assert_eq!(w.attempts, 3);
+        assert_eq!(calls.load(Ordering::SeqCst), 3);
+        assert_eq!(w.status, WorkerStatus::Completed);
+        assert_eq!(w.ops, 40);
+        let report = w
+            .environment
+            .report
+            .as_ref()
+            .expect("REPORT parsed from the log tail");
+        assert_eq!(report.duration_ms, 8.5);
+        assert_eq!(report.billed_duration_ms, Some(9.0));
+        assert_eq!(report.max_memory_used_mb, Some(20));
+        assert_eq!(report.init_duration_ms, Some(15.25));
+    }
+
+    #[tokio::test]
+    async fn a_failed_worker_result_is_not_retried() {
+        let calls = Arc::new(AtomicU32::new(0));
+        let worker = Arc::new(Worker::default());
+        let (url, server) = {
+            let calls = calls.clone();
+            serve(move |mut r| {
+                calls.fetch_add(1, Ordering::SeqCst);
+                let worker = worker.clone();
+                async move {
+                    // The worker sees a database it does not know: a real failed result.
+                    let mut req: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+                    req["database"]["type"] = "nosuch".into();
+                    r.body = serde_json::to_vec(&req).unwrap();
+                    worker_answer(&worker, &r).await
+                }
+            })
+            .await
+        };
+        let runner = Runner::new(invoker(&url), 3).with_backoff(Duration::from_millis(1));
+        let run = runner
+            .run(&config(1), CancellationToken::new(), &Silent)
+            .await
+            .unwrap();
+        server.abort();
+        let w = &run.tests[0].workers[0];
+        assert_eq!((w.attempts, calls.load(Ordering::SeqCst)), (1, 1));
+        assert_eq!(w.status, WorkerStatus::Failed);
+        assert!(
+            w.error
+                .as_deref()
+                .unwrap()
+                .contains("unknown database `nosuch`"),
+            "{:?}",
+            w.error
+        );
+        assert_eq!(run.status, RunStatus::Failed);
+    }
+
+    #[tokio::test]
+    async fn a_worker_that_keeps_crashing_fails_alone_and_the_others_are_merged() {
+        let calls = Arc::new(AtomicU32::new(0));
+        let worker = Arc::new(Worker::default());
+        let (url, server) = {
+            let calls = calls.clone();
+            serve(move |r| {
+                let worker = worker.clone();
+                let calls = calls.clone();
+                async move {
+                    let req: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+                    if req["worker"]["index"] == 1 {
+                        calls.fetch_add(1, Ordering::SeqCst);
+                        Reply::json(200, r#"{"errorType":"Runtime.ExitError","errorMessage":"RequestId: 1 Error: Runtime exited with error: signal: killed"}"#)
+                            .with_header("x-amz-function-error", "Unhandled")
+                    } else {
+                        worker_answer(&worker, &r).await
+                    }
+                }
+            })
+            .await
+        };
+        let runner = Runner::new(invoker(&url), 2).with_backoff(Duration::from_millis(1));
+        let run = runner
+            .run(&config(2), CancellationToken::new(), &Silent)
+            .await
+            .unwrap();
+        server.abort();
+        let test = &run.tests[0];
+        assert_eq!(
+            calls.load(Ordering::SeqCst),
+            3,
+            "worker 1: one attempt and two retries"
+        );
+        let (ok, bad) = (&test.workers[0], &test.workers[1]);
+        assert_eq!(
+            (ok.status, ok.attempts, ok.ops),
+            (WorkerStatus::Completed, 1, 20)
+        );
+        assert_eq!((bad.status, bad.attempts), (WorkerStatus::Failed, 3));
+        assert!(
+            bad.error.as_deref().unwrap().contains("Runtime.ExitError"),
+            "{:?}",
+            bad.error
+        );
+        // The merged metrics hold the good worker's operations plus the one counted failure.
+        assert_eq!(test.metrics.ok(), 20);
+        assert_eq!(run.status, RunStatus::Completed);
+    }
+
+    #[tokio::test]
+    async fn a_missing_function_is_a_config_error_without_retries() {
+        let calls = Arc::new(AtomicU32::new(0));
+        let (url, server) = {
+            let calls = calls.clone();
+            serve(move |_| {
+                calls.fetch_add(1, Ordering::SeqCst);
+                async {
+                    Reply::json(404, r#"{"Type":"User","Message":"Function not found: arn:aws:lambda:us-east-1:123456789012:function:function"}"#)
+                        .with_header("x-amzn-errortype", "ResourceNotFoundException")
+                }
+            })
+            .await
+        };
+        let runner = Runner::new(invoker(&url), 3).with_backoff(Duration::from_millis(1));
+        let run = runner
+            .run(&config(1), CancellationToken::new(), &Silent)
+            .await
+            .unwrap();
+        server.abort();
+        let w = &run.tests[0].workers[0];
+        assert_eq!((w.attempts, calls.load(Ordering::SeqCst)), (1, 1));
+        let error = w.error.as_deref().unwrap();
+        assert!(
+            error.contains("runner.function") && error.contains("Function not found"),
+            "{error}"
+        );
+    }
+}
