@@ -28,6 +28,7 @@
 
 pub mod clock;
 pub mod config;
+pub mod cost;
 pub mod database;
 pub mod error;
 pub mod executor;

@@ -1,13 +1,239 @@
-//! Turning results into things people read: summary rows, a terminal table and CSV.
-//! Each format writes to any `impl Write`, so the same code serves terminals, files
-//! and tests.
+//! Turning results into things people read (the seed's visualizer).
+//!
+//! A [`Report`] holds one run, or several runs compared with the first. A [`Reporter`]
+//! writes it in one format; there is one small type per format (hyperfine's exporter
+//! pattern), chosen by [`Format`]: [`table`] (the default, sized to the terminal),
+//! [`csv`], [`json`], [`markdown`], [`html`] (one self-contained file with inline SVG
+//! charts) and [`png`] (charts drawn with plotters). Every reporter writes to any
+//! `impl Write`, so the same code serves terminals, files and tests.
+//!
+//! This module reads results; it never runs anything. Cost estimates come from
+//! [`crate::cost`], comparisons from [`compare`].
+//!
+//! ```
+//! use lgb_core::report::{Format, Report};
+//! # fn demo(run: lgb_core::runner::RunResult) -> lgb_core::Result<()> {
+//! let mut out = Vec::new();
+//! Report::new(run).write(Format::Markdown, &mut out)?;
+//! # Ok(()) }
+//! ```
+
+pub mod chart;
+pub mod compare;
+pub mod csv;
+pub mod html;
+pub mod json;
+pub mod markdown;
+pub mod png;
+pub mod table;
 
 use std::io::Write;
+use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+pub use compare::{compare, Comparison, ComparisonRow, Metric, MetricChange, METHOD};
+
+use crate::cost::{self, CostEstimate, PriceTable};
 use crate::error::{Error, Result};
 use crate::runner::RunResult;
+
+/// Writes a [`Report`] in one format.
+pub trait Reporter {
+    /// Writes `report` into `out`.
+    fn write(&self, report: &Report, out: &mut dyn Write) -> Result<()>;
+}
+
+/// The output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Format {
+    /// A text table sized to the terminal.
+    Table,
+    /// CSV: one row per test and operation (per run in a comparison).
+    Csv,
+    /// JSON: the whole result with summaries and cost, or the comparison.
+    Json,
+    /// GitHub-flavoured Markdown tables.
+    Markdown,
+    /// One self-contained HTML page with inline SVG charts.
+    Html,
+    /// A PNG image of the percentile spectrum and the timeline.
+    Png,
+}
+
+impl Format {
+    /// Every format, in the order `--help` lists them.
+    pub const ALL: [Format; 6] = [
+        Format::Table,
+        Format::Csv,
+        Format::Json,
+        Format::Markdown,
+        Format::Html,
+        Format::Png,
+    ];
+
+    /// Its name on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Table => "table",
+            Format::Csv => "csv",
+            Format::Json => "json",
+            Format::Markdown => "md",
+            Format::Html => "html",
+            Format::Png => "png",
+        }
+    }
+
+    /// The usual file extension.
+    pub fn extension(self) -> &'static str {
+        match self {
+            Format::Table => "txt",
+            other => other.name(),
+        }
+    }
+
+    /// Whether the output is binary (not for a terminal).
+    pub fn is_binary(self) -> bool {
+        self == Format::Png
+    }
+
+    /// The reporter of this format.
+    pub fn reporter(self) -> Box<dyn Reporter> {
+        match self {
+            Format::Table => Box::new(table::TableReporter),
+            Format::Csv => Box::new(csv::CsvReporter),
+            Format::Json => Box::new(json::JsonReporter),
+            Format::Markdown => Box::new(markdown::MarkdownReporter),
+            Format::Html => Box::new(html::HtmlReporter),
+            Format::Png => Box::new(png::PngReporter),
+        }
+    }
+}
+
+impl FromStr for Format {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "table" | "text" | "txt" => Ok(Format::Table),
+            "csv" => Ok(Format::Csv),
+            "json" => Ok(Format::Json),
+            "md" | "markdown" => Ok(Format::Markdown),
+            "html" | "htm" => Ok(Format::Html),
+            "png" => Ok(Format::Png),
+            other => Err(Error::config(
+                "format",
+                format!("unknown report format `{other}`; use table, csv, json, md, html or png"),
+            )),
+        }
+    }
+}
+
+/// Default size of PNG output in pixels: three charts of 1200×500 stacked.
+pub const DEFAULT_PNG_SIZE: (u32, u32) = (1200, 1500);
+
+/// One run, or several runs compared with the first: what reporters write.
+#[derive(Debug, Clone)]
+pub struct Report {
+    runs: Vec<RunResult>,
+    comparison: Option<Comparison>,
+    prices: PriceTable,
+    width: Option<u16>,
+    png_size: (u32, u32),
+}
+
+impl Report {
+    /// A report of one run.
+    pub fn new(run: RunResult) -> Self {
+        Self {
+            runs: vec![run],
+            comparison: None,
+            prices: PriceTable::default(),
+            width: None,
+            png_size: DEFAULT_PNG_SIZE,
+        }
+    }
+
+    /// A comparison of `runs[1..]` with the baseline `runs[0]` (see [`compare()`]).
+    pub fn compare(runs: Vec<RunResult>) -> Result<Self> {
+        let comparison = compare::compare(&runs)?;
+        Ok(Self {
+            runs,
+            comparison: Some(comparison),
+            prices: PriceTable::default(),
+            width: None,
+            png_size: DEFAULT_PNG_SIZE,
+        })
+    }
+
+    /// Uses `prices` for cost estimates instead of the default table.
+    pub fn with_prices(mut self, prices: PriceTable) -> Self {
+        self.prices = prices;
+        self
+    }
+
+    /// Fits text tables in `width` columns; `None` uses the terminal's width when
+    /// writing to one.
+    pub fn with_width(mut self, width: Option<u16>) -> Self {
+        self.width = width;
+        self
+    }
+
+    /// Sets the PNG size in pixels.
+    pub fn with_png_size(mut self, size: (u32, u32)) -> Self {
+        self.png_size = size;
+        self
+    }
+
+    /// The runs, baseline first.
+    pub fn runs(&self) -> &[RunResult] {
+        &self.runs
+    }
+
+    /// The comparison, when the report has several runs.
+    pub fn comparison(&self) -> Option<&Comparison> {
+        self.comparison.as_ref()
+    }
+
+    /// The price table in use.
+    pub fn prices(&self) -> &PriceTable {
+        &self.prices
+    }
+
+    /// Width for text tables.
+    pub fn width(&self) -> Option<u16> {
+        self.width
+    }
+
+    /// PNG size in pixels.
+    pub fn png_size(&self) -> (u32, u32) {
+        self.png_size
+    }
+
+    /// Cost estimates, one per run.
+    pub fn costs(&self) -> Vec<CostEstimate> {
+        self.runs
+            .iter()
+            .map(|r| cost::estimate(r, &self.prices))
+            .collect()
+    }
+
+    /// Writes the report in `format`.
+    pub fn write(&self, format: Format, out: &mut dyn Write) -> Result<()> {
+        format.reporter().write(self, out)
+    }
+
+    /// The report in `format`, as bytes.
+    pub fn to_bytes(&self, format: Format) -> Result<Vec<u8>> {
+        let mut out = Vec::new();
+        self.write(format, &mut out)?;
+        Ok(out)
+    }
+}
+
+pub(crate) fn io_err(what: &'static str) -> impl Fn(std::io::Error) -> Error {
+    move |e| Error::io(format!("writing {what}"), e)
+}
 
 /// One row of a summary: one test and operation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -50,12 +276,25 @@ pub struct SummaryRow {
     pub read_units: f64,
     /// Write capacity units consumed.
     pub write_units: f64,
+    /// Estimated cost of the whole test this operation belongs to (USD; see
+    /// [`crate::cost`]); the same on every row of a test.
+    #[serde(default)]
+    pub test_cost_usd: Option<f64>,
+    /// That cost per million operations of the test (USD).
+    #[serde(default)]
+    pub test_cost_per_million_ops_usd: Option<f64>,
 }
 
-/// Rows of every test and operation of `run`.
+/// Rows of every test and operation of `run`, costs at the default prices.
 pub fn summary_rows(run: &RunResult) -> Vec<SummaryRow> {
+    summary_rows_with_prices(run, &PriceTable::default())
+}
+
+/// Rows of every test and operation of `run`, costs at `prices`.
+pub fn summary_rows_with_prices(run: &RunResult, prices: &PriceTable) -> Vec<SummaryRow> {
     let mut rows = Vec::new();
     for t in &run.tests {
+        let cost = cost::estimate_test(run, t, prices);
         for (op, m) in &t.metrics.operations {
             let s = m.latency.summary();
             let svc = m.service.as_ref().map(|h| h.summary());
@@ -85,6 +324,8 @@ pub fn summary_rows(run: &RunResult) -> Vec<SummaryRow> {
                     .join(" "),
                 read_units: m.meta.read_units,
                 write_units: m.meta.write_units,
+                test_cost_usd: Some(cost.total_usd),
+                test_cost_per_million_ops_usd: cost.per_million_ops_usd,
             });
         }
     }
@@ -93,9 +334,10 @@ pub fn summary_rows(run: &RunResult) -> Vec<SummaryRow> {
 
 /// Writes rows as CSV with a header.
 pub fn write_csv(rows: &[SummaryRow], out: &mut impl Write) -> Result<()> {
-    let mut w = csv::Writer::from_writer(out);
+    let mut w = ::csv::Writer::from_writer(out);
     for r in rows {
-        w.serialize(r).map_err(|e| Error::Backend(format!("writing CSV: {e}")))?;
+        w.serialize(r)
+            .map_err(|e| Error::Backend(format!("writing CSV: {e}")))?;
     }
     w.flush().map_err(|e| Error::io("writing CSV", e))
 }
@@ -145,7 +387,17 @@ pub fn render_table(run: &RunResult, width: Option<u16>) -> String {
         table.set_width(w);
     }
     table.set_header([
-        "test", "op", "ops", "err", "throughput", "p50", "p90", "p99", "p99.9", "max", "errors",
+        "test",
+        "op",
+        "ops",
+        "err",
+        "throughput",
+        "p50",
+        "p90",
+        "p99",
+        "p99.9",
+        "max",
+        "errors",
     ]);
     for r in summary_rows(run) {
         let fmt = |v: u64| format_ns(v as f64);
@@ -160,7 +412,11 @@ pub fn render_table(run: &RunResult, width: Option<u16>) -> String {
             fmt(r.p99_ns),
             fmt(r.p999_ns),
             fmt(r.max_ns),
-            if r.errors.is_empty() { "-".into() } else { r.errors },
+            if r.errors.is_empty() {
+                "-".into()
+            } else {
+                r.errors
+            },
         ]);
     }
     for i in 2..10 {

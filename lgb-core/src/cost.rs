@@ -1,0 +1,442 @@
+//! Estimated cost of a run: what the tests would have been billed in AWS, per test and
+//! per million operations.
+//!
+//! Inputs are only what the results hold: each worker's environment (Lambda memory,
+//! cold start and init time) and measured window, and the per-operation [`OpMeta`]
+//! sums the adapters reported (DynamoDB consumed capacity, Timestream write units and
+//! bytes scanned). Prices come from a [`PriceTable`]: a dated us-east-1 default that a
+//! JSON file can override field by field.
+//!
+//! This module estimates; it never calls a billing API, and it must not guess usage the
+//! results do not show (storage, data transfer, free tiers are left out and said so).
+//!
+//! ```
+//! use lgb_core::cost::PriceTable;
+//! let prices = PriceTable::from_json_str(r#"{"lambda_gb_second": 0.0000133334}"#).unwrap();
+//! assert_eq!(prices.lambda_per_million_requests, PriceTable::default().lambda_per_million_requests);
+//! ```
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::database::OpMeta;
+use crate::error::{Error, Result};
+use crate::protocol::{Environment, Phase};
+use crate::runner::{RunResult, TestResult};
+
+/// Prices in US dollars. Every field has the default of [`PriceTable::default`], so an
+/// override file names only what differs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct PriceTable {
+    /// Region the prices are for.
+    pub region: String,
+    /// When the prices were taken from the providers' documentation (ISO date).
+    pub as_of: String,
+    /// Where they come from, shown in reports.
+    pub source: String,
+    /// Lambda compute, per GB-second (x86_64; arm64 is 20% less).
+    pub lambda_gb_second: f64,
+    /// Lambda requests, per million invocations.
+    pub lambda_per_million_requests: f64,
+    /// DynamoDB on-demand, per million read request units.
+    pub dynamodb_per_million_rru: f64,
+    /// DynamoDB on-demand, per million write request units.
+    pub dynamodb_per_million_wru: f64,
+    /// DynamoDB provisioned, per read capacity unit-hour.
+    pub dynamodb_rcu_hour: f64,
+    /// DynamoDB provisioned, per write capacity unit-hour.
+    pub dynamodb_wcu_hour: f64,
+    /// Timestream for LiveAnalytics, per million 1 KiB writes.
+    pub timestream_per_million_writes: f64,
+    /// Timestream queries, per GB (10^9 bytes) scanned.
+    pub timestream_per_gb_scanned: f64,
+    /// Timestream's minimum billed scan per query, in bytes.
+    pub timestream_min_query_bytes: u64,
+}
+
+impl Default for PriceTable {
+    fn default() -> Self {
+        Self {
+            region: "us-east-1".into(),
+            as_of: "2025-07-21".into(),
+            source: "AWS public price lists for us-east-1: Lambda (x86_64), DynamoDB Standard \
+                     table class (on-demand after the 2024-11-01 reduction; provisioned), \
+                     Timestream for LiveAnalytics (writes; scan-based query pricing)"
+                .into(),
+            lambda_gb_second: 0.000_016_666_7,
+            lambda_per_million_requests: 0.20,
+            dynamodb_per_million_rru: 0.125,
+            dynamodb_per_million_wru: 0.625,
+            dynamodb_rcu_hour: 0.000_13,
+            dynamodb_wcu_hour: 0.000_65,
+            timestream_per_million_writes: 0.50,
+            timestream_per_gb_scanned: 0.01,
+            timestream_min_query_bytes: 10_000_000,
+        }
+    }
+}
+
+impl PriceTable {
+    /// The default table with the fields of `text` (a JSON object) overriding it.
+    pub fn from_json_str(text: &str) -> Result<Self> {
+        let mut de = serde_json::Deserializer::from_str(text);
+        serde_path_to_error::deserialize(&mut de).map_err(|e| {
+            let path = e.path().to_string();
+            let path = if path == "." {
+                "prices".to_string()
+            } else {
+                format!("prices.{path}")
+            };
+            Error::config(path, e.inner().to_string())
+        })
+    }
+
+    /// Reads an override file (see [`PriceTable::from_json_str`]).
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
+        Self::from_json_str(&text).map_err(|e| match e {
+            Error::Config(mut problems) => {
+                for p in &mut problems {
+                    p.path = format!("{}: {}", path.display(), p.path);
+                }
+                Error::Config(problems)
+            }
+            other => other,
+        })
+    }
+}
+
+/// One billed quantity of a test.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CostItem {
+    /// `lambda`, `dynamodb` or `timestream`.
+    pub service: String,
+    /// What is billed: `compute`, `requests`, `read units`, `write units`, `writes`, `scanned`, …
+    pub item: String,
+    /// How much of it.
+    pub quantity: f64,
+    /// Unit of `quantity`: `GB-s`, `requests`, `RRU`, `WRU`, `RCU-h`, `WCU-h`, `KiB writes`, `GB`.
+    pub unit: String,
+    /// Price of one unit.
+    pub unit_price_usd: f64,
+    /// `quantity × unit_price_usd`.
+    pub usd: f64,
+}
+
+impl CostItem {
+    fn new(service: &str, item: &str, quantity: f64, unit: &str, unit_price_usd: f64) -> Self {
+        Self {
+            service: service.into(),
+            item: item.into(),
+            quantity,
+            unit: unit.into(),
+            unit_price_usd,
+            usd: quantity * unit_price_usd,
+        }
+    }
+}
+
+/// Estimated cost of one test.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TestCost {
+    /// Test name.
+    pub test: String,
+    /// Operations attempted (successes and failures).
+    pub operations: u64,
+    /// Billed quantities.
+    pub items: Vec<CostItem>,
+    /// Sum of the items.
+    pub total_usd: f64,
+    /// `total_usd` per million operations; `None` without operations.
+    pub per_million_ops_usd: Option<f64>,
+}
+
+/// Estimated cost of a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CostEstimate {
+    /// The prices used.
+    pub prices: PriceTable,
+    /// Per test, in run order (the load phase included).
+    pub tests: Vec<TestCost>,
+    /// Sum over tests.
+    pub total_usd: f64,
+    /// What the estimate leaves out or assumes.
+    pub notes: Vec<String>,
+}
+
+/// How a DynamoDB table is billed, read from the database options of the run.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum DynamoBilling {
+    OnDemand,
+    Provisioned { read: f64, write: f64 },
+}
+
+fn dynamodb_billing(run: &RunResult) -> DynamoBilling {
+    let provisioned = run
+        .config
+        .database
+        .options
+        .get("billing")
+        .and_then(|b| b.get("provisioned"));
+    match provisioned {
+        Some(p) => DynamoBilling::Provisioned {
+            read: p
+                .get("read_capacity")
+                .and_then(|v| v.as_f64())
+                .unwrap_or(0.0),
+            write: p
+                .get("write_capacity")
+                .and_then(|v| v.as_f64())
+                .unwrap_or(0.0),
+        },
+        None => DynamoBilling::OnDemand,
+    }
+}
+
+/// The billed duration (ms) from the platform's invocation report, when the invoker
+/// captured one. Read through JSON so that results written before reports existed, and
+/// builds without the Lambda invoker, need nothing special.
+fn reported_billed_ms(env: &Environment) -> Option<f64> {
+    let v = serde_json::to_value(env).ok()?;
+    v.get("report")?.get("billed_duration_ms")?.as_f64()
+}
+
+/// Seconds Lambda bills for one worker: the platform's billed duration when reported;
+/// else its warmup and measured window, plus the init phase when the invocation was a
+/// cold start (custom runtimes are billed for init).
+fn billed_seconds(test: &TestResult, window_ns: u64, env: &Environment) -> f64 {
+    if let Some(ms) = reported_billed_ms(env) {
+        return ms / 1e3;
+    }
+    let warmup = if test.phase == Phase::Run {
+        test.test.warmup.0.as_secs_f64()
+    } else {
+        0.0
+    };
+    let init = if env.cold_start {
+        env.init_ms.unwrap_or(0.0) / 1e3
+    } else {
+        0.0
+    };
+    window_ns as f64 / 1e9 + warmup + init
+}
+
+/// Estimates the cost of one test.
+pub fn estimate_test(run: &RunResult, test: &TestResult, prices: &PriceTable) -> TestCost {
+    let mut items = Vec::new();
+
+    let mut gb_seconds = 0.0;
+    let mut requests = 0u64;
+    for w in &test.workers {
+        if let Some(mb) = w.environment.memory_mb {
+            gb_seconds +=
+                f64::from(mb) / 1024.0 * billed_seconds(test, w.window_ns, &w.environment);
+            requests += u64::from(w.attempts.max(1));
+        }
+    }
+    if requests > 0 {
+        items.push(CostItem::new(
+            "lambda",
+            "compute",
+            gb_seconds,
+            "GB-s",
+            prices.lambda_gb_second,
+        ));
+        items.push(CostItem::new(
+            "lambda",
+            "requests",
+            requests as f64,
+            "requests",
+            prices.lambda_per_million_requests / 1e6,
+        ));
+    }
+
+    let mut meta = OpMeta::default();
+    let mut scanned = 0u64;
+    let mut queries = 0u64;
+    for m in test.metrics.operations.values() {
+        meta.add(&m.meta);
+        // Timestream reports billable bytes for writes and scanned bytes for queries in
+        // the same field; an operation that wrote nothing was a query.
+        if m.meta.write_units == 0.0 {
+            scanned += m.meta.bytes;
+            queries += m.ok;
+        }
+    }
+    match run.config.database.kind.as_str() {
+        "dynamodb" => match dynamodb_billing(run) {
+            DynamoBilling::OnDemand => {
+                items.push(CostItem::new(
+                    "dynamodb",
+                    "read units",
+                    meta.read_units,
+                    "RRU",
+                    prices.dynamodb_per_million_rru / 1e6,
+                ));
+                items.push(CostItem::new(
+                    "dynamodb",
+                    "write units",
+                    meta.write_units,
+                    "WRU",
+                    prices.dynamodb_per_million_wru / 1e6,
+                ));
+            }
+            DynamoBilling::Provisioned { read, write } => {
+                let hours = test.window_ns as f64 / 3.6e12;
+                items.push(CostItem::new(
+                    "dynamodb",
+                    "provisioned reads",
+                    read * hours,
+                    "RCU-h",
+                    prices.dynamodb_rcu_hour,
+                ));
+                items.push(CostItem::new(
+                    "dynamodb",
+                    "provisioned writes",
+                    write * hours,
+                    "WCU-h",
+                    prices.dynamodb_wcu_hour,
+                ));
+            }
+        },
+        "timestream" => {
+            items.push(CostItem::new(
+                "timestream",
+                "writes",
+                meta.write_units,
+                "KiB writes",
+                prices.timestream_per_million_writes / 1e6,
+            ));
+            if queries > 0 {
+                let billed = scanned.max(queries * prices.timestream_min_query_bytes);
+                items.push(CostItem::new(
+                    "timestream",
+                    "scanned",
+                    billed as f64 / 1e9,
+                    "GB",
+                    prices.timestream_per_gb_scanned,
+                ));
+            }
+        }
+        _ => {}
+    }
+
+    let operations = test.metrics.ok() + test.metrics.failed();
+    let total_usd: f64 = items.iter().map(|i| i.usd).sum();
+    TestCost {
+        test: test.name.clone(),
+        operations,
+        items,
+        total_usd,
+        per_million_ops_usd: (operations > 0).then(|| total_usd / operations as f64 * 1e6),
+    }
+}
+
+/// Estimates the cost of every test of `run`.
+pub fn estimate(run: &RunResult, prices: &PriceTable) -> CostEstimate {
+    let tests: Vec<TestCost> = run
+        .tests
+        .iter()
+        .map(|t| estimate_test(run, t, prices))
+        .collect();
+    let mut notes = vec![format!(
+        "Estimate at {} list prices as of {}; storage, data transfer and free tiers are not included.",
+        prices.region, prices.as_of
+    )];
+    let lambda = run
+        .tests
+        .iter()
+        .flat_map(|t| &t.workers)
+        .any(|w| w.environment.memory_mb.is_some());
+    if lambda {
+        notes.push(
+            "Lambda: memory × billed duration per worker (from the invocation report when captured, \
+             else warmup + measured window + init on cold starts); one request per invocation attempt."
+                .into(),
+        );
+    } else {
+        notes.push(
+            "Workers did not run on Lambda (no memory size reported): no Lambda cost.".into(),
+        );
+    }
+    match run.config.database.kind.as_str() {
+        "dynamodb" => notes.push(match dynamodb_billing(run) {
+            DynamoBilling::OnDemand => {
+                "DynamoDB on-demand: request units as consumed capacity reported by each call.".into()
+            }
+            DynamoBilling::Provisioned { .. } => {
+                "DynamoDB provisioned: configured capacity for the measured window, whatever was consumed.".into()
+            }
+        }),
+        "timestream" => notes.push(format!(
+            "Timestream: one write unit per started KiB of each call; queries at the scan-based price with \
+             a {} MB minimum per query (accounts on compute-unit query pricing pay differently).",
+            prices.timestream_min_query_bytes / 1_000_000
+        )),
+        other => notes.push(format!("No database cost for `{other}` (not a priced AWS service).")),
+    }
+    CostEstimate {
+        prices: prices.clone(),
+        total_usd: tests.iter().map(|t| t.total_usd).sum(),
+        tests,
+        notes,
+    }
+}
+
+/// Money for people: `$0.0042`, `$1.23`, `$1,234`.
+pub fn format_usd(usd: f64) -> String {
+    if usd == 0.0 {
+        "$0".into()
+    } else if usd.abs() < 0.01 {
+        // Three significant digits: $0.000337.
+        let decimals = (-usd.abs().log10()).ceil() as usize + 2;
+        format!("${usd:.decimals$}")
+    } else if usd.abs() < 1000.0 {
+        format!("${usd:.2}")
+    } else {
+        let whole = usd.round() as i64;
+        let digits = whole.abs().to_string();
+        let mut out = String::new();
+        for (i, c) in digits.chars().enumerate() {
+            if i > 0 && (digits.len() - i) % 3 == 0 {
+                out.push(',');
+            }
+            out.push(c);
+        }
+        format!("{}${out}", if whole < 0 { "-" } else { "" })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn overrides_name_only_what_differs_and_reject_typos() {
+        let p = PriceTable::from_json_str(
+            r#"{"dynamodb_per_million_wru": 1.25, "as_of": "2024-01-01"}"#,
+        )
+        .unwrap();
+        assert_eq!(p.dynamodb_per_million_wru, 1.25);
+        assert_eq!(
+            p.dynamodb_per_million_rru,
+            PriceTable::default().dynamodb_per_million_rru
+        );
+        let err = PriceTable::from_json_str(r#"{"dynamodb_wru": 1}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("dynamodb_wru"), "{err}");
+    }
+
+    #[test]
+    fn money_is_readable() {
+        assert_eq!(format_usd(0.0), "$0");
+        assert_eq!(format_usd(0.004_2), "$0.00420");
+        assert_eq!(format_usd(0.000_337_4), "$0.000337");
+        assert_eq!(format_usd(1.234), "$1.23");
+        assert_eq!(format_usd(1_234_567.0), "$1,234,567");
+    }
+}

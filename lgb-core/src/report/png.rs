@@ -1,0 +1,63 @@
+//! PNG: the latency percentile spectrum, per-second throughput and per-second p99,
+//! stacked in one image, drawn with plotters' bitmap backend and the bundled font.
+
+use std::io::Write;
+
+use super::chart::{png_chart, spectrum_series, timeline_series, Chart};
+use super::{Report, Reporter};
+use crate::error::{Error, Result};
+
+/// Writes a PNG image of [`Report::png_size`] pixels.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PngReporter;
+
+/// The spectrum chart alone, as PNG bytes.
+pub fn spectrum_png(report: &Report, size: (u32, u32)) -> Result<Vec<u8>> {
+    let series = spectrum_series(report.runs());
+    png_chart(size, &Chart::Spectrum(&series))
+}
+
+/// The two timeline charts (throughput over p99), as PNG bytes.
+pub fn timeline_png(report: &Report, size: (u32, u32)) -> Result<Vec<u8>> {
+    let (thr, p99) = timeline_series(report.runs());
+    png_chart(
+        size,
+        &Chart::Stack(vec![
+            Chart::Timeline {
+                title: "Throughput per second",
+                series: &thr,
+                latency: false,
+            },
+            Chart::Timeline {
+                title: "p99 latency per second",
+                series: &p99,
+                latency: true,
+            },
+        ]),
+    )
+}
+
+impl Reporter for PngReporter {
+    fn write(&self, report: &Report, out: &mut dyn Write) -> Result<()> {
+        let spectrum = spectrum_series(report.runs());
+        let (thr, p99) = timeline_series(report.runs());
+        let bytes = png_chart(
+            report.png_size(),
+            &Chart::Stack(vec![
+                Chart::Spectrum(&spectrum),
+                Chart::Timeline {
+                    title: "Throughput per second",
+                    series: &thr,
+                    latency: false,
+                },
+                Chart::Timeline {
+                    title: "p99 latency per second",
+                    series: &p99,
+                    latency: true,
+                },
+            ]),
+        )?;
+        out.write_all(&bytes)
+            .map_err(|e| Error::io("writing PNG", e))
+    }
+}
