@@ -27,6 +27,7 @@ locals {
 
   bucket_name         = "${var.name_prefix}-${local.account_id}-${var.region}"
   package_key         = "packages/lgb-lambda-${var.architecture}.zip"
+  package_path        = coalesce(var.package_path, "${path.module}/../dist/lgb-lambda-${var.architecture}.zip")
   dynamodb_table_name = coalesce(var.dynamodb_table_name, "${var.name_prefix}-bench")
   timestream_database = "${var.name_prefix}-bench"
   timestream_table    = "bench"

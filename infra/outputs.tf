@@ -5,8 +5,8 @@
 
 locals {
   # The benchmark config's `database` section for each worker: adapter options
-  # (same names as in lgb's config) that the runner fills in where the config
-  # leaves them unset.
+  # under the names lgb's config uses, which the runner puts into the config
+  # (they describe the deployment, so they replace the config's values).
   database_settings = {
     dynamodb = {
       type   = "dynamodb"

@@ -110,8 +110,8 @@ resource "aws_s3_bucket_policy" "artifacts" {
 resource "aws_s3_object" "package" {
   bucket      = aws_s3_bucket.artifacts.id
   key         = local.package_key
-  source      = var.package_path
-  source_hash = filemd5(var.package_path)
+  source      = local.package_path
+  source_hash = filemd5(local.package_path)
   kms_key_id  = var.kms_key_arn
 
   # The object must be written encrypted under the bucket's default rule.

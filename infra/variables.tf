@@ -55,11 +55,12 @@ variable "kms_key_arn" {
 # ------------------------------------------------------------------ workers ---
 
 variable "package_path" {
-  description = "Path of the worker zip (a `bootstrap` executable for provided.al2023) built by scripts/package-lambda, for the chosen architecture."
+  description = "Path of the worker zip (a `bootstrap` executable for provided.al2023) for the chosen architecture; null means dist/lgb-lambda-<architecture>.zip at the repository root, where scripts/package-lambda writes it."
   type        = string
+  default     = null
 
   validation {
-    condition     = endswith(var.package_path, ".zip")
+    condition     = var.package_path == null || endswith(coalesce(var.package_path, ".zip"), ".zip")
     error_message = "package_path must be the path of a .zip file."
   }
 }

@@ -41,7 +41,7 @@ resource "aws_lambda_function" "worker" {
   s3_bucket         = aws_s3_object.package.bucket
   s3_key            = aws_s3_object.package.key
   s3_object_version = aws_s3_object.package.version_id
-  source_code_hash  = filebase64sha256(var.package_path)
+  source_code_hash  = filebase64sha256(local.package_path)
 
   reserved_concurrent_executions = var.reserved_concurrency
   kms_key_arn                    = var.kms_key_arn
