@@ -388,6 +388,11 @@ impl TimestreamDatabase {
     }
 
     async fn create_if_missing(&self) -> Result<()> {
+        // Workers of one process build their adapters at the same time; one at a time
+        // here, the later ones find what the first created. (Across processes AWS
+        // answers ConflictException, handled below; moto would replace the table.)
+        static CREATING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+        let _one_at_a_time = CREATING.lock().await;
         let db = &self.options.database;
         let table = &self.options.table;
         match self
@@ -729,10 +734,12 @@ impl Database for TimestreamDatabase {
                     .collect();
                 (records, meta)
             }
-            other => return Err(Error::Unsupported(format!(
+            other => {
+                return Err(Error::Unsupported(format!(
                 "the timestream adapter has no `{}` queries (it has latest, time_range and native)",
                 other.kind().as_str()
-            ))),
+            )))
+            }
         };
         Ok(QueryOutcome { records, meta })
     }
