@@ -452,13 +452,17 @@ async fn native_sql_creates_inserts_and_selects() {
         .query(&q(format!("SELECT nosuch FROM {table}")))
         .await
         .unwrap_err();
-    assert!(
-        matches!(
-            err.class(),
-            ErrorClass::Rejected | ErrorClass::NotFound | ErrorClass::Backend
-        ),
-        "{err}"
-    );
+    assert_eq!(err.class(), ErrorClass::NotFound, "{err}");
+    let err = db
+        .query(&q("SELECT * FROM nosuchtable".to_string()))
+        .await
+        .unwrap_err();
+    assert_eq!(err.class(), ErrorClass::NotFound, "{err}");
+    let err = db
+        .query(&q("CREATE TABLE bad syntax here".to_string()))
+        .await
+        .unwrap_err();
+    assert_eq!(err.class(), ErrorClass::Rejected, "{err}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -881,4 +885,81 @@ async fn get_overhead_against_a_plain_client_loop_and_verified_ratio() {
         "lgb p50 {lgb_p50:?} vs plain {plain:?}"
     );
     assert!(ratio > 1.0, "verification costs something: {ratio}");
+}
+
+/// `examples/immudb-local.json` stays valid and runs (shortened) against the local
+/// server with the documented override.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_example_config_runs_with_the_documented_override() {
+    let env = env();
+    if std::env::var("LGB_IMMUDB_PASSWORD").is_err() {
+        std::env::set_var("LGB_IMMUDB_PASSWORD", &env["LGB_IMMUDB_PASSWORD"]);
+    }
+    let prefix = common::unique_prefix("example");
+    let mut overrides = vec![
+        format!("database.address={}", env["LGB_IMMUDB_ENDPOINT"]),
+        format!("workload.key_prefix={prefix}"),
+        "workload.records=500".to_string(),
+    ];
+    for i in 0..4 {
+        overrides.push(format!("tests[{i}].duration=1s"));
+        overrides.push(format!("tests[{i}].warmup=0s"));
+    }
+    let path = common::repo_root().join("examples/immudb-local.json");
+    let config = BenchmarkConfig::load(&path, &overrides).expect("the example is valid");
+    assert!(
+        !config.database.options.contains_key("password"),
+        "the example keeps the password out of the config"
+    );
+    let runner = Runner::new(Arc::new(LocalInvoker::default()), 0);
+    let run = runner
+        .run(&config, CancellationToken::new(), &Silent)
+        .await
+        .expect("run");
+    assert_eq!(run.tests.len(), 5, "load phase and four tests");
+    for test in &run.tests {
+        assert!(test.metrics.ok() > 0, "{} did nothing", test.name);
+        assert_eq!(
+            test.metrics.failed(),
+            0,
+            "{}: {:?}",
+            test.name,
+            test.metrics.operations.keys()
+        );
+    }
+}
+
+/// Verified mode from the very first transaction of a new server: the first trusted
+/// state may be empty (transaction 0), then every proof is checked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verified_mode_starts_from_a_fresh_database() {
+    let server = OwnServer::start();
+    server.wait_ready().await;
+    let mut o = ImmudbOptions::new(&server.address, "immudb");
+    o.verified = true;
+    let db = ImmudbDatabase::connect(o).await.expect("connect");
+    let first = db.trusted_state();
+    db.write(&record("fresh-a", "1"))
+        .await
+        .expect("first verified write");
+    assert!(db.trusted_state().tx_id > first.tx_id);
+    let batch: Vec<Record> = (0..20)
+        .map(|i| record(&format!("fresh-b{i:02}"), "b"))
+        .collect();
+    db.batch_write(&batch).await.expect("verified batch");
+    for r in batch.iter().step_by(7).chain([&record("fresh-a", "1")]) {
+        assert_eq!(
+            &db.read(&r.key)
+                .await
+                .expect("verified read")
+                .record
+                .unwrap(),
+            r
+        );
+    }
+    let got = db
+        .read_many(&batch.iter().map(|r| r.key.clone()).collect::<Vec<_>>())
+        .await
+        .unwrap();
+    assert_eq!(got.records.len(), 20);
 }

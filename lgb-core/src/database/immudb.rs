@@ -285,7 +285,8 @@ impl ImmudbDatabase {
     /// Connects, opens a session and, in verified mode, fetches the state to trust
     /// (trust on first use, as immudb's SDKs do).
     pub async fn connect(options: ImmudbOptions) -> Result<Self> {
-        if let Some(problems) = Some(options.problems()).filter(|p| !p.is_empty()) {
+        let problems = options.problems();
+        if !problems.is_empty() {
             return Err(Error::Config(problems));
         }
         let credentials = resolve_credentials(&options).await?;
@@ -324,7 +325,7 @@ impl ImmudbDatabase {
         };
         if db.options.verified {
             let state = db
-                .call((), |mut c, r| async move { c.current_state(r).await })
+                .call(&(), |mut c, r| async move { c.current_state(r).await })
                 .await?;
             *db.trusted.lock().map_err(poisoned)? = verify::state_from(&state.value)?;
         }
@@ -359,7 +360,7 @@ impl ImmudbDatabase {
         };
         Ok(self
             .inner
-            .call(req, |mut c, r| async move { c.verifiable_get(r).await })
+            .call(&req, |mut c, r| async move { c.verifiable_get(r).await })
             .await?
             .value)
     }
@@ -376,7 +377,7 @@ impl ImmudbDatabase {
         };
         Ok(self
             .inner
-            .call(req, |mut c, r| async move { c.verifiable_set(r).await })
+            .call(&req, |mut c, r| async move { c.verifiable_set(r).await })
             .await?
             .value)
     }
@@ -385,7 +386,7 @@ impl ImmudbDatabase {
     /// would look (for tests of the re-login path).
     pub async fn drop_session(&self) -> Result<()> {
         self.inner
-            .call((), |mut c, r| async move { c.close_session(r).await })
+            .call(&(), |mut c, r| async move { c.close_session(r).await })
             .await?;
         Ok(())
     }
@@ -409,7 +410,7 @@ impl ImmudbDatabase {
             };
             let called = self
                 .inner
-                .call(req, |mut c, r| async move {
+                .call(&req, |mut c, r| async move {
                     let mut stream = c.sql_query(r).await?.into_inner();
                     let mut results = Vec::new();
                     while let Some(part) = stream.message().await? {
@@ -441,7 +442,7 @@ impl ImmudbDatabase {
             };
             let called = self
                 .inner
-                .call(req, |mut c, r| async move { c.sql_exec(r).await })
+                .call(&req, |mut c, r| async move { c.sql_exec(r).await })
                 .await?;
             Ok(QueryOutcome {
                 records: Vec::new(),
@@ -468,7 +469,7 @@ impl ImmudbDatabase {
             req.limit = (limit - out.records.len()).min(page) as u64;
             let called = self
                 .inner
-                .call(req.clone(), |mut c, r| async move { c.scan(r).await })
+                .call(&req, |mut c, r| async move { c.scan(r).await })
                 .await;
             let entries = match called {
                 Ok(c) => {
@@ -505,7 +506,7 @@ impl ImmudbDatabase {
         };
         let entries = match self
             .inner
-            .call(req, |mut c, r| async move { c.history(r).await })
+            .call(&req, |mut c, r| async move { c.history(r).await })
             .await
         {
             Ok(c) => c.value.entries,
@@ -532,7 +533,7 @@ impl ImmudbDatabase {
         };
         let called = match self
             .inner
-            .call(req, |mut c, r| async move { c.verifiable_get(r).await })
+            .call(&req, |mut c, r| async move { c.verifiable_get(r).await })
             .await
         {
             Ok(c) => c,
@@ -575,10 +576,7 @@ impl ImmudbDatabase {
             };
             let called = self
                 .inner
-                .call(
-                    req.clone(),
-                    |mut c, r| async move { c.verifiable_set(r).await },
-                )
+                .call(&req, |mut c, r| async move { c.verifiable_set(r).await })
                 .await?;
             let kvs = req
                 .set_request
@@ -598,7 +596,7 @@ impl ImmudbDatabase {
                 ..Default::default()
             };
             self.inner
-                .call(req, |mut c, r| async move { c.set(r).await })
+                .call(&req, |mut c, r| async move { c.set(r).await })
                 .await?
                 .retries
         };
@@ -636,7 +634,7 @@ impl Inner {
 
     /// Calls the server with the current session; if the server no longer knows the
     /// session, opens a new one (once) and calls again.
-    async fn call<M, T, F, Fut>(&self, msg: M, f: F) -> Result<Called<T>>
+    async fn call<M, T, F, Fut>(&self, msg: &M, f: F) -> Result<Called<T>>
     where
         M: Clone,
         F: Fn(Client, Request<M>) -> Fut,
@@ -651,7 +649,7 @@ impl Inner {
             Err(status) if is_session_lost(&status) => {
                 self.relogin(session.generation).await?;
                 let session = self.session()?;
-                match f(self.client.clone(), with_session(msg, &session.id)).await {
+                match f(self.client.clone(), with_session(msg.clone(), &session.id)).await {
                     Ok(r) => Ok(Called {
                         value: r.into_inner(),
                         retries: 1,
@@ -689,7 +687,7 @@ impl Inner {
 
     async fn server_max_tx_entries(&self) -> Option<usize> {
         let settings = self
-            .call(proto::DatabaseSettingsRequest {}, |mut c, r| async move {
+            .call(&proto::DatabaseSettingsRequest {}, |mut c, r| async move {
                 c.get_database_settings_v2(r).await
             })
             .await
@@ -707,7 +705,7 @@ async fn keep_alive(inner: Weak<Inner>, every: Duration) {
         let Some(inner) = inner.upgrade() else { return };
         // A failure here is not a benchmark error: the next operation re-logs in.
         if let Err(e) = inner
-            .call((), |mut c, r| async move { c.keep_alive(r).await })
+            .call(&(), |mut c, r| async move { c.keep_alive(r).await })
             .await
         {
             tracing::debug!(error = %e, "immudb keep-alive failed");
@@ -789,7 +787,9 @@ fn map_status(status: &Status) -> Error {
         Code::ResourceExhausted => Error::Throttled(msg),
         Code::Unauthenticated | Code::PermissionDenied => Error::config("database", msg),
         Code::Unimplemented => Error::Unsupported(msg),
-        _ if is_not_found(&msg) => Error::NotFound(msg),
+        // immudb's SQL engine answers `Unknown` for a bad statement.
+        _ if is_not_found(&msg) || msg.contains("does not exist") => Error::NotFound(msg),
+        _ if msg.contains("syntax error") => Error::Rejected(msg),
         _ => Error::Backend(format!("immudb: {msg}")),
     }
 }
@@ -1074,7 +1074,7 @@ impl Database for ImmudbDatabase {
         };
         match self
             .inner
-            .call(req, |mut c, r| async move { c.get(r).await })
+            .call(&req, |mut c, r| async move { c.get(r).await })
             .await
         {
             Ok(c) => Ok(ReadOutcome {
@@ -1108,7 +1108,7 @@ impl Database for ImmudbDatabase {
         };
         let called = self
             .inner
-            .call(req, |mut c, r| async move { c.get_all(r).await })
+            .call(&req, |mut c, r| async move { c.get_all(r).await })
             .await?;
         out.meta.retries = called.retries;
         for e in &called.value.entries {
@@ -1160,7 +1160,7 @@ impl Database for ImmudbDatabase {
     async fn close(&self) -> Result<()> {
         self.keepalive.abort();
         self.inner
-            .call((), |mut c, r| async move { c.close_session(r).await })
+            .call(&(), |mut c, r| async move { c.close_session(r).await })
             .await?;
         Ok(())
     }
@@ -1253,6 +1253,11 @@ mod tests {
             (Status::resource_exhausted("slow down"), C::Throttled),
             (Status::permission_denied("no"), C::Config),
             (Status::internal("boom password=hunter2"), C::Backend),
+            (Status::unknown("table does not exist (t)"), C::NotFound),
+            (
+                Status::unknown("syntax error: unexpected IDENTIFIER"),
+                C::Rejected,
+            ),
         ];
         for (status, class) in cases {
             let e = map_status(&status);
