@@ -1,0 +1,322 @@
+"""The public functions of lgb and the Run class. They only adapt arguments and
+results: the native module (``lgb._lgb``, lgb-core underneath) runs, loads and
+validates, and hands tables over as Arrow IPC buffers that polars reads."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+from pathlib import Path
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
+
+import polars as pl
+
+from . import _lgb
+from ._progress import Progress, make_progress
+
+ConfigSource = Union[str, "os.PathLike[str]", Mapping[str, Any]]
+"""A config: a path, JSON text (comments allowed) or a dict."""
+
+Overrides = Union[Mapping[str, Any], Sequence[str]]
+"""``{"tests[0].concurrency": 8}`` or ``["tests[0].concurrency=8"]``."""
+
+
+def _source(config: ConfigSource) -> Tuple[str, bool]:
+    """``(text or path, is_path)``."""
+    if isinstance(config, Mapping):
+        return json.dumps(config), False
+    if isinstance(config, os.PathLike):
+        return os.fspath(config), True
+    if isinstance(config, str):
+        # JSON documents are objects; anything else is a file name.
+        return config, not config.lstrip().startswith("{")
+    raise TypeError(f"config must be a path, JSON text or a dict, not {type(config).__name__}")
+
+
+def _override_list(overrides: Optional[Overrides]) -> List[str]:
+    if overrides is None:
+        return []
+    if isinstance(overrides, Mapping):
+        out = []
+        for path, value in overrides.items():
+            text = value if isinstance(value, str) else json.dumps(value)
+            out.append(f"{path}={text}")
+        return out
+    if isinstance(overrides, str):
+        return [overrides]
+    return [str(o) for o in overrides]
+
+
+def _frame(ipc: bytes) -> pl.DataFrame:
+    return pl.read_ipc(ipc)
+
+
+class Run:
+    """One benchmark run: what ``lgb.run`` returns and ``lgb.load`` reads.
+
+    Tables are polars DataFrames; latencies are ``Duration("ns")``, instants
+    ``Datetime("ns", "UTC")``, counts ``UInt64``. Each call builds its table anew from
+    the run's exact histograms.
+    """
+
+    def __init__(self, data: _lgb.RunData) -> None:
+        self._data = data
+        self._config: Optional[Dict[str, Any]] = None
+        self._tests = data.tests()
+
+    # ---- identity -------------------------------------------------------------------
+
+    @property
+    def run_id(self) -> str:
+        """Unique id of the run, also its results directory name."""
+        return self._data.run_id
+
+    @property
+    def name(self) -> str:
+        """The benchmark's name (``config["name"]``)."""
+        return self._data.name
+
+    @property
+    def status(self) -> str:
+        """``"completed"``, ``"cancelled"`` (interrupted; results cover what ran) or
+        ``"failed"`` (a test had no worker that could run)."""
+        return self._data.status
+
+    @property
+    def target(self) -> str:
+        """Where workers ran: ``"local"``, ``"lambda"`` or ``"url"``."""
+        return self._data.target
+
+    @property
+    def created_at(self) -> _dt.datetime:
+        """When the run started (UTC)."""
+        return _dt.datetime.fromisoformat(self._data.created_at.replace("Z", "+00:00"))
+
+    @property
+    def lgb_version(self) -> str:
+        """Version of lgb that ran the benchmark."""
+        return self._data.lgb_version
+
+    @property
+    def path(self) -> Optional[Path]:
+        """The results directory (``results/<run-id>``)."""
+        p = self._data.path
+        return None if p is None else Path(p)
+
+    @property
+    def config(self) -> Dict[str, Any]:
+        """The config as run: overrides applied, defaults filled in."""
+        if self._config is None:
+            self._config = json.loads(self._data.config_json())
+        return self._config
+
+    @property
+    def database(self) -> str:
+        """The database adapter (``config["database"]["type"]``)."""
+        return str(self.config["database"]["type"])
+
+    def tests(self) -> List[str]:
+        """Test names in the order they ran (``"load"`` first when records were loaded)."""
+        return [name for name, _, _ in self._tests]
+
+    def operations(self, test: Optional[str] = None) -> List[str]:
+        """Operation kinds measured (by ``test``, or by any test), sorted."""
+        if test is not None:
+            self._check(test, None)
+        ops = {op for name, _, names in self._tests if test in (None, name) for op in names}
+        return sorted(ops)
+
+    def _check(self, test: Optional[str], operation: Optional[str]) -> None:
+        if test is not None and test not in self.tests():
+            raise ValueError(f"run {self.run_id} has no test {test!r}; its tests: {', '.join(self.tests())}")
+        if operation is not None and operation not in self.operations(test):
+            where = f"test {test!r}" if test is not None else f"run {self.run_id}"
+            raise ValueError(f"{where} has no operation {operation!r}; its operations: {', '.join(self.operations(test))}")
+
+    # ---- tables ---------------------------------------------------------------------
+
+    def summary(self) -> pl.DataFrame:
+        """One row per test and operation (the rows of ``summary.csv``).
+
+        Columns: ``test``, ``phase`` (``load``/``run``), ``operation`` (String);
+        ``ok``, ``failed`` (UInt64); ``throughput`` (Float64, operations per second of
+        the measured window); ``min``, ``mean``, ``p50``, ``p90``, ``p95``, ``p99``,
+        ``p999``, ``max``, ``stddev`` (Duration ns, successful operations; from the
+        intended start in open-loop tests); ``service_p50``, ``service_p99``
+        (Duration ns, null in closed-loop tests); ``errors`` (String,
+        ``class=count`` pairs); ``read_units``, ``write_units`` (Float64, capacity
+        units the database reported).
+        """
+        return _frame(self._data.summary())
+
+    def timeline(self) -> pl.DataFrame:
+        """One row per test, second and operation.
+
+        Columns: ``test``, ``phase``, ``operation`` (String); ``time`` (Datetime ns UTC,
+        start of the second); ``ops``, ``errors`` (UInt64, operations and failures that
+        ended in that second); ``mean``, ``p50``, ``p90``, ``p99``, ``p999``, ``max``
+        (Duration ns, latency of that second's successful operations).
+        """
+        return _frame(self._data.timeline())
+
+    def latencies(self, test: Optional[str] = None, operation: Optional[str] = None) -> pl.DataFrame:
+        """The histograms at full resolution: one row per recorded bucket.
+
+        Columns: ``test``, ``operation``, ``histogram`` (String: ``latency`` for
+        successes, ``service`` for service time in open-loop tests,
+        ``failed_latency`` for failures); ``low``, ``value`` (Duration ns, the
+        bucket's range; ``value`` is what HdrHistogram reports for percentiles);
+        ``count``, ``cumulative_count`` (UInt64); ``percentile`` (Float64, 0-100,
+        share of the histogram at or below ``value``). ``value`` against
+        ``percentile`` is the percentile spectrum.
+        """
+        self._check(test, operation)
+        return _frame(self._data.latencies(test, operation))
+
+    def percentiles(
+        self, test: Optional[str] = None, operation: Optional[str] = None, ticks: int = 5
+    ) -> pl.DataFrame:
+        """HdrHistogram's percentile distribution: ``ticks`` points per halving of the
+        distance to 100% (what HdrHistogram's plotter draws).
+
+        Columns: ``test``, ``operation``, ``histogram`` (String); ``percentile``
+        (Float64, 0-100); ``value`` (Duration ns).
+        """
+        self._check(test, operation)
+        if ticks < 1:
+            raise ValueError("ticks must be at least 1")
+        return _frame(self._data.percentiles(test, operation, ticks))
+
+    def errors(self) -> pl.DataFrame:
+        """One row per test, operation and error class.
+
+        Columns: ``test``, ``phase`` (String); ``operation`` (String, null for errors
+        outside operations such as a worker that could not start); ``class`` (String:
+        ``timeout``, ``throttled``, ...); ``count`` (UInt64); ``samples``
+        (List(String), a few messages with secrets redacted).
+        """
+        return _frame(self._data.errors())
+
+    def workers(self) -> pl.DataFrame:
+        """One row per test and worker.
+
+        Columns: ``test``, ``phase`` (String); ``worker`` (UInt32); ``status``
+        (String), ``error`` (String, null unless failed); ``attempts`` (UInt32,
+        invocations including retries); ``ops`` (UInt64); ``start`` (Datetime ns
+        UTC); ``window`` (Duration ns, measured time); ``runtime`` (String,
+        ``local``/``lambda``); ``cold_start`` (Boolean); ``init`` (Duration ns, Lambda
+        init time, null locally); ``memory_mb`` (UInt32, null locally); ``region``,
+        ``function``, ``function_version`` (String, null locally); ``lgb_version``
+        (String); ``cpus`` (UInt64).
+        """
+        return _frame(self._data.workers())
+
+    # ---- display --------------------------------------------------------------------
+
+    def __repr__(self) -> str:
+        where = f" at {self.path}" if self.path is not None else ""
+        return f"<lgb.Run {self.run_id} {self.status}: {self.database}, {len(self._tests)} tests{where}>"
+
+    def _repr_html_(self) -> str:
+        head = f"<p><b>{self.name}</b> {self.run_id} ({self.status}, {self.database})</p>"
+        table: str = self.summary()._repr_html_()
+        return head + table
+
+
+def run(
+    config: ConfigSource,
+    target: Optional[str] = "local",
+    workers: Optional[int] = None,
+    overrides: Optional[Overrides] = None,
+    out: Union[str, "os.PathLike[str]"] = "results",
+    progress: Union[bool, Progress, None] = True,
+) -> Run:
+    """Runs a benchmark and writes its results directory ``<out>/<run-id>/``.
+
+    ``config`` is a path, JSON text or a dict. ``target`` and ``workers`` override
+    ``runner.target`` and ``runner.workers`` (``target=None`` keeps the config's);
+    ``overrides`` sets any value by path, like ``lgb run --set``. ``progress`` shows a
+    bar (HTML in Jupyter, one line in a terminal); pass ``False`` for none or an
+    object with ``start/update/finish/close`` to receive the updates.
+
+    The GIL is released while the benchmark runs. Ctrl-C (or interrupting the
+    kernel) stops it within a fraction of a second: the results measured so far are
+    written (status ``cancelled``) and ``KeyboardInterrupt`` is raised with their
+    directory in its ``results`` attribute.
+
+    Raises ``ConfigError`` (with every problem's JSON path) before anything runs
+    when the config is wrong, and the matching ``LgbError`` subclass otherwise.
+    """
+    text, is_path = _source(config)
+    sets = _override_list(overrides)
+    if target is not None:
+        sets.append(f"runner.target={target}")
+    if workers is not None:
+        sets.append(f"runner.workers={int(workers)}")
+    bar = make_progress(progress)
+    try:
+        data, _ = _lgb.run(text, is_path, sets, os.fspath(out), bar)
+    except KeyboardInterrupt as stop:
+        results = getattr(stop, "results", None)
+        if bar is not None:
+            bar.close(f"interrupted; partial results: {results}" if results else "interrupted")
+        raise
+    except BaseException:
+        if bar is not None:
+            bar.close()
+        raise
+    if bar is not None:
+        bar.close(None if data.status == "completed" else f"run {data.status}; results: {data.path}")
+    return Run(data)
+
+
+def load(path: Union[str, "os.PathLike[str]"]) -> Run:
+    """Loads a results directory (or its ``result.json``) written by ``lgb run`` or
+    ``lgb.run``. Results newer than this package are refused with a ``ConfigError``
+    that says to upgrade."""
+    return Run(_lgb.load(os.fspath(path)))
+
+
+def validate(config: ConfigSource, overrides: Optional[Overrides] = None) -> Dict[str, Any]:
+    """Checks a config without running it and returns it as it would run (defaults
+    filled in). Raises ``ConfigError`` listing every problem with its JSON path."""
+    text, is_path = _source(config)
+    result: Dict[str, Any] = json.loads(_lgb.validate(text, is_path, _override_list(overrides)))
+    return result
+
+
+def compare(runs: Iterable[Union[Run, str, "os.PathLike[str]"]]) -> pl.DataFrame:
+    """The summaries of several runs in one table, for comparing databases or
+    settings: ``Run.summary()``'s columns after ``run_id``, ``name`` and
+    ``database`` (String). Runs may be given as ``Run`` objects or results
+    directories."""
+    frames = []
+    for r in runs:
+        run_ = r if isinstance(r, Run) else load(r)
+        summary = run_.summary()
+        labelled = summary.with_columns(
+            pl.lit(run_.run_id, dtype=pl.String).alias("run_id"),
+            pl.lit(run_.name, dtype=pl.String).alias("name"),
+            pl.lit(run_.database, dtype=pl.String).alias("database"),
+        )
+        frames.append(labelled.select(["run_id", "name", "database", *summary.columns]))
+    if not frames:
+        raise ValueError("compare needs at least one run")
+    return pl.concat(frames, how="vertical")
+
+
+def list_databases() -> Dict[str, str]:
+    """Database adapters compiled into this package: name to description."""
+    return dict(_lgb.list_databases())
+
+
+def list_operations() -> Dict[str, str]:
+    """Operations a test can run: name to description."""
+    return dict(_lgb.list_operations())
+
+
+def schema() -> Dict[str, Any]:
+    """The JSON Schema of benchmark configs (for editors and validators)."""
+    result: Dict[str, Any] = json.loads(_lgb.schema())
+    return result

@@ -1,0 +1,735 @@
+//! Results as Arrow tables: each function turns part of a [`RunResult`] into one
+//! [`RecordBatch`], and [`to_ipc`] encodes it as an Arrow IPC file that polars reads
+//! without a copy per value. This module owns the column names and types that
+//! `lgb.Run`'s methods document; it computes nothing that lgb-core does not already
+//! provide (summaries, percentiles and spectra come from lgb-core and HdrHistogram).
+//!
+//! Types: latencies are `Duration(ns)`, instants are `Timestamp(ns, "UTC")`, counts are
+//! `UInt64`, rates and capacity units are `Float64`.
+
+use std::sync::Arc;
+
+use arrow_array::builder::{ListBuilder, StringBuilder};
+use arrow_array::{
+    ArrayRef, BooleanArray, DurationNanosecondArray, Float64Array, RecordBatch, StringArray,
+    TimestampNanosecondArray, UInt32Array, UInt64Array,
+};
+use arrow_ipc::writer::FileWriter;
+use arrow_schema::{ArrowError, DataType, Field, Schema, TimeUnit};
+use lgb_core::metrics::{LatencyHistogram, OperationMetrics};
+use lgb_core::protocol::{Phase, WorkerStatus};
+use lgb_core::report::summary_rows;
+use lgb_core::runner::{RunResult, TestResult};
+
+/// Which tests and operations a latency table covers (`None` means all).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Selection<'a> {
+    /// Only this test.
+    pub test: Option<&'a str>,
+    /// Only this operation kind.
+    pub operation: Option<&'a str>,
+}
+
+impl Selection<'_> {
+    fn keeps(&self, test: &str, operation: &str) -> bool {
+        self.test.is_none_or(|t| t == test) && self.operation.is_none_or(|o| o == operation)
+    }
+}
+
+/// Columns of a table being built, in order.
+#[derive(Default)]
+struct Columns {
+    fields: Vec<Field>,
+    arrays: Vec<ArrayRef>,
+}
+
+fn ns(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+fn ns_f(v: f64) -> i64 {
+    // `as` saturates; latencies are at most 60 s, far inside i64.
+    v.round() as i64
+}
+
+fn utc() -> DataType {
+    DataType::Timestamp(TimeUnit::Nanosecond, Some("UTC".into()))
+}
+
+impl Columns {
+    fn push(
+        &mut self,
+        name: &str,
+        data_type: DataType,
+        nullable: bool,
+        array: ArrayRef,
+    ) -> &mut Self {
+        self.fields.push(Field::new(name, data_type, nullable));
+        self.arrays.push(array);
+        self
+    }
+
+    fn text(&mut self, name: &str, values: Vec<String>) -> &mut Self {
+        self.push(
+            name,
+            DataType::Utf8,
+            false,
+            Arc::new(StringArray::from(values)),
+        )
+    }
+
+    fn text_opt(&mut self, name: &str, values: Vec<Option<String>>) -> &mut Self {
+        self.push(
+            name,
+            DataType::Utf8,
+            true,
+            Arc::new(StringArray::from(values)),
+        )
+    }
+
+    fn u64(&mut self, name: &str, values: Vec<u64>) -> &mut Self {
+        self.push(
+            name,
+            DataType::UInt64,
+            false,
+            Arc::new(UInt64Array::from(values)),
+        )
+    }
+
+    fn u32(&mut self, name: &str, values: Vec<u32>) -> &mut Self {
+        self.push(
+            name,
+            DataType::UInt32,
+            false,
+            Arc::new(UInt32Array::from(values)),
+        )
+    }
+
+    fn u32_opt(&mut self, name: &str, values: Vec<Option<u32>>) -> &mut Self {
+        self.push(
+            name,
+            DataType::UInt32,
+            true,
+            Arc::new(UInt32Array::from(values)),
+        )
+    }
+
+    fn f64(&mut self, name: &str, values: Vec<f64>) -> &mut Self {
+        self.push(
+            name,
+            DataType::Float64,
+            false,
+            Arc::new(Float64Array::from(values)),
+        )
+    }
+
+    fn flag(&mut self, name: &str, values: Vec<bool>) -> &mut Self {
+        self.push(
+            name,
+            DataType::Boolean,
+            false,
+            Arc::new(BooleanArray::from(values)),
+        )
+    }
+
+    fn duration(&mut self, name: &str, values: Vec<i64>) -> &mut Self {
+        let dt = DataType::Duration(TimeUnit::Nanosecond);
+        self.push(
+            name,
+            dt,
+            false,
+            Arc::new(DurationNanosecondArray::from(values)),
+        )
+    }
+
+    fn duration_opt(&mut self, name: &str, values: Vec<Option<i64>>) -> &mut Self {
+        let dt = DataType::Duration(TimeUnit::Nanosecond);
+        self.push(
+            name,
+            dt,
+            true,
+            Arc::new(DurationNanosecondArray::from(values)),
+        )
+    }
+
+    fn time(&mut self, name: &str, unix_ns: Vec<i64>) -> &mut Self {
+        let array = TimestampNanosecondArray::from(unix_ns).with_timezone("UTC");
+        self.push(name, utc(), false, Arc::new(array))
+    }
+
+    fn text_lists(&mut self, name: &str, values: Vec<Vec<String>>) -> &mut Self {
+        let mut builder = ListBuilder::new(StringBuilder::new()).with_field(Arc::new(Field::new(
+            "item",
+            DataType::Utf8,
+            false,
+        )));
+        for list in values {
+            for v in list {
+                builder.values().append_value(v);
+            }
+            builder.append(true);
+        }
+        let item = Field::new("item", DataType::Utf8, false);
+        let dt = DataType::List(Arc::new(item));
+        self.push(name, dt, false, Arc::new(builder.finish()))
+    }
+
+    fn finish(&mut self) -> Result<RecordBatch, ArrowError> {
+        let schema = Arc::new(Schema::new(std::mem::take(&mut self.fields)));
+        RecordBatch::try_new(schema, std::mem::take(&mut self.arrays))
+    }
+}
+
+/// `load` or `run`, as in `result.json`.
+pub fn phase_name(phase: Phase) -> &'static str {
+    match phase {
+        Phase::Load => "load",
+        Phase::Run => "run",
+    }
+}
+
+fn status_name(status: WorkerStatus) -> &'static str {
+    match status {
+        WorkerStatus::Completed => "completed",
+        WorkerStatus::Cancelled => "cancelled",
+        WorkerStatus::Failed => "failed",
+    }
+}
+
+/// One row per test and operation: lgb-core's summary rows (the columns of
+/// `summary.csv`) with latencies as durations and the test's phase.
+pub fn summary(run: &RunResult) -> Result<RecordBatch, ArrowError> {
+    let rows = summary_rows(run);
+    // summary_rows walks tests in order and their operations in key order; the phase
+    // of each row is that of its test.
+    let phases: Vec<String> = run
+        .tests
+        .iter()
+        .flat_map(|t| std::iter::repeat_n(phase_name(t.phase), t.metrics.operations.len()))
+        .map(String::from)
+        .collect();
+    let phases = if phases.len() == rows.len() {
+        phases
+    } else {
+        rows.iter()
+            .map(|r| {
+                let phase = run.tests.iter().find(|t| t.name == r.test).map(|t| t.phase);
+                phase_name(phase.unwrap_or_default()).to_string()
+            })
+            .collect()
+    };
+    let col = |f: fn(&lgb_core::report::SummaryRow) -> u64| {
+        rows.iter().map(|r| ns(f(r))).collect::<Vec<_>>()
+    };
+    Columns::default()
+        .text("test", rows.iter().map(|r| r.test.clone()).collect())
+        .text("phase", phases)
+        .text(
+            "operation",
+            rows.iter().map(|r| r.operation.clone()).collect(),
+        )
+        .u64("ok", rows.iter().map(|r| r.ok).collect())
+        .u64("failed", rows.iter().map(|r| r.failed).collect())
+        .f64("throughput", rows.iter().map(|r| r.throughput).collect())
+        .duration("min", col(|r| r.min_ns))
+        .duration("mean", rows.iter().map(|r| ns_f(r.mean_ns)).collect())
+        .duration("p50", col(|r| r.p50_ns))
+        .duration("p90", col(|r| r.p90_ns))
+        .duration("p95", col(|r| r.p95_ns))
+        .duration("p99", col(|r| r.p99_ns))
+        .duration("p999", col(|r| r.p999_ns))
+        .duration("max", col(|r| r.max_ns))
+        .duration("stddev", rows.iter().map(|r| ns_f(r.stddev_ns)).collect())
+        .duration_opt(
+            "service_p50",
+            rows.iter().map(|r| r.service_p50_ns.map(ns)).collect(),
+        )
+        .duration_opt(
+            "service_p99",
+            rows.iter().map(|r| r.service_p99_ns.map(ns)).collect(),
+        )
+        .text("errors", rows.iter().map(|r| r.errors.clone()).collect())
+        .f64("read_units", rows.iter().map(|r| r.read_units).collect())
+        .f64("write_units", rows.iter().map(|r| r.write_units).collect())
+        .finish()
+}
+
+/// One row per test, second and operation: operations that ended in that second,
+/// failures, and latency statistics of that second's successful operations.
+pub fn timeline(run: &RunResult) -> Result<RecordBatch, ArrowError> {
+    let n: usize = run.tests.iter().map(|t| t.metrics.timeline.len()).sum();
+    let (mut test, mut phase, mut op) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    let (mut time, mut ops, mut errors) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    let mut stats: [Vec<i64>; 6] = Default::default();
+    for t in &run.tests {
+        for p in t.metrics.timeline.points() {
+            test.push(t.name.clone());
+            phase.push(phase_name(t.phase).to_string());
+            op.push(p.operation.clone());
+            time.push(p.second.saturating_mul(1_000_000_000));
+            ops.push(p.ops);
+            errors.push(p.errors);
+            let s = p.latency.summary();
+            for (col, v) in stats.iter_mut().zip([
+                ns_f(s.mean_ns),
+                ns(s.p50_ns),
+                ns(s.p90_ns),
+                ns(s.p99_ns),
+                ns(s.p999_ns),
+                ns(s.max_ns),
+            ]) {
+                col.push(v);
+            }
+        }
+    }
+    let [mean, p50, p90, p99, p999, max] = stats;
+    Columns::default()
+        .text("test", test)
+        .text("phase", phase)
+        .text("operation", op)
+        .time("time", time)
+        .u64("ops", ops)
+        .u64("errors", errors)
+        .duration("mean", mean)
+        .duration("p50", p50)
+        .duration("p90", p90)
+        .duration("p99", p99)
+        .duration("p999", p999)
+        .duration("max", max)
+        .finish()
+}
+
+/// The histograms of one operation, by name: `latency` (successes; from the intended
+/// start in open-loop tests), `service` (open loop only) and `failed_latency`.
+fn histograms(m: &OperationMetrics) -> impl Iterator<Item = (&'static str, &LatencyHistogram)> {
+    [
+        ("latency", Some(&m.latency)),
+        ("service", m.service.as_ref()),
+        ("failed_latency", Some(&m.failed_latency)),
+    ]
+    .into_iter()
+    .filter_map(|(name, h)| h.map(|h| (name, h)))
+}
+
+fn selected<'r>(
+    run: &'r RunResult,
+    sel: Selection<'r>,
+) -> impl Iterator<Item = (&'r TestResult, &'r str, &'static str, &'r LatencyHistogram)> + 'r {
+    run.tests.iter().flat_map(move |t| {
+        t.metrics
+            .operations
+            .iter()
+            .filter(move |(op, _)| sel.keeps(&t.name, op))
+            .flat_map(move |(op, m)| histograms(m).map(move |(kind, h)| (t, op.as_str(), kind, h)))
+    })
+}
+
+/// One row per recorded bucket of each histogram: the bucket's range (`low` ..= `value`,
+/// `value` being the bucket's highest equivalent value as HdrHistogram reports it), its
+/// count, and the cumulative count and percentile up to and including it (so `value`
+/// against `percentile` is the percentile spectrum at full resolution).
+pub fn latencies(run: &RunResult, sel: Selection<'_>) -> Result<RecordBatch, ArrowError> {
+    let (mut test, mut op, mut kind) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut low, mut value, mut count, mut cumulative, mut percentile) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for (t, o, k, h) in selected(run, sel) {
+        let h = h.inner();
+        let total = h.len();
+        let mut running = 0u64;
+        for v in h.iter_recorded() {
+            let n = v.count_at_value();
+            running += n;
+            test.push(t.name.clone());
+            op.push(o.to_string());
+            kind.push(k.to_string());
+            low.push(ns(h.lowest_equivalent(v.value_iterated_to())));
+            value.push(ns(v.value_iterated_to()));
+            count.push(n);
+            cumulative.push(running);
+            percentile.push(running as f64 * 100.0 / total as f64);
+        }
+    }
+    Columns::default()
+        .text("test", test)
+        .text("operation", op)
+        .text("histogram", kind)
+        .duration("low", low)
+        .duration("value", value)
+        .u64("count", count)
+        .u64("cumulative_count", cumulative)
+        .f64("percentile", percentile)
+        .finish()
+}
+
+/// HdrHistogram's classic percentile distribution of each histogram (lgb-core's
+/// `LatencyHistogram::spectrum`): `ticks` steps per halving of the distance to 100%.
+pub fn percentiles(
+    run: &RunResult,
+    sel: Selection<'_>,
+    ticks: u32,
+) -> Result<RecordBatch, ArrowError> {
+    let (mut test, mut op, mut kind, mut percentile, mut value) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for (t, o, k, h) in selected(run, sel) {
+        for (p, v) in h.spectrum(ticks.max(1)) {
+            test.push(t.name.clone());
+            op.push(o.to_string());
+            kind.push(k.to_string());
+            percentile.push(p);
+            value.push(ns(v));
+        }
+    }
+    Columns::default()
+        .text("test", test)
+        .text("operation", op)
+        .text("histogram", kind)
+        .f64("percentile", percentile)
+        .duration("value", value)
+        .finish()
+}
+
+/// One row per test, operation and error class, with the redacted samples kept for it.
+/// Errors not tied to an operation (setup, worker failures) have a null `operation`.
+pub fn errors(run: &RunResult) -> Result<RecordBatch, ArrowError> {
+    let (mut test, mut phase, mut op, mut class, mut count, mut samples) = (
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+    );
+    for t in &run.tests {
+        let logs = t
+            .metrics
+            .operations
+            .iter()
+            .map(|(o, m)| (Some(o.clone()), &m.errors))
+            .chain(std::iter::once((None, &t.metrics.errors)));
+        for (o, log) in logs {
+            for (c, n) in &log.counts {
+                test.push(t.name.clone());
+                phase.push(phase_name(t.phase).to_string());
+                op.push(o.clone());
+                class.push(c.as_str().to_string());
+                count.push(*n);
+                samples.push(log.samples.get(c).cloned().unwrap_or_default());
+            }
+        }
+    }
+    Columns::default()
+        .text("test", test)
+        .text("phase", phase)
+        .text_opt("operation", op)
+        .text("class", class)
+        .u64("count", count)
+        .text_lists("samples", samples)
+        .finish()
+}
+
+/// One row per test and worker: how the worker ended and where it ran (cold start,
+/// init time and memory on Lambda).
+pub fn workers(run: &RunResult) -> Result<RecordBatch, ArrowError> {
+    let rows: Vec<_> = run
+        .tests
+        .iter()
+        .flat_map(|t| t.workers.iter().map(move |w| (t, w)))
+        .collect();
+    let env = |f: fn(&lgb_core::protocol::Environment) -> Option<String>| {
+        rows.iter()
+            .map(|(_, w)| f(&w.environment))
+            .collect::<Vec<_>>()
+    };
+    Columns::default()
+        .text("test", rows.iter().map(|(t, _)| t.name.clone()).collect())
+        .text(
+            "phase",
+            rows.iter()
+                .map(|(t, _)| phase_name(t.phase).to_string())
+                .collect(),
+        )
+        .u32("worker", rows.iter().map(|(_, w)| w.index).collect())
+        .text(
+            "status",
+            rows.iter()
+                .map(|(_, w)| status_name(w.status).to_string())
+                .collect(),
+        )
+        .text_opt("error", rows.iter().map(|(_, w)| w.error.clone()).collect())
+        .u32("attempts", rows.iter().map(|(_, w)| w.attempts).collect())
+        .u64("ops", rows.iter().map(|(_, w)| w.ops).collect())
+        .time(
+            "start",
+            rows.iter()
+                .map(|(_, w)| w.start_unix_ms.saturating_mul(1_000_000))
+                .collect(),
+        )
+        .duration(
+            "window",
+            rows.iter().map(|(_, w)| ns(w.window_ns)).collect(),
+        )
+        .text(
+            "runtime",
+            rows.iter()
+                .map(|(_, w)| w.environment.runtime.clone())
+                .collect(),
+        )
+        .flag(
+            "cold_start",
+            rows.iter().map(|(_, w)| w.environment.cold_start).collect(),
+        )
+        .duration_opt(
+            "init",
+            rows.iter()
+                .map(|(_, w)| w.environment.init_ms.map(|ms| ns_f(ms * 1e6)))
+                .collect(),
+        )
+        .u32_opt(
+            "memory_mb",
+            rows.iter().map(|(_, w)| w.environment.memory_mb).collect(),
+        )
+        .text_opt("region", env(|e| e.region.clone()))
+        .text_opt("function", env(|e| e.function.clone()))
+        .text_opt("function_version", env(|e| e.function_version.clone()))
+        .text(
+            "lgb_version",
+            rows.iter()
+                .map(|(_, w)| w.environment.lgb_version.clone())
+                .collect(),
+        )
+        .u64(
+            "cpus",
+            rows.iter()
+                .map(|(_, w)| w.environment.cpus as u64)
+                .collect(),
+        )
+        .finish()
+}
+
+/// Encodes `batch` as an Arrow IPC file (uncompressed), the form `polars.read_ipc` reads.
+pub fn to_ipc(batch: &RecordBatch) -> Result<Vec<u8>, ArrowError> {
+    let mut buf = Vec::with_capacity(batch.get_array_memory_size() + 4096);
+    {
+        let mut writer = FileWriter::try_new(&mut buf, &batch.schema())?;
+        writer.write(batch)?;
+        writer.finish()?;
+    }
+    Ok(buf)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::{DurationNanosecondType, UInt64Type};
+    use lgb_core::prelude::*;
+
+    /// A real run: memory adapter, a read/update mix, and a scripted adapter test
+    /// that fails every 4th call.
+    fn run_of(config: &str) -> RunResult {
+        let config = BenchmarkConfig::from_json_str(config, &[]).unwrap();
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let runner = Runner::new(std::sync::Arc::new(LocalInvoker::default()), 0);
+            runner
+                .run(&config, CancellationToken::new(), &Silent)
+                .await
+                .unwrap()
+        })
+    }
+
+    fn memory_run() -> RunResult {
+        run_of(
+            r#"{"database": {"type": "memory"}, "workload": {"records": 500},
+                "runner": {"workers": 2},
+                "tests": [{"name": "mix", "operation": {"type": "mix", "weights": {"read": 0.8, "update": 0.2}},
+                           "operations": 4000, "concurrency": 2}]}"#,
+        )
+    }
+
+    fn column_types(batch: &RecordBatch) -> Vec<(String, DataType)> {
+        batch
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| (f.name().clone(), f.data_type().clone()))
+            .collect()
+    }
+
+    fn total(batch: &RecordBatch, name: &str) -> u64 {
+        batch
+            .column_by_name(name)
+            .unwrap()
+            .as_primitive::<UInt64Type>()
+            .values()
+            .iter()
+            .sum()
+    }
+
+    #[test]
+    fn summary_has_one_row_per_test_and_operation_with_durations() {
+        let run = memory_run();
+        let batch = summary(&run).unwrap();
+        let ops: usize = run.tests.iter().map(|t| t.metrics.operations.len()).sum();
+        assert_eq!(batch.num_rows(), ops);
+        let types = column_types(&batch);
+        let dur = DataType::Duration(TimeUnit::Nanosecond);
+        assert!(types.contains(&("p99".into(), dur.clone())), "{types:?}");
+        assert!(types.contains(&("service_p99".into(), dur)), "{types:?}");
+        assert!(types.contains(&("throughput".into(), DataType::Float64)));
+        let ok: u64 = run.tests.iter().map(|t| t.metrics.ok()).sum();
+        assert_eq!(total(&batch, "ok"), ok);
+        // The load phase is labelled as such, the test as a run.
+        let phases = batch.column_by_name("phase").unwrap().as_string::<i32>();
+        let tests = batch.column_by_name("test").unwrap().as_string::<i32>();
+        for i in 0..batch.num_rows() {
+            let want = if tests.value(i) == "load" {
+                "load"
+            } else {
+                "run"
+            };
+            assert_eq!(phases.value(i), want);
+        }
+        let p50 = batch
+            .column_by_name("p50")
+            .unwrap()
+            .as_primitive::<DurationNanosecondType>();
+        let p99 = batch
+            .column_by_name("p99")
+            .unwrap()
+            .as_primitive::<DurationNanosecondType>();
+        assert!((0..batch.num_rows()).all(|i| p50.value(i) > 0 && p50.value(i) <= p99.value(i)));
+    }
+
+    #[test]
+    fn latency_buckets_add_up_to_the_histograms() {
+        let run = memory_run();
+        let mix = run.tests.iter().find(|t| t.name == "mix").unwrap();
+        let reads = mix.metrics.operations["read"].ok;
+        let sel = Selection {
+            test: Some("mix"),
+            operation: Some("read"),
+        };
+        let batch = latencies(&run, sel).unwrap();
+        let kinds = batch
+            .column_by_name("histogram")
+            .unwrap()
+            .as_string::<i32>();
+        let counts = batch
+            .column_by_name("count")
+            .unwrap()
+            .as_primitive::<UInt64Type>();
+        let latency_rows: Vec<usize> = (0..batch.num_rows())
+            .filter(|&i| kinds.value(i) == "latency")
+            .collect();
+        let sum: u64 = latency_rows.iter().map(|&i| counts.value(i)).sum();
+        assert_eq!(sum, reads);
+        let last = *latency_rows.last().unwrap();
+        let cumulative = batch
+            .column_by_name("cumulative_count")
+            .unwrap()
+            .as_primitive::<UInt64Type>();
+        assert_eq!(cumulative.value(last), reads);
+        let pct = batch
+            .column_by_name("percentile")
+            .unwrap()
+            .as_primitive::<arrow_array::types::Float64Type>();
+        assert!((pct.value(last) - 100.0).abs() < 1e-9);
+        let low = batch
+            .column_by_name("low")
+            .unwrap()
+            .as_primitive::<DurationNanosecondType>();
+        let value = batch
+            .column_by_name("value")
+            .unwrap()
+            .as_primitive::<DurationNanosecondType>();
+        assert!(latency_rows
+            .windows(2)
+            .all(|w| value.value(w[0]) < low.value(w[1])));
+        assert!(latency_rows.iter().all(|&i| low.value(i) <= value.value(i)));
+        let ops = batch
+            .column_by_name("operation")
+            .unwrap()
+            .as_string::<i32>();
+        assert!((0..batch.num_rows()).all(|i| ops.value(i) == "read"));
+        // No selection: every operation of every test.
+        let all = latencies(&run, Selection::default()).unwrap();
+        assert!(all.num_rows() > batch.num_rows());
+    }
+
+    #[test]
+    fn timeline_counts_every_operation_at_utc_seconds() {
+        let run = memory_run();
+        let batch = timeline(&run).unwrap();
+        let ops: u64 = run
+            .tests
+            .iter()
+            .map(|t| t.metrics.ok() + t.metrics.failed())
+            .sum();
+        assert_eq!(total(&batch, "ops"), ops);
+        let time = batch
+            .schema()
+            .field_with_name("time")
+            .unwrap()
+            .data_type()
+            .clone();
+        assert_eq!(
+            time,
+            DataType::Timestamp(TimeUnit::Nanosecond, Some("UTC".into()))
+        );
+    }
+
+    #[test]
+    fn errors_keep_class_counts_and_samples() {
+        let run = run_of(
+            r#"{"database": {"type": "scripted", "latencies": ["20us"], "fail_every": 4, "fail_class": "throttled"},
+                "workload": {"load": false},
+                "tests": [{"name": "reads", "operation": {"type": "read"}, "operations": 200}]}"#,
+        );
+        let batch = errors(&run).unwrap();
+        assert_eq!(batch.num_rows(), 1, "{batch:?}");
+        assert_eq!(
+            batch
+                .column_by_name("class")
+                .unwrap()
+                .as_string::<i32>()
+                .value(0),
+            "throttled"
+        );
+        assert_eq!(total(&batch, "count"), 50);
+        let samples = batch.column_by_name("samples").unwrap().as_list::<i32>();
+        assert!(!samples.value(0).is_empty());
+        let w = workers(&run).unwrap();
+        assert_eq!(w.num_rows(), 1);
+        assert_eq!(total(&w, "ops"), 200);
+    }
+
+    #[test]
+    fn ipc_round_trips() {
+        let run = memory_run();
+        for batch in [
+            summary(&run),
+            timeline(&run),
+            percentiles(&run, Selection::default(), 5),
+            errors(&run),
+        ] {
+            let batch = batch.unwrap();
+            let bytes = to_ipc(&batch).unwrap();
+            let reader =
+                arrow_ipc::reader::FileReader::try_new(std::io::Cursor::new(bytes), None).unwrap();
+            let back: Vec<RecordBatch> = reader.map(|b| b.unwrap()).collect();
+            assert_eq!(back, vec![batch]);
+        }
+    }
+}

@@ -1,0 +1,264 @@
+//! `lgb._lgb`: the native half of the Python package `lgb`.
+//!
+//! This crate only converts. Configs go from Python text or paths to
+//! [`BenchmarkConfig`]; runs go through lgb-core's runner ([`running`]); results come
+//! back as Arrow IPC buffers ([`frames`]) that the Python half (`python/lgb/`) reads
+//! with polars, and errors become the exceptions of `lgb/_errors.py` ([`errors`]).
+//! The public Python API, its documentation and stubs live in `python/lgb/`.
+//!
+//! It is built by maturin (`pyproject.toml`), which enables `pyo3/extension-module`;
+//! plain `cargo build`/`cargo test` link against libpython instead.
+
+pub mod errors;
+pub mod frames;
+pub mod running;
+
+use std::path::{Path, PathBuf};
+
+use arrow_array::RecordBatch;
+use arrow_schema::ArrowError;
+use lgb_core::config::BenchmarkConfig;
+use lgb_core::database::DatabaseRegistry;
+use lgb_core::operation::OperationRegistry;
+use lgb_core::runner::{self, RunResult};
+use pyo3::prelude::*;
+use pyo3::types::PyBytes;
+
+fn json_name<T: serde::Serialize>(value: &T) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(s)) => s,
+        other => format!("{other:?}"),
+    }
+}
+
+/// Reads and validates a config given as JSON text or as a path.
+fn parse_config(
+    config: &str,
+    is_path: bool,
+    overrides: &[String],
+) -> lgb_core::Result<BenchmarkConfig> {
+    if is_path {
+        BenchmarkConfig::load(Path::new(config), overrides)
+    } else {
+        BenchmarkConfig::from_json_str(config, overrides)
+    }
+}
+
+/// A loaded or finished run. Python's `lgb.Run` wraps it; each table method returns
+/// an Arrow IPC file as `bytes`.
+#[pyclass(frozen, module = "lgb._lgb", name = "RunData")]
+pub struct RunData {
+    run: RunResult,
+    path: Option<PathBuf>,
+}
+
+impl RunData {
+    fn ipc<'py>(
+        &self,
+        py: Python<'py>,
+        table: impl FnOnce(&RunResult) -> Result<RecordBatch, ArrowError> + Send,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        let bytes = py.detach(|| table(&self.run).and_then(|b| frames::to_ipc(&b)));
+        match bytes {
+            Ok(b) => Ok(PyBytes::new(py, &b)),
+            Err(e) => Err(errors::internal(
+                py,
+                format!("encoding a table as Arrow: {e}"),
+            )),
+        }
+    }
+}
+
+#[pymethods]
+impl RunData {
+    /// Unique id of the run (its results directory name).
+    #[getter]
+    fn run_id(&self) -> &str {
+        &self.run.run_id
+    }
+
+    /// Benchmark name.
+    #[getter]
+    fn name(&self) -> &str {
+        &self.run.name
+    }
+
+    /// `completed`, `cancelled` or `failed`.
+    #[getter]
+    fn status(&self) -> String {
+        json_name(&self.run.status)
+    }
+
+    /// Where workers ran: `local`, `lambda` or `url`.
+    #[getter]
+    fn target(&self) -> String {
+        json_name(&self.run.target)
+    }
+
+    /// RFC 3339 time the run started.
+    #[getter]
+    fn created_at(&self) -> &str {
+        &self.run.created_at
+    }
+
+    /// lgb version that ran it.
+    #[getter]
+    fn lgb_version(&self) -> &str {
+        &self.run.lgb_version
+    }
+
+    /// Layout version of the results.
+    #[getter]
+    fn schema_version(&self) -> u32 {
+        self.run.schema_version
+    }
+
+    /// The results directory, if the run was written or loaded from disk.
+    #[getter]
+    fn path(&self) -> Option<String> {
+        self.path.as_ref().map(|p| p.display().to_string())
+    }
+
+    /// The config as run, as JSON text.
+    fn config_json(&self) -> PyResult<String> {
+        serde_json::to_string(&self.run.config).map_err(|e| {
+            Python::attach(|py| errors::internal(py, format!("encoding the config: {e}")))
+        })
+    }
+
+    /// `(test, phase, [operations])` for each test in the order they ran.
+    fn tests(&self) -> Vec<(String, String, Vec<String>)> {
+        self.run
+            .tests
+            .iter()
+            .map(|t| {
+                let ops = t.metrics.operations.keys().cloned().collect();
+                (t.name.clone(), frames::phase_name(t.phase).to_string(), ops)
+            })
+            .collect()
+    }
+
+    fn summary<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+        self.ipc(py, frames::summary)
+    }
+
+    fn timeline<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+        self.ipc(py, frames::timeline)
+    }
+
+    #[pyo3(signature = (test=None, operation=None))]
+    fn latencies<'py>(
+        &self,
+        py: Python<'py>,
+        test: Option<&str>,
+        operation: Option<&str>,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        let sel = frames::Selection { test, operation };
+        self.ipc(py, |run| frames::latencies(run, sel))
+    }
+
+    #[pyo3(signature = (test=None, operation=None, ticks=5))]
+    fn percentiles<'py>(
+        &self,
+        py: Python<'py>,
+        test: Option<&str>,
+        operation: Option<&str>,
+        ticks: u32,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        let sel = frames::Selection { test, operation };
+        self.ipc(py, |run| frames::percentiles(run, sel, ticks))
+    }
+
+    fn errors<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+        self.ipc(py, frames::errors)
+    }
+
+    fn workers<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+        self.ipc(py, frames::workers)
+    }
+}
+
+/// Runs a benchmark; returns the run and its results directory.
+#[pyfunction]
+#[pyo3(signature = (config, is_path, overrides, out, progress=None))]
+fn run(
+    py: Python<'_>,
+    config: &str,
+    is_path: bool,
+    overrides: Vec<String>,
+    out: PathBuf,
+    progress: Option<Py<PyAny>>,
+) -> PyResult<(RunData, String)> {
+    let config = parse_config(config, is_path, &overrides).map_err(|e| errors::to_py(py, &e))?;
+    let (run, dir) = running::run(py, config, &out, progress)?;
+    let shown = dir.display().to_string();
+    Ok((
+        RunData {
+            run,
+            path: Some(dir),
+        },
+        shown,
+    ))
+}
+
+/// Loads a results directory (or its `result.json`).
+#[pyfunction]
+fn load(py: Python<'_>, path: PathBuf) -> PyResult<RunData> {
+    let run = py
+        .detach(|| runner::load_run(&path))
+        .map_err(|e| errors::to_py(py, &e))?;
+    let dir = if path.is_dir() {
+        path
+    } else {
+        path.parent().map(Path::to_path_buf).unwrap_or(path)
+    };
+    Ok(RunData {
+        run,
+        path: Some(dir),
+    })
+}
+
+/// Validates a config; returns it as run (defaults filled in) as JSON text.
+#[pyfunction]
+fn validate(
+    py: Python<'_>,
+    config: &str,
+    is_path: bool,
+    overrides: Vec<String>,
+) -> PyResult<String> {
+    let cfg = parse_config(config, is_path, &overrides).map_err(|e| errors::to_py(py, &e))?;
+    serde_json::to_string(&cfg)
+        .map_err(|e| errors::internal(py, format!("encoding the config: {e}")))
+}
+
+/// `(name, description)` of each database adapter compiled in.
+#[pyfunction]
+fn list_databases() -> Vec<(String, String)> {
+    DatabaseRegistry::with_builtins().describe()
+}
+
+/// `(name, description)` of each operation.
+#[pyfunction]
+fn list_operations() -> Vec<(String, String)> {
+    OperationRegistry::default().describe()
+}
+
+/// The JSON Schema of benchmark configs, as JSON text.
+#[pyfunction]
+fn schema() -> String {
+    BenchmarkConfig::json_schema().to_string()
+}
+
+/// The extension module `lgb._lgb`.
+#[pymodule]
+fn _lgb(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add_class::<RunData>()?;
+    m.add_function(wrap_pyfunction!(run, m)?)?;
+    m.add_function(wrap_pyfunction!(load, m)?)?;
+    m.add_function(wrap_pyfunction!(validate, m)?)?;
+    m.add_function(wrap_pyfunction!(list_databases, m)?)?;
+    m.add_function(wrap_pyfunction!(list_operations, m)?)?;
+    m.add_function(wrap_pyfunction!(schema, m)?)?;
+    Ok(())
+}

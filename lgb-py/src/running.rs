@@ -1,0 +1,228 @@
+//! Runs a benchmark for Python: lgb-core's runner on a tokio runtime, with the GIL
+//! released, while the calling thread wakes every [`POLL`] to take the GIL briefly,
+//! check for signals (Ctrl-C in a terminal, "interrupt kernel" in Jupyter) and feed
+//! the progress bar. A signal cancels the run through its `CancellationToken`; the
+//! partial results are written before the exception is raised again.
+//!
+//! Nothing here measures or merges: that is lgb-core's runner and executor.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use lgb_core::config::{BenchmarkConfig, TestConfig};
+use lgb_core::executor::Progress;
+use lgb_core::protocol::Phase;
+use lgb_core::report::{format_ns, format_rate};
+use lgb_core::runner::{self, RunObserver, RunResult, Runner, TestResult};
+use pyo3::prelude::*;
+use tokio_util::sync::CancellationToken;
+
+use crate::errors;
+
+/// How often the waiting thread takes the GIL: the upper bound on how late Ctrl-C is
+/// noticed, and the progress bar's refresh period.
+const POLL: Duration = Duration::from_millis(100);
+
+/// What the progress bar needs to know, filled by the runner's threads and drained by
+/// the thread that holds the GIL.
+#[derive(Default)]
+struct Live {
+    events: Vec<Event>,
+    current: Option<Current>,
+}
+
+enum Event {
+    Started(String),
+    Finished(String),
+}
+
+struct Current {
+    started: Instant,
+    planned: Option<Duration>,
+    planned_ops: Option<u64>,
+}
+
+/// A [`RunObserver`] that records test starts and ends for the progress bar. It never
+/// touches Python: the runner's threads do not hold the GIL.
+struct LiveObserver {
+    progress: Arc<Progress>,
+    live: Mutex<Live>,
+}
+
+impl LiveObserver {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Live> {
+        self.live.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Position (0..=1, when the test's length is known) and a status line, as
+    /// `lgb run` shows them.
+    fn snapshot(&self) -> Option<(Option<f64>, String)> {
+        let live = self.lock();
+        let c = live.current.as_ref()?;
+        let p = &self.progress;
+        let ops = p.ops.load(Ordering::Relaxed);
+        let errors = p.errors.load(Ordering::Relaxed);
+        let elapsed = c.started.elapsed();
+        let fraction = match (c.planned_ops, c.planned) {
+            (Some(total), _) => Some((ops as f64 / total.max(1) as f64).min(1.0)),
+            (None, Some(d)) => Some((elapsed.as_secs_f64() / d.as_secs_f64().max(1e-3)).min(1.0)),
+            _ => None,
+        };
+        let rate = ops as f64 / elapsed.as_secs_f64().max(1e-3);
+        let warming = if p.measuring.load(Ordering::Relaxed) {
+            ""
+        } else {
+            " (warming up)"
+        };
+        Some((
+            fraction,
+            format!("{ops} ops, {errors} errors, {}{warming}", format_rate(rate)),
+        ))
+    }
+}
+
+impl RunObserver for LiveObserver {
+    fn test_started(&self, test: &TestConfig, phase: Phase, workers: u32) {
+        self.progress.ops.store(0, Ordering::Relaxed);
+        self.progress.errors.store(0, Ordering::Relaxed);
+        self.progress.measuring.store(false, Ordering::Relaxed);
+        let label = match phase {
+            Phase::Load => "load".to_string(),
+            Phase::Run => test.name.clone(),
+        };
+        let planned = match phase {
+            Phase::Load => None,
+            Phase::Run => test.effective_duration().map(|d| d + test.warmup.0),
+        };
+        let mut live = self.lock();
+        live.events
+            .push(Event::Started(format!("{label} ×{workers}")));
+        live.current = Some(Current {
+            started: Instant::now(),
+            planned,
+            planned_ops: test.operations,
+        });
+    }
+
+    fn test_finished(&self, result: &TestResult) {
+        let ops = result.metrics.ok() + result.metrics.failed();
+        let p99 = result
+            .metrics
+            .operations
+            .values()
+            .map(|m| m.latency.summary().p99_ns)
+            .max()
+            .unwrap_or(0);
+        let line = format!(
+            "{} {} ops in {:.1}s, {}, {} failed, worst p99 {}",
+            result.name,
+            ops,
+            result.window_ns as f64 / 1e9,
+            format_rate(result.throughput()),
+            result.metrics.failed(),
+            format_ns(p99 as f64)
+        );
+        let mut live = self.lock();
+        live.current = None;
+        live.events.push(Event::Finished(line));
+    }
+}
+
+/// Sends what happened since the last call to the Python progress object
+/// (`start(label)`, `update(fraction, message)`, `finish(line)`).
+fn deliver(py: Python<'_>, observer: &LiveObserver, bar: Option<&Py<PyAny>>) -> PyResult<()> {
+    let Some(bar) = bar else { return Ok(()) };
+    let bar = bar.bind(py);
+    let events = std::mem::take(&mut observer.lock().events);
+    for e in events {
+        match e {
+            Event::Started(label) => bar.call_method1("start", (label,))?,
+            Event::Finished(line) => bar.call_method1("finish", (line,))?,
+        };
+    }
+    if let Some((fraction, message)) = observer.snapshot() {
+        bar.call_method1("update", (fraction, message))?;
+    }
+    Ok(())
+}
+
+/// Runs `config` and writes its results under `out`. Returns the run and its results
+/// directory. On a signal (or an exception from the progress bar) the run is
+/// cancelled, its partial results are written, and that exception is returned with
+/// the results directory in its `results` attribute.
+pub fn run(
+    py: Python<'_>,
+    config: BenchmarkConfig,
+    out: &Path,
+    bar: Option<Py<PyAny>>,
+) -> PyResult<(RunResult, PathBuf)> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(errors::runtime)?;
+    let progress = Arc::new(Progress::default());
+    let observer = Arc::new(LiveObserver {
+        progress: progress.clone(),
+        live: Mutex::new(Live::default()),
+    });
+    let cancel = CancellationToken::new();
+    let mut task = {
+        let (observer, cancel) = (observer.clone(), cancel.clone());
+        rt.spawn(async move {
+            let invoker = runner::build_invoker(&config, Some(progress)).await?;
+            Runner::new(invoker, config.runner.retries)
+                .run(&config, cancel, &*observer)
+                .await
+        })
+    };
+
+    let mut stopped_by: Option<PyErr> = None;
+    let joined = loop {
+        let done =
+            py.detach(|| rt.block_on(async { tokio::time::timeout(POLL, &mut task).await.ok() }));
+        if stopped_by.is_none() {
+            // A failing progress bar stops the run like Ctrl-C does: its exception is
+            // what the caller sees, and nothing measured is lost.
+            let checked = deliver(py, &observer, bar.as_ref()).and_then(|()| py.check_signals());
+            if let Err(e) = checked {
+                cancel.cancel();
+                stopped_by = Some(e);
+            }
+        }
+        if let Some(joined) = done {
+            break joined;
+        }
+    };
+
+    let outcome = match joined {
+        Ok(Ok(run)) => {
+            let written = py.detach(|| runner::write_run(&run, out));
+            written
+                .map(|dir| (run, dir))
+                .map_err(|e| errors::to_py(py, &e))
+        }
+        Ok(Err(e)) => Err(errors::to_py(py, &e)),
+        Err(join) => Err(errors::internal(
+            py,
+            format!("the benchmark task failed: {join}"),
+        )),
+    };
+    py.detach(move || rt.shutdown_timeout(Duration::from_secs(5)));
+
+    match (stopped_by, outcome) {
+        (None, outcome) => {
+            if outcome.is_ok() {
+                deliver(py, &observer, bar.as_ref())?;
+            }
+            outcome
+        }
+        (Some(stop), Ok((_, dir))) => {
+            stop.value(py)
+                .setattr("results", dir.display().to_string())?;
+            Err(stop)
+        }
+        (Some(stop), Err(_)) => Err(stop),
+    }
+}
