@@ -638,6 +638,32 @@ async fn unreachable_endpoint_is_a_connect_error() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_without_an_answer_is_a_timeout() {
+    let proxy = proxy::start(&endpoint(), proxy::Fault::Hang).await;
+    let mut o = options("hang");
+    o.create_if_missing = false;
+    o.endpoint = Some(proxy.endpoint.clone());
+    o.request_timeout = Some("200ms".parse().unwrap());
+    let db = connect(o).await;
+    let started = std::time::Instant::now();
+    let err = db.write(&point("h0", 1, 1.0)).await.unwrap_err();
+    assert_eq!(err.class(), ErrorClass::Timeout, "{err}");
+    let err = db
+        .query(&Query::Native {
+            statement: "SELECT 1".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.class(), ErrorClass::Timeout, "{err}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(proxy.faults(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_registry_builds_the_adapter_and_checks_its_options() {
     let registry = DatabaseRegistry::with_builtins();
     let cfg: lgb_core::database::DatabaseConfig = serde_json::from_value(json!({
@@ -798,6 +824,8 @@ mod proxy {
         Reject(Vec<usize>),
         /// The first n WriteRecords and Query calls get a ThrottlingException.
         ThrottleFirst(u64),
+        /// Requests are read and never answered.
+        Hang,
     }
 
     pub struct Proxy {
@@ -955,6 +983,11 @@ mod proxy {
             .unwrap_or("")
             .to_string();
         match (fault, op.as_str()) {
+            (Fault::Hang, _) => {
+                faults.fetch_add(1, Ordering::SeqCst);
+                tokio::time::sleep(std::time::Duration::from_secs(30)).await;
+                Ok(())
+            }
             (Fault::ThrottleFirst(n), "WriteRecords" | "Query")
                 if faults.load(Ordering::SeqCst) < *n =>
             {

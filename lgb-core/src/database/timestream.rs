@@ -149,6 +149,10 @@ pub struct TimestreamOptions {
     /// Connect timeout of the HTTP client.
     #[serde(default = "default_connect_timeout")]
     pub connect_timeout: HumanDuration,
+    /// Deadline of one HTTP request (each retry has its own); a slower one is a
+    /// `timeout`. None: only the test's per-operation `timeout` applies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_timeout: Option<HumanDuration>,
     /// How far back `read` and `Latest` queries look for a series' newest point.
     #[serde(default = "default_lookback")]
     pub lookback: HumanDuration,
@@ -202,6 +206,7 @@ impl TimestreamOptions {
             max_retries: default_retries(),
             retry_backoff: default_backoff(),
             connect_timeout: default_connect_timeout(),
+            request_timeout: None,
             lookback: default_lookback(),
         }
     }
@@ -292,14 +297,15 @@ impl TimestreamDatabase {
         if !problems.is_empty() {
             return Err(Error::Config(problems));
         }
+        let mut timeouts = aws_config::timeout::TimeoutConfig::builder()
+            .connect_timeout(options.connect_timeout.0);
+        if let Some(t) = options.request_timeout {
+            timeouts = timeouts.operation_attempt_timeout(t.0);
+        }
         let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
             // lgb retries throttling itself, so that every retry is counted.
             .retry_config(aws_config::retry::RetryConfig::disabled())
-            .timeout_config(
-                aws_config::timeout::TimeoutConfig::builder()
-                    .connect_timeout(options.connect_timeout.0)
-                    .build(),
-            );
+            .timeout_config(timeouts.build());
         if let Some(r) = &options.region {
             loader = loader.region(aws_config::Region::new(r.clone()));
         }
