@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! cargo bench -p lgb-core --features dynamodb --bench dynamodb_get
-//! LGB_BENCH_OPS=20000 cargo bench ...   # operations per side (default 6000)
+//! LGB_BENCH_OPS=20000 LGB_BENCH_ROUNDS=20 cargo bench ...   # ops per side (default 6000), rounds (default 10)
 //! ```
 //!
 //! Uses `$LGB_DYNAMODB_ENDPOINT` when set, otherwise starts the service with
@@ -24,7 +24,6 @@ use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
 const RECORDS: u64 = 1000;
-const ROUNDS: u64 = 4;
 
 /// The service's `export` lines, starting it when no endpoint is given.
 fn service_env() -> HashMap<String, String> {
@@ -156,10 +155,14 @@ fn line(name: &str, s: &Side) -> LatencySummary {
 }
 
 fn main() {
-    let ops: u64 = std::env::var("LGB_BENCH_OPS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(6000);
+    let var = |name: &str, default: u64| {
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    };
+    let ops = var("LGB_BENCH_OPS", 6000);
+    let rounds = var("LGB_BENCH_ROUNDS", 10).max(1);
     let env = service_env();
     for var in ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION"] {
         if std::env::var_os(var).is_none() {
@@ -184,7 +187,7 @@ fn main() {
         );
         // One runner (and so one cached adapter) for every round, as a warm Lambda has.
         let runner = Runner::new(Arc::new(LocalInvoker::default()), 0);
-        let per_round = (ops / ROUNDS).max(1);
+        let per_round = (ops / rounds).max(1);
         println!("loading {RECORDS} records into {table}, warming up both sides …");
         let (mut warm_a, mut warm_b) = (Side::new(), Side::new());
         lgb_round(&runner, &config(&env, &table, per_round, true), &mut warm_b).await;
@@ -192,7 +195,7 @@ fn main() {
 
         let (mut plain, mut lgb) = (Side::new(), Side::new());
         let lgb_config = config(&env, &table, per_round, false);
-        for round in 0..ROUNDS {
+        for round in 0..rounds {
             // Alternate who goes first, so drift in the server hits both sides alike.
             if round % 2 == 0 {
                 plain_round(&client, &table, per_round, 100 + round, &mut plain).await;
@@ -203,7 +206,7 @@ fn main() {
             }
         }
         println!(
-            "GetItem against {} ({ROUNDS} alternating rounds, 1 task):",
+            "GetItem against {} ({rounds} alternating rounds, 1 task):",
             env["LGB_DYNAMODB_ENDPOINT"]
         );
         let a = line("plain aws-sdk-dynamodb", &plain);
