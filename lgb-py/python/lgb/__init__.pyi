@@ -12,7 +12,34 @@ import polars as pl
 from . import _lgb
 
 __version__: str
-__all__: List[str]
+__all__ = [
+    "BackendError",
+    "CancelledError",
+    "ConfigError",
+    "ConfigSource",
+    "ConnectError",
+    "IoError",
+    "LgbError",
+    "NotFoundError",
+    "NotebookProgress",
+    "Overrides",
+    "Progress",
+    "RejectedError",
+    "Run",
+    "TamperedError",
+    "TerminalProgress",
+    "ThrottledError",
+    "TimeoutError",
+    "UnsupportedError",
+    "__version__",
+    "compare",
+    "list_databases",
+    "list_operations",
+    "load",
+    "run",
+    "schema",
+    "validate",
+]
 
 ConfigSource = Union[str, os.PathLike[str], Mapping[str, Any]]
 Overrides = Union[Mapping[str, Any], Sequence[str]]

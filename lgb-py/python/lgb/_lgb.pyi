@@ -1,11 +1,13 @@
 """Stubs of the native module (lgb-py/src/lib.rs). Private: use the ``lgb`` package."""
 
-from typing import List, Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple, final
 
 from ._progress import Progress
 
 __version__: str
+__all__ = ["__version__", "RunData", "run", "load", "validate", "list_databases", "list_operations", "schema"]
 
+@final
 class RunData:
     @property
     def run_id(self) -> str: ...

@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 import sys
 import time
-from typing import IO, Any, List, Optional, Protocol, runtime_checkable
+from typing import IO, Any, List, Optional, Protocol, cast, runtime_checkable
 
 
 @runtime_checkable
@@ -104,8 +104,9 @@ class NotebookProgress:
     """An HTML progress bar in a Jupyter output, updated in place."""
 
     def __init__(self, interval: float = 0.25) -> None:
-        from IPython.display import display
+        from IPython.display import display as _display
 
+        display = cast(Any, _display)  # IPython has no type hints
         self.interval = interval
         self.lines: List[str] = []
         self.label = ""
