@@ -351,9 +351,21 @@ type CustomFactory = Arc<dyn Fn(&serde_json::Value) -> Result<Arc<dyn Operation>
 /// let s = r.build(&OperationConfig::new("read"), 100).unwrap();
 /// assert_eq!(s.kinds(), ["read"]);
 /// ```
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct OperationRegistry {
     custom: BTreeMap<String, (String, CustomFactory)>,
+}
+
+impl Default for OperationRegistry {
+    /// The built-in strategies, including the time-series writer of
+    /// [`crate::workload::timeseries`].
+    fn default() -> Self {
+        let mut r = Self {
+            custom: BTreeMap::new(),
+        };
+        crate::workload::timeseries::register(&mut r);
+        r
+    }
 }
 
 impl std::fmt::Debug for OperationRegistry {
