@@ -16,7 +16,7 @@ use lgb_core::workload::{Distribution, Preset};
 use tokio_util::sync::CancellationToken;
 
 use crate::progress::ProgressObserver;
-use crate::{Command, Outcome, ReportFormat};
+use crate::{Command, Outcome};
 
 /// Where workers run, as chosen on the command line.
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -61,7 +61,8 @@ pub fn dispatch(cmd: Command) -> Result<Outcome> {
             Ok(Outcome::Success)
         }
         Command::Init { path, force } => init(&path, force),
-        Command::Report { dir, format, out } => report_cmd(&dir, format, out.as_deref()),
+        Command::Report(args) => crate::report_cmd::report(args),
+        Command::Compare(args) => crate::report_cmd::compare(args),
         Command::Completions { shell } => {
             use clap::CommandFactory;
             clap_complete::generate(shell, &mut crate::Cli::command(), "lgb", &mut std::io::stdout());
@@ -207,26 +208,5 @@ fn init(path: &Path, force: bool) -> Result<Outcome> {
     }
     std::fs::write(path, INIT_TEMPLATE).map_err(|e| lgb_core::Error::io(format!("writing {}", path.display()), e))?;
     eprintln!("wrote {}; run it with: lgb run {}", path.display(), path.display());
-    Ok(Outcome::Success)
-}
-
-fn report_cmd(dir: &Path, format: ReportFormat, out: Option<&Path>) -> Result<Outcome> {
-    let run = runner::load_run(dir)?;
-    let mut buf = Vec::new();
-    match format {
-        ReportFormat::Table => {
-            writeln!(buf, "{} ({}, {:?})", run.name, run.run_id, run.status)?;
-            writeln!(buf, "{}", report::render_table(&run, if out.is_some() { Some(120) } else { None }))?;
-        }
-        ReportFormat::Csv => report::write_csv(&report::summary_rows(&run), &mut buf)?,
-        ReportFormat::Json => {
-            serde_json::to_writer_pretty(&mut buf, &run)?;
-            buf.push(b'\n');
-        }
-    }
-    match out {
-        Some(p) => std::fs::write(p, &buf).map_err(|e| lgb_core::Error::io(format!("writing {}", p.display()), e))?,
-        None => std::io::stdout().write_all(&buf)?,
-    }
     Ok(Outcome::Success)
 }

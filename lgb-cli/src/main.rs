@@ -5,11 +5,12 @@
 
 mod commands;
 mod progress;
+mod report_cmd;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand};
 
 /// Benchmark databases as they are seen from AWS Lambda.
 ///
@@ -50,33 +51,16 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
-    /// Show the results of a run.
-    Report {
-        /// A results directory (or its result.json).
-        dir: PathBuf,
-        /// Output format.
-        #[arg(long, short, value_enum, default_value_t = ReportFormat::Table)]
-        format: ReportFormat,
-        /// Write to this file instead of standard output.
-        #[arg(long, short)]
-        out: Option<PathBuf>,
-    },
+    /// Show the results of a run: tables, CSV, JSON, Markdown, HTML or PNG charts.
+    Report(report_cmd::ReportArgs),
+    /// Compare runs with a baseline: change in throughput and percentiles, and whether
+    /// each change is significant.
+    Compare(report_cmd::CompareArgs),
     /// Print shell completions.
     Completions {
         /// The shell.
         shell: clap_complete::Shell,
     },
-}
-
-/// Formats of `lgb report`.
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum ReportFormat {
-    /// A table sized to the terminal.
-    Table,
-    /// One row per test and operation.
-    Csv,
-    /// The whole result as JSON.
-    Json,
 }
 
 /// How `lgb` ends: 0 success, 1 a run that failed, 2 bad input, 130 interrupted.

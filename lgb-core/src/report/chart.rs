@@ -239,7 +239,7 @@ fn short_number(v: f64) -> String {
         format!("{:.0}k", v / 1e3)
     } else if a >= 1e3 {
         format!("{:.1}k", v / 1e3)
-    } else if a >= 10.0 || v == 0.0 {
+    } else if a >= 10.0 || v == v.round() {
         format!("{v:.0}")
     } else {
         format!("{v:.2}")
@@ -258,6 +258,7 @@ fn draw_lines<DB: DrawingBackend>(
     x_fmt: &dyn Fn(&f64) -> String,
     x_labels: usize,
     y_is_latency: bool,
+    legend_on_top: bool,
 ) -> DrawResult<DB::ErrorType> {
     let y_max = series
         .iter()
@@ -268,6 +269,12 @@ fn draw_lines<DB: DrawingBackend>(
     } else {
         (1.0, "")
     };
+    // Room above the lines for the legend (about one line of text per series).
+    let headroom = if legend_on_top {
+        1.0 + 0.07 * series.len() as f64
+    } else {
+        1.0
+    };
     let y_desc = if y_is_latency {
         format!("latency ({unit})")
     } else {
@@ -276,9 +283,10 @@ fn draw_lines<DB: DrawingBackend>(
     let mut chart = ChartBuilder::on(area)
         .caption(title, ("sans-serif", 20).into_font().style(FontStyle::Bold))
         .margin(12)
+        .margin_right(40)
         .x_label_area_size(44)
         .y_label_area_size(64)
-        .build_cartesian_2d(x_range, 0.0..nice_max(y_max / div))?;
+        .build_cartesian_2d(x_range, 0.0..nice_max(y_max / div) * headroom)?;
     chart
         .configure_mesh()
         .x_desc(x_desc)
@@ -333,6 +341,7 @@ pub fn draw_spectrum<DB: DrawingBackend>(
         &|x| spectrum_tick(*x),
         x_max as usize + 1,
         true,
+        false,
     )
 }
 
@@ -353,9 +362,17 @@ pub fn draw_timeline<DB: DrawingBackend>(
         series,
         0.0..x_max,
         "seconds since the test started",
-        &|x| format!("{x:.0}"),
-        10,
+        // Whole seconds only: plotters may place ticks between them on short runs.
+        &|x| {
+            if (x - x.round()).abs() < 1e-6 {
+                format!("{x:.0}")
+            } else {
+                String::new()
+            }
+        },
+        (x_max as usize + 1).min(12),
         latency,
+        true,
     )
 }
 

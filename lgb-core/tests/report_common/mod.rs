@@ -49,7 +49,7 @@ fn latency_ns(op: &str, s: i64, k: u64, shape: Shape) -> u64 {
     let spread = (k.wrapping_mul(7_919) + (s as u64) * 31 + shape.phase * 17) % 1_000;
     let mut ns = base + spread * 1_000;
     if k % 100 == 37 {
-        ns = 20_000_000 + (k % 7) * 3_000_000;
+        ns = 20_000_000 + (s as u64 % 7) * 3_000_000;
     }
     if k == 500 && s == 3 {
         ns = 80_000_000;

@@ -1,0 +1,193 @@
+//! `lgb report` and `lgb compare`: load results directories, write a report. All the
+//! work is `lgb_core::report`; this only reads arguments and chooses where bytes go.
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+use clap::{Args, ValueEnum};
+use lgb_core::cost::PriceTable;
+use lgb_core::report::{Format, Report};
+use lgb_core::runner;
+
+use crate::Outcome;
+
+/// Formats of `lgb report`.
+#[derive(Debug, Clone, Copy, Default, ValueEnum)]
+pub enum ReportFormat {
+    /// Tables sized to the terminal.
+    #[default]
+    Table,
+    /// One row per test and operation.
+    Csv,
+    /// The whole result, with summaries and estimated cost.
+    Json,
+    /// Markdown tables.
+    #[value(alias = "markdown")]
+    Md,
+    /// One self-contained HTML page with charts (opens offline).
+    Html,
+    /// Percentile spectrum and timeline charts as one PNG image.
+    Png,
+}
+
+/// Formats of `lgb compare`.
+#[derive(Debug, Clone, Copy, Default, ValueEnum)]
+pub enum CompareFormat {
+    /// A table of changes sized to the terminal.
+    #[default]
+    Table,
+    /// One row per run, test, operation and metric.
+    Csv,
+    /// The comparison with every run's estimated cost.
+    Json,
+    /// Markdown tables.
+    #[value(alias = "markdown")]
+    Md,
+    /// One HTML page: every run's charts and the comparison.
+    Html,
+}
+
+impl From<ReportFormat> for Format {
+    fn from(f: ReportFormat) -> Self {
+        match f {
+            ReportFormat::Table => Format::Table,
+            ReportFormat::Csv => Format::Csv,
+            ReportFormat::Json => Format::Json,
+            ReportFormat::Md => Format::Markdown,
+            ReportFormat::Html => Format::Html,
+            ReportFormat::Png => Format::Png,
+        }
+    }
+}
+
+impl From<CompareFormat> for Format {
+    fn from(f: CompareFormat) -> Self {
+        match f {
+            CompareFormat::Table => Format::Table,
+            CompareFormat::Csv => Format::Csv,
+            CompareFormat::Json => Format::Json,
+            CompareFormat::Md => Format::Markdown,
+            CompareFormat::Html => Format::Html,
+        }
+    }
+}
+
+/// Arguments of `lgb report`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// A results directory (or its result.json).
+    dir: PathBuf,
+    /// Output format.
+    #[arg(long, short, value_enum, default_value_t)]
+    format: ReportFormat,
+    /// Write to this file instead of standard output.
+    #[arg(long, short)]
+    out: Option<PathBuf>,
+    /// Prices for cost estimates: a JSON object overriding fields of the default
+    /// us-east-1 table (see docs/results.md).
+    #[arg(long, value_name = "FILE")]
+    prices: Option<PathBuf>,
+    /// PNG size in pixels.
+    #[arg(long, value_name = "WIDTHxHEIGHT", default_value = "1200x1500", value_parser = parse_size)]
+    size: (u32, u32),
+}
+
+/// Arguments of `lgb compare`.
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// Results directories; the first is the baseline the others are compared to.
+    #[arg(required = true, num_args = 2..)]
+    dirs: Vec<PathBuf>,
+    /// Output format.
+    #[arg(long, short, value_enum, default_value_t)]
+    format: CompareFormat,
+    /// Write to this file instead of standard output.
+    #[arg(long, short)]
+    out: Option<PathBuf>,
+    /// Prices for cost estimates (see `lgb report --prices`).
+    #[arg(long, value_name = "FILE")]
+    prices: Option<PathBuf>,
+}
+
+fn parse_size(s: &str) -> std::result::Result<(u32, u32), String> {
+    let (w, h) = s
+        .split_once(['x', 'X'])
+        .ok_or("expected WIDTHxHEIGHT, for example 1200x1500")?;
+    let n = |v: &str| {
+        v.trim()
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (100..=10_000).contains(n))
+    };
+    match (n(w), n(h)) {
+        (Some(w), Some(h)) => Ok((w, h)),
+        _ => Err("width and height must be whole numbers from 100 to 10000".into()),
+    }
+}
+
+fn prices(path: Option<&Path>) -> Result<PriceTable> {
+    Ok(match path {
+        Some(p) => PriceTable::load(p)?,
+        None => PriceTable::default(),
+    })
+}
+
+/// Writes `report` to `out` or standard output; binary output is refused on a terminal.
+fn emit(report: Report, format: Format, out: Option<&Path>) -> Result<Outcome> {
+    let stdout = std::io::stdout();
+    if out.is_none() && format.is_binary() && stdout.is_terminal() {
+        return Err(lgb_core::Error::config(
+            "--out",
+            format!(
+                "{} output is binary; give --out FILE or redirect standard output",
+                format.name()
+            ),
+        )
+        .into());
+    }
+    // A file gets a fixed width; a terminal its own.
+    let report = report.with_width(if out.is_some() { Some(120) } else { None });
+    let bytes = report.to_bytes(format)?;
+    match out {
+        Some(p) => {
+            std::fs::write(p, &bytes)
+                .map_err(|e| lgb_core::Error::io(format!("writing {}", p.display()), e))?;
+            eprintln!("wrote {}", p.display());
+        }
+        None => stdout.lock().write_all(&bytes)?,
+    }
+    Ok(Outcome::Success)
+}
+
+/// `lgb report`.
+pub fn report(args: ReportArgs) -> Result<Outcome> {
+    let run = runner::load_run(&args.dir)?;
+    let report = Report::new(run)
+        .with_prices(prices(args.prices.as_deref())?)
+        .with_png_size(args.size);
+    emit(report, args.format.into(), args.out.as_deref())
+}
+
+/// `lgb compare`.
+pub fn compare(args: CompareArgs) -> Result<Outcome> {
+    let runs = args
+        .dirs
+        .iter()
+        .map(|d| runner::load_run(d))
+        .collect::<lgb_core::Result<Vec<_>>>()?;
+    let report = Report::compare(runs)?.with_prices(prices(args.prices.as_deref())?);
+    emit(report, args.format.into(), args.out.as_deref())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_parse() {
+        assert_eq!(parse_size("800x600"), Ok((800, 600)));
+        assert!(parse_size("800").is_err());
+        assert!(parse_size("0x600").is_err());
+    }
+}
