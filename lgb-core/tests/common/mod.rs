@@ -4,6 +4,7 @@
 
 pub mod conformance;
 pub mod exec;
+pub mod proxy;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
