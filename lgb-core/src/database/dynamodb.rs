@@ -971,7 +971,7 @@ impl Database for DynamoDbDatabase {
         let record = resp.item.take().map(|it| {
             meta.bytes += item_size(&it) as u64;
             meta.items += 1;
-            self.schema.record(it)
+            std::sync::Arc::new(self.schema.record(it))
         });
         Ok(ReadOutcome { record, meta })
     }
@@ -984,7 +984,7 @@ impl Database for DynamoDbDatabase {
                     futures::future::try_join_all(keys.iter().map(|k| self.read(k))).await?;
                 for r in reads {
                     out.meta.add(&r.meta);
-                    out.records.extend(r.record);
+                    out.records.extend(r.record.map(std::sync::Arc::unwrap_or_clone));
                 }
             }
             ParallelRead::BatchGet => {

@@ -551,7 +551,7 @@ impl ImmudbDatabase {
                 retries: called.retries,
                 ..OpMeta::default()
             },
-            record: Some(record),
+            record: Some(std::sync::Arc::new(record)),
         })
     }
 
@@ -1084,7 +1084,7 @@ impl Database for ImmudbDatabase {
                     retries: c.retries,
                     ..OpMeta::default()
                 },
-                record: Some(decode_entry(key.as_bytes(), &c.value.value)?),
+                record: Some(std::sync::Arc::new(decode_entry(key.as_bytes(), &c.value.value)?)),
             }),
             Err(Error::NotFound(_)) => Ok(ReadOutcome::default()),
             Err(e) => Err(e),
@@ -1098,7 +1098,7 @@ impl Database for ImmudbDatabase {
                 futures::future::try_join_all(keys.iter().map(|k| self.verified_read(k))).await?;
             for r in reads {
                 out.meta.add(&r.meta);
-                out.records.extend(r.record);
+                out.records.extend(r.record.map(std::sync::Arc::unwrap_or_clone));
             }
             return Ok(out);
         }
@@ -1124,7 +1124,7 @@ impl Database for ImmudbDatabase {
             Query::Key { key } => {
                 let r = self.read(key).await?;
                 Ok(QueryOutcome {
-                    records: r.record.into_iter().collect(),
+                    records: r.record.into_iter().map(std::sync::Arc::unwrap_or_clone).collect(),
                     meta: r.meta,
                 })
             }

@@ -46,19 +46,19 @@ impl Default for MemoryOptions {
 /// benchmark of lgb and a benchmark of cache misses.
 #[derive(Debug, Default)]
 struct Store {
-    items: HashMap<Arc<str>, Record>,
+    items: HashMap<Arc<str>, Arc<Record>>,
     order: BTreeSet<Arc<str>>,
 }
 
 impl Store {
     fn put(&mut self, record: &Record) {
         match self.items.get_mut(record.key.as_str()) {
-            // Reuse the stored allocations when overwriting.
-            Some(existing) => existing.clone_from(record),
+            // Reuse the stored allocations when no reader holds the old version.
+            Some(existing) => Arc::make_mut(existing).clone_from(record),
             None => {
                 let key: Arc<str> = Arc::from(record.key.as_str());
                 self.order.insert(key.clone());
-                self.items.insert(key, record.clone());
+                self.items.insert(key, Arc::new(record.clone()));
             }
         }
     }
@@ -117,7 +117,7 @@ impl MemoryDatabase {
 fn collect<'a>(store: &Store, keys: impl Iterator<Item = &'a Arc<str>>, limit: usize) -> QueryOutcome {
     let records: Vec<Record> = keys
         .take(limit)
-        .filter_map(|k| store.items.get(k).cloned())
+        .filter_map(|k| store.items.get(k).map(|r| Record::clone(r)))
         .collect();
     let bytes = records.iter().map(|r| r.size() as u64).sum();
     QueryOutcome {

@@ -62,8 +62,10 @@ impl OpMeta {
 /// The result of [`Database::read`].
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ReadOutcome {
-    /// The record, or `None` when the key does not exist.
-    pub record: Option<Record>,
+    /// The record, or `None` when the key does not exist. Shared, so that an
+    /// in-process store can hand out what it holds without copying it on every read
+    /// (a copy would make a benchmark of lgb's overhead a benchmark of `malloc`).
+    pub record: Option<Arc<Record>>,
     /// What the call cost.
     pub meta: OpMeta,
 }
@@ -154,7 +156,7 @@ pub trait Database: Send + Sync + 'static {
         for key in keys {
             let r = self.read(key).await?;
             out.meta.add(&r.meta);
-            out.records.extend(r.record);
+            out.records.extend(r.record.map(Arc::unwrap_or_clone));
         }
         Ok(out)
     }

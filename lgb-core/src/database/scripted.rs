@@ -159,7 +159,7 @@ impl Database for ScriptedDatabase {
     async fn read(&self, key: &str) -> Result<ReadOutcome> {
         self.call().await?;
         Ok(ReadOutcome {
-            record: Some(Record::new(key)),
+            record: Some(std::sync::Arc::new(Record::new(key))),
             meta: OpMeta {
                 items: 1,
                 ..OpMeta::default()
