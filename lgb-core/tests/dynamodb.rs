@@ -693,6 +693,52 @@ async fn a_ycsb_a_run_through_the_runner_has_no_errors_and_loses_no_writes() {
     assert_eq!(count, 500);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_example_config_runs_against_the_local_service() {
+    let path = common::repo_root().join("examples/dynamodb-local.json");
+    let overrides: Vec<String> = [
+        format!("database.endpoint={}", endpoint()),
+        format!("database.table={}", table("example")),
+        "workload.records=300".into(),
+        "tests[0].warmup=0s".into(),
+        "tests[0].duration=1s".into(),
+        "tests[1].duration=1s".into(),
+        "tests[2].duration=1s".into(),
+    ]
+    .into();
+    let config = BenchmarkConfig::load(&path, &overrides).unwrap();
+    let runner = Runner::new(Arc::new(LocalInvoker::default()), 0);
+    let run = runner
+        .run(&config, CancellationToken::new(), &Silent)
+        .await
+        .unwrap();
+    let names: Vec<&str> = run.tests.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(names, ["load", "ycsb-a", "batch-write", "batch-read"]);
+    for t in &run.tests {
+        assert!(t.metrics.ok() > 0, "{}", t.name);
+        assert_eq!(
+            t.metrics.failed(),
+            0,
+            "{}: {:?}",
+            t.name,
+            t.metrics.operations
+        );
+        for (op, m) in &t.metrics.operations {
+            assert_eq!(m.errors.total(), 0, "{}/{op}: {:?}", t.name, m.errors);
+        }
+    }
+    let batch = &run.tests[2].metrics.operations["batch_write"].meta;
+    assert_eq!(batch.items, 25 * run.tests[2].metrics.ok(), "{batch:?}");
+    let reads = &run.tests[3].metrics.operations["parallel_read"].meta;
+    // Repeated keys in one call are fetched once, so at most 50 items per call.
+    let calls = run.tests[3].metrics.ok();
+    assert!(
+        reads.items > calls && reads.items <= 50 * calls,
+        "{reads:?}"
+    );
+    assert!(reads.read_units > 0.0, "{reads:?}");
+}
+
 /// A fault-injecting HTTP/1.1 proxy for DynamoDB's JSON protocol, on 127.0.0.1.
 /// One request per connection (it answers `Connection: close`), which the SDK handles.
 mod proxy {
