@@ -63,6 +63,9 @@ pub fn dispatch(cmd: Command) -> Result<Outcome> {
         Command::Init { path, force } => init(&path, force),
         Command::Report(args) => crate::report_cmd::report(args),
         Command::Compare(args) => crate::report_cmd::compare(args),
+        Command::Encrypt(args) => crate::report_cmd::encrypt(args),
+        Command::Decrypt(args) => crate::report_cmd::decrypt(args),
+        Command::Upload(args) => crate::report_cmd::upload(args),
         Command::Completions { shell } => {
             use clap::CommandFactory;
             clap_complete::generate(shell, &mut crate::Cli::command(), "lgb", &mut std::io::stdout());

@@ -56,6 +56,12 @@ enum Command {
     /// Compare runs with a baseline: change in throughput and percentiles, and whether
     /// each change is significant.
     Compare(report_cmd::CompareArgs),
+    /// Encrypt a results directory into one file with the key in LGB_RESULTS_KEY.
+    Encrypt(report_cmd::EncryptArgs),
+    /// Decrypt a file written by `lgb encrypt` back into a results directory.
+    Decrypt(report_cmd::DecryptArgs),
+    /// Upload a results directory to S3 (needs a build with lgb-core's `s3` feature).
+    Upload(report_cmd::UploadArgs),
     /// Print shell completions.
     Completions {
         /// The shell.

@@ -1,5 +1,7 @@
-//! `lgb report` and `lgb compare`: load results directories, write a report. All the
-//! work is `lgb_core::report`; this only reads arguments and chooses where bytes go.
+//! `lgb report` and `lgb compare` (load results directories, write a report) and the
+//! results-at-rest commands `lgb encrypt`, `lgb decrypt` and `lgb upload`. All the work
+//! is in `lgb_core::report` and `lgb_core::results`; this reads arguments and chooses
+//! where bytes go.
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -178,6 +180,91 @@ pub fn compare(args: CompareArgs) -> Result<Outcome> {
         .collect::<lgb_core::Result<Vec<_>>>()?;
     let report = Report::compare(runs)?.with_prices(prices(args.prices.as_deref())?);
     emit(report, args.format.into(), args.out.as_deref())
+}
+
+/// Arguments of `lgb encrypt`.
+#[derive(Debug, Args)]
+pub struct EncryptArgs {
+    /// A results directory.
+    dir: PathBuf,
+    /// The encrypted file [default: DIR.lgbenc].
+    #[arg(long, short)]
+    out: Option<PathBuf>,
+}
+
+/// Arguments of `lgb decrypt`.
+#[derive(Debug, Args)]
+pub struct DecryptArgs {
+    /// A file written by `lgb encrypt`.
+    file: PathBuf,
+    /// The results directory to write [default: FILE without .lgbenc].
+    #[arg(long, short)]
+    out: Option<PathBuf>,
+}
+
+/// Arguments of `lgb upload`.
+#[derive(Debug, Args)]
+pub struct UploadArgs {
+    /// A results directory.
+    dir: PathBuf,
+    /// Destination, `s3://bucket/prefix`; files go to PREFIX/<run-id>/.
+    to: String,
+    /// Encrypt objects server-side with this KMS key (id, ARN or alias) instead of
+    /// SSE-S3.
+    #[arg(long, value_name = "KEY")]
+    kms_key: Option<String>,
+    /// S3 endpoint override (a local S3-compatible server); LGB_S3_ENDPOINT also works.
+    #[arg(long, value_name = "URL")]
+    endpoint: Option<String>,
+}
+
+fn key() -> Result<lgb_core::results::ResultsKey> {
+    Ok(lgb_core::results::ResultsKey::from_env(
+        lgb_core::results::KEY_ENV,
+    )?)
+}
+
+/// `lgb encrypt`: the key comes from LGB_RESULTS_KEY (base64 of 32 bytes).
+pub fn encrypt(args: EncryptArgs) -> Result<Outcome> {
+    let key = key()?;
+    let sealed = lgb_core::results::encrypt_dir(&args.dir, &key)?;
+    let out = args.out.unwrap_or_else(|| {
+        let mut name = args.dir.as_os_str().to_owned();
+        name.push(format!(".{}", lgb_core::results::EXTENSION));
+        PathBuf::from(name)
+    });
+    std::fs::write(&out, sealed)
+        .map_err(|e| lgb_core::Error::io(format!("writing {}", out.display()), e))?;
+    eprintln!("wrote {}", out.display());
+    Ok(Outcome::Success)
+}
+
+/// `lgb decrypt`.
+pub fn decrypt(args: DecryptArgs) -> Result<Outcome> {
+    let key = key()?;
+    let sealed = std::fs::read(&args.file)
+        .map_err(|e| lgb_core::Error::io(format!("reading {}", args.file.display()), e))?;
+    let out = args.out.unwrap_or_else(|| args.file.with_extension(""));
+    let files = lgb_core::results::decrypt_to_dir(&sealed, &key, &out)?;
+    eprintln!("wrote {} files to {}", files.len(), out.display());
+    Ok(Outcome::Success)
+}
+
+/// `lgb upload`.
+pub fn upload(args: UploadArgs) -> Result<Outcome> {
+    let to: lgb_core::results::S3Location = args.to.parse()?;
+    let options = lgb_core::results::UploadOptions {
+        kms_key_id: args.kms_key,
+        endpoint: args.endpoint,
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let keys = rt.block_on(lgb_core::results::upload_dir(&args.dir, &to, &options))?;
+    for k in &keys {
+        println!("s3://{}/{k}", to.bucket);
+    }
+    Ok(Outcome::Success)
 }
 
 #[cfg(test)]

@@ -39,6 +39,7 @@ pub mod protocol;
 pub mod record;
 pub mod redact;
 pub mod report;
+pub mod results;
 pub mod runner;
 pub mod workload;
 
