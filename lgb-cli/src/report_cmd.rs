@@ -205,9 +205,10 @@ pub struct DecryptArgs {
 /// Arguments of `lgb upload`.
 #[derive(Debug, Args)]
 pub struct UploadArgs {
-    /// A results directory.
+    /// A results directory, or a file written by `lgb encrypt`.
     dir: PathBuf,
-    /// Destination, `s3://bucket/prefix`; files go to PREFIX/<run-id>/.
+    /// Destination, `s3://bucket/prefix`; a directory's files go to PREFIX/<run-id>/,
+    /// a file to PREFIX/<file name>.
     to: String,
     /// Encrypt objects server-side with this KMS key (id, ARN or alias) instead of
     /// SSE-S3.

@@ -268,7 +268,9 @@ pub struct UploadOptions {
 }
 
 /// Uploads every file of the results directory `dir` to
-/// `s3://bucket/prefix/<dir name>/<file>` and returns the keys written.
+/// `s3://bucket/prefix/<dir name>/<file>` (or, when `dir` is a file such as an
+/// encrypted `.lgbenc`, to `s3://bucket/prefix/<file name>`) and returns the keys
+/// written.
 #[cfg(feature = "s3")]
 pub async fn upload_dir(
     dir: &Path,
@@ -348,12 +350,17 @@ mod s3 {
         to: &S3Location,
         options: &UploadOptions,
     ) -> Result<Vec<String>> {
-        let run = dir
+        let base = dir
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
-            .ok_or_else(|| {
-                Error::config("dir", format!("{} has no directory name", dir.display()))
-            })?;
+            .ok_or_else(|| Error::config("dir", format!("{} has no file name", dir.display())))?;
+        // A directory goes under its name (the run id); a single file (an encrypted
+        // `.lgbenc`) goes as it is.
+        let files = if dir.is_file() {
+            vec![(String::new(), dir.to_path_buf())]
+        } else {
+            files_of(dir)?
+        };
         let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
         let endpoint = options
             .endpoint
@@ -369,11 +376,16 @@ mod s3 {
             .build();
         let client = aws_sdk_s3::Client::from_conf(conf);
         let mut keys = Vec::new();
-        for (name, path) in files_of(dir)? {
-            let key = if to.prefix.is_empty() {
-                format!("{run}/{name}")
+        for (name, path) in files {
+            let rel = if name.is_empty() {
+                base.clone()
             } else {
-                format!("{}/{run}/{name}", to.prefix)
+                format!("{base}/{name}")
+            };
+            let key = if to.prefix.is_empty() {
+                rel
+            } else {
+                format!("{}/{rel}", to.prefix)
             };
             let body = ByteStream::from_path(&path).await.map_err(|e| Error::Io {
                 context: format!("reading {}", path.display()),
@@ -383,7 +395,7 @@ mod s3 {
                 .put_object()
                 .bucket(&to.bucket)
                 .key(&key)
-                .content_type(content_type(&name))
+                .content_type(content_type(&key))
                 .body(body);
             put = match &options.kms_key_id {
                 Some(kms) => put

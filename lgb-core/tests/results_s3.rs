@@ -94,6 +94,33 @@ async fn uploads_every_file_with_server_side_encryption() {
     );
     assert_eq!(head.ssekms_key_id(), Some("alias/lgb-results"));
 
+    // An encrypted results file goes up as one object that decrypts to the directory.
+    let key = lgb_core::results::ResultsKey::generate();
+    let sealed = tmp.path().join(format!("{run_id}.lgbenc"));
+    std::fs::write(&sealed, lgb_core::results::encrypt_dir(&dir, &key).unwrap()).unwrap();
+    let keys = upload_dir(
+        &sealed,
+        &format!("s3://{bucket}/sealed").parse().unwrap(),
+        &options,
+    )
+    .await
+    .unwrap();
+    assert_eq!(keys, [format!("sealed/{run_id}.lgbenc")]);
+    let obj = s3
+        .get_object()
+        .bucket(&bucket)
+        .key(&keys[0])
+        .send()
+        .await
+        .unwrap();
+    let body = obj.body.collect().await.unwrap().into_bytes();
+    let back = tempfile::tempdir().unwrap();
+    lgb_core::results::decrypt_to_dir(&body, &key, back.path()).unwrap();
+    assert_eq!(
+        std::fs::read(back.path().join("result.json")).unwrap(),
+        std::fs::read(dir.join("result.json")).unwrap()
+    );
+
     // A missing bucket is a not_found error naming the object.
     let err = upload_dir(
         &dir,
