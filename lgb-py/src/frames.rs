@@ -9,9 +9,9 @@
 
 use std::sync::Arc;
 
-use arrow_array::builder::{ListBuilder, StringBuilder};
+use arrow_array::builder::{ListBuilder, StringBuilder, StringViewBuilder};
 use arrow_array::{
-    ArrayRef, BooleanArray, DurationNanosecondArray, Float64Array, RecordBatch, StringArray,
+    ArrayRef, BooleanArray, DurationNanosecondArray, Float64Array, RecordBatch,
     TimestampNanosecondArray, UInt32Array, UInt64Array,
 };
 use arrow_ipc::writer::FileWriter;
@@ -69,22 +69,33 @@ impl Columns {
         self
     }
 
-    fn text(&mut self, name: &str, values: Vec<String>) -> &mut Self {
-        self.push(
-            name,
-            DataType::Utf8,
-            false,
-            Arc::new(StringArray::from(values)),
-        )
+    /// Strings as views: values up to 12 bytes (test, operation and class names) sit
+    /// inline in the view, so a million-row column costs no per-row allocation, and
+    /// polars takes view arrays as they are.
+    fn text<S: AsRef<str>>(
+        &mut self,
+        name: &str,
+        values: impl IntoIterator<Item = S>,
+    ) -> &mut Self {
+        let values = values.into_iter();
+        let mut builder = StringViewBuilder::with_capacity(values.size_hint().0);
+        for v in values {
+            builder.append_value(v);
+        }
+        self.push(name, DataType::Utf8View, false, Arc::new(builder.finish()))
     }
 
-    fn text_opt(&mut self, name: &str, values: Vec<Option<String>>) -> &mut Self {
-        self.push(
-            name,
-            DataType::Utf8,
-            true,
-            Arc::new(StringArray::from(values)),
-        )
+    fn text_opt<S: AsRef<str>>(
+        &mut self,
+        name: &str,
+        values: impl IntoIterator<Item = Option<S>>,
+    ) -> &mut Self {
+        let values = values.into_iter();
+        let mut builder = StringViewBuilder::with_capacity(values.size_hint().0);
+        for v in values {
+            builder.append_option(v);
+        }
+        self.push(name, DataType::Utf8View, true, Arc::new(builder.finish()))
     }
 
     fn u64(&mut self, name: &str, values: Vec<u64>) -> &mut Self {
@@ -202,11 +213,10 @@ pub fn summary(run: &RunResult) -> Result<RecordBatch, ArrowError> {
     let rows = summary_rows(run);
     // summary_rows walks tests in order and their operations in key order; the phase
     // of each row is that of its test.
-    let phases: Vec<String> = run
+    let phases: Vec<&str> = run
         .tests
         .iter()
         .flat_map(|t| std::iter::repeat_n(phase_name(t.phase), t.metrics.operations.len()))
-        .map(String::from)
         .collect();
     let phases = if phases.len() == rows.len() {
         phases
@@ -214,7 +224,7 @@ pub fn summary(run: &RunResult) -> Result<RecordBatch, ArrowError> {
         rows.iter()
             .map(|r| {
                 let phase = run.tests.iter().find(|t| t.name == r.test).map(|t| t.phase);
-                phase_name(phase.unwrap_or_default()).to_string()
+                phase_name(phase.unwrap_or_default())
             })
             .collect()
     };
@@ -222,12 +232,9 @@ pub fn summary(run: &RunResult) -> Result<RecordBatch, ArrowError> {
         rows.iter().map(|r| ns(f(r))).collect::<Vec<_>>()
     };
     Columns::default()
-        .text("test", rows.iter().map(|r| r.test.clone()).collect())
+        .text("test", rows.iter().map(|r| &r.test))
         .text("phase", phases)
-        .text(
-            "operation",
-            rows.iter().map(|r| r.operation.clone()).collect(),
-        )
+        .text("operation", rows.iter().map(|r| &r.operation))
         .u64("ok", rows.iter().map(|r| r.ok).collect())
         .u64("failed", rows.iter().map(|r| r.failed).collect())
         .f64("throughput", rows.iter().map(|r| r.throughput).collect())
@@ -248,7 +255,7 @@ pub fn summary(run: &RunResult) -> Result<RecordBatch, ArrowError> {
             "service_p99",
             rows.iter().map(|r| r.service_p99_ns.map(ns)).collect(),
         )
-        .text("errors", rows.iter().map(|r| r.errors.clone()).collect())
+        .text("errors", rows.iter().map(|r| &r.errors))
         .f64("read_units", rows.iter().map(|r| r.read_units).collect())
         .f64("write_units", rows.iter().map(|r| r.write_units).collect())
         .finish()
@@ -271,9 +278,9 @@ pub fn timeline(run: &RunResult) -> Result<RecordBatch, ArrowError> {
     let mut stats: [Vec<i64>; 6] = Default::default();
     for t in &run.tests {
         for p in t.metrics.timeline.points() {
-            test.push(t.name.clone());
-            phase.push(phase_name(t.phase).to_string());
-            op.push(p.operation.clone());
+            test.push(t.name.as_str());
+            phase.push(phase_name(t.phase));
+            op.push(p.operation.as_str());
             time.push(p.second.saturating_mul(1_000_000_000));
             ops.push(p.ops);
             errors.push(p.errors);
@@ -347,9 +354,9 @@ pub fn latencies(run: &RunResult, sel: Selection<'_>) -> Result<RecordBatch, Arr
         for v in h.iter_recorded() {
             let n = v.count_at_value();
             running += n;
-            test.push(t.name.clone());
-            op.push(o.to_string());
-            kind.push(k.to_string());
+            test.push(t.name.as_str());
+            op.push(o);
+            kind.push(k);
             low.push(ns(h.lowest_equivalent(v.value_iterated_to())));
             value.push(ns(v.value_iterated_to()));
             count.push(n);
@@ -380,9 +387,9 @@ pub fn percentiles(
         (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for (t, o, k, h) in selected(run, sel) {
         for (p, v) in h.spectrum(ticks.max(1)) {
-            test.push(t.name.clone());
-            op.push(o.to_string());
-            kind.push(k.to_string());
+            test.push(t.name.as_str());
+            op.push(o);
+            kind.push(k);
             percentile.push(p);
             value.push(ns(v));
         }
@@ -412,14 +419,14 @@ pub fn errors(run: &RunResult) -> Result<RecordBatch, ArrowError> {
             .metrics
             .operations
             .iter()
-            .map(|(o, m)| (Some(o.clone()), &m.errors))
+            .map(|(o, m)| (Some(o.as_str()), &m.errors))
             .chain(std::iter::once((None, &t.metrics.errors)));
         for (o, log) in logs {
             for (c, n) in &log.counts {
-                test.push(t.name.clone());
-                phase.push(phase_name(t.phase).to_string());
-                op.push(o.clone());
-                class.push(c.as_str().to_string());
+                test.push(t.name.as_str());
+                phase.push(phase_name(t.phase));
+                op.push(o);
+                class.push(c.as_str());
                 count.push(*n);
                 samples.push(log.samples.get(c).cloned().unwrap_or_default());
             }
@@ -449,21 +456,11 @@ pub fn workers(run: &RunResult) -> Result<RecordBatch, ArrowError> {
             .collect::<Vec<_>>()
     };
     Columns::default()
-        .text("test", rows.iter().map(|(t, _)| t.name.clone()).collect())
-        .text(
-            "phase",
-            rows.iter()
-                .map(|(t, _)| phase_name(t.phase).to_string())
-                .collect(),
-        )
+        .text("test", rows.iter().map(|(t, _)| &t.name))
+        .text("phase", rows.iter().map(|(t, _)| phase_name(t.phase)))
         .u32("worker", rows.iter().map(|(_, w)| w.index).collect())
-        .text(
-            "status",
-            rows.iter()
-                .map(|(_, w)| status_name(w.status).to_string())
-                .collect(),
-        )
-        .text_opt("error", rows.iter().map(|(_, w)| w.error.clone()).collect())
+        .text("status", rows.iter().map(|(_, w)| status_name(w.status)))
+        .text_opt("error", rows.iter().map(|(_, w)| w.error.as_ref()))
         .u32("attempts", rows.iter().map(|(_, w)| w.attempts).collect())
         .u64("ops", rows.iter().map(|(_, w)| w.ops).collect())
         .time(
@@ -476,12 +473,7 @@ pub fn workers(run: &RunResult) -> Result<RecordBatch, ArrowError> {
             "window",
             rows.iter().map(|(_, w)| ns(w.window_ns)).collect(),
         )
-        .text(
-            "runtime",
-            rows.iter()
-                .map(|(_, w)| w.environment.runtime.clone())
-                .collect(),
-        )
+        .text("runtime", rows.iter().map(|(_, w)| &w.environment.runtime))
         .flag(
             "cold_start",
             rows.iter().map(|(_, w)| w.environment.cold_start).collect(),
@@ -501,9 +493,7 @@ pub fn workers(run: &RunResult) -> Result<RecordBatch, ArrowError> {
         .text_opt("function_version", env(|e| e.function_version.clone()))
         .text(
             "lgb_version",
-            rows.iter()
-                .map(|(_, w)| w.environment.lgb_version.clone())
-                .collect(),
+            rows.iter().map(|(_, w)| &w.environment.lgb_version),
         )
         .u64(
             "cpus",
@@ -591,8 +581,8 @@ mod tests {
         let ok: u64 = run.tests.iter().map(|t| t.metrics.ok()).sum();
         assert_eq!(total(&batch, "ok"), ok);
         // The load phase is labelled as such, the test as a run.
-        let phases = batch.column_by_name("phase").unwrap().as_string::<i32>();
-        let tests = batch.column_by_name("test").unwrap().as_string::<i32>();
+        let phases = batch.column_by_name("phase").unwrap().as_string_view();
+        let tests = batch.column_by_name("test").unwrap().as_string_view();
         for i in 0..batch.num_rows() {
             let want = if tests.value(i) == "load" {
                 "load"
@@ -622,10 +612,7 @@ mod tests {
             operation: Some("read"),
         };
         let batch = latencies(&run, sel).unwrap();
-        let kinds = batch
-            .column_by_name("histogram")
-            .unwrap()
-            .as_string::<i32>();
+        let kinds = batch.column_by_name("histogram").unwrap().as_string_view();
         let counts = batch
             .column_by_name("count")
             .unwrap()
@@ -658,10 +645,7 @@ mod tests {
             .windows(2)
             .all(|w| value.value(w[0]) < low.value(w[1])));
         assert!(latency_rows.iter().all(|&i| low.value(i) <= value.value(i)));
-        let ops = batch
-            .column_by_name("operation")
-            .unwrap()
-            .as_string::<i32>();
+        let ops = batch.column_by_name("operation").unwrap().as_string_view();
         assert!((0..batch.num_rows()).all(|i| ops.value(i) == "read"));
         // No selection: every operation of every test.
         let all = latencies(&run, Selection::default()).unwrap();
@@ -703,7 +687,7 @@ mod tests {
             batch
                 .column_by_name("class")
                 .unwrap()
-                .as_string::<i32>()
+                .as_string_view()
                 .value(0),
             "throttled"
         );
