@@ -129,3 +129,22 @@ fn a_price_file_overrides_the_defaults() {
         "{err}"
     );
 }
+
+#[test]
+fn the_billed_duration_of_the_invocation_report_wins() {
+    let mut run = run();
+    for w in &mut run.tests[0].workers {
+        w.environment.report = Some(lgb_core::lambda::InvocationReport {
+            billed_duration_ms: Some(12_500.0),
+            ..Default::default()
+        });
+    }
+    let est = estimate(&run, &PriceTable::default());
+    let compute = est.tests[0]
+        .items
+        .iter()
+        .find(|i| i.item == "compute")
+        .unwrap();
+    // Two 1 GiB workers billed 12.5 s each, whatever their windows and init times.
+    assert!(close(compute.quantity, 25.0), "{compute:?}");
+}
