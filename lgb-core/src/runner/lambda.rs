@@ -302,6 +302,10 @@ pub(crate) fn string_options(
             serde_json::Value::String(s) if !s.trim().is_empty() => {
                 out.insert(k.clone(), s.trim().to_string());
             }
+            // `--set runner.options.qualifier=7` arrives as a number.
+            serde_json::Value::Number(n) => {
+                out.insert(k.clone(), n.to_string());
+            }
             _ => problems.push(ConfigProblem::new(path, "must be a non-empty string")),
         }
     }
@@ -333,7 +337,7 @@ mod tests {
         assert_eq!(err.config_problems()[0].path, "runner.function");
         let err = LambdaInvoker::from_config(&runner(
             Some("f"),
-            serde_json::json!({"qualifer": "live", "endpoint": 3, "region": "eu-west-1"}),
+            serde_json::json!({"qualifer": "live", "endpoint": true, "region": "eu-west-1"}),
         ))
         .await
         .unwrap_err();
@@ -364,6 +368,11 @@ mod tests {
             err.to_string().contains("not a Lambda function name"),
             "{err}"
         );
+        let opts =
+            serde_json::from_value(serde_json::json!({"qualifier": 7, "region": "eu-west-1"}))
+                .unwrap();
+        let strings = string_options(&opts, LAMBDA_OPTIONS, "lambda").unwrap();
+        assert_eq!(strings["qualifier"], "7");
     }
 
     #[test]
