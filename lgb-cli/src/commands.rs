@@ -57,7 +57,10 @@ pub fn dispatch(cmd: Command) -> Result<Outcome> {
         Command::Validate { config, set } => validate(&config, &set),
         Command::List => list(),
         Command::Schema => {
-            println!("{}", serde_json::to_string_pretty(&BenchmarkConfig::json_schema())?);
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&BenchmarkConfig::json_schema())?
+            );
             Ok(Outcome::Success)
         }
         Command::Init { path, force } => init(&path, force),
@@ -68,7 +71,12 @@ pub fn dispatch(cmd: Command) -> Result<Outcome> {
         Command::Upload(args) => crate::report_cmd::upload(args),
         Command::Completions { shell } => {
             use clap::CommandFactory;
-            clap_complete::generate(shell, &mut crate::Cli::command(), "lgb", &mut std::io::stdout());
+            clap_complete::generate(
+                shell,
+                &mut crate::Cli::command(),
+                "lgb",
+                &mut std::io::stdout(),
+            );
             Ok(Outcome::Success)
         }
     }
@@ -84,7 +92,10 @@ fn run(args: RunArgs) -> Result<Outcome> {
         set.push(format!("runner.workers={w}"));
     }
     if let Some(t) = args.target {
-        let name = t.to_possible_value().map(|v| v.get_name().to_string()).unwrap_or_default();
+        let name = t
+            .to_possible_value()
+            .map(|v| v.get_name().to_string())
+            .unwrap_or_default();
         set.push(format!("runner.target={name}"));
     }
     let config = load_config(&args.config, &set)?;
@@ -133,7 +144,8 @@ fn run(args: RunArgs) -> Result<Outcome> {
 fn spawn_signal_handler(cancel: CancellationToken) {
     tokio::spawn(async move {
         #[cfg(unix)]
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
         #[cfg(unix)]
         let terminated = async {
             match term.as_mut() {
@@ -159,7 +171,12 @@ fn spawn_signal_handler(cancel: CancellationToken) {
 
 fn validate(path: &Path, set: &[String]) -> Result<Outcome> {
     let cfg = load_config(path, set)?;
-    let workers: u32 = cfg.tests.iter().map(|t| cfg.workers_for(t)).max().unwrap_or(1);
+    let workers: u32 = cfg
+        .tests
+        .iter()
+        .map(|t| cfg.workers_for(t))
+        .max()
+        .unwrap_or(1);
     println!(
         "{}: ok ({} test{}, database `{}`, up to {} worker{})",
         path.display(),
@@ -181,7 +198,10 @@ fn list() -> Result<Outcome> {
     }
     for name in ["dynamodb", "immudb", "timestream"] {
         if dbs.factory(name).is_err() {
-            writeln!(out, "  {name:<20} (not compiled in; build with feature `{name}`)")?;
+            writeln!(
+                out,
+                "  {name:<20} (not compiled in; build with feature `{name}`)"
+            )?;
         }
     }
     writeln!(out, "\nOperations:")?;
@@ -209,7 +229,12 @@ fn init(path: &Path, force: bool) -> Result<Outcome> {
         )
         .into());
     }
-    std::fs::write(path, INIT_TEMPLATE).map_err(|e| lgb_core::Error::io(format!("writing {}", path.display()), e))?;
-    eprintln!("wrote {}; run it with: lgb run {}", path.display(), path.display());
+    std::fs::write(path, INIT_TEMPLATE)
+        .map_err(|e| lgb_core::Error::io(format!("writing {}", path.display()), e))?;
+    eprintln!(
+        "wrote {}; run it with: lgb run {}",
+        path.display(),
+        path.display()
+    );
     Ok(Outcome::Success)
 }

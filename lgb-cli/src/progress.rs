@@ -67,13 +67,22 @@ fn update(c: &Current, p: &Progress) {
     let elapsed = c.started.elapsed();
     let pos = match (c.planned_ops, c.planned) {
         (Some(total), _) => ops.min(total) * 1000 / total.max(1),
-        (None, Some(d)) => (elapsed.as_millis() as u64 * 1000 / d.as_millis().max(1) as u64).min(1000),
+        (None, Some(d)) => {
+            (elapsed.as_millis() as u64 * 1000 / d.as_millis().max(1) as u64).min(1000)
+        }
         _ => 0,
     };
     c.bar.set_position(pos);
     let rate = ops as f64 / elapsed.as_secs_f64().max(1e-3);
-    let measuring = if p.measuring.load(Ordering::Relaxed) { "" } else { " (warming up)" };
-    c.bar.set_message(format!("{ops} ops, {errors} errors, {}{measuring}", format_rate(rate)));
+    let measuring = if p.measuring.load(Ordering::Relaxed) {
+        ""
+    } else {
+        " (warming up)"
+    };
+    c.bar.set_message(format!(
+        "{ops} ops, {errors} errors, {}{measuring}",
+        format_rate(rate)
+    ));
 }
 
 impl RunObserver for ProgressObserver {
@@ -86,9 +95,11 @@ impl RunObserver for ProgressObserver {
         }
         let bar = ProgressBar::with_draw_target(Some(1000), ProgressDrawTarget::stderr());
         bar.set_style(
-            ProgressStyle::with_template("{prefix:>12.bold} [{bar:30.cyan/blue}] {elapsed:>4} {msg}")
-                .unwrap_or_else(|_| ProgressStyle::default_bar())
-                .progress_chars("=> "),
+            ProgressStyle::with_template(
+                "{prefix:>12.bold} [{bar:30.cyan/blue}] {elapsed:>4} {msg}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
         );
         let label = match phase {
             Phase::Load => "load".to_string(),

@@ -9,7 +9,11 @@ fn lgb() -> Command {
 
 fn run_ok(cmd: &mut Command) -> Output {
     let out = cmd.output().unwrap();
-    assert!(out.status.success(), "{cmd:?} failed:\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     out
 }
 
@@ -28,7 +32,10 @@ fn write_config(dir: &Path, duration: &str) -> PathBuf {
 }
 
 fn only_run_dir(out: &Path) -> PathBuf {
-    let dirs: Vec<_> = std::fs::read_dir(out).unwrap().map(|e| e.unwrap().path()).collect();
+    let dirs: Vec<_> = std::fs::read_dir(out)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     assert_eq!(dirs.len(), 1, "{dirs:?}");
     dirs[0].clone()
 }
@@ -38,20 +45,48 @@ fn run_writes_results_and_report_reads_them() {
     let tmp = tempfile::tempdir().unwrap();
     let cfg = write_config(tmp.path(), "1s");
     let out_dir = tmp.path().join("results");
-    let out = run_ok(lgb().arg("run").arg(&cfg).arg("--out").arg(&out_dir).args(["--set", "tests[0].concurrency=2"]));
+    let out = run_ok(
+        lgb()
+            .arg("run")
+            .arg(&cfg)
+            .arg("--out")
+            .arg(&out_dir)
+            .args(["--set", "tests[0].concurrency=2"]),
+    );
     let table = String::from_utf8_lossy(&out.stdout);
-    assert!(table.contains("p99") && table.contains("read") && table.contains("update"), "{table}");
+    assert!(
+        table.contains("p99") && table.contains("read") && table.contains("update"),
+        "{table}"
+    );
     let dir = only_run_dir(&out_dir);
-    for f in ["result.json", "summary.csv", "hdr/mix.read.hlog", "hdr/load.load.hlog"] {
+    for f in [
+        "result.json",
+        "summary.csv",
+        "hdr/mix.read.hlog",
+        "hdr/load.load.hlog",
+    ] {
         assert!(dir.join(f).exists(), "{f} missing");
     }
     let csv = run_ok(lgb().arg("report").arg(&dir).args(["--format", "csv"]));
     let csv = String::from_utf8_lossy(&csv.stdout);
-    assert!(csv.lines().next().unwrap().starts_with("test,operation,ok,failed,throughput"), "{csv}");
-    assert_eq!(csv.lines().count(), 1 + 3, "header + load + read + update: {csv}");
+    assert!(
+        csv.lines()
+            .next()
+            .unwrap()
+            .starts_with("test,operation,ok,failed,throughput"),
+        "{csv}"
+    );
+    assert_eq!(
+        csv.lines().count(),
+        1 + 3,
+        "header + load + read + update: {csv}"
+    );
     let json = run_ok(lgb().arg("report").arg(&dir).args(["--format", "json"]));
     let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
-    assert_eq!(v["tests"][1]["test"]["concurrency"], 2, "the override was applied");
+    assert_eq!(
+        v["tests"][1]["test"]["concurrency"], 2,
+        "the override was applied"
+    );
     assert_eq!(v["status"], "completed");
 }
 
@@ -73,7 +108,10 @@ fn bad_input_exits_2_with_every_problem() {
             assert!(err.contains(p), "{p} not in {err}");
         }
     }
-    let out = lgb().args(["run", "/nonexistent/bench.json"]).output().unwrap();
+    let out = lgb()
+        .args(["run", "/nonexistent/bench.json"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let out = lgb().args(["run", "--bogus"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
@@ -95,14 +133,25 @@ fn ctrl_c_writes_partial_results_and_exits_130() {
         .spawn()
         .unwrap();
     std::thread::sleep(Duration::from_millis(2500));
-    let status = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
     assert!(status.success());
     let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(130), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let dir = only_run_dir(&out_dir);
-    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("result.json")).unwrap()).unwrap();
+    let v: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("result.json")).unwrap()).unwrap();
     assert_eq!(v["status"], "cancelled");
-    let ops = v["tests"][1]["metrics"]["operations"]["read"]["ok"].as_u64().unwrap();
+    let ops = v["tests"][1]["metrics"]["operations"]["read"]["ok"]
+        .as_u64()
+        .unwrap();
     assert!(ops > 0);
 }
 

@@ -61,7 +61,12 @@ async fn load(db: &MemoryDatabase, gen: &RecordGenerator) {
     }
 }
 
-async fn harness(db: Arc<dyn Database>, op: &str, dist: Distribution, ops: u64) -> (f64, Duration, u64) {
+async fn harness(
+    db: Arc<dyn Database>,
+    op: &str,
+    dist: Distribution,
+    ops: u64,
+) -> (f64, Duration, u64) {
     let gen = Arc::new(RecordGenerator::new(1, 10, 100));
     let shared = Arc::new(WorkerKeys::new(RECORDS, 0, 1));
     let plan = ExecutionPlan {
@@ -70,7 +75,9 @@ async fn harness(db: Arc<dyn Database>, op: &str, dist: Distribution, ops: u64) 
         operations: Some(ops),
         ..ExecutionPlan::default()
     };
-    let strategy = OperationRegistry::default().build(&OperationConfig::new(op), 10).unwrap();
+    let strategy = OperationRegistry::default()
+        .build(&OperationConfig::new(op), 10)
+        .unwrap();
     let cpu0 = cpu_time();
     let t0 = Instant::now();
     let exec = execute(
@@ -88,7 +95,11 @@ async fn harness(db: Arc<dyn Database>, op: &str, dist: Distribution, ops: u64) 
     let cpu = cpu_time() - cpu0;
     let m = &exec.metrics.operations[op];
     assert_eq!(m.ok, ops, "{:?}", m.errors);
-    (ops as f64 / wall.as_secs_f64(), cpu, m.latency.summary().p50_ns)
+    (
+        ops as f64 / wall.as_secs_f64(),
+        cpu,
+        m.latency.summary().p50_ns,
+    )
 }
 
 /// The same reads with no harness: choose a key, read it, nothing measured.
@@ -107,7 +118,10 @@ async fn bare(db: &MemoryDatabase, dist: Distribution, ops: u64) -> f64 {
 
 fn main() {
     // One thread: the whole benchmark runs on one core.
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(async {
         let db = Arc::new(MemoryDatabase::default());
         let gen = RecordGenerator::new(1, 10, 100);

@@ -97,7 +97,17 @@ impl Error {
 
 /// The class of an error as counted in results. The string forms are stable.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
 )]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
@@ -231,7 +241,13 @@ mod tests {
             ConfigProblem::new("workload.records", "expected an integer"),
         ]);
         let text = err.to_string();
-        assert!(text.contains("tests[0].concurrency: must be at least 1"), "{text}");
-        assert!(text.contains("workload.records: expected an integer"), "{text}");
+        assert!(
+            text.contains("tests[0].concurrency: must be at least 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("workload.records: expected an integer"),
+            "{text}"
+        );
     }
 }

@@ -126,7 +126,9 @@ pub async fn execute<C: Clock>(
     let measure_start_ns = start_ns + plan.warmup.as_nanos() as u64;
     let kinds = strategy.kinds();
     let shared = Arc::new(Shared {
-        deadline_ns: plan.duration.map(|d| measure_start_ns + d.as_nanos() as u64),
+        deadline_ns: plan
+            .duration
+            .map(|d| measure_start_ns + d.as_nanos() as u64),
         interval_ns: plan.rate.map(|r| 1e9 / r),
         origin_unix_ns: i128::from(clock.origin_unix_ms()) * 1_000_000,
         plan,
@@ -145,11 +147,16 @@ pub async fn execute<C: Clock>(
     let mut handles = Vec::with_capacity(contexts.len());
     for ctx in contexts {
         let s = shared.clone();
-        handles.push(tokio::spawn(async move { run_task(&s, ctx, start_ns).await }));
+        handles.push(tokio::spawn(
+            async move { run_task(&s, ctx, start_ns).await },
+        ));
     }
     let mut metrics = TestMetrics::default();
-    let mut per_kind: Vec<OperationMetrics> =
-        shared.kinds.iter().map(|_| OperationMetrics::new(plan.rate.is_some())).collect();
+    let mut per_kind: Vec<OperationMetrics> = shared
+        .kinds
+        .iter()
+        .map(|_| OperationMetrics::new(plan.rate.is_some()))
+        .collect();
     let mut end_ns = measure_start_ns;
     let mut warmup_ops = 0;
     let mut acked: Option<KeySet> = None;
@@ -174,11 +181,18 @@ pub async fn execute<C: Clock>(
     for (name, m) in shared.kinds.iter().zip(per_kind) {
         metrics.operations.insert(name.clone(), m);
     }
-    metrics.timeline = std::mem::take(&mut *shared.timeline.lock().map_err(|_| Error::Backend("timeline lock poisoned".into()))?);
+    metrics.timeline = std::mem::take(
+        &mut *shared
+            .timeline
+            .lock()
+            .map_err(|_| Error::Backend("timeline lock poisoned".into()))?,
+    );
     let cancelled = shared.cancel.is_cancelled();
     let window_ns = match (shared.deadline_ns, cancelled) {
         // A timed run that ended normally measured exactly its planned window.
-        (Some(d), false) => d.saturating_sub(measure_start_ns).max(end_ns.saturating_sub(measure_start_ns)),
+        (Some(d), false) => d
+            .saturating_sub(measure_start_ns)
+            .max(end_ns.saturating_sub(measure_start_ns)),
         _ => end_ns.saturating_sub(measure_start_ns),
     };
     Ok(Execution {
@@ -228,7 +242,13 @@ impl Interval {
             .map_err(|_| Error::Backend("timeline lock poisoned".into()))?;
         for (i, name) in s.kinds.iter().enumerate() {
             if self.ops[i] > 0 {
-                t.add(self.second, name, self.ops[i], self.errors[i], &self.latency[i])?;
+                t.add(
+                    self.second,
+                    name,
+                    self.ops[i],
+                    self.errors[i],
+                    &self.latency[i],
+                )?;
                 self.ops[i] = 0;
                 self.errors[i] = 0;
                 self.latency[i].reset();
@@ -256,10 +276,17 @@ const PROGRESS_EVERY: u64 = 256;
 /// would starve. Yielding every this many operations costs little and keeps them alive.
 const YIELD_EVERY: u32 = 128;
 
-async fn run_task<C: Clock>(s: &Shared<C>, mut ctx: OpContext, start_ns: u64) -> Result<TaskResult> {
+async fn run_task<C: Clock>(
+    s: &Shared<C>,
+    mut ctx: OpContext,
+    start_ns: u64,
+) -> Result<TaskResult> {
     let plan = &s.plan;
-    let mut ops: Vec<OperationMetrics> =
-        s.kinds.iter().map(|_| OperationMetrics::new(plan.rate.is_some())).collect();
+    let mut ops: Vec<OperationMetrics> = s
+        .kinds
+        .iter()
+        .map(|_| OperationMetrics::new(plan.rate.is_some()))
+        .collect();
     let mut interval = Interval::new(s.kinds.len());
     let mut warmup_ops = 0u64;
     let mut pending_progress = (0u64, 0u64);
@@ -305,7 +332,11 @@ async fn run_task<C: Clock>(s: &Shared<C>, mut ctx: OpContext, start_ns: u64) ->
                 }
             }
         }
-        let start = if s.interval_ns.is_some() { s.clock.now_ns() } else { intended };
+        let start = if s.interval_ns.is_some() {
+            s.clock.now_ns()
+        } else {
+            intended
+        };
         let outcome = with_timeout(s.strategy.execute(&mut ctx, db), plan.timeout).await;
         let end = s.clock.now_ns();
         last_end = end;
@@ -325,7 +356,10 @@ async fn run_task<C: Clock>(s: &Shared<C>, mut ctx: OpContext, start_ns: u64) ->
             Some(r) => r,
             None => (
                 0,
-                Err(Error::Timeout(format!("operation took longer than {:?}", plan.timeout))),
+                Err(Error::Timeout(format!(
+                    "operation took longer than {:?}",
+                    plan.timeout
+                ))),
             ),
         };
         let m = &mut ops[kind];
@@ -341,7 +375,8 @@ async fn run_task<C: Clock>(s: &Shared<C>, mut ctx: OpContext, start_ns: u64) ->
             }
         }
         for f in ctx.item_failures.drain(..) {
-            m.errors.record_class(f.class, || format!("item {}: {}", f.index, f.message));
+            m.errors
+                .record_class(f.class, || format!("item {}: {}", f.index, f.message));
         }
         pending_progress.0 += 1;
         if pending_progress.0 >= PROGRESS_EVERY {

@@ -197,13 +197,18 @@ pub struct Worker {
 
 impl Default for Worker {
     fn default() -> Self {
-        Self::new(DatabaseRegistry::with_builtins(), OperationRegistry::default())
+        Self::new(
+            DatabaseRegistry::with_builtins(),
+            OperationRegistry::default(),
+        )
     }
 }
 
 impl std::fmt::Debug for Worker {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Worker").field("databases", &self.databases).finish()
+        f.debug_struct("Worker")
+            .field("databases", &self.databases)
+            .finish()
     }
 }
 
@@ -211,14 +216,19 @@ impl std::fmt::Debug for Worker {
 pub fn derive_seed(seed: u64, parts: &[u64]) -> u64 {
     let mut h = seed ^ 0x51_7c_c1_b7_27_22_0a_95;
     for p in parts {
-        h ^= p.wrapping_add(0x9e37_79b9_7f4a_7c15).wrapping_add(h << 6).wrapping_add(h >> 2);
+        h ^= p
+            .wrapping_add(0x9e37_79b9_7f4a_7c15)
+            .wrapping_add(h << 6)
+            .wrapping_add(h >> 2);
         h = h.wrapping_mul(0xbf58_476d_1ce4_e5b9);
     }
     h
 }
 
 fn name_hash(s: &str) -> u64 {
-    s.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
+    s.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    })
 }
 
 impl Worker {
@@ -240,7 +250,10 @@ impl Worker {
     }
 
     fn environment(&self) -> Environment {
-        self.environment.lock().map(|e| e.clone()).unwrap_or_default()
+        self.environment
+            .lock()
+            .map(|e| e.clone())
+            .unwrap_or_default()
     }
 
     /// The adapter for `config`, built once and then reused.
@@ -288,7 +301,10 @@ impl Worker {
         if req.version != PROTOCOL_VERSION {
             return Err(Error::config(
                 "version",
-                format!("this worker speaks protocol version {PROTOCOL_VERSION}, the request has {}", req.version),
+                format!(
+                    "this worker speaks protocol version {PROTOCOL_VERSION}, the request has {}",
+                    req.version
+                ),
             ));
         }
         check_limits(req)?;
@@ -297,7 +313,11 @@ impl Worker {
         let w = &req.workload;
         let (strategy, plan, dist) = match req.phase {
             Phase::Load => {
-                let batch = if caps.max_batch_size <= 1 { 1 } else { w.load_batch };
+                let batch = if caps.max_batch_size <= 1 {
+                    1
+                } else {
+                    w.load_batch
+                };
                 let plan = ExecutionPlan {
                     concurrency: w.load_concurrency.max(1),
                     duration: None,
@@ -306,18 +326,30 @@ impl Worker {
                     rate: None,
                     timeout: req.test.timeout.0.max(Duration::from_secs(60)),
                 };
-                (Strategy::Builtin(Mix::single("load", Step::Load { batch })), plan, w.distribution)
+                (
+                    Strategy::Builtin(Mix::single("load", Step::Load { batch })),
+                    plan,
+                    w.distribution,
+                )
             }
             Phase::Run => {
-                let op = req
-                    .test
-                    .operation
-                    .as_ref()
-                    .ok_or_else(|| Error::config("test.operation", "missing; resolve presets before sending"))?;
+                let op = req.test.operation.as_ref().ok_or_else(|| {
+                    Error::config("test.operation", "missing; resolve presets before sending")
+                })?;
                 let strategy = self.operations.build(op, w.scan_length)?;
                 let problems = strategy.check(&caps);
                 if !problems.is_empty() {
-                    return Err(Error::Config(problems.into_iter().map(|p| crate::error::ConfigProblem::new(format!("test.{}", p.path), format!("{} (database `{}`)", p.message, db.name()))).collect()));
+                    return Err(Error::Config(
+                        problems
+                            .into_iter()
+                            .map(|p| {
+                                crate::error::ConfigProblem::new(
+                                    format!("test.{}", p.path),
+                                    format!("{} (database `{}`)", p.message, db.name()),
+                                )
+                            })
+                            .collect(),
+                    ));
                 }
                 let plan = ExecutionPlan {
                     concurrency: req.test.concurrency.max(1),
@@ -327,11 +359,23 @@ impl Worker {
                     rate: req.test.rate.map(|r| r / f64::from(req.worker.count)),
                     timeout: req.test.timeout.0,
                 };
-                (strategy, plan, req.test.distribution.unwrap_or(w.distribution))
+                (
+                    strategy,
+                    plan,
+                    req.test.distribution.unwrap_or(w.distribution),
+                )
             }
         };
-        let shared = Arc::new(WorkerKeys::new(w.records, req.worker.index, req.worker.count));
-        let records = Arc::new(RecordGenerator::new(w.seed, w.fields, w.field_size.0 as usize));
+        let shared = Arc::new(WorkerKeys::new(
+            w.records,
+            req.worker.index,
+            req.worker.count,
+        ));
+        let records = Arc::new(RecordGenerator::new(
+            w.seed,
+            w.fields,
+            w.field_size.0 as usize,
+        ));
         let keys = KeyFormatter::new(w.key_prefix.clone());
         let table = KeyChooser::table_for(&dist, w.records);
         let tasks = u64::from(plan.concurrency);
@@ -341,7 +385,10 @@ impl Worker {
                 let slot = u64::from(req.worker.index) * tasks + t;
                 let slots = u64::from(req.worker.count) * tasks;
                 let mut ctx = OpContext::new(
-                    derive_seed(req.seed, &[u64::from(req.worker.index), t, name_hash(&req.test.name)]),
+                    derive_seed(
+                        req.seed,
+                        &[u64::from(req.worker.index), t, name_hash(&req.test.name)],
+                    ),
                     KeyChooser::new(&dist, w.records, table.clone(), slot, slots),
                     keys.clone(),
                     records.clone(),
@@ -354,8 +401,16 @@ impl Worker {
             })
             .collect();
         tracing::debug!(test = %req.test.name, worker = req.worker.index, phase = ?req.phase, "worker starting");
-        let mut exec =
-            executor::execute(plan, strategy, db.clone(), contexts, SystemClock::new(), cancel, progress).await?;
+        let mut exec = executor::execute(
+            plan,
+            strategy,
+            db.clone(),
+            contexts,
+            SystemClock::new(),
+            cancel,
+            progress,
+        )
+        .await?;
         if verify {
             let acked = exec.acked.take().unwrap_or_default();
             let report = verify_writes(&*db, &keys, &acked, &mut exec.metrics.errors).await;
@@ -370,7 +425,11 @@ impl Worker {
             test: req.test.name.clone(),
             phase: req.phase,
             worker: req.worker,
-            status: if exec.cancelled { WorkerStatus::Cancelled } else { WorkerStatus::Completed },
+            status: if exec.cancelled {
+                WorkerStatus::Cancelled
+            } else {
+                WorkerStatus::Completed
+            },
             error: None,
             start_unix_ms: exec.start_unix_ms,
             window_ns: exec.window_ns,
@@ -401,7 +460,8 @@ async fn verify_writes(
         let batch: Vec<String> = chunk.iter().map(|&id| keys.key(id)).collect();
         match db.read_many(&batch).await {
             Ok(out) => {
-                let found: std::collections::HashSet<&str> = out.records.iter().map(|r| r.key.as_str()).collect();
+                let found: std::collections::HashSet<&str> =
+                    out.records.iter().map(|r| r.key.as_str()).collect();
                 for k in &batch {
                     if found.contains(k.as_str()) {
                         report.found += 1;
@@ -429,10 +489,16 @@ pub const MAX_REQUEST_BYTES: usize = 6 * 1024 * 1024;
 /// because requests may come from anywhere that can invoke it.
 fn check_limits(req: &WorkerRequest) -> Result<()> {
     let mut p = Vec::new();
-    if req.worker.count == 0 || req.worker.count > crate::config::MAX_WORKERS || req.worker.index >= req.worker.count {
+    if req.worker.count == 0
+        || req.worker.count > crate::config::MAX_WORKERS
+        || req.worker.index >= req.worker.count
+    {
         p.push(crate::error::ConfigProblem::new(
             "worker",
-            format!("index must be below count, and count between 1 and {}", crate::config::MAX_WORKERS),
+            format!(
+                "index must be below count, and count between 1 and {}",
+                crate::config::MAX_WORKERS
+            ),
         ));
     }
     // The load phase runs the workload's load settings; the test part is not used.
@@ -458,13 +524,19 @@ pub fn decode_request(payload: &[u8]) -> Result<WorkerRequest> {
     if payload.len() > MAX_REQUEST_BYTES {
         return Err(Error::config(
             "",
-            format!("request of {} bytes is over the limit of {MAX_REQUEST_BYTES}", payload.len()),
+            format!(
+                "request of {} bytes is over the limit of {MAX_REQUEST_BYTES}",
+                payload.len()
+            ),
         ));
     }
     let mut de = serde_json::Deserializer::from_slice(payload);
     serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
-        Error::config(if path == "." { String::new() } else { path }, e.inner().to_string())
+        Error::config(
+            if path == "." { String::new() } else { path },
+            e.inner().to_string(),
+        )
     })
 }
 
@@ -484,22 +556,34 @@ mod tests {
 
     #[test]
     fn operations_split_exactly_over_workers() {
-        let total: u64 = (0..3).map(|i| per_worker(10, WorkerSlot { index: i, count: 3 })).sum();
+        let total: u64 = (0..3)
+            .map(|i| per_worker(10, WorkerSlot { index: i, count: 3 }))
+            .sum();
         assert_eq!(total, 10);
     }
 
     #[tokio::test]
     async fn bad_requests_become_failed_results_with_paths() {
         let w = Worker::default();
-        let r = w.handle_json(br#"{"version": 1, "run_id": 5}"#, CancellationToken::new()).await;
+        let r = w
+            .handle_json(br#"{"version": 1, "run_id": 5}"#, CancellationToken::new())
+            .await;
         assert_eq!(r.status, WorkerStatus::Failed);
-        assert!(r.error.as_deref().unwrap().contains("run_id"), "{:?}", r.error);
+        assert!(
+            r.error.as_deref().unwrap().contains("run_id"),
+            "{:?}",
+            r.error
+        );
         let r = w.handle_json(b"not json", CancellationToken::new()).await;
         assert_eq!(r.status, WorkerStatus::Failed);
         assert_eq!(r.metrics.errors.counts.values().sum::<u64>(), 1);
         let big = vec![b' '; MAX_REQUEST_BYTES + 1];
         let r = w.handle_json(&big, CancellationToken::new()).await;
-        assert!(r.error.as_deref().unwrap().contains("over the limit"), "{:?}", r.error);
+        assert!(
+            r.error.as_deref().unwrap().contains("over the limit"),
+            "{:?}",
+            r.error
+        );
     }
 
     #[tokio::test]
@@ -517,7 +601,9 @@ mod tests {
             worker: WorkerSlot { index: 3, count: 2 },
             seed: 1,
         };
-        let r = Worker::default().handle(&req, CancellationToken::new(), None).await;
+        let r = Worker::default()
+            .handle(&req, CancellationToken::new(), None)
+            .await;
         assert_eq!(r.status, WorkerStatus::Failed);
         let msg = r.error.unwrap();
         for part in ["test.concurrency", "test.duration", "worker"] {

@@ -162,9 +162,7 @@ impl Query {
 }
 
 /// The kinds of [`Query`], used in configs and in [`crate::database::Capabilities`].
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum QueryKind {
     /// [`Query::Key`].

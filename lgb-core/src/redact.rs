@@ -32,7 +32,9 @@ pub fn redact(text: &str) -> String {
         if let Some(word) = SECRET_WORDS.iter().find(|w| lower[i..].starts_with(**w)) {
             let mut j = i + word.len();
             // Allow a suffix such as `_key` or `"` before the separator.
-            while j < bytes.len() && (bytes[j].is_ascii_alphanumeric() || bytes[j] == b'_' || bytes[j] == b'-') {
+            while j < bytes.len()
+                && (bytes[j].is_ascii_alphanumeric() || bytes[j] == b'_' || bytes[j] == b'-')
+            {
                 j += 1;
             }
             let sep_start = j;
@@ -42,7 +44,12 @@ pub fn redact(text: &str) -> String {
             let has_sep = bytes[sep_start..j].iter().any(|b| matches!(b, b'=' | b':'));
             if has_sep {
                 let value_end = (j..bytes.len())
-                    .find(|&k| matches!(bytes[k], b'"' | b'\'' | b' ' | b',' | b'&' | b';' | b'}' | b'\n'))
+                    .find(|&k| {
+                        matches!(
+                            bytes[k],
+                            b'"' | b'\'' | b' ' | b',' | b'&' | b';' | b'}' | b'\n'
+                        )
+                    })
                     .unwrap_or(bytes.len());
                 if value_end > j {
                     out.push_str(&text[i..j]);
@@ -54,7 +61,9 @@ pub fn redact(text: &str) -> String {
         }
         // A token: AWS key ids and secret keys.
         if bytes[i].is_ascii_alphanumeric() && (i == 0 || !is_token_byte(bytes[i - 1])) {
-            let end = (i..bytes.len()).find(|&k| !is_token_byte(bytes[k])).unwrap_or(bytes.len());
+            let end = (i..bytes.len())
+                .find(|&k| !is_token_byte(bytes[k]))
+                .unwrap_or(bytes.len());
             let tok = &text[i..end];
             if looks_like_key_id(tok) || looks_like_secret_key(tok) {
                 out.push_str("[REDACTED]");
@@ -120,14 +129,18 @@ fn is_token_byte(b: u8) -> bool {
 fn looks_like_key_id(tok: &str) -> bool {
     tok.len() == 20
         && (tok.starts_with("AKIA") || tok.starts_with("ASIA"))
-        && tok.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+        && tok
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
 }
 
 fn looks_like_secret_key(tok: &str) -> bool {
     tok.len() == 40
         && tok.bytes().any(|b| b.is_ascii_lowercase())
         && tok.bytes().any(|b| b.is_ascii_uppercase())
-        && tok.bytes().any(|b| b.is_ascii_digit() || b == b'/' || b == b'+')
+        && tok
+            .bytes()
+            .any(|b| b.is_ascii_digit() || b == b'/' || b == b'+')
 }
 
 #[cfg(test)]
@@ -138,7 +151,12 @@ mod tests {
     fn hides_passwords_keys_and_tokens_but_keeps_the_rest() {
         let msg = r#"connect to db1 failed: {"password": "s3cr3t!", "user": "bob"} key AKIAIOSFODNN7EXAMPLE secret wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY token=abc.def"#;
         let r = redact(msg);
-        for secret in ["s3cr3t!", "AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "abc.def"] {
+        for secret in [
+            "s3cr3t!",
+            "AKIAIOSFODNN7EXAMPLE",
+            "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+            "abc.def",
+        ] {
             assert!(!r.contains(secret), "{secret} leaked: {r}");
         }
         assert!(r.contains("bob") && r.contains("db1"), "{r}");

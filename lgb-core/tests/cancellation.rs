@@ -4,8 +4,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use lgb_core::config::BenchmarkConfig;
-use lgb_core::runner::{load_run, write_run, LocalInvoker, RunStatus, Runner, Silent};
 use lgb_core::protocol::WorkerStatus;
+use lgb_core::runner::{load_run, write_run, LocalInvoker, RunStatus, Runner, Silent};
 use tokio_util::sync::CancellationToken;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -32,14 +32,28 @@ async fn cancelling_mid_run_writes_a_valid_partial_result() {
     let started = Instant::now();
     let runner = Runner::new(Arc::new(LocalInvoker::default()), 0);
     let run = runner.run(&config, cancel, &Silent).await.unwrap();
-    assert!(started.elapsed() < Duration::from_secs(10), "stopped promptly");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "stopped promptly"
+    );
     assert_eq!(run.status, RunStatus::Cancelled);
-    assert_eq!(run.tests.len(), 2, "load and the interrupted test; the next test never starts");
+    assert_eq!(
+        run.tests.len(),
+        2,
+        "load and the interrupted test; the next test never starts"
+    );
     let t = &run.tests[1];
-    assert!(t.workers.iter().all(|w| w.status == WorkerStatus::Cancelled));
+    assert!(t
+        .workers
+        .iter()
+        .all(|w| w.status == WorkerStatus::Cancelled));
     let ops = t.metrics.operations["read"].ok;
     assert!(ops > 0, "what ran before the interrupt is kept");
-    assert!(t.window_ns > 0 && t.window_ns < 5_000_000_000, "window covers the partial run: {}", t.window_ns);
+    assert!(
+        t.window_ns > 0 && t.window_ns < 5_000_000_000,
+        "window covers the partial run: {}",
+        t.window_ns
+    );
 
     let dir = tempfile::tempdir().unwrap();
     let path = write_run(&run, dir.path()).unwrap();

@@ -3,7 +3,10 @@ use lgb_core::config::BenchmarkConfig;
 
 fn problems(json: &str) -> Vec<(String, String)> {
     let err = BenchmarkConfig::from_json_str(json, &[]).expect_err("config must be refused");
-    err.config_problems().iter().map(|p| (p.path.clone(), p.message.clone())).collect()
+    err.config_problems()
+        .iter()
+        .map(|p| (p.path.clone(), p.message.clone()))
+        .collect()
 }
 
 #[test]
@@ -19,19 +22,40 @@ fn three_mistakes_are_all_reported_with_their_paths() {
     }"#,
     );
     let paths: Vec<&str> = p.iter().map(|(path, _)| path.as_str()).collect();
-    for want in ["workload.records", "tests[0].concurrency", "tests[1].duration", "tests[1].operation.size"] {
+    for want in [
+        "workload.records",
+        "tests[0].concurrency",
+        "tests[1].duration",
+        "tests[1].operation.size",
+    ] {
         assert!(paths.contains(&want), "missing {want} in {p:?}");
     }
-    let duration = &p.iter().find(|(path, _)| path == "tests[1].duration").unwrap().1;
+    let duration = &p
+        .iter()
+        .find(|(path, _)| path == "tests[1].duration")
+        .unwrap()
+        .1;
     assert!(duration.contains("not a duration"), "{duration}");
 }
 
 #[test]
 fn unknown_fields_are_errors_at_every_level() {
-    let p = problems(r#"{"database": {"type": "memory"}, "tests": [{"name": "a", "operation": {"type": "read"}, "concurency": 4}], "extra": 1}"#);
-    assert!(p.iter().any(|(path, m)| path == "tests[0]" && m.contains("concurency")), "{p:?}");
-    assert!(p.iter().any(|(path, m)| path.is_empty() && m.contains("extra")), "{p:?}");
-    let p = problems(r#"{"database": {"type": "memory", "tabel": "x"}, "tests": [{"name": "a", "operation": {"type": "read"}}]}"#);
+    let p = problems(
+        r#"{"database": {"type": "memory"}, "tests": [{"name": "a", "operation": {"type": "read"}, "concurency": 4}], "extra": 1}"#,
+    );
+    assert!(
+        p.iter()
+            .any(|(path, m)| path == "tests[0]" && m.contains("concurency")),
+        "{p:?}"
+    );
+    assert!(
+        p.iter()
+            .any(|(path, m)| path.is_empty() && m.contains("extra")),
+        "{p:?}"
+    );
+    let p = problems(
+        r#"{"database": {"type": "memory", "tabel": "x"}, "tests": [{"name": "a", "operation": {"type": "read"}}]}"#,
+    );
     assert_eq!(p[0].0, "database.tabel");
 }
 
@@ -47,20 +71,37 @@ fn semantic_mistakes_are_reported_together() {
     let paths: Vec<&str> = p.iter().map(|(path, _)| path.as_str()).collect();
     assert!(paths.contains(&"tests[0].rate"), "{p:?}");
     assert!(paths.contains(&"tests[1].name"), "duplicate name: {p:?}");
-    assert!(paths.contains(&"tests[1].preset"), "preset and operation: {p:?}");
+    assert!(
+        paths.contains(&"tests[1].preset"),
+        "preset and operation: {p:?}"
+    );
     assert!(paths.contains(&"tests[2].operation"), "no operation: {p:?}");
-    assert!(paths.contains(&"tests[2].duration"), "beyond the Lambda limit: {p:?}");
+    assert!(
+        paths.contains(&"tests[2].duration"),
+        "beyond the Lambda limit: {p:?}"
+    );
 }
 
 #[test]
 fn overrides_apply_before_validation_and_name_bad_paths() {
     let base = r#"{"database": {"type": "memory"}, "tests": [{"name": "a", "operation": {"type": "read"}}]}"#;
-    let cfg = BenchmarkConfig::from_json_str(base, &["tests[0].concurrency=8".into(), "workload.field_size=1KiB".into()]).unwrap();
+    let cfg = BenchmarkConfig::from_json_str(
+        base,
+        &[
+            "tests[0].concurrency=8".into(),
+            "workload.field_size=1KiB".into(),
+        ],
+    )
+    .unwrap();
     assert_eq!(cfg.tests[0].concurrency, 8);
     assert_eq!(cfg.workload.field_size.0, 1024);
     let err = BenchmarkConfig::from_json_str(base, &["tests[3].concurrency=8".into()]).unwrap_err();
-    assert!(err.to_string().contains("--set tests[3].concurrency"), "{err}");
-    let err = BenchmarkConfig::from_json_str(base, &["tests[0].concurrency=zero".into()]).unwrap_err();
+    assert!(
+        err.to_string().contains("--set tests[3].concurrency"),
+        "{err}"
+    );
+    let err =
+        BenchmarkConfig::from_json_str(base, &["tests[0].concurrency=zero".into()]).unwrap_err();
     assert_eq!(err.config_problems()[0].path, "tests[0].concurrency");
 }
 

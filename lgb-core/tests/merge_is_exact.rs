@@ -8,7 +8,9 @@ use std::sync::Arc;
 use lgb_core::config::BenchmarkConfig;
 use lgb_core::database::OpMeta;
 use lgb_core::metrics::{LatencyHistogram, OperationMetrics, TestMetrics};
-use lgb_core::protocol::{Environment, Phase, WorkerResult, WorkerSlot, WorkerStatus, PROTOCOL_VERSION};
+use lgb_core::protocol::{
+    Environment, Phase, WorkerResult, WorkerSlot, WorkerStatus, PROTOCOL_VERSION,
+};
 use lgb_core::runner::{merge, LocalInvoker, Runner, Silent};
 use proptest::prelude::*;
 use tokio_util::sync::CancellationToken;
@@ -17,10 +19,21 @@ fn worker_result(index: u32, count: u32, samples: &[u64]) -> WorkerResult {
     let mut m = OperationMetrics::new(false);
     let mut metrics = TestMetrics::default();
     for (i, &ns) in samples.iter().enumerate() {
-        m.record_ok(0, 0, ns, &OpMeta { items: 1, ..OpMeta::default() });
+        m.record_ok(
+            0,
+            0,
+            ns,
+            &OpMeta {
+                items: 1,
+                ..OpMeta::default()
+            },
+        );
         let mut h = LatencyHistogram::new();
         h.record_ns(ns);
-        metrics.timeline.add(1_700_000_000 + (i % 3) as i64, "read", 1, 0, &h).unwrap();
+        metrics
+            .timeline
+            .add(1_700_000_000 + (i % 3) as i64, "read", 1, 0, &h)
+            .unwrap();
     }
     metrics.operations.insert("read".into(), m);
     WorkerResult {
@@ -92,9 +105,15 @@ async fn four_local_workers_merge_to_the_sum_of_their_parts() {
     )
     .unwrap();
     let runner = Runner::new(Arc::new(LocalInvoker::default()), 0);
-    let run = runner.run(&config, CancellationToken::new(), &Silent).await.unwrap();
+    let run = runner
+        .run(&config, CancellationToken::new(), &Silent)
+        .await
+        .unwrap();
     let load = &run.tests[0];
-    assert_eq!(load.metrics.operations["load"].meta.items, 2000, "every record loaded once");
+    assert_eq!(
+        load.metrics.operations["load"].meta.items, 2000,
+        "every record loaded once"
+    );
     let t = &run.tests[1];
     assert_eq!(t.workers.len(), 4);
     let per_worker: u64 = t.workers.iter().map(|w| w.ops).sum();

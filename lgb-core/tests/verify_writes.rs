@@ -6,7 +6,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use lgb_core::config::BenchmarkConfig;
 use lgb_core::database::memory::MemoryDatabase;
-use lgb_core::database::{BatchOutcome, Capabilities, Database, DatabaseRegistry, OpMeta, QueryOutcome, ReadOutcome};
+use lgb_core::database::{
+    BatchOutcome, Capabilities, Database, DatabaseRegistry, OpMeta, QueryOutcome, ReadOutcome,
+};
 use lgb_core::operation::OperationRegistry;
 use lgb_core::protocol::Worker;
 use lgb_core::record::{Query, Record};
@@ -70,13 +72,17 @@ fn config(db: &str) -> BenchmarkConfig {
 
 fn registries() -> lgb_core::config::Registries {
     let mut databases = DatabaseRegistry::with_builtins();
-    databases.register("lossy", "drops every 10th new key", |_: serde_json::Value| async {
-        Ok(Arc::new(Lossy {
-            inner: MemoryDatabase::default(),
-            writes: AtomicU64::new(0),
-            dropped: AtomicU64::new(0),
-        }) as Arc<dyn Database>)
-    });
+    databases.register(
+        "lossy",
+        "drops every 10th new key",
+        |_: serde_json::Value| async {
+            Ok(Arc::new(Lossy {
+                inner: MemoryDatabase::default(),
+                writes: AtomicU64::new(0),
+                dropped: AtomicU64::new(0),
+            }) as Arc<dyn Database>)
+        },
+    );
     lgb_core::config::Registries {
         databases,
         operations: OperationRegistry::default(),
@@ -87,7 +93,10 @@ async fn run(db: &str) -> lgb_core::runner::TestResult {
     let r = registries();
     let worker = Arc::new(Worker::new(r.databases, r.operations));
     let runner = Runner::new(Arc::new(LocalInvoker::new(worker)), 0);
-    let run = runner.run(&config(db), CancellationToken::new(), &Silent).await.unwrap();
+    let run = runner
+        .run(&config(db), CancellationToken::new(), &Silent)
+        .await
+        .unwrap();
     run.tests.into_iter().next().unwrap()
 }
 

@@ -239,7 +239,9 @@ impl TestConfig {
 }
 
 /// Where workers run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Target {
     /// In this process (the default).
@@ -311,12 +313,19 @@ impl BenchmarkConfig {
         // Comments (`//`, `/* */`, `#`) are allowed, as `lgb init` writes them; they are
         // replaced by spaces, so line and column numbers in errors stay true.
         let mut plain = String::with_capacity(text.len());
-        std::io::Read::read_to_string(&mut json_comments::StripComments::new(text.as_bytes()), &mut plain)
-            .map_err(|e| Error::config("", format!("cannot read config: {e}")))?;
+        std::io::Read::read_to_string(
+            &mut json_comments::StripComments::new(text.as_bytes()),
+            &mut plain,
+        )
+        .map_err(|e| Error::config("", format!("cannot read config: {e}")))?;
         let mut value: serde_json::Value = serde_json::from_str(&plain).map_err(|e| {
             Error::config(
                 "",
-                format!("not valid JSON at line {}, column {}: {e}", e.line(), e.column()),
+                format!(
+                    "not valid JSON at line {}, column {}: {e}",
+                    e.line(),
+                    e.column()
+                ),
             )
         })?;
         for o in overrides {
@@ -360,5 +369,8 @@ impl BenchmarkConfig {
     }
 }
 
-pub use validate::{validate_value, Registries, MAX_BATCH, MAX_CONCURRENCY, MAX_RECORD_BYTES, MAX_TEST_DURATION, MAX_WORKERS};
 pub(crate) use validate::{test_problems, workload_problems};
+pub use validate::{
+    validate_value, Registries, MAX_BATCH, MAX_CONCURRENCY, MAX_RECORD_BYTES, MAX_TEST_DURATION,
+    MAX_WORKERS,
+};

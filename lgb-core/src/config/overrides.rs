@@ -71,7 +71,10 @@ pub fn apply_override(doc: &mut Value, spec: &str) -> Result<()> {
                     *here = Value::Object(Default::default());
                 }
                 let obj = here.as_object_mut().ok_or_else(|| {
-                    Error::config(format!("--set {path}"), format!("`{name}` is inside a value that is not an object"))
+                    Error::config(
+                        format!("--set {path}"),
+                        format!("`{name}` is inside a value that is not an object"),
+                    )
                 })?;
                 if last {
                     obj.insert(name.clone(), value);
@@ -81,7 +84,10 @@ pub fn apply_override(doc: &mut Value, spec: &str) -> Result<()> {
             }
             Step::Index(idx) => {
                 let arr = here.as_array_mut().ok_or_else(|| {
-                    Error::config(format!("--set {path}"), format!("[{idx}] indexes a value that is not an array"))
+                    Error::config(
+                        format!("--set {path}"),
+                        format!("[{idx}] indexes a value that is not an array"),
+                    )
                 })?;
                 let len = arr.len();
                 let slot = arr.get_mut(*idx).ok_or_else(|| {

@@ -33,7 +33,9 @@ impl std::str::FromStr for HumanDuration {
     fn from_str(s: &str) -> Result<Self, String> {
         humantime::parse_duration(s.trim())
             .map(HumanDuration)
-            .map_err(|e| format!("`{s}` is not a duration ({e}); write for example \"30s\" or \"500ms\""))
+            .map_err(|e| {
+                format!("`{s}` is not a duration ({e}); write for example \"30s\" or \"500ms\"")
+            })
     }
 }
 

@@ -131,9 +131,8 @@ pub fn validate_value(value: &Value, registries: &Registries) -> Result<Benchmar
         return Err(Error::Config(problems));
     }
 
-    let cfg: BenchmarkConfig = serde_path_to_error::deserialize(value).map_err(|e| {
-        Error::config(e.path().to_string(), e.inner().to_string())
-    })?;
+    let cfg: BenchmarkConfig = serde_path_to_error::deserialize(value)
+        .map_err(|e| Error::config(e.path().to_string(), e.inner().to_string()))?;
     let problems = semantic_problems(&cfg);
     if problems.is_empty() {
         Ok(cfg)
@@ -166,10 +165,16 @@ pub const MAX_BATCH: usize = 10_000;
 pub(crate) fn workload_problems(w: &super::WorkloadConfig, base: &str) -> Vec<ConfigProblem> {
     let mut p = Vec::new();
     if w.records == 0 {
-        p.push(ConfigProblem::new(format!("{base}.records"), "must be at least 1"));
+        p.push(ConfigProblem::new(
+            format!("{base}.records"),
+            "must be at least 1",
+        ));
     }
     if w.load_batch == 0 || w.load_batch > MAX_BATCH {
-        p.push(ConfigProblem::new(format!("{base}.load_batch"), format!("must be between 1 and {MAX_BATCH}")));
+        p.push(ConfigProblem::new(
+            format!("{base}.load_batch"),
+            format!("must be between 1 and {MAX_BATCH}"),
+        ));
     }
     if !(1..=super::validate::MAX_CONCURRENCY).contains(&w.load_concurrency) {
         p.push(ConfigProblem::new(
@@ -178,12 +183,18 @@ pub(crate) fn workload_problems(w: &super::WorkloadConfig, base: &str) -> Vec<Co
         ));
     }
     if w.scan_length == 0 || w.scan_length > 100_000 {
-        p.push(ConfigProblem::new(format!("{base}.scan_length"), "must be between 1 and 100000"));
+        p.push(ConfigProblem::new(
+            format!("{base}.scan_length"),
+            "must be between 1 and 100000",
+        ));
     }
     if (w.fields as u64).saturating_mul(w.field_size.0) > MAX_RECORD_BYTES {
         p.push(ConfigProblem::new(
             format!("{base}.field_size"),
-            format!("records of {} fields × {} bytes are over the 16 MiB limit", w.fields, w.field_size.0),
+            format!(
+                "records of {} fields × {} bytes are over the 16 MiB limit",
+                w.fields, w.field_size.0
+            ),
         ));
     }
     p.extend(w.distribution.problems(&format!("{base}.distribution")));
@@ -198,16 +209,25 @@ pub(crate) fn test_problems(t: &super::TestConfig, base: &str) -> Vec<ConfigProb
         p.push(ConfigProblem::new(at("name"), "must not be empty"));
     }
     if !(1..=MAX_CONCURRENCY).contains(&t.concurrency) {
-        p.push(ConfigProblem::new(at("concurrency"), format!("must be between 1 and {MAX_CONCURRENCY}")));
+        p.push(ConfigProblem::new(
+            at("concurrency"),
+            format!("must be between 1 and {MAX_CONCURRENCY}"),
+        ));
     }
     if let Some(w) = t.workers {
         if !(1..=MAX_WORKERS).contains(&w) {
-            p.push(ConfigProblem::new(at("workers"), format!("must be between 1 and {MAX_WORKERS}")));
+            p.push(ConfigProblem::new(
+                at("workers"),
+                format!("must be between 1 and {MAX_WORKERS}"),
+            ));
         }
     }
     if let Some(d) = t.duration {
         if d.0.is_zero() {
-            p.push(ConfigProblem::new(at("duration"), "must be longer than zero"));
+            p.push(ConfigProblem::new(
+                at("duration"),
+                "must be longer than zero",
+            ));
         }
         if d.0 + t.warmup.0 > MAX_TEST_DURATION {
             p.push(ConfigProblem::new(
@@ -216,7 +236,10 @@ pub(crate) fn test_problems(t: &super::TestConfig, base: &str) -> Vec<ConfigProb
             ));
         }
     } else if t.warmup.0 > MAX_TEST_DURATION {
-        p.push(ConfigProblem::new(at("warmup"), "must stay under 14 minutes"));
+        p.push(ConfigProblem::new(
+            at("warmup"),
+            "must stay under 14 minutes",
+        ));
     }
     if t.operations == Some(0) {
         p.push(ConfigProblem::new(at("operations"), "must be at least 1"));
@@ -230,7 +253,10 @@ pub(crate) fn test_problems(t: &super::TestConfig, base: &str) -> Vec<ConfigProb
         }
     }
     if t.timeout.0.is_zero() || t.timeout.0 > MAX_TEST_DURATION {
-        p.push(ConfigProblem::new(at("timeout"), "must be longer than zero and under 14 minutes"));
+        p.push(ConfigProblem::new(
+            at("timeout"),
+            "must be longer than zero and under 14 minutes",
+        ));
     }
     if let Some(d) = &t.distribution {
         p.extend(d.problems(&at("distribution")));
@@ -256,7 +282,10 @@ fn semantic_problems(cfg: &BenchmarkConfig) -> Vec<ConfigProblem> {
         if !t.name.trim().is_empty() && !names.insert(t.name.as_str()) {
             p.push(ConfigProblem::new(
                 format!("{base}.name"),
-                format!("`{}` is used by an earlier test; names must be unique", t.name),
+                format!(
+                    "`{}` is used by an earlier test; names must be unique",
+                    t.name
+                ),
             ));
         }
         match (&t.preset, &t.operation) {
@@ -281,7 +310,10 @@ mod tests {
 
     #[test]
     fn pointers_become_paths() {
-        assert_eq!(pointer_to_path("/tests/0/concurrency"), "tests[0].concurrency");
+        assert_eq!(
+            pointer_to_path("/tests/0/concurrency"),
+            "tests[0].concurrency"
+        );
         assert_eq!(pointer_to_path(""), "");
         assert_eq!(pointer_to_path("/a~1b"), "a/b");
     }

@@ -984,7 +984,8 @@ impl Database for DynamoDbDatabase {
                     futures::future::try_join_all(keys.iter().map(|k| self.read(k))).await?;
                 for r in reads {
                     out.meta.add(&r.meta);
-                    out.records.extend(r.record.map(std::sync::Arc::unwrap_or_clone));
+                    out.records
+                        .extend(r.record.map(std::sync::Arc::unwrap_or_clone));
                 }
             }
             ParallelRead::BatchGet => {

@@ -1084,7 +1084,10 @@ impl Database for ImmudbDatabase {
                     retries: c.retries,
                     ..OpMeta::default()
                 },
-                record: Some(std::sync::Arc::new(decode_entry(key.as_bytes(), &c.value.value)?)),
+                record: Some(std::sync::Arc::new(decode_entry(
+                    key.as_bytes(),
+                    &c.value.value,
+                )?)),
             }),
             Err(Error::NotFound(_)) => Ok(ReadOutcome::default()),
             Err(e) => Err(e),
@@ -1098,7 +1101,8 @@ impl Database for ImmudbDatabase {
                 futures::future::try_join_all(keys.iter().map(|k| self.verified_read(k))).await?;
             for r in reads {
                 out.meta.add(&r.meta);
-                out.records.extend(r.record.map(std::sync::Arc::unwrap_or_clone));
+                out.records
+                    .extend(r.record.map(std::sync::Arc::unwrap_or_clone));
             }
             return Ok(out);
         }
@@ -1124,7 +1128,11 @@ impl Database for ImmudbDatabase {
             Query::Key { key } => {
                 let r = self.read(key).await?;
                 Ok(QueryOutcome {
-                    records: r.record.into_iter().map(std::sync::Arc::unwrap_or_clone).collect(),
+                    records: r
+                        .record
+                        .into_iter()
+                        .map(std::sync::Arc::unwrap_or_clone)
+                        .collect(),
                     meta: r.meta,
                 })
             }

@@ -114,7 +114,11 @@ impl MemoryDatabase {
     }
 }
 
-fn collect<'a>(store: &Store, keys: impl Iterator<Item = &'a Arc<str>>, limit: usize) -> QueryOutcome {
+fn collect<'a>(
+    store: &Store,
+    keys: impl Iterator<Item = &'a Arc<str>>,
+    limit: usize,
+) -> QueryOutcome {
     let records: Vec<Record> = keys
         .take(limit)
         .filter_map(|k| store.items.get(k).map(|r| Record::clone(r)))
@@ -214,7 +218,8 @@ impl Database for MemoryDatabase {
                 };
                 collect(
                     &map,
-                    map.order.range::<str, _>((Bound::Included(start.as_str()), upper)),
+                    map.order
+                        .range::<str, _>((Bound::Included(start.as_str()), upper)),
                     *limit,
                 )
             }

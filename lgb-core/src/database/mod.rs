@@ -379,10 +379,7 @@ impl DatabaseRegistry {
         let known: Vec<&str> = self.names().collect();
         Err(Error::config(
             "database.type",
-            format!(
-                "unknown database `{name}`; known: {}",
-                known.join(", ")
-            ),
+            format!("unknown database `{name}`; known: {}", known.join(", ")),
         ))
     }
 
@@ -427,13 +424,13 @@ mod tests {
         #[cfg(not(feature = "immudb"))]
         {
             let err = r.factory("immudb").err().unwrap();
-            assert!(
-                err.to_string().contains("enable feature `immudb`"),
-                "{err}"
-            );
+            assert!(err.to_string().contains("enable feature `immudb`"), "{err}");
         }
         let err = r.factory("nosuch").err().unwrap();
-        assert!(err.to_string().contains("unknown database `nosuch`"), "{err}");
+        assert!(
+            err.to_string().contains("unknown database `nosuch`"),
+            "{err}"
+        );
         assert_eq!(err.config_problems()[0].path, "database.type");
     }
 

@@ -708,7 +708,11 @@ impl Database for TimestreamDatabase {
     async fn read(&self, key: &str) -> Result<ReadOutcome> {
         let (set, meta) = self.query_rows(&self.statements.read(key)).await?;
         Ok(ReadOutcome {
-            record: self.points(&set).into_iter().next().map(std::sync::Arc::new),
+            record: self
+                .points(&set)
+                .into_iter()
+                .next()
+                .map(std::sync::Arc::new),
             meta,
         })
     }

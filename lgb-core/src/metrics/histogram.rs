@@ -4,7 +4,9 @@
 use std::fmt;
 
 use base64::Engine;
-use hdrhistogram::serialization::{Deserializer as HdrDeserializer, Serializer as _, V2DeflateSerializer};
+use hdrhistogram::serialization::{
+    Deserializer as HdrDeserializer, Serializer as _, V2DeflateSerializer,
+};
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -162,7 +164,11 @@ impl Default for LatencyHistogram {
 impl fmt::Debug for LatencyHistogram {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let s = self.summary();
-        write!(f, "LatencyHistogram(n={}, p50={}ns, max={}ns)", s.count, s.p50_ns, s.max_ns)
+        write!(
+            f,
+            "LatencyHistogram(n={}, p50={}ns, max={}ns)",
+            s.count, s.p50_ns, s.max_ns
+        )
     }
 }
 
@@ -219,7 +225,10 @@ mod tests {
         assert_eq!(back.len(), 5);
         // 120 s was clamped to the 60 s ceiling (within 0.1%).
         let max = back.summary().max_ns;
-        assert!(max >= HIGHEST_NS && max <= HIGHEST_NS + HIGHEST_NS / 1000, "{max}");
+        assert!(
+            max >= HIGHEST_NS && max <= HIGHEST_NS + HIGHEST_NS / 1000,
+            "{max}"
+        );
         assert!(LatencyHistogram::decode("not base64!").is_err());
         assert!(LatencyHistogram::decode("aGVsbG8=").is_err());
     }
@@ -231,7 +240,8 @@ mod tests {
             h.record_ns(v * 1_000);
         }
         let s = h.summary();
-        let within = |got: u64, want: u64| (got as f64 - want as f64).abs() <= want as f64 * 0.001 + 1.0;
+        let within =
+            |got: u64, want: u64| (got as f64 - want as f64).abs() <= want as f64 * 0.001 + 1.0;
         assert!(within(s.p50_ns, 5_000_000), "{}", s.p50_ns);
         assert!(within(s.p99_ns, 9_900_000), "{}", s.p99_ns);
         assert!(within(s.max_ns, 10_000_000), "{}", s.max_ns);

@@ -113,7 +113,8 @@ impl OperationMetrics {
     /// Records a failure.
     pub fn record_err(&mut self, intended_ns: u64, end_ns: u64, err: &Error) {
         self.failed += 1;
-        self.failed_latency.record_ns(end_ns.saturating_sub(intended_ns));
+        self.failed_latency
+            .record_ns(end_ns.saturating_sub(intended_ns));
         self.errors.record(err);
     }
 
@@ -229,7 +230,15 @@ mod tests {
     #[test]
     fn operation_metrics_merge_and_round_trip() {
         let mut a = OperationMetrics::new(true);
-        a.record_ok(0, 5, 10, &OpMeta { items: 1, ..OpMeta::default() });
+        a.record_ok(
+            0,
+            5,
+            10,
+            &OpMeta {
+                items: 1,
+                ..OpMeta::default()
+            },
+        );
         let mut b = OperationMetrics::new(true);
         b.record_err(0, 7, &Error::Throttled("x".into()));
         a.merge(&b).unwrap();

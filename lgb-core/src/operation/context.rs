@@ -61,7 +61,9 @@ impl WorkerKeys {
     /// A key number no other task of any worker inserts: workers interleave above `records`.
     #[inline]
     pub fn next_insert_id(&self) -> u64 {
-        self.records + self.worker_index + self.workers * self.insert_seq.fetch_add(1, Ordering::Relaxed)
+        self.records
+            + self.worker_index
+            + self.workers * self.insert_seq.fetch_add(1, Ordering::Relaxed)
     }
 
     /// The next `n` key numbers of this worker's load slice, or `None` when it is done.
@@ -148,7 +150,9 @@ impl KeySet {
     /// The key numbers, ascending.
     pub fn iter(&self) -> impl Iterator<Item = u64> + '_ {
         self.words.iter().enumerate().flat_map(|(i, &w)| {
-            (0..64u64).filter(move |b| w & (1 << b) != 0).map(move |b| i as u64 * 64 + b)
+            (0..64u64)
+                .filter(move |b| w & (1 << b) != 0)
+                .map(move |b| i as u64 * 64 + b)
         })
     }
 }
@@ -197,7 +201,8 @@ impl OpContext {
     #[inline]
     pub fn fill_record(&mut self, id: u64) {
         self.version += 1;
-        self.records.fill(&mut self.record, &self.key, id, self.version);
+        self.records
+            .fill(&mut self.record, &self.key, id, self.version);
     }
 
     /// Notes that the write of key number `id` was acknowledged (when verifying).
@@ -226,7 +231,8 @@ impl OpContext {
         for i in 0..n {
             let id = self.choose_key();
             self.version += 1;
-            self.records.fill(&mut self.batch[i], &self.key, id, self.version);
+            self.records
+                .fill(&mut self.batch[i], &self.key, id, self.version);
             self.batch_ids.push(id);
         }
     }
@@ -291,7 +297,9 @@ impl OpContext {
             }
             QueryKind::Native => Query::Native {
                 statement: statement
-                    .ok_or_else(|| Error::config("statement", "a `native` query needs a `statement`"))?
+                    .ok_or_else(|| {
+                        Error::config("statement", "a `native` query needs a `statement`")
+                    })?
                     .replace("{key}", &key),
             },
         })
@@ -338,7 +346,9 @@ mod tests {
     fn inserts_never_collide_across_workers() {
         let a = WorkerKeys::new(100, 0, 2);
         let b = WorkerKeys::new(100, 1, 2);
-        let ids: Vec<u64> = (0..3).flat_map(|_| [a.next_insert_id(), b.next_insert_id()]).collect();
+        let ids: Vec<u64> = (0..3)
+            .flat_map(|_| [a.next_insert_id(), b.next_insert_id()])
+            .collect();
         assert_eq!(ids, [100, 101, 102, 103, 104, 105]);
         a.inserted(104);
         assert_eq!(a.latest(), 104);

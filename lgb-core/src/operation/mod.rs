@@ -83,7 +83,8 @@ pub enum Step {
 impl Step {
     fn check(&self, caps: &Capabilities) -> Option<String> {
         let needs = |k: QueryKind| {
-            (!caps.queries.contains(&k)).then(|| format!("the database has no `{}` queries", k.as_str()))
+            (!caps.queries.contains(&k))
+                .then(|| format!("the database has no `{}` queries", k.as_str()))
         };
         match self {
             Step::Scan { .. } => needs(QueryKind::Range),
@@ -257,7 +258,10 @@ impl Strategy {
         match self {
             Strategy::Builtin(m) => m
                 .steps()
-                .filter_map(|(name, s)| s.check(caps).map(|msg| ConfigProblem::new("operation", format!("{name}: {msg}"))))
+                .filter_map(|(name, s)| {
+                    s.check(caps)
+                        .map(|msg| ConfigProblem::new("operation", format!("{name}: {msg}")))
+                })
                 .collect(),
             Strategy::Custom(o) => o.check(caps),
         }
@@ -329,15 +333,39 @@ struct MixOptions {
 /// Built-in operation names and what they do, for `lgb list`.
 pub const BUILTIN: [(&str, &str); 10] = [
     ("write", "write one chosen key (an update when it exists)"),
-    ("update", "overwrite one chosen key with a new version (YCSB update)"),
-    ("insert", "write a new key after the loaded ones (YCSB insert)"),
+    (
+        "update",
+        "overwrite one chosen key with a new version (YCSB update)",
+    ),
+    (
+        "insert",
+        "write a new key after the loaded ones (YCSB insert)",
+    ),
     ("read", "read one chosen key"),
-    ("scan", "range query from a chosen key, length 1..=max_length (YCSB scan)"),
-    ("read_modify_write", "read a chosen key, then write it back changed"),
-    ("batch_write", "write `size` records in one call (default 25)"),
-    ("parallel_read", "read `fanout` keys in one call (default 10)"),
-    ("query", "one query of `kind` (key, prefix, range, history, native …) with `limit`"),
-    ("mix", "weighted mix of the above, e.g. {\"read\": 0.95, \"update\": 0.05}"),
+    (
+        "scan",
+        "range query from a chosen key, length 1..=max_length (YCSB scan)",
+    ),
+    (
+        "read_modify_write",
+        "read a chosen key, then write it back changed",
+    ),
+    (
+        "batch_write",
+        "write `size` records in one call (default 25)",
+    ),
+    (
+        "parallel_read",
+        "read `fanout` keys in one call (default 10)",
+    ),
+    (
+        "query",
+        "one query of `kind` (key, prefix, range, history, native …) with `limit`",
+    ),
+    (
+        "mix",
+        "weighted mix of the above, e.g. {\"read\": 0.95, \"update\": 0.05}",
+    ),
 ];
 
 type CustomFactory = Arc<dyn Fn(&serde_json::Value) -> Result<Arc<dyn Operation>> + Send + Sync>;
@@ -380,8 +408,10 @@ impl OperationRegistry {
     where
         F: Fn(&serde_json::Value) -> Result<Arc<dyn Operation>> + Send + Sync + 'static,
     {
-        self.custom
-            .insert(name.to_string(), (description.to_string(), Arc::new(factory)));
+        self.custom.insert(
+            name.to_string(),
+            (description.to_string(), Arc::new(factory)),
+        );
     }
 
     /// `(name, description)` of every strategy.
@@ -419,14 +449,20 @@ impl OperationRegistry {
 fn parse<T: serde::de::DeserializeOwned>(opts: &serde_json::Value) -> Result<T> {
     serde_path_to_error::deserialize(opts).map_err(|e| {
         let p = e.path().to_string();
-        Error::config(if p == "." { String::new() } else { p }, e.inner().to_string())
+        Error::config(
+            if p == "." { String::new() } else { p },
+            e.inner().to_string(),
+        )
     })
 }
 
 fn builtin_step(kind: &str, opts: &serde_json::Value, scan_length: usize) -> Result<Step> {
     let positive = |field: &str, v: usize| {
         if v == 0 || v > crate::config::MAX_BATCH {
-            Err(Error::config(field, format!("must be between 1 and {}", crate::config::MAX_BATCH)))
+            Err(Error::config(
+                field,
+                format!("must be between 1 and {}", crate::config::MAX_BATCH),
+            ))
         } else {
             Ok(v)
         }
@@ -451,7 +487,10 @@ fn builtin_step(kind: &str, opts: &serde_json::Value, scan_length: usize) -> Res
         "query" => {
             let o: QueryOptions = parse(opts)?;
             if o.kind == QueryKind::Native && o.statement.is_none() {
-                return Err(Error::config("statement", "a `native` query needs a `statement`"));
+                return Err(Error::config(
+                    "statement",
+                    "a `native` query needs a `statement`",
+                ));
             }
             Step::Query {
                 kind: o.kind,
@@ -477,7 +516,10 @@ fn build_mix(weights: &BTreeMap<String, f64>, scan_length: usize) -> Result<Mix>
     for (name, &w) in weights {
         let at = format!("weights.{name}");
         if !(w.is_finite() && w >= 0.0) {
-            problems.push(ConfigProblem::new(&at, "weight must be a number of at least 0"));
+            problems.push(ConfigProblem::new(
+                &at,
+                "weight must be a number of at least 0",
+            ));
             continue;
         }
         if name == "mix" {
@@ -491,12 +533,19 @@ fn build_mix(weights: &BTreeMap<String, f64>, scan_length: usize) -> Result<Mix>
                 raw.push(w);
             }
             Ok(_) => {}
-            Err(e) => problems.extend(e.config_problems().iter().map(|p| ConfigProblem::new(&at, &p.message))),
+            Err(e) => problems.extend(
+                e.config_problems()
+                    .iter()
+                    .map(|p| ConfigProblem::new(&at, &p.message)),
+            ),
         }
     }
     let total: f64 = raw.iter().sum();
     if problems.is_empty() && total <= 0.0 {
-        problems.push(ConfigProblem::new("weights", "at least one weight must be above 0"));
+        problems.push(ConfigProblem::new(
+            "weights",
+            "at least one weight must be above 0",
+        ));
     }
     if !problems.is_empty() {
         return Err(Error::Config(problems));
@@ -528,14 +577,19 @@ mod tests {
     #[test]
     fn builds_builtins_and_reports_bad_options() {
         let r = OperationRegistry::default();
-        let s = r.build(&op(json!({"type": "batch_write", "size": 25})), 100).unwrap();
+        let s = r
+            .build(&op(json!({"type": "batch_write", "size": 25})), 100)
+            .unwrap();
         assert_eq!(s.kinds(), ["batch_write"]);
         let p = r.validate(&op(json!({"type": "batch_write", "size": 0})));
         assert_eq!(p[0].path, "size");
         let p = r.validate(&op(json!({"type": "read", "fanout": 3})));
         assert!(p[0].message.contains("fanout"), "{p:?}");
         let p = r.validate(&op(json!({"type": "teleport"})));
-        assert!(p[0].message.contains("unknown operation `teleport`"), "{p:?}");
+        assert!(
+            p[0].message.contains("unknown operation `teleport`"),
+            "{p:?}"
+        );
         let p = r.validate(&op(json!({"type": "query", "kind": "native"})));
         assert_eq!(p[0].path, "statement");
     }
@@ -544,12 +598,17 @@ mod tests {
     fn mix_normalizes_weights_and_names_bad_ones() {
         let r = OperationRegistry::default();
         let s = r
-            .build(&op(json!({"type": "mix", "weights": {"read": 3, "update": 1, "scan": 0}})), 10)
+            .build(
+                &op(json!({"type": "mix", "weights": {"read": 3, "update": 1, "scan": 0}})),
+                10,
+            )
             .unwrap();
         let Strategy::Builtin(m) = &s else { panic!() };
         assert_eq!(m.names, ["read", "update"]);
         assert!((m.cumulative[0] - 0.75).abs() < 1e-12);
-        let p = r.validate(&op(json!({"type": "mix", "weights": {"read": -1, "fly": 1}})));
+        let p = r.validate(&op(
+            json!({"type": "mix", "weights": {"read": -1, "fly": 1}}),
+        ));
         let paths: Vec<_> = p.iter().map(|p| p.path.as_str()).collect();
         assert_eq!(paths, ["weights.fly", "weights.read"]);
     }

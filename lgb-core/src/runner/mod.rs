@@ -29,7 +29,8 @@ use crate::error::{Error, Result};
 use crate::executor::Progress;
 use crate::metrics::TestMetrics;
 use crate::protocol::{
-    Environment, Phase, Worker, WorkerRequest, WorkerResult, WorkerSlot, WorkerStatus, PROTOCOL_VERSION,
+    Environment, Phase, Worker, WorkerRequest, WorkerResult, WorkerSlot, WorkerStatus,
+    PROTOCOL_VERSION,
 };
 
 /// Runs one worker request somewhere.
@@ -39,7 +40,11 @@ pub trait Invoker: Send + Sync {
     fn name(&self) -> &str;
     /// Invokes one worker. An `Err` is an invocation failure (retried); a worker that ran
     /// and failed returns `Ok` with a failed status (not retried).
-    async fn invoke(&self, request: &WorkerRequest, cancel: CancellationToken) -> Result<WorkerResult>;
+    async fn invoke(
+        &self,
+        request: &WorkerRequest,
+        cancel: CancellationToken,
+    ) -> Result<WorkerResult>;
 }
 
 /// Runs workers in this process, all sharing one [`Worker`] (and so one adapter per
@@ -78,14 +83,24 @@ impl Invoker for LocalInvoker {
         "local"
     }
 
-    async fn invoke(&self, request: &WorkerRequest, cancel: CancellationToken) -> Result<WorkerResult> {
-        Ok(self.worker.handle(request, cancel, self.progress.clone()).await)
+    async fn invoke(
+        &self,
+        request: &WorkerRequest,
+        cancel: CancellationToken,
+    ) -> Result<WorkerResult> {
+        Ok(self
+            .worker
+            .handle(request, cancel, self.progress.clone())
+            .await)
     }
 }
 
 /// The invoker for `config.runner.target`. Local workers report live progress into
 /// `progress`; remote targets need their cargo feature.
-pub async fn build_invoker(config: &BenchmarkConfig, progress: Option<Arc<Progress>>) -> Result<Arc<dyn Invoker>> {
+pub async fn build_invoker(
+    config: &BenchmarkConfig,
+    progress: Option<Arc<Progress>>,
+) -> Result<Arc<dyn Invoker>> {
     match config.runner.target {
         Target::Local => {
             let mut local = LocalInvoker::default();
@@ -95,9 +110,13 @@ pub async fn build_invoker(config: &BenchmarkConfig, progress: Option<Arc<Progre
             Ok(Arc::new(local))
         }
         #[cfg(feature = "lambda")]
-        Target::Lambda => Ok(Arc::new(lambda::LambdaInvoker::from_config(&config.runner).await?)),
+        Target::Lambda => Ok(Arc::new(
+            lambda::LambdaInvoker::from_config(&config.runner).await?,
+        )),
         #[cfg(feature = "lambda")]
-        Target::Url => Ok(Arc::new(function_url::FunctionUrlInvoker::from_config(&config.runner).await?)),
+        Target::Url => Ok(Arc::new(
+            function_url::FunctionUrlInvoker::from_config(&config.runner).await?,
+        )),
         #[cfg(not(feature = "lambda"))]
         Target::Lambda | Target::Url => Err(Error::config(
             "runner.target",
@@ -224,7 +243,10 @@ pub struct Runner {
 
 impl std::fmt::Debug for Runner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Runner").field("invoker", &self.invoker.name()).field("retries", &self.retries).finish()
+        f.debug_struct("Runner")
+            .field("invoker", &self.invoker.name())
+            .field("retries", &self.retries)
+            .finish()
     }
 }
 
@@ -232,11 +254,19 @@ impl std::fmt::Debug for Runner {
 pub fn new_run_id(name: &str) -> String {
     let now = time::OffsetDateTime::now_utc();
     let stamp = now
-        .format(time::macros::format_description!("[year][month][day]T[hour][minute][second]Z"))
+        .format(time::macros::format_description!(
+            "[year][month][day]T[hour][minute][second]Z"
+        ))
         .unwrap_or_default();
     let clean: String = name
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
         .collect();
     let suffix: u16 = rand::thread_rng().gen();
     format!("{stamp}-{clean}-{suffix:04x}")
@@ -294,10 +324,18 @@ impl Runner {
                 Phase::Run => config.workers_for(&test),
             };
             observer.test_started(&test, phase, workers);
-            let result = self.run_test(config, &run_id, &test, phase, workers, &cancel).await?;
+            let result = self
+                .run_test(config, &run_id, &test, phase, workers, &cancel)
+                .await?;
             observer.test_finished(&result);
-            let all_failed = result.workers.iter().all(|w| w.status == WorkerStatus::Failed);
-            let cancelled = result.workers.iter().any(|w| w.status == WorkerStatus::Cancelled);
+            let all_failed = result
+                .workers
+                .iter()
+                .all(|w| w.status == WorkerStatus::Failed);
+            let cancelled = result
+                .workers
+                .iter()
+                .any(|w| w.status == WorkerStatus::Cancelled);
             tests.push(result);
             if all_failed {
                 status = RunStatus::Failed;
@@ -339,16 +377,25 @@ impl Runner {
                 test: test.clone(),
                 database: config.database.clone(),
                 workload: config.workload.clone(),
-                worker: WorkerSlot { index, count: workers },
+                worker: WorkerSlot {
+                    index,
+                    count: workers,
+                },
                 seed: config.workload.seed,
             })
             .collect();
-        let calls = requests.iter().map(|r| self.invoke_with_retries(r, cancel.clone()));
+        let calls = requests
+            .iter()
+            .map(|r| self.invoke_with_retries(r, cancel.clone()));
         let outcomes = futures::future::join_all(calls).await;
         merge(test, phase, outcomes)
     }
 
-    async fn invoke_with_retries(&self, req: &WorkerRequest, cancel: CancellationToken) -> (WorkerResult, u32) {
+    async fn invoke_with_retries(
+        &self,
+        req: &WorkerRequest,
+        cancel: CancellationToken,
+    ) -> (WorkerResult, u32) {
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -356,7 +403,10 @@ impl Runner {
                 Ok(r) => return (r, attempt),
                 Err(e) if attempt > self.retries || cancel.is_cancelled() || !retryable(&e) => {
                     tracing::warn!(worker = req.worker.index, attempt, error = %e, "invocation failed; giving up");
-                    return (WorkerResult::failed(Some(req), &e, Environment::default()), attempt);
+                    return (
+                        WorkerResult::failed(Some(req), &e, Environment::default()),
+                        attempt,
+                    );
                 }
                 Err(e) => {
                     let cap = self.backoff.saturating_mul(1 << (attempt - 1).min(10));
@@ -377,7 +427,10 @@ impl Runner {
 /// caller), a rejected request or a cancelled run will not.
 fn retryable(e: &Error) -> bool {
     use crate::error::ErrorClass as C;
-    matches!(e.class(), C::Throttled | C::Timeout | C::Connect | C::Backend | C::Io)
+    matches!(
+        e.class(),
+        C::Throttled | C::Timeout | C::Connect | C::Backend | C::Io
+    )
 }
 
 /// The test with its preset expanded into an operation and a distribution.
@@ -395,7 +448,11 @@ pub fn resolve_preset(t: &TestConfig) -> TestConfig {
 }
 
 /// Merges worker results into one test result, exactly.
-pub fn merge(test: &TestConfig, phase: Phase, outcomes: Vec<(WorkerResult, u32)>) -> Result<TestResult> {
+pub fn merge(
+    test: &TestConfig,
+    phase: Phase,
+    outcomes: Vec<(WorkerResult, u32)>,
+) -> Result<TestResult> {
     let mut metrics = TestMetrics::default();
     let mut workers = Vec::with_capacity(outcomes.len());
     let mut start = i64::MAX;
@@ -423,7 +480,10 @@ pub fn merge(test: &TestConfig, phase: Phase, outcomes: Vec<(WorkerResult, u32)>
         (start, (end - i128::from(start) * 1_000_000).max(0) as u64)
     };
     if workers.is_empty() {
-        return Err(Error::Backend(format!("test `{}` has no worker result to merge", test.name)));
+        return Err(Error::Backend(format!(
+            "test `{}` has no worker result to merge",
+            test.name
+        )));
     }
     Ok(TestResult {
         name: test.name.clone(),

@@ -36,7 +36,13 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 /// A file name made of safe characters only.
 pub(crate) fn safe_name(s: &str) -> String {
     s.chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect()
 }
 
@@ -45,7 +51,8 @@ pub fn write_run(run: &RunResult, out: &Path) -> Result<PathBuf> {
     let dir = out.join(&run.run_id);
     let hdr = dir.join("hdr");
     fs::create_dir_all(&hdr).map_err(|e| Error::io(format!("creating {}", hdr.display()), e))?;
-    let json = serde_json::to_vec_pretty(run).map_err(|e| Error::Backend(format!("encoding results: {e}")))?;
+    let json = serde_json::to_vec_pretty(run)
+        .map_err(|e| Error::Backend(format!("encoding results: {e}")))?;
     write_atomic(&dir.join(RESULT_FILE), &json)?;
 
     let mut csv = Vec::new();
@@ -74,7 +81,12 @@ pub fn write_interval_log(
 ) -> Result<()> {
     let io = |e: std::io::Error| Error::io("writing interval log", e);
     let start = UNIX_EPOCH + Duration::from_millis(test.start_unix_ms.max(0) as u64);
-    writeln!(out, "#[lgb run {} test {} operation {} (values in ns)]", run.run_id, test.name, op).map_err(io)?;
+    writeln!(
+        out,
+        "#[lgb run {} test {} operation {} (values in ns)]",
+        run.run_id, test.name, op
+    )
+    .map_err(io)?;
     let mut ser = V2DeflateSerializer::new();
     let mut writer = IntervalLogWriterBuilder::new()
         .with_start_time(start)
@@ -96,16 +108,23 @@ pub fn write_interval_log(
 
 /// Loads a run from its directory (or its `result.json`).
 pub fn load_run(path: &Path) -> Result<RunResult> {
-    let file = if path.is_dir() { path.join(RESULT_FILE) } else { path.to_path_buf() };
+    let file = if path.is_dir() {
+        path.join(RESULT_FILE)
+    } else {
+        path.to_path_buf()
+    };
     let text = fs::read(&file).map_err(|e| Error::io(format!("reading {}", file.display()), e))?;
     let value: serde_json::Value = serde_json::from_slice(&text)
         .map_err(|e| Error::config(file.display().to_string(), format!("not valid JSON: {e}")))?;
-    let version = value.get("schema_version").and_then(|v| v.as_u64()).ok_or_else(|| {
-        Error::config(
-            format!("{}: schema_version", file.display()),
-            "missing; this is not an lgb result file",
-        )
-    })?;
+    let version = value
+        .get("schema_version")
+        .and_then(|v| v.as_u64())
+        .ok_or_else(|| {
+            Error::config(
+                format!("{}: schema_version", file.display()),
+                "missing; this is not an lgb result file",
+            )
+        })?;
     if version > u64::from(SCHEMA_VERSION) {
         return Err(Error::config(
             format!("{}: schema_version", file.display()),
@@ -113,6 +132,9 @@ pub fn load_run(path: &Path) -> Result<RunResult> {
         ));
     }
     serde_path_to_error::deserialize(value).map_err(|e| {
-        Error::config(format!("{}: {}", file.display(), e.path()), e.inner().to_string())
+        Error::config(
+            format!("{}: {}", file.display(), e.path()),
+            e.inner().to_string(),
+        )
     })
 }

@@ -76,10 +76,19 @@ impl Distribution {
     /// Names of every distribution, for `lgb list`.
     pub const NAMES: [(&'static str, &'static str); 6] = [
         ("uniform", "every key equally likely"),
-        ("zipfian", "skewed to low key numbers; `theta` (default 0.99)"),
-        ("scrambled_zipfian", "zipfian popularity hashed over the key space"),
+        (
+            "zipfian",
+            "skewed to low key numbers; `theta` (default 0.99)",
+        ),
+        (
+            "scrambled_zipfian",
+            "zipfian popularity hashed over the key space",
+        ),
         ("latest", "skewed to the most recently inserted keys"),
-        ("hotspot", "`hot_ops` of operations on the first `hot_fraction` of keys"),
+        (
+            "hotspot",
+            "`hot_ops` of operations on the first `hot_fraction` of keys",
+        ),
         ("sequential", "keys in order, each task its own slice"),
     ];
 
@@ -108,7 +117,10 @@ impl Distribution {
                     ));
                 }
                 if !(0.0..=1.0).contains(&hot_ops) {
-                    p.push(ConfigProblem::new(format!("{path}.hot_ops"), "must be between 0 and 1"));
+                    p.push(ConfigProblem::new(
+                        format!("{path}.hot_ops"),
+                        "must be between 0 and 1",
+                    ));
                 }
             }
             Distribution::Uniform | Distribution::Sequential => {}
@@ -137,12 +149,20 @@ impl ZipfianTable {
     /// A distribution over `n` items with skew `theta` (> 0).
     pub fn new(n: u64, theta: f64) -> Self {
         let n = n.max(1);
-        let theta = if theta.is_finite() && theta > 0.0 { theta } else { ZIPFIAN_THETA };
+        let theta = if theta.is_finite() && theta > 0.0 {
+            theta
+        } else {
+            ZIPFIAN_THETA
+        };
         Self {
             n,
             theta,
             // ζ is only needed for reports and tests; cap its cost for huge key spaces.
-            zetan: if n <= 10_000_000 { zeta(n, theta) } else { f64::NAN },
+            zetan: if n <= 10_000_000 {
+                zeta(n, theta)
+            } else {
+                f64::NAN
+            },
             zipf: rand_distr::Zipf::new(n, theta).expect("n >= 1 and theta > 0 were checked"),
         }
     }
@@ -217,7 +237,11 @@ impl KeyChooser {
         slots: u64,
     ) -> Self {
         let n = n.max(1);
-        let table = || table.clone().unwrap_or_else(|| Arc::new(ZipfianTable::new(n, ZIPFIAN_THETA)));
+        let table = || {
+            table
+                .clone()
+                .unwrap_or_else(|| Arc::new(ZipfianTable::new(n, ZIPFIAN_THETA)))
+        };
         match *dist {
             Distribution::Uniform => KeyChooser::Uniform { n },
             Distribution::Zipfian { .. } => KeyChooser::Zipfian(table()),
@@ -352,7 +376,9 @@ mod tests {
             assert!(k < n as usize);
             counts[k.min(top)] += 1;
         }
-        let mut expected: Vec<f64> = (0..top).map(|i| t.probability(i as u64) * samples as f64).collect();
+        let mut expected: Vec<f64> = (0..top)
+            .map(|i| t.probability(i as u64) * samples as f64)
+            .collect();
         expected.push(samples as f64 - expected.iter().sum::<f64>());
         let chi2: f64 = counts
             .iter()
@@ -374,9 +400,13 @@ mod tests {
         let latest = 50_000;
         let draws: Vec<u64> = (0..100_000).map(|_| c.next(&mut r, latest)).collect();
         assert!(draws.iter().all(|&k| k <= latest));
-        let newest_10 = draws.iter().filter(|&&k| k > latest - 10).count() as f64 / draws.len() as f64;
+        let newest_10 =
+            draws.iter().filter(|&&k| k > latest - 10).count() as f64 / draws.len() as f64;
         let expected: f64 = (0..10).map(|i| c_prob(n, i)).sum();
-        assert!((newest_10 - expected).abs() < 0.01, "{newest_10} vs {expected}");
+        assert!(
+            (newest_10 - expected).abs() < 0.01,
+            "{newest_10} vs {expected}"
+        );
         assert!(newest_10 > 0.25, "{newest_10}");
     }
 
@@ -394,7 +424,10 @@ mod tests {
         // Plain zipfian puts ~70% of draws below 100; scrambling spreads them out.
         assert!(low < 35_000, "{low}");
 
-        let d = Distribution::Hotspot { hot_fraction: 0.1, hot_ops: 0.9 };
+        let d = Distribution::Hotspot {
+            hot_fraction: 0.1,
+            hot_ops: 0.9,
+        };
         let mut c = KeyChooser::new(&d, n, None, 0, 1);
         let hot = (0..100_000).filter(|_| c.next(&mut r, 0) < 100).count() as f64 / 100_000.0;
         assert!((hot - 0.9).abs() < 0.01, "{hot}");

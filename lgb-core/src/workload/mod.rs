@@ -88,15 +88,20 @@ impl Preset {
             .iter()
             .map(|(k, v)| (k.to_string(), serde_json::json!(v)))
             .collect();
-        op.options.insert("weights".into(), serde_json::Value::Object(w));
+        op.options
+            .insert("weights".into(), serde_json::Value::Object(w));
         op
     }
 
     /// The key distribution of this preset.
     pub fn distribution(self) -> Distribution {
         match self {
-            Preset::YcsbD => Distribution::Latest { theta: keys::ZIPFIAN_THETA },
-            _ => Distribution::Zipfian { theta: keys::ZIPFIAN_THETA },
+            Preset::YcsbD => Distribution::Latest {
+                theta: keys::ZIPFIAN_THETA,
+            },
+            _ => Distribution::Zipfian {
+                theta: keys::ZIPFIAN_THETA,
+            },
         }
     }
 }

@@ -69,9 +69,11 @@ impl RecordGenerator {
         record.dimensions.clear();
         if record.fields.len() != self.fields {
             record.fields.clear();
-            record
-                .fields
-                .extend(self.names.iter().map(|n| (n.clone(), Value::Str(String::new()))));
+            record.fields.extend(
+                self.names
+                    .iter()
+                    .map(|n| (n.clone(), Value::Str(String::new()))),
+            );
         }
         for (i, (name, value)) in record.fields.iter_mut().enumerate() {
             if name != &self.names[i] {

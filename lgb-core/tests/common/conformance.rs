@@ -18,7 +18,12 @@ pub async fn round_trip(db: Arc<dyn Database>, prefix: &str) {
     let key = format!("{prefix}rt");
     let r = record(&key, "a");
     db.write(&r).await.expect("write");
-    let got = db.read(&key).await.expect("read").record.expect("record exists");
+    let got = db
+        .read(&key)
+        .await
+        .expect("read")
+        .record
+        .expect("record exists");
     assert_eq!(got.key, key);
     if db.capabilities().reads_records {
         for (name, value) in &r.fields {
@@ -38,14 +43,19 @@ pub async fn overwrite_keeps_last(db: Arc<dyn Database>, prefix: &str) {
 }
 
 pub async fn missing_key_is_none(db: Arc<dyn Database>, prefix: &str) {
-    let out = db.read(&format!("{prefix}does-not-exist")).await.expect("read of a missing key is not an error");
+    let out = db
+        .read(&format!("{prefix}does-not-exist"))
+        .await
+        .expect("read of a missing key is not an error");
     assert!(out.record.is_none());
 }
 
 pub async fn batch_larger_than_limit_is_split(db: Arc<dyn Database>, prefix: &str) {
     let max = db.capabilities().max_batch_size.clamp(1, 50);
     let n = max * 2 + 3;
-    let batch: Vec<Record> = (0..n).map(|i| record(&format!("{prefix}b{i:04}"), &i.to_string())).collect();
+    let batch: Vec<Record> = (0..n)
+        .map(|i| record(&format!("{prefix}b{i:04}"), &i.to_string()))
+        .collect();
     let out = db.batch_write(&batch).await.expect("batch write");
     assert!(out.failed.is_empty(), "items failed: {:?}", out.failed);
     let keys: Vec<String> = batch.iter().map(|r| r.key.clone()).collect();
@@ -67,7 +77,11 @@ pub async fn unsupported_query_is_classified(db: Arc<dyn Database>, prefix: &str
         let key = format!("{prefix}q");
         let q = match kind {
             lgb_core::record::QueryKind::History => Query::History { key, limit: 1 },
-            lgb_core::record::QueryKind::TimeRange => Query::TimeRange { key, start_ms: 0, end_ms: 1 },
+            lgb_core::record::QueryKind::TimeRange => Query::TimeRange {
+                key,
+                start_ms: 0,
+                end_ms: 1,
+            },
             _ => Query::Latest { key, limit: 1 },
         };
         let err = db.query(&q).await.expect_err("an unsupported query fails");

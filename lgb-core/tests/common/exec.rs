@@ -29,11 +29,17 @@ pub fn contexts(n: u32, records: u64) -> Vec<OpContext> {
 }
 
 /// Runs `op` on a scripted database (virtual clock) with `options` JSON.
-pub async fn run_scripted(options: serde_json::Value, op: &str, plan: ExecutionPlan) -> (Execution, ScriptedDatabaseHandle) {
+pub async fn run_scripted(
+    options: serde_json::Value,
+    op: &str,
+    plan: ExecutionPlan,
+) -> (Execution, ScriptedDatabaseHandle) {
     let clock = VirtualClock::new();
     let opts: ScriptedOptions = serde_json::from_value(options).unwrap();
     let db = Arc::new(ScriptedDatabase::with_virtual_clock(opts, clock.clone()).unwrap());
-    let strategy = OperationRegistry::default().build(&OperationConfig::new(op), 10).unwrap();
+    let strategy = OperationRegistry::default()
+        .build(&OperationConfig::new(op), 10)
+        .unwrap();
     let exec = execute(
         plan,
         strategy,

@@ -50,8 +50,15 @@ pub fn service_env(name: &str) -> HashMap<String, String> {
         assert!(out.status.success(), "scripts/services env {name} failed");
         let mut env: HashMap<String, String> = std::env::vars().collect();
         for line in String::from_utf8_lossy(&out.stdout).lines() {
-            if let Some((k, v)) = line.trim().strip_prefix("export ").and_then(|l| l.split_once('=')) {
-                env.insert(k.to_string(), v.trim_matches('"').trim_matches('\'').to_string());
+            if let Some((k, v)) = line
+                .trim()
+                .strip_prefix("export ")
+                .and_then(|l| l.split_once('='))
+            {
+                env.insert(
+                    k.to_string(),
+                    v.trim_matches('"').trim_matches('\'').to_string(),
+                );
             }
         }
         env

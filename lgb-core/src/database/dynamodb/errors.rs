@@ -98,7 +98,9 @@ where
                     error: Error::Timeout(format!("DynamoDB {op}: {detail}")),
                     retryable: false,
                 }
-            } else if d.is_user() || (d.is_other() && detail.to_ascii_lowercase().contains("credential")) {
+            } else if d.is_user()
+                || (d.is_other() && detail.to_ascii_lowercase().contains("credential"))
+            {
                 // Credentials that cannot be loaded, or a bad endpoint: a setup problem.
                 Classified {
                     error: Error::config(
