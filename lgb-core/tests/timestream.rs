@@ -13,7 +13,7 @@
 
 mod common;
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use lgb_core::config::Registries;
 use lgb_core::database::timestream::{
@@ -29,26 +29,7 @@ use serde_json::{json, Value as Json};
 /// The local service's endpoint; puts its AWS_* defaults into this process's
 /// environment once, so that the standard credential chain finds them.
 fn endpoint() -> String {
-    static ENDPOINT: OnceLock<String> = OnceLock::new();
-    ENDPOINT
-        .get_or_init(|| {
-            let env = common::service_env("timestream");
-            for var in [
-                "AWS_ACCESS_KEY_ID",
-                "AWS_SECRET_ACCESS_KEY",
-                "AWS_REGION",
-                "AWS_DEFAULT_REGION",
-            ] {
-                if std::env::var_os(var).is_none() {
-                    let value = env
-                        .get(var)
-                        .unwrap_or_else(|| panic!("scripts/services env gave no {var}"));
-                    std::env::set_var(var, value);
-                }
-            }
-            env["LGB_TIMESTREAM_ENDPOINT"].clone()
-        })
-        .clone()
+    common::aws_endpoint("timestream")
 }
 
 /// A database name unique to this test process; tables are named per test.

@@ -68,6 +68,31 @@ pub fn service_env(name: &str) -> HashMap<String, String> {
     env
 }
 
+/// The endpoint of AWS-protocol service `name` (`dynamodb` or `timestream`, both moto
+/// servers); puts the service's AWS_* defaults into this process's environment (where
+/// not already set), so that the standard credential chain finds them.
+pub fn aws_endpoint(name: &str) -> String {
+    let env = service_env(name);
+    static ENV_SET: std::sync::Once = std::sync::Once::new();
+    ENV_SET.call_once(|| {
+        for var in [
+            "AWS_ACCESS_KEY_ID",
+            "AWS_SECRET_ACCESS_KEY",
+            "AWS_REGION",
+            "AWS_DEFAULT_REGION",
+        ] {
+            if std::env::var_os(var).is_none() {
+                let value = env
+                    .get(var)
+                    .unwrap_or_else(|| panic!("scripts/services env gave no {var}"));
+                std::env::set_var(var, value);
+            }
+        }
+    });
+    let var = format!("LGB_{}_ENDPOINT", name.to_uppercase());
+    env[&var].clone()
+}
+
 /// A key prefix unique to this test process, so tests against long-lived services
 /// never see each other's data.
 pub fn unique_prefix(test: &str) -> String {
