@@ -5,17 +5,19 @@
 //! provide (summaries, percentiles and spectra come from lgb-core and HdrHistogram).
 //!
 //! Types: latencies are `Duration(ns)`, instants are `Timestamp(ns, "UTC")`, counts are
-//! `UInt64`, rates and capacity units are `Float64`.
+//! `UInt64`, rates and capacity units are `Float64`, money is `Float64` US dollars (the
+//! unit lgb-core's cost model computes in) named `…_usd`, dates are `Date32`.
 
 use std::sync::Arc;
 
 use arrow_array::builder::{ListBuilder, StringBuilder, StringViewBuilder};
 use arrow_array::{
-    ArrayRef, BooleanArray, DurationNanosecondArray, Float64Array, RecordBatch,
+    ArrayRef, BooleanArray, Date32Array, DurationNanosecondArray, Float64Array, RecordBatch,
     TimestampNanosecondArray, UInt32Array, UInt64Array,
 };
 use arrow_ipc::writer::FileWriter;
 use arrow_schema::{ArrowError, DataType, Field, Schema, TimeUnit};
+use lgb_core::cost::{self, PriceTable};
 use lgb_core::metrics::{LatencyHistogram, OperationMetrics};
 use lgb_core::protocol::{Phase, WorkerStatus};
 use lgb_core::report::summary_rows;
@@ -131,6 +133,24 @@ impl Columns {
             DataType::Float64,
             false,
             Arc::new(Float64Array::from(values)),
+        )
+    }
+
+    fn f64_opt(&mut self, name: &str, values: Vec<Option<f64>>) -> &mut Self {
+        self.push(
+            name,
+            DataType::Float64,
+            true,
+            Arc::new(Float64Array::from(values)),
+        )
+    }
+
+    fn date_opt(&mut self, name: &str, days: Vec<Option<i32>>) -> &mut Self {
+        self.push(
+            name,
+            DataType::Date32,
+            true,
+            Arc::new(Date32Array::from(days)),
         )
     }
 
@@ -504,6 +524,64 @@ pub fn workers(run: &RunResult) -> Result<RecordBatch, ArrowError> {
         .finish()
 }
 
+/// Days since 1970-01-01 of an ISO date (`2025-07-21`); `None` for anything else (a
+/// price table's `as_of` is free text when overridden).
+fn iso_date_days(text: &str) -> Option<i32> {
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    let date = time::Date::parse(text.trim(), &format).ok()?;
+    i32::try_from((date - time::macros::date!(1970 - 01 - 01)).whole_days()).ok()
+}
+
+/// One row per test and billed item of lgb-core's cost estimate
+/// ([`lgb_core::cost::estimate`] at `prices`, the numbers `lgb report` prints): the
+/// item's quantity, unit, unit price and cost, its share of the test's cost per
+/// million operations, and the price table's region and date. Tests with nothing
+/// billed (local workers on an unpriced database) have no rows.
+pub fn cost(run: &RunResult, prices: &PriceTable) -> Result<RecordBatch, ArrowError> {
+    let estimate = cost::estimate(run, prices);
+    let as_of = iso_date_days(&prices.as_of);
+    let mut rows = Vec::new();
+    // `estimate` has one entry per test, in run order.
+    for (t, c) in run.tests.iter().zip(&estimate.tests) {
+        for item in &c.items {
+            rows.push((t, c, item));
+        }
+    }
+    let per_million =
+        |c: &cost::TestCost, usd: f64| (c.operations > 0).then(|| usd / c.operations as f64 * 1e6);
+    Columns::default()
+        .text("test", rows.iter().map(|(_, c, _)| &c.test))
+        .text("phase", rows.iter().map(|(t, _, _)| phase_name(t.phase)))
+        .u64(
+            "operations",
+            rows.iter().map(|(_, c, _)| c.operations).collect(),
+        )
+        .text("service", rows.iter().map(|(_, _, i)| &i.service))
+        .text("item", rows.iter().map(|(_, _, i)| &i.item))
+        .f64(
+            "quantity",
+            rows.iter().map(|(_, _, i)| i.quantity).collect(),
+        )
+        .text("unit", rows.iter().map(|(_, _, i)| &i.unit))
+        .f64(
+            "unit_price_usd",
+            rows.iter().map(|(_, _, i)| i.unit_price_usd).collect(),
+        )
+        .f64("cost_usd", rows.iter().map(|(_, _, i)| i.usd).collect())
+        .f64_opt(
+            "per_million_ops_usd",
+            rows.iter().map(|(_, c, i)| per_million(c, i.usd)).collect(),
+        )
+        .text("prices_region", rows.iter().map(|_| &prices.region))
+        .date_opt("prices_as_of", rows.iter().map(|_| as_of).collect())
+        .finish()
+}
+
+/// The notes of lgb-core's cost estimate: prices used and what is left out.
+pub fn cost_notes(run: &RunResult, prices: &PriceTable) -> Vec<String> {
+    cost::estimate(run, prices).notes
+}
+
 /// Encodes `batch` as an Arrow IPC file (uncompressed), the form `polars.read_ipc` reads.
 pub fn to_ipc(batch: &RecordBatch) -> Result<Vec<u8>, ArrowError> {
     let mut buf = Vec::with_capacity(batch.get_array_memory_size() + 4096);
@@ -700,6 +778,91 @@ mod tests {
     }
 
     #[test]
+    fn cost_rows_are_the_billed_items_with_their_prices() {
+        let mut run = memory_run();
+        let prices = PriceTable::default();
+        // Local workers on the memory database: nothing is billed.
+        assert_eq!(cost(&run, &prices).unwrap().num_rows(), 0);
+        // The same run as if its workers had been 2 GB Lambda functions.
+        for t in &mut run.tests {
+            for w in &mut t.workers {
+                w.environment.memory_mb = Some(2048);
+            }
+        }
+        let batch = cost(&run, &prices).unwrap();
+        assert_eq!(batch.num_rows(), 2 * run.tests.len(), "{batch:?}");
+        let text = |name: &str| {
+            let col = batch.column_by_name(name).unwrap().as_string_view();
+            (0..batch.num_rows())
+                .map(|i| col.value(i).to_string())
+                .collect::<Vec<_>>()
+        };
+        let float = |name: &str| {
+            batch
+                .column_by_name(name)
+                .unwrap()
+                .as_primitive::<arrow_array::types::Float64Type>()
+                .values()
+                .to_vec()
+        };
+        let (tests, items) = (text("test"), text("item"));
+        let (quantity, unit_price, usd) = (
+            float("quantity"),
+            float("unit_price_usd"),
+            float("cost_usd"),
+        );
+        let load = run.tests.iter().find(|t| t.name == "load").unwrap();
+        for i in 0..batch.num_rows() {
+            assert!((usd[i] - quantity[i] * unit_price[i]).abs() <= 1e-15 * usd[i].max(1.0));
+            if tests[i] != "load" {
+                continue;
+            }
+            match items[i].as_str() {
+                // The load phase has no warmup and local workers no cold start: billed
+                // time is each worker's measured window, at 2 GB.
+                "compute" => {
+                    let seconds: f64 = load.workers.iter().map(|w| w.window_ns as f64 / 1e9).sum();
+                    assert!(
+                        (quantity[i] - 2.0 * seconds).abs() < 1e-9,
+                        "{}",
+                        quantity[i]
+                    );
+                    assert_eq!(unit_price[i], prices.lambda_gb_second);
+                }
+                "requests" => {
+                    assert_eq!(quantity[i], load.workers.len() as f64);
+                    assert_eq!(unit_price[i], prices.lambda_per_million_requests / 1e6);
+                }
+                other => panic!("unexpected item {other}"),
+            }
+        }
+        // Each row's share per million operations adds up to the test's figure.
+        let estimate = cost::estimate(&run, &prices);
+        let per_million = float("per_million_ops_usd");
+        for c in &estimate.tests {
+            let sum: f64 = (0..batch.num_rows())
+                .filter(|&i| tests[i] == c.test)
+                .map(|i| per_million[i])
+                .sum();
+            let want = c.per_million_ops_usd.unwrap();
+            assert!((sum - want).abs() <= 1e-12 * want, "{sum} vs {want}");
+        }
+        let dates = batch
+            .column_by_name("prices_as_of")
+            .unwrap()
+            .as_primitive::<arrow_array::types::Date32Type>();
+        assert_eq!(dates.value(0), 20290); // 2025-07-21
+        assert_eq!(text("prices_region")[0], "us-east-1");
+        // A free-text date in an override is kept out of the Date column, not guessed.
+        let july = PriceTable::from_json_str(r#"{"as_of": "July 2025"}"#).unwrap();
+        let batch = cost(&run, &july).unwrap();
+        assert_eq!(
+            batch.column_by_name("prices_as_of").unwrap().null_count(),
+            batch.num_rows()
+        );
+    }
+
+    #[test]
     fn ipc_round_trips() {
         let run = memory_run();
         for batch in [
@@ -707,6 +870,7 @@ mod tests {
             timeline(&run),
             percentiles(&run, Selection::default(), 5),
             errors(&run),
+            cost(&run, &PriceTable::default()),
         ] {
             let batch = batch.unwrap();
             let bytes = to_ipc(&batch).unwrap();

@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 use arrow_array::RecordBatch;
 use arrow_schema::ArrowError;
 use lgb_core::config::BenchmarkConfig;
+use lgb_core::cost::PriceTable;
 use lgb_core::database::DatabaseRegistry;
 use lgb_core::operation::OperationRegistry;
 use lgb_core::runner::{self, RunResult};
@@ -41,6 +42,16 @@ fn parse_config(
         BenchmarkConfig::load(Path::new(config), overrides)
     } else {
         BenchmarkConfig::from_json_str(config, overrides)
+    }
+}
+
+/// The default price table, or it with the fields of `prices` (JSON text, or a path
+/// to a JSON file) overriding it, as `lgb report --prices` reads them.
+fn price_table(prices: Option<&str>, is_path: bool) -> lgb_core::Result<PriceTable> {
+    match prices {
+        None => Ok(PriceTable::default()),
+        Some(p) if is_path => PriceTable::load(Path::new(p)),
+        Some(text) => PriceTable::from_json_str(text),
     }
 }
 
@@ -175,6 +186,28 @@ impl RunData {
 
     fn workers<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
         self.ipc(py, frames::workers)
+    }
+
+    #[pyo3(signature = (prices=None, prices_is_path=false))]
+    fn cost<'py>(
+        &self,
+        py: Python<'py>,
+        prices: Option<&str>,
+        prices_is_path: bool,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        let prices = price_table(prices, prices_is_path).map_err(|e| errors::to_py(py, &e))?;
+        self.ipc(py, |run| frames::cost(run, &prices))
+    }
+
+    #[pyo3(signature = (prices=None, prices_is_path=false))]
+    fn cost_notes(
+        &self,
+        py: Python<'_>,
+        prices: Option<&str>,
+        prices_is_path: bool,
+    ) -> PyResult<Vec<String>> {
+        let prices = price_table(prices, prices_is_path).map_err(|e| errors::to_py(py, &e))?;
+        Ok(frames::cost_notes(&self.run, &prices))
     }
 }
 

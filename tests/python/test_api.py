@@ -10,6 +10,7 @@ import json
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pytest
@@ -353,3 +354,129 @@ def test_an_exception_in_the_progress_bar_stops_the_run_and_keeps_results(out: P
     partial = lgb.load(results)
     assert partial.status == "cancelled"
     assert partial.tests() == ["load", "mix"]
+
+
+COST_SCHEMA = pl.Schema(
+    {
+        "test": pl.String,
+        "phase": pl.String,
+        "operations": pl.UInt64,
+        "service": pl.String,
+        "item": pl.String,
+        "quantity": pl.Float64,
+        "unit": pl.String,
+        "unit_price_usd": pl.Float64,
+        "cost_usd": pl.Float64,
+        "per_million_ops_usd": pl.Float64,
+        "prices_region": pl.String,
+        "prices_as_of": pl.Date,
+    }
+)
+# The default price table (lgb_core::cost::PriceTable, docs/results.md), per unit.
+USD_PER_RRU = 0.125 / 1e6
+USD_PER_WRU = 0.625 / 1e6
+USD_PER_GB_SECOND = 0.0000166667
+USD_PER_REQUEST = 0.20 / 1e6
+
+
+def _item(cost: pl.DataFrame, test: str, item: str) -> dict[str, Any]:
+    (row,) = cost.filter((pl.col("test") == test) & (pl.col("item") == item)).iter_rows(named=True)
+    return row
+
+
+def test_cost_of_a_dynamodb_run_is_its_request_units_at_list_prices(
+    services_env: dict[str, str], out: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DynamoDB (moto) bills what it reports as consumed: moto charges 0.5 read unit per
+    GetItem and 1 write unit per PutItem, so 300 reads and 100 writes cost 150 RRU and
+    100 WRU at the price table's rates."""
+    for key, value in services_env.items():
+        monkeypatch.setenv(key, value)
+    config = {
+        "name": "cost",
+        "database": {
+            "type": "dynamodb",
+            "endpoint": services_env["LGB_DYNAMODB_ENDPOINT"],
+            "region": "us-east-1",
+            "table": f"lgb-py-cost-{time.time_ns()}",
+            "create_table_if_missing": True,
+            "partition_key": {"name": "pk", "type": "S"},
+        },
+        "workload": {"records": 100, "fields": 2, "field_size": "10B", "load_batch": 25},
+        "tests": [
+            {"name": "reads", "operation": {"type": "read"}, "operations": 300, "concurrency": 2},
+            {"name": "writes", "operation": {"type": "update"}, "operations": 100, "concurrency": 2},
+        ],
+    }
+    r = lgb.run(config, out=out, progress=False)
+    assert r.status == "completed"
+    assert r.summary()["failed"].sum() == 0, r.errors()
+    c = r.cost()
+    assert c.schema == COST_SCHEMA
+    assert set(c["test"]) == {"load", "reads", "writes"}
+    assert set(c["service"]) == {"dynamodb"}  # local workers: no Lambda
+    reads = _item(c, "reads", "read units")
+    assert (reads["quantity"], reads["unit"], reads["operations"]) == (150.0, "RRU", 300)
+    assert reads["unit_price_usd"] == pytest.approx(USD_PER_RRU, rel=1e-12)
+    assert reads["cost_usd"] == pytest.approx(150 * USD_PER_RRU, rel=1e-12)
+    assert reads["per_million_ops_usd"] == pytest.approx(150 * USD_PER_RRU / 300 * 1e6, rel=1e-12)
+    assert _item(c, "reads", "write units")["cost_usd"] == 0.0
+    writes = _item(c, "writes", "write units")
+    assert (writes["quantity"], writes["unit"]) == (100.0, "WRU")
+    assert writes["cost_usd"] == pytest.approx(100 * USD_PER_WRU, rel=1e-12)
+    # The load phase's BatchWriteItem calls: moto reports one unit per call.
+    load = _item(c, "load", "write units")
+    summary_units = r.summary().filter(pl.col("test") == "load")["write_units"].sum()
+    assert load["quantity"] == summary_units == 100 / 25
+    assert c["prices_as_of"].unique().to_list() == [dt.date(2025, 7, 21)]
+    assert c["prices_region"].unique().to_list() == ["us-east-1"]
+    notes = " ".join(r.cost_notes())
+    assert "DynamoDB on-demand" in notes and "no Lambda cost" in notes
+
+    # Other prices: a dict, JSON text or a file of the fields that differ.
+    dearer = {"dynamodb_per_million_rru": 0.25, "region": "eu-west-1", "as_of": "2026-01-15"}
+    prices_file = tmp_path / "prices.json"
+    prices_file.write_text(json.dumps(dearer))
+    for prices in (dearer, json.dumps(dearer), prices_file, str(prices_file)):
+        other = r.cost(prices)
+        assert _item(other, "reads", "read units")["cost_usd"] == pytest.approx(2 * reads["cost_usd"], rel=1e-12)
+        assert _item(other, "writes", "write units")["cost_usd"] == pytest.approx(writes["cost_usd"], rel=1e-12)
+        assert other["prices_as_of"].unique().to_list() == [dt.date(2026, 1, 15)]
+        assert other["prices_region"].unique().to_list() == ["eu-west-1"]
+    assert "eu-west-1" in " ".join(r.cost_notes(dearer))
+    with pytest.raises(lgb.ConfigError, match="dynamodb_rru") as info:
+        r.cost({"dynamodb_rru": 1})
+    assert info.value.paths == ["prices.dynamodb_rru"]
+    with pytest.raises(lgb.IoError):
+        r.cost(tmp_path / "missing.json")
+
+
+def test_cost_of_lambda_workers_is_memory_times_billed_duration(mix_run: lgb.Run, tmp_path: Path) -> None:
+    """A memory run costs nothing locally; the same result as if each worker had been a
+    1 GB Lambda function billed 1.5 s per invocation costs 1.5 GB-s and one request per
+    worker and test."""
+    assert mix_run.cost().is_empty() and mix_run.cost().schema == COST_SCHEMA
+    assert mix_run.path is not None
+    doc = json.loads((mix_run.path / "result.json").read_text())
+    for t in doc["tests"]:
+        for w in t["workers"]:
+            w["environment"].update(
+                runtime="lambda", memory_mb=1024, report={"duration_ms": 1499.2, "billed_duration_ms": 1500.0}
+            )
+    copy = tmp_path / mix_run.run_id
+    copy.mkdir()
+    (copy / "result.json").write_text(json.dumps(doc))
+    c = lgb.load(copy).cost()
+    assert c.schema == COST_SCHEMA
+    assert sorted(set(c["test"])) == ["load", "mix"]
+    for test in ("load", "mix"):
+        compute = _item(c, test, "compute")
+        assert (compute["service"], compute["unit"]) == ("lambda", "GB-s")
+        assert compute["quantity"] == pytest.approx(2 * 1.0 * 1.5)  # two workers
+        assert compute["cost_usd"] == pytest.approx(3.0 * USD_PER_GB_SECOND, rel=1e-6)
+        requests = _item(c, test, "requests")
+        assert requests["quantity"] == 2.0
+        assert requests["cost_usd"] == pytest.approx(2 * USD_PER_REQUEST, rel=1e-12)
+    mix = c.filter(pl.col("test") == "mix")
+    assert mix["operations"].unique().to_list() == [5000]
+    assert mix["per_million_ops_usd"].sum() == pytest.approx(mix["cost_usd"].sum() / 5000 * 1e6, rel=1e-12)

@@ -38,12 +38,15 @@ def main() -> None:
         run.percentiles(ticks=10),
         run.errors(),
         run.workers(),
+        run.cost(),
+        run.cost({"region": "eu-west-1", "lambda_gb_second": 0.0000133334}),
+        run.cost(Path("prices.json")),
         lgb.compare([run, again, "results/y"]),
     ]
     status: str = run.status
     started: datetime.datetime = run.created_at
     config: Dict[str, object] = run.config
-    names: List[str] = run.tests() + run.operations("read-update")
+    names: List[str] = run.tests() + run.operations("read-update") + run.cost_notes()
     databases: Dict[str, str] = lgb.list_databases()
     checked = lgb.validate({"database": {"type": "memory"}, "tests": []}, overrides=["name=x"])
     try:

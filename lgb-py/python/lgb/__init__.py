@@ -7,7 +7,7 @@
 ``lgb.run`` runs a benchmark (in this process, or on Lambda workers) and writes its
 results directory; ``lgb.load`` reads one back. A ``Run`` gives its results as polars
 DataFrames: ``summary()``, ``timeline()``, ``latencies()``, ``percentiles()``,
-``errors()``, ``workers()``. Errors are ``LgbError`` subclasses; a bad config raises
+``errors()``, ``workers()``, ``cost()``. Errors are ``LgbError`` subclasses; a bad config raises
 ``ConfigError`` listing every problem with its JSON path.
 
 The benchmark itself runs in lgb-core (Rust): the same code, numbers and results
@@ -17,6 +17,7 @@ directories as the ``lgb`` command.
 from ._api import (
     ConfigSource,
     Overrides,
+    Prices,
     Run,
     compare,
     list_databases,
@@ -54,6 +55,7 @@ __all__ = [
     "NotFoundError",
     "NotebookProgress",
     "Overrides",
+    "Prices",
     "Progress",
     "RejectedError",
     "Run",

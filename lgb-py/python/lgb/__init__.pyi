@@ -23,6 +23,7 @@ __all__ = [
     "NotFoundError",
     "NotebookProgress",
     "Overrides",
+    "Prices",
     "Progress",
     "RejectedError",
     "Run",
@@ -43,6 +44,7 @@ __all__ = [
 
 ConfigSource = Union[str, os.PathLike[str], Mapping[str, Any]]
 Overrides = Union[Mapping[str, Any], Sequence[str]]
+Prices = Union[str, os.PathLike[str], Mapping[str, Any]]
 
 class LgbError(Exception):
     error_class: str
@@ -127,6 +129,8 @@ class Run:
     ) -> pl.DataFrame: ...
     def errors(self) -> pl.DataFrame: ...
     def workers(self) -> pl.DataFrame: ...
+    def cost(self, prices: Optional[Prices] = None) -> pl.DataFrame: ...
+    def cost_notes(self, prices: Optional[Prices] = None) -> List[str]: ...
 
 def run(
     config: ConfigSource,

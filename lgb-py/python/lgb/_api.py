@@ -21,6 +21,11 @@ ConfigSource = Union[str, "os.PathLike[str]", Mapping[str, Any]]
 Overrides = Union[Mapping[str, Any], Sequence[str]]
 """``{"tests[0].concurrency": 8}`` or ``["tests[0].concurrency=8"]``."""
 
+Prices = Union[str, "os.PathLike[str]", Mapping[str, Any]]
+"""Price overrides: a dict or JSON text of the fields that differ from the default
+table (``{"region": "eu-west-1", "lambda_gb_second": 0.0000133334}``), or the path of
+such a JSON file (``lgb report --prices``)."""
+
 
 def _source(config: ConfigSource) -> Tuple[str, bool]:
     """``(text or path, is_path)``."""
@@ -32,6 +37,19 @@ def _source(config: ConfigSource) -> Tuple[str, bool]:
         # JSON documents are objects; anything else is a file name.
         return config, not config.lstrip().startswith("{")
     raise TypeError(f"config must be a path, JSON text or a dict, not {type(config).__name__}")
+
+
+def _prices(prices: Optional[Prices]) -> Tuple[Optional[str], bool]:
+    """``(text or path, is_path)`` for the native cost functions."""
+    if prices is None:
+        return None, False
+    if isinstance(prices, Mapping):
+        return json.dumps(prices), False
+    if isinstance(prices, os.PathLike):
+        return os.fspath(prices), True
+    if isinstance(prices, str):
+        return prices, not prices.lstrip().startswith("{")
+    raise TypeError(f"prices must be a path, JSON text or a dict, not {type(prices).__name__}")
 
 
 def _override_list(overrides: Optional[Overrides]) -> List[str]:
@@ -211,6 +229,36 @@ class Run:
         (String); ``cpus`` (UInt64).
         """
         return _frame(self._data.workers())
+
+    def cost(self, prices: Optional[Prices] = None) -> pl.DataFrame:
+        """Estimated AWS cost: one row per test and billed item (what ``lgb report``
+        prints; see docs/results.md, "Cost estimates").
+
+        Columns: ``test``, ``phase`` (String); ``operations`` (UInt64, operations the
+        test attempted); ``service`` (String: ``lambda``, ``dynamodb``,
+        ``timestream``); ``item`` (String: ``compute``, ``requests``, ``read units``,
+        ``write units``, ``writes``, ``scanned``, ...); ``quantity`` (Float64) in
+        ``unit`` (String: ``GB-s``, ``requests``, ``RRU``, ``WRU``, ``RCU-h``,
+        ``WCU-h``, ``KiB writes``, ``GB``); ``unit_price_usd``, ``cost_usd`` (Float64, US
+        dollars; ``cost_usd = quantity * unit_price_usd``); ``per_million_ops_usd``
+        (Float64, this item's cost per million of the test's operations, null without
+        operations: a test's rows add up to its cost per million operations);
+        ``prices_region`` (String) and ``prices_as_of`` (Date, null when the price
+        table's ``as_of`` is not an ISO date) of the prices used.
+
+        Tests with nothing billed (local workers on a database that is not a priced
+        AWS service) have no rows; ``cost_notes()`` says what was and was not counted.
+        ``prices`` overrides fields of the default us-east-1 table (``Prices``); a bad
+        field raises ``ConfigError`` naming it.
+        """
+        text, is_path = _prices(prices)
+        return _frame(self._data.cost(text, is_path))
+
+    def cost_notes(self, prices: Optional[Prices] = None) -> List[str]:
+        """What the cost estimate assumes and leaves out (storage, data transfer, free
+        tiers), and the prices' region and date."""
+        text, is_path = _prices(prices)
+        return self._data.cost_notes(text, is_path)
 
     # ---- display --------------------------------------------------------------------
 
