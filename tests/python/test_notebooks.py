@@ -98,17 +98,21 @@ def test_compare_notebook_against_local_services(tmp_path: Path, services_env: D
         assert r.status == "completed", (r.database, r.errors())
         assert r.summary().filter(r.summary()["phase"] == "run")["ok"].sum() > 0
     assert images(nb) >= 3
+    # The cost section: the notes' price date and the per-test table.
+    assert "list prices as of 2025-07-21" in out and "per_million_ops_usd" in out
 
 
 def test_compare_notebook_falls_back_to_samples_without_services(tmp_path: Path) -> None:
     cleared = {k: "" for k in ("LGB_DYNAMODB_ENDPOINT", "LGB_IMMUDB_ENDPOINT", "LGB_TIMESTREAM_ENDPOINT")}
     nb = execute("compare-databases.ipynb", cleared, tmp_path)
-    verdicts = _runs_of("\n".join(texts(nb)))
+    out = "\n".join(texts(nb))
+    verdicts = _runs_of(out)
     assert verdicts["memory"].startswith("memory: ran ")
     for db in ("dynamodb", "immudb", "timestream"):
         assert "loaded sample results" in verdicts[db], verdicts
     assert [lgb.load(d).database for d in tmp_path.iterdir()] == ["memory"]
     assert images(nb) >= 3
+    assert "per_million_ops_usd" in out
 
 
 def test_sample_results_are_small_and_loadable() -> None:
