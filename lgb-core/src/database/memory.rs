@@ -151,6 +151,31 @@ impl MemoryDatabase {
         }
     }
 
+    fn read_stored(&self, key: &str) -> Result<ReadOutcome> {
+        let map = self.map()?;
+        Ok(match map.items.get(key) {
+            Some(s) => ReadOutcome {
+                meta: OpMeta {
+                    bytes: s.bytes,
+                    items: 1,
+                    ..OpMeta::default()
+                },
+                record: Some(s.record.clone()),
+            },
+            None => ReadOutcome::default(),
+        })
+    }
+
+    fn write_stored(&self, record: &Record) -> Result<OpMeta> {
+        let bytes = self.check_size(record)? as u64;
+        self.map_mut()?.put(record, bytes);
+        Ok(OpMeta {
+            bytes,
+            items: 1,
+            ..OpMeta::default()
+        })
+    }
+
     fn map(&self) -> Result<std::sync::RwLockReadGuard<'_, Store>> {
         self.items
             .read()
@@ -204,13 +229,11 @@ impl Database for MemoryDatabase {
     }
 
     async fn write(&self, record: &Record) -> Result<OpMeta> {
-        let bytes = self.check_size(record)? as u64;
-        self.map_mut()?.put(record, bytes);
-        Ok(OpMeta {
-            bytes,
-            items: 1,
-            ..OpMeta::default()
-        })
+        self.write_stored(record)
+    }
+
+    fn write_now(&self, record: &Record) -> Option<Result<OpMeta>> {
+        Some(self.write_stored(record))
     }
 
     async fn batch_write(&self, records: &[Record]) -> Result<BatchOutcome> {
@@ -241,18 +264,11 @@ impl Database for MemoryDatabase {
     }
 
     async fn read(&self, key: &str) -> Result<ReadOutcome> {
-        let map = self.map()?;
-        Ok(match map.items.get(key) {
-            Some(s) => ReadOutcome {
-                meta: OpMeta {
-                    bytes: s.bytes,
-                    items: 1,
-                    ..OpMeta::default()
-                },
-                record: Some(s.record.clone()),
-            },
-            None => ReadOutcome::default(),
-        })
+        self.read_stored(key)
+    }
+
+    fn read_now(&self, key: &str) -> Option<Result<ReadOutcome>> {
+        Some(self.read_stored(key))
     }
 
     async fn query(&self, query: &Query) -> Result<QueryOutcome> {
@@ -308,6 +324,29 @@ mod tests {
         assert_eq!(got.field("f"), Some(&Value::Int(2)));
         assert!(db.read("zz").await.unwrap().record.is_none());
         assert_eq!(db.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn answers_at_once_exactly_what_the_async_calls_answer() {
+        let db = MemoryDatabase::new(MemoryOptions {
+            max_item_bytes: Some(10),
+            ..MemoryOptions::default()
+        });
+        let meta = db.write_now(&rec("a")).unwrap().unwrap();
+        assert_eq!(meta, db.write(&rec("a")).await.unwrap());
+        assert_eq!(meta.items, 1);
+        for key in ["a", "missing"] {
+            let now = db.read_now(key).unwrap().unwrap();
+            assert_eq!(now, db.read(key).await.unwrap());
+        }
+        assert_eq!(
+            db.read_now("a").unwrap().unwrap().record.as_deref(),
+            Some(&rec("a"))
+        );
+        let big = Record::new("big").with_field("f", Value::Str("x".repeat(50)));
+        let err = db.write_now(&big).unwrap().unwrap_err();
+        assert_eq!(err.class(), crate::error::ErrorClass::Rejected);
+        assert!(db.read_now("big").unwrap().unwrap().record.is_none());
     }
 
     #[tokio::test]

@@ -150,11 +150,28 @@ pub trait Database: Send + Sync + 'static {
     async fn batch_write(&self, records: &[Record]) -> Result<BatchOutcome>;
     /// Reads one record by key.
     async fn read(&self, key: &str) -> Result<ReadOutcome>;
+    /// Reads one record at once, when the adapter can answer without waiting (an
+    /// in-process store): `Some` holds exactly what [`Database::read`] would return;
+    /// `None`, the default, means "call `read`". The built-in operations try this
+    /// first: it spares an in-process store the boxed future that every call of an
+    /// `async` trait method allocates, which costs as much as its read. Adapters that
+    /// talk to a server leave it alone.
+    fn read_now(&self, _key: &str) -> Option<Result<ReadOutcome>> {
+        None
+    }
+    /// Writes one record at once, when the adapter can without waiting; see
+    /// [`Database::read_now`].
+    fn write_now(&self, _record: &Record) -> Option<Result<OpMeta>> {
+        None
+    }
     /// Reads many keys at once; the default issues reads one after another.
     async fn read_many(&self, keys: &[String]) -> Result<QueryOutcome> {
         let mut out = QueryOutcome::default();
         for key in keys {
-            let r = self.read(key).await?;
+            let r = match self.read_now(key) {
+                Some(r) => r?,
+                None => self.read(key).await?,
+            };
             out.meta.add(&r.meta);
             out.records.extend(r.record.map(Arc::unwrap_or_clone));
         }

@@ -18,9 +18,9 @@ use serde::Deserialize;
 pub use context::{KeySet, OpContext, WorkerKeys};
 
 use crate::config::OperationConfig;
-use crate::database::{Capabilities, Database, OpMeta};
+use crate::database::{Capabilities, Database, OpMeta, ReadOutcome};
 use crate::error::{ConfigProblem, Error, Result};
-use crate::record::{Query, QueryKind};
+use crate::record::{Query, QueryKind, Record};
 
 /// A user-defined operation strategy.
 ///
@@ -36,6 +36,25 @@ pub trait Operation: Send + Sync + 'static {
     }
     /// Performs one operation: returns the index of its kind and its outcome.
     async fn execute(&self, ctx: &mut OpContext, db: &dyn Database) -> (usize, Result<OpMeta>);
+}
+
+/// [`Database::read`], or [`Database::read_now`] when the adapter answers at once
+/// (no boxed future on the hot path of an in-process store).
+#[inline]
+async fn read(db: &dyn Database, key: &str) -> Result<ReadOutcome> {
+    match db.read_now(key) {
+        Some(out) => out,
+        None => db.read(key).await,
+    }
+}
+
+/// [`Database::write`], or [`Database::write_now`] when the adapter writes at once.
+#[inline]
+async fn write(db: &dyn Database, record: &Record) -> Result<OpMeta> {
+    match db.write_now(record) {
+        Some(out) => out,
+        None => db.write(record).await,
+    }
 }
 
 /// One built-in step.
@@ -97,7 +116,7 @@ impl Step {
         match self {
             Step::Read => {
                 ctx.choose_key();
-                let out = db.read(&ctx.key).await?;
+                let out = read(db, &ctx.key).await?;
                 if out.record.is_none() {
                     return Err(Error::NotFound(ctx.key.clone()));
                 }
@@ -106,7 +125,7 @@ impl Step {
             Step::Write => {
                 let id = ctx.choose_key();
                 ctx.fill_record(id);
-                let meta = db.write(&ctx.record).await?;
+                let meta = write(db, &ctx.record).await?;
                 ctx.ack(id);
                 Ok(meta)
             }
@@ -114,7 +133,7 @@ impl Step {
                 let id = ctx.next_insert_id();
                 ctx.keys.write(id, &mut ctx.key);
                 ctx.fill_record(id);
-                let meta = db.write(&ctx.record).await?;
+                let meta = write(db, &ctx.record).await?;
                 ctx.shared.inserted(id);
                 ctx.ack(id);
                 Ok(meta)
@@ -131,12 +150,12 @@ impl Step {
             }
             Step::ReadModifyWrite => {
                 let id = ctx.choose_key();
-                let read = db.read(&ctx.key).await?;
+                let read = read(db, &ctx.key).await?;
                 if read.record.is_none() {
                     return Err(Error::NotFound(ctx.key.clone()));
                 }
                 ctx.fill_record(id);
-                let mut meta = db.write(&ctx.record).await?;
+                let mut meta = write(db, &ctx.record).await?;
                 ctx.ack(id);
                 meta.add(&read.meta);
                 Ok(meta)
@@ -168,7 +187,7 @@ impl Step {
                 };
                 ctx.fill_batch_ids(ids);
                 let meta = if ctx.batch.len() == 1 {
-                    db.write(&ctx.batch[0]).await?
+                    write(db, &ctx.batch[0]).await?
                 } else {
                     let out = db.batch_write(&ctx.batch).await?;
                     ctx.item_failures.extend(out.failed.iter().cloned());
