@@ -986,11 +986,13 @@ async fn verified_mode_starts_from_a_fresh_database() {
         .await
         .expect("first verified write");
     assert!(db.trusted_state().tx_id > first.tx_id);
-    let batch: Vec<Record> = (0..20)
-        .map(|i| record(&format!("fresh-b{i:02}"), "b"))
+    // More keys than immudb's 30 concurrent transactions: read_many must not send
+    // every verified read at once.
+    let batch: Vec<Record> = (0..100)
+        .map(|i| record(&format!("fresh-b{i:03}"), "b"))
         .collect();
     db.batch_write(&batch).await.expect("verified batch");
-    for r in batch.iter().step_by(7).chain([&record("fresh-a", "1")]) {
+    for r in batch.iter().step_by(17).chain([&record("fresh-a", "1")]) {
         let got = db
             .read(&r.key)
             .await
@@ -1003,5 +1005,5 @@ async fn verified_mode_starts_from_a_fresh_database() {
         .read_many(&batch.iter().map(|r| r.key.clone()).collect::<Vec<_>>())
         .await
         .unwrap();
-    assert_eq!(got.records.len(), 20);
+    assert_eq!(got.records.len(), 100);
 }

@@ -54,6 +54,9 @@ type Client = ImmuServiceClient<Channel>;
 
 /// immudb's default `maxTxEntries`, used when the server does not tell its own.
 const DEFAULT_MAX_TX_ENTRIES: usize = 1024;
+/// Verified reads of one `read_many` in flight at once (the server allows 30
+/// concurrent transactions in all).
+const VERIFIED_READS_IN_FLIGHT: usize = 8;
 /// Header carrying the session id on every call.
 const SESSION_HEADER: &str = "sessionid";
 
@@ -1097,12 +1100,18 @@ impl Database for ImmudbDatabase {
     async fn read_many(&self, keys: &[String]) -> Result<QueryOutcome> {
         let mut out = QueryOutcome::default();
         if self.inner.options.verified {
-            let reads =
-                futures::future::try_join_all(keys.iter().map(|k| self.verified_read(k))).await?;
-            for r in reads {
-                out.meta.add(&r.meta);
-                out.records
-                    .extend(r.record.map(std::sync::Arc::unwrap_or_clone));
+            // immudb serves at most 30 concurrent transactions server-wide ("max
+            // concurrency limit exceeded" beyond that), shared with every other client:
+            // verified reads go out a few at a time.
+            for chunk in keys.chunks(VERIFIED_READS_IN_FLIGHT) {
+                let reads =
+                    futures::future::try_join_all(chunk.iter().map(|k| self.verified_read(k)))
+                        .await?;
+                for r in reads {
+                    out.meta.add(&r.meta);
+                    out.records
+                        .extend(r.record.map(std::sync::Arc::unwrap_or_clone));
+                }
             }
             return Ok(out);
         }
