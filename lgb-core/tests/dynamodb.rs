@@ -7,7 +7,7 @@
 
 mod common;
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use lgb_core::database::dynamodb::{
@@ -20,26 +20,7 @@ use lgb_core::record::QueryKind;
 /// The local service's endpoint; puts its AWS_* defaults into this process's
 /// environment once, so that the standard credential chain finds them.
 fn endpoint() -> String {
-    static ENDPOINT: OnceLock<String> = OnceLock::new();
-    ENDPOINT
-        .get_or_init(|| {
-            let env = common::service_env("dynamodb");
-            for var in [
-                "AWS_ACCESS_KEY_ID",
-                "AWS_SECRET_ACCESS_KEY",
-                "AWS_REGION",
-                "AWS_DEFAULT_REGION",
-            ] {
-                if std::env::var_os(var).is_none() {
-                    let value = env
-                        .get(var)
-                        .unwrap_or_else(|| panic!("scripts/services env gave no {var}"));
-                    std::env::set_var(var, value);
-                }
-            }
-            env["LGB_DYNAMODB_ENDPOINT"].clone()
-        })
-        .clone()
+    common::aws_endpoint("dynamodb")
 }
 
 /// A table name unique to this test process (3–255 characters).
@@ -550,6 +531,79 @@ async fn throttling_is_retried_and_counted_then_classified() {
     assert!(proxy.faults() >= 5);
 }
 
+/// An insert test of 1000 distinct keys through a proxy that throttles every 10th
+/// PutItem, with `verify: true`; returns the test and the number of injected faults.
+async fn throttled_inserts(name: &str, max_attempts: u32) -> (lgb_core::runner::TestResult, u64) {
+    let t = table(name);
+    // Create the table directly, so the proxy sees the benchmark's writes only.
+    connect(options(name)).await;
+    let proxy = proxy::start(&endpoint(), proxy::Fault::ThrottleWrites(10)).await;
+    let config = BenchmarkConfig::from_json_str(
+        &serde_json::json!({
+            "name": name,
+            "database": {
+                "type": "dynamodb", "table": t, "endpoint": proxy.endpoint, "region": "us-east-1",
+                "retry": { "max_attempts": max_attempts, "base_backoff": "1ms" }
+            },
+            "workload": { "records": 1, "fields": 2, "field_size": "20B", "load": false },
+            "tests": [{
+                "name": "insert", "operation": { "type": "insert" },
+                "operations": 1000, "concurrency": 4, "verify": true
+            }]
+        })
+        .to_string(),
+        &[],
+    )
+    .unwrap();
+    let run = Runner::new(Arc::new(LocalInvoker::default()), 0)
+        .run(&config, CancellationToken::new(), &Silent)
+        .await
+        .unwrap();
+    (run.tests.into_iter().last().unwrap(), proxy.faults())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_ten_percent_of_writes_throttled_and_retried_no_write_is_missing() {
+    let (t, faults) = throttled_inserts("throttle-verify", 5).await;
+    let m = &t.metrics;
+    let v = m.verify.as_ref().expect("verify report");
+    // 10% of every PutItem sent (first attempts and retries) was throttled.
+    assert!(faults >= 100, "faults injected: {faults}");
+    assert_eq!(m.failed(), 0, "{:?}", m.errors);
+    assert_eq!(m.ok(), 1000);
+    assert_eq!(
+        u64::from(m.operations["insert"].meta.retries),
+        faults,
+        "every throttle was retried and counted"
+    );
+    assert_eq!(
+        (v.acknowledged, v.found, v.missing, v.unchecked),
+        (1000, 1000, 0, 0)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn throttled_writes_that_fail_are_errors_not_missing_writes() {
+    let (t, faults) = throttled_inserts("throttle-fail", 1).await;
+    let m = &t.metrics;
+    let v = m.verify.as_ref().expect("verify report");
+    // Without retries each throttled PutItem is a failed insert, counted by class.
+    assert_eq!(faults, 100);
+    let insert = &m.operations["insert"];
+    assert_eq!(
+        insert.errors.counts.get(&ErrorClass::Throttled),
+        Some(&100),
+        "{:?}",
+        insert.errors
+    );
+    assert_eq!(m.ok(), 900);
+    // Only acknowledged writes are expected on read-back, and all of them are there.
+    assert_eq!(
+        (v.acknowledged, v.found, v.missing, v.unchecked),
+        (900, 900, 0, 0)
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unprocessed_items_and_keys_are_retried_until_every_item_lands() {
     let upstream = endpoint();
@@ -753,6 +807,8 @@ mod proxy {
     pub enum Fault {
         /// Every other GetItem gets a ProvisionedThroughputExceededException.
         ThrottleEveryOther,
+        /// Every `n`th PutItem is throttled without reaching the table.
+        ThrottleWrites(u64),
         /// Batches: forward the first half, report the rest unprocessed.
         HalfUnprocessed,
         /// Batches: forward nothing, report everything unprocessed.
@@ -927,6 +983,16 @@ mod proxy {
         match (fault, op.as_str()) {
             (Fault::ThrottleEveryOther, "GetItem")
                 if calls.fetch_add(1, Ordering::Relaxed) % 2 == 0 =>
+            {
+                faults.fetch_add(1, Ordering::Relaxed);
+                let body = json!({
+                    "__type": "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException",
+                    "message": "injected by the lgb test proxy"
+                });
+                respond(&mut conn, 400, body.to_string().as_bytes()).await
+            }
+            (Fault::ThrottleWrites(n), "PutItem")
+                if (calls.fetch_add(1, Ordering::Relaxed) + 1) % n == 0 =>
             {
                 faults.fetch_add(1, Ordering::Relaxed);
                 let body = json!({
