@@ -1,6 +1,14 @@
 //! lgb's latencies against the truth: DynamoDB (the local moto server) behind a
 //! latency-injecting proxy whose per-request turnaround histogram is the ground truth.
 //!
+//! What lgb measures is the proxy's turnaround plus the client's own time (SDK
+//! serialization, signing, parsing, loopback): a cost that has nothing to do with the
+//! injected delays. On this shared 2-core machine it is 1–2 ms and varies by a
+//! millisecond between runs, so each test takes it from its own run (lgb's p50 minus
+//! the proxy's, checked against a calibration run without delay) and holds lgb's
+//! stalled tail to the truth shifted by it: within 3% (or 100 µs). Counts are held
+//! exactly: every injected stall, and nothing else, is in lgb's slow band.
+//!
 //! Schedule: 2 ms on every request plus a 100 ms stall on every 50th. With 2% stalls
 //! p99 sits in the middle of the stall band (ranks 589–600 of 600 are stalls, p99 is
 //! rank 594) and p50 in the middle of the 2 ms band; with the "every 100th",
@@ -10,10 +18,11 @@
 
 mod common;
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use common::proxy::{self, Proxy, Schedule};
+use hdrhistogram::Histogram;
 use lgb_core::config::BenchmarkConfig;
 use lgb_core::runner::{LocalInvoker, Runner, Silent, TestResult};
 use tokio_util::sync::CancellationToken;
@@ -22,26 +31,14 @@ const GET: &str = "DynamoDB_20120810.GetItem";
 const MS: u64 = 1_000_000;
 
 fn endpoint() -> String {
-    static ENDPOINT: OnceLock<String> = OnceLock::new();
-    ENDPOINT
-        .get_or_init(|| {
-            let env = common::service_env("dynamodb");
-            for var in [
-                "AWS_ACCESS_KEY_ID",
-                "AWS_SECRET_ACCESS_KEY",
-                "AWS_REGION",
-                "AWS_DEFAULT_REGION",
-            ] {
-                if std::env::var_os(var).is_none() {
-                    let value = env
-                        .get(var)
-                        .unwrap_or_else(|| panic!("scripts/services env gave no {var}"));
-                    std::env::set_var(var, value);
-                }
-            }
-            env["LGB_DYNAMODB_ENDPOINT"].clone()
-        })
-        .clone()
+    common::aws_endpoint("dynamodb")
+}
+
+/// The tests of this file run one at a time: run concurrently, they would share two
+/// cores and each other's latencies.
+async fn serial() -> tokio::sync::MutexGuard<'static, ()> {
+    static LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    LOCK.lock().await
 }
 
 fn table(name: &str) -> String {
@@ -102,43 +99,78 @@ async fn read_test(proxy: &Proxy, name: &str, test: serde_json::Value) -> TestRe
     t
 }
 
-/// The client's own overhead at p50 (SDK serialization, signing, parsing, loopback):
-/// lgb's p50 minus the proxy's, with no injected delay.
-async fn client_overhead_ns() -> u64 {
+/// What a run without injected delay shows: the client's own cost at p50 (lgb's p50
+/// minus the proxy's) and lgb's p50, which sets the open-loop rates below.
+#[derive(Debug, Clone, Copy)]
+struct Calibration {
+    overhead_ns: u64,
+    op_ns: u64,
+}
+
+async fn calibrate() -> Calibration {
     let p = proxy::start(&endpoint(), Schedule::default(), Some(GET)).await;
     let t = read_test(
         &p,
-        "overhead",
+        "calibrate",
         serde_json::json!({ "operations": 300, "concurrency": 1 }),
     )
     .await;
-    let lgb = t.metrics.operations["read"].latency.quantile_ns(0.5);
+    let op_ns = t.metrics.operations["read"].latency.quantile_ns(0.5);
     let truth = p.truth().value_at_quantile(0.5);
+    let c = Calibration {
+        overhead_ns: op_ns.saturating_sub(truth),
+        op_ns,
+    };
     eprintln!(
-        "no delay: lgb p50 {} µs, proxy p50 {} µs",
-        lgb / 1000,
-        truth / 1000
-    );
-    lgb.saturating_sub(truth)
-}
-
-/// `lgb` is within 3% of `truth`, or within `allowance` above it (the client's overhead
-/// is outside the proxy's measurement, so lgb can only be higher, never lower than the
-/// truth by more than HdrHistogram's precision).
-fn check(what: &str, lgb: u64, truth: u64, allowance: u64) {
-    let lo = truth - truth / 1000 - 1_000;
-    let hi = truth + (truth * 3 / 100).max(allowance);
-    eprintln!(
-        "{what}: lgb {} µs, truth {} µs, allowed [{}, {}] µs",
-        lgb / 1000,
+        "no delay: lgb p50 {} µs, proxy p50 {} µs, client overhead {} µs",
+        op_ns / 1000,
         truth / 1000,
-        lo / 1000,
-        hi / 1000
+        c.overhead_ns / 1000
     );
     assert!(
-        lgb >= lo && lgb <= hi,
-        "{what}: lgb {lgb} ns vs truth {truth} ns (allowed {lo}..={hi})"
+        c.overhead_ns < 10 * MS,
+        "the client's own overhead is implausible: {c:?}"
     );
+    c
+}
+
+/// `lgb` is within 3% (or 100 µs) of `truth`.
+fn check(what: &str, lgb: u64, truth: u64) {
+    let tolerance = (truth * 3 / 100).max(100_000);
+    eprintln!(
+        "{what}: lgb {} µs, truth {} µs (± {} µs)",
+        lgb / 1000,
+        truth / 1000,
+        tolerance / 1000
+    );
+    assert!(
+        lgb.abs_diff(truth) <= tolerance,
+        "{what}: lgb {lgb} ns vs truth {truth} ns (tolerance {tolerance} ns)"
+    );
+}
+
+/// The client's own cost in this run: lgb's p50 minus the proxy's. lgb can never be
+/// faster than the proxy (beyond HdrHistogram's 0.1% precision), and the cost must be
+/// of the size the calibration measured (it varies on a shared machine, so loosely).
+fn shift(what: &str, lgb: &Histogram<u64>, truth: &Histogram<u64>, cal: Calibration) -> u64 {
+    let (l, t) = (lgb.value_at_quantile(0.5), truth.value_at_quantile(0.5));
+    assert!(
+        l + t / 500 >= t,
+        "{what}: lgb p50 {l} ns below the proxy's {t} ns"
+    );
+    let shift = l.saturating_sub(t);
+    eprintln!("{what}: client overhead in this run {} µs", shift / 1000);
+    assert!(
+        shift <= 2 * cal.overhead_ns + 2 * MS,
+        "{what}: lgb p50 {l} ns is {shift} ns above the proxy's; calibration said {cal:?}"
+    );
+    shift
+}
+
+/// Samples of `h` at or above 100 ms: the stall band of these schedules (a stalled
+/// request takes 100 ms + 2 ms + the service's own time).
+fn slow(h: &Histogram<u64>) -> u64 {
+    h.count_between(100 * MS, h.max().max(100 * MS))
 }
 
 fn stalls() -> Schedule {
@@ -149,23 +181,10 @@ fn stalls() -> Schedule {
     }
 }
 
-/// Allowance: the measured overhead plus half of it again, at least 1 ms (the machine
-/// is shared and the tests run unoptimized, so the overhead of one run varies by that
-/// much).
-async fn allowance() -> u64 {
-    let overhead = client_overhead_ns().await;
-    eprintln!("client overhead at p50: {} µs", overhead / 1000);
-    assert!(
-        overhead < 5 * MS,
-        "the client's own overhead is implausible: {overhead} ns"
-    );
-    overhead + (overhead / 2).max(MS)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "not yet seen passing: tolerance depends on client overhead measured on a quiet machine; run with --ignored"]
 async fn closed_loop_p50_and_p99_match_the_proxy() {
-    let allowance = allowance().await;
+    let _one_at_a_time = serial().await;
+    let cal = calibrate().await;
     let p = proxy::start(&endpoint(), stalls(), Some(GET)).await;
     let t = read_test(
         &p,
@@ -174,93 +193,129 @@ async fn closed_loop_p50_and_p99_match_the_proxy() {
     )
     .await;
     let m = &t.metrics.operations["read"];
+    let lgb = m.latency.inner();
     let truth = p.truth();
     assert_eq!(m.ok, 600);
     assert_eq!(truth.len(), 600, "the proxy saw every read");
-    for q in [0.5, 0.99] {
+    // 12 stalls, and now and then the service itself takes that long.
+    assert!(slow(&truth) >= 12, "the proxy stalled every 50th read");
+    assert_eq!(
+        slow(lgb),
+        slow(&truth),
+        "lgb saw exactly the slow reads as slow"
+    );
+    let shift = shift("closed", lgb, &truth, cal);
+    for q in [0.99, 0.999] {
         check(
             &format!("closed p{}", q * 100.0),
-            m.latency.quantile_ns(q),
-            truth.value_at_quantile(q),
-            allowance,
+            lgb.value_at_quantile(q),
+            truth.value_at_quantile(q) + shift,
         );
     }
+    check("closed max", lgb.max(), truth.max() + shift);
     // The schedule, not only the proxy, says where the bands are.
-    assert!((2 * MS..20 * MS).contains(&m.latency.quantile_ns(0.5)));
-    assert!((100 * MS..150 * MS).contains(&m.latency.quantile_ns(0.99)));
+    assert!((2 * MS..30 * MS).contains(&lgb.value_at_quantile(0.5)));
+    assert!((100 * MS..150 * MS).contains(&lgb.value_at_quantile(0.99)));
+}
+
+/// An open-loop rate at which one task is busy `utilization` of the time, given the
+/// calibrated time of a read plus `extra` per read.
+fn rate_for(cal: Calibration, extra: Duration, utilization: f64) -> f64 {
+    let op = cal.op_ns as f64 + extra.as_nanos() as f64;
+    (utilization * 1e9 / op).clamp(5.0, 200.0).round()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "not yet seen passing: tolerance depends on client overhead measured on a quiet machine; run with --ignored"]
 async fn open_loop_service_time_matches_the_proxy_and_p50_is_unaffected() {
-    let allowance = allowance().await;
+    let _one_at_a_time = serial().await;
+    let cal = calibrate().await;
     let p = proxy::start(&endpoint(), stalls(), Some(GET)).await;
-    // 100/s: well below one task's capacity at ~3-5 ms per read.
+    // A third of one task's capacity: a 100 ms stall delays only the few reads
+    // intended during it.
+    let rate = rate_for(cal, Duration::from_millis(2), 0.33);
+    let seconds = (400.0 / rate).ceil();
     let t = read_test(
         &p,
         "open",
-        serde_json::json!({ "duration": "6s", "rate": 100, "concurrency": 1 }),
+        serde_json::json!({ "duration": format!("{seconds}s"), "rate": rate, "concurrency": 1 }),
     )
     .await;
     let m = &t.metrics.operations["read"];
-    let service = m.service.as_ref().expect("open loop keeps service time");
+    let service = m
+        .service
+        .as_ref()
+        .expect("open loop keeps service time")
+        .inner();
     let truth = p.truth();
+    eprintln!("open: {rate}/s for {seconds} s: {} reads", m.ok);
     assert_eq!(truth.len(), m.ok, "the proxy saw every read");
-    assert!(m.ok >= 590, "{}", m.ok);
-    for q in [0.5, 0.99] {
-        check(
-            &format!("open service p{}", q * 100.0),
-            service.quantile_ns(q),
-            truth.value_at_quantile(q),
-            allowance,
-        );
-    }
-    // p50 of corrected latency: the queue after a stall holds at most ~10 of 100 ops.
+    assert!(m.ok as f64 >= 0.97 * rate * seconds, "{} reads", m.ok);
+    assert_eq!(
+        slow(service),
+        slow(&truth),
+        "the stalled reads, and only they, are slow"
+    );
+    assert!(slow(&truth) >= 7, "{}", slow(&truth));
+    let shift = shift("open service", service, &truth, cal);
     check(
-        "open corrected p50",
-        m.latency.quantile_ns(0.5),
-        truth.value_at_quantile(0.5),
-        allowance,
+        "open service p99",
+        service.value_at_quantile(0.99),
+        truth.value_at_quantile(0.99) + shift,
+    );
+    check("open service max", service.max(), truth.max() + shift);
+    // Corrected latency counts from the intended start; with the queue empty most of the
+    // time its p50 is the service time's plus how late the task woke for its slot. That
+    // lateness is true latency too, but on a shared 2-core machine the OS can hold the
+    // spinning task off its core for a millisecond or more, so it gets an allowance of
+    // its own (the stall backlog, which a wrong correction would spread, is ~100 ms).
+    let (corrected, service_p50) = (m.latency.quantile_ns(0.5), service.value_at_quantile(0.5));
+    eprintln!(
+        "open corrected p50 {} µs, service p50 {} µs",
+        corrected / 1000,
+        service_p50 / 1000
+    );
+    assert!(
+        corrected + service_p50 / 500 >= service_p50
+            && corrected <= service_p50 + (service_p50 * 3 / 100).max(100_000) + 2 * MS,
+        "corrected p50 {corrected} ns vs service p50 {service_p50} ns"
     );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "not yet seen passing: tolerance depends on client overhead measured on a quiet machine; run with --ignored"]
 async fn a_one_second_stall_raises_corrected_p999_as_coordinated_omission_predicts() {
-    const RATE: f64 = 150.0;
-    let allowance = allowance().await;
+    let _one_at_a_time = serial().await;
+    let cal = calibrate().await;
     let schedule = Schedule {
-        fixed: Duration::from_millis(2),
         // Early in the run, so the backlog drains well before the end.
-        at: vec![(300, Duration::from_secs(1))],
+        at: vec![(100, Duration::from_secs(1))],
         ..Schedule::default()
     };
     let p = proxy::start(&endpoint(), schedule, Some(GET)).await;
+    // p99.9 below the maximum needs 1000 reads or more.
+    let rate = rate_for(cal, Duration::ZERO, 0.33);
+    let seconds = (1100.0 / rate).ceil();
     let t = read_test(
         &p,
         "co",
-        serde_json::json!({ "duration": "8s", "rate": RATE, "concurrency": 1 }),
+        serde_json::json!({ "duration": format!("{seconds}s"), "rate": rate, "concurrency": 1 }),
     )
     .await;
     let m = &t.metrics.operations["read"];
-    let service = m.service.as_ref().expect("service time");
+    let service = m.service.as_ref().expect("service time").inner();
     let turnarounds = p.turnarounds();
     assert_eq!(turnarounds.len() as u64, m.ok);
-    // ~1200 ops: p99.9 is rank n-1, the second largest. One op took the 1 s stall.
-    assert!((1000..2000).contains(&m.ok), "{}", m.ok);
+    assert!(m.ok >= 1000, "{} reads at {rate}/s for {seconds} s", m.ok);
 
-    // Prediction: one task is a FIFO queue; op i is intended at i/RATE and takes the
-    // proxy's turnaround plus the client's overhead (the median gap lgb−proxy).
-    let overhead = service
-        .quantile_ns(0.5)
-        .saturating_sub(p.truth().value_at_quantile(0.5));
-    let interval = (1e9 / RATE) as u64;
+    // Prediction: one task is a FIFO queue; read i is intended at i/rate and takes the
+    // proxy's turnaround plus the client's cost (this run's p50 gap lgb − proxy).
+    let overhead = shift("co service", service, &p.truth(), cal);
+    let interval = 1e9 / rate;
     let mut end = 0u64;
     let mut predicted: Vec<u64> = turnarounds
         .iter()
         .enumerate()
         .map(|(i, s)| {
-            let intended = i as u64 * interval;
+            let intended = (i as f64 * interval) as u64;
             end = end.max(intended) + s + overhead;
             end - intended
         })
@@ -269,32 +324,33 @@ async fn a_one_second_stall_raises_corrected_p999_as_coordinated_omission_predic
     let rank = ((0.999 * predicted.len() as f64).ceil() as usize).clamp(1, predicted.len());
     let predicted_p999 = predicted[rank - 1];
     eprintln!(
-        "co: ops {}, overhead {} µs, predicted p99.9 {} µs, lgb corrected p99.9 {} µs, service p99.9 {} µs, truth p99.9 {} µs",
+        "co: {} reads at {rate}/s, predicted p99.9 {} µs, lgb corrected p99.9 {} µs, service p99.9 {} µs, truth p99.9 {} µs",
         m.ok,
-        overhead / 1000,
         predicted_p999 / 1000,
         m.latency.quantile_ns(0.999) / 1000,
-        service.quantile_ns(0.999) / 1000,
+        service.value_at_quantile(0.999) / 1000,
         p.truth().value_at_quantile(0.999) / 1000
     );
-    // The prediction is close to stall + 2 reads − one interval.
-    assert!(predicted_p999 > 950 * MS, "{predicted_p999}");
+    // Reads intended during the stall queue behind it: p99.9 is one of them.
+    assert!(predicted_p999 > 900 * MS, "{predicted_p999}");
     check(
         "co corrected p99.9",
         m.latency.quantile_ns(0.999),
         predicted_p999,
-        allowance,
     );
-    // Service time p99.9 is an ordinary read: the stall is the single largest sample.
-    check(
-        "co service p99.9",
-        service.quantile_ns(0.999),
+    // Service time p99.9 is an ordinary read (the stall is the single largest sample):
+    // at or above the proxy's p99.9, far below the stall.
+    let (service_p999, truth_p999) = (
+        service.value_at_quantile(0.999),
         p.truth().value_at_quantile(0.999),
-        allowance,
     );
-    assert!(service.quantile_ns(0.999) < 100 * MS);
     assert!(
-        service.inner().max() >= 1_000 * MS,
-        "the stalled op is in service time too"
+        service_p999 + truth_p999 / 500 >= truth_p999 && service_p999 < 100 * MS,
+        "service p99.9 {service_p999} ns, proxy p99.9 {truth_p999} ns"
+    );
+    check("co service max", service.max(), p.truth().max() + overhead);
+    assert!(
+        service.max() >= 1_000 * MS,
+        "the stalled read is in service time too"
     );
 }
