@@ -88,6 +88,10 @@ struct Shared<C: Clock> {
     db: Arc<dyn Database>,
     clock: C,
     cancel: CancellationToken,
+    /// Set once `cancel` fires. Tasks read this flag rather than the token, whose
+    /// `is_cancelled` takes a mutex: a lock per operation that an in-process database
+    /// would feel.
+    stopped: Arc<AtomicBool>,
     progress: Option<Arc<Progress>>,
     timeline: Mutex<Timeline>,
     kinds: Vec<String>,
@@ -125,6 +129,14 @@ pub async fn execute<C: Clock>(
     let start_ns = clock.now_ns();
     let measure_start_ns = start_ns + plan.warmup.as_nanos() as u64;
     let kinds = strategy.kinds();
+    let stopped = Arc::new(AtomicBool::new(cancel.is_cancelled()));
+    let _watcher = AbortOnDrop(tokio::spawn({
+        let (cancel, stopped) = (cancel.clone(), stopped.clone());
+        async move {
+            cancel.cancelled().await;
+            stopped.store(true, Ordering::Relaxed);
+        }
+    }));
     let shared = Arc::new(Shared {
         deadline_ns: plan
             .duration
@@ -136,6 +148,7 @@ pub async fn execute<C: Clock>(
         db,
         clock,
         cancel,
+        stopped,
         progress,
         timeline: Mutex::new(Timeline::default()),
         kinds,
@@ -205,7 +218,18 @@ pub async fn execute<C: Clock>(
     })
 }
 
+/// Aborts a task when dropped, whichever way [`execute`] returns.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// Per-second counters of one task, flushed into the shared timeline at each boundary.
+/// A success's latency is recorded here only; each flush folds the second's histogram
+/// into the task's totals, so an operation costs one histogram record, not two.
 struct Interval {
     second: i64,
     boundary_ns: u64,
@@ -232,7 +256,7 @@ impl Interval {
         self.boundary_ns = ((second + 1) * 1_000_000_000 - s.origin_unix_ns).max(0) as u64;
     }
 
-    fn flush<C: Clock>(&mut self, s: &Shared<C>) -> Result<()> {
+    fn flush<C: Clock>(&mut self, s: &Shared<C>, totals: &mut [OperationMetrics]) -> Result<()> {
         if self.ops.iter().all(|&n| n == 0) {
             return Ok(());
         }
@@ -249,6 +273,7 @@ impl Interval {
                     self.errors[i],
                     &self.latency[i],
                 )?;
+                totals[i].latency.add(&self.latency[i])?;
                 self.ops[i] = 0;
                 self.errors[i] = 0;
                 self.latency[i].reset();
@@ -299,8 +324,12 @@ async fn run_task<C: Clock>(
         if since_yield >= YIELD_EVERY {
             since_yield = 0;
             tokio::task::yield_now().await;
+            // Also ask the token itself, in case the flag's watcher has not run yet.
+            if s.cancel.is_cancelled() {
+                break;
+            }
         }
-        if s.cancel.is_cancelled() {
+        if s.stopped.load(Ordering::Relaxed) {
             break;
         }
         // When should this operation start?
@@ -349,7 +378,7 @@ async fn run_task<C: Clock>(
             continue;
         }
         if end >= interval.boundary_ns {
-            interval.flush(s)?;
+            interval.flush(s, &mut ops)?;
             interval.start_at(s, end);
         }
         let (kind, result) = match outcome {
@@ -383,7 +412,7 @@ async fn run_task<C: Clock>(
             flush_progress(s, &mut pending_progress);
         }
     }
-    interval.flush(s)?;
+    interval.flush(s, &mut ops)?;
     flush_progress(s, &mut pending_progress);
     Ok(TaskResult {
         ops,
@@ -393,6 +422,8 @@ async fn run_task<C: Clock>(
     })
 }
 
+/// [`OperationMetrics::record_ok`], but with the latency recorded in the interval only
+/// (see [`Interval`]).
 #[inline]
 fn record_ok(
     m: &mut OperationMetrics,
@@ -403,7 +434,11 @@ fn record_ok(
     end: u64,
     meta: &OpMeta,
 ) {
-    m.record_ok(intended, start, end, meta);
+    m.ok += 1;
+    if let Some(service) = &mut m.service {
+        service.record_ns(end.saturating_sub(start));
+    }
+    m.meta.add(meta);
     interval.latency[kind].record_ns(end.saturating_sub(intended));
 }
 
