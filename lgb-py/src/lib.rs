@@ -2,8 +2,9 @@
 //!
 //! This crate only converts. Configs go from Python text or paths to
 //! [`BenchmarkConfig`]; runs go through lgb-core's runner ([`running`]); results come
-//! back as Arrow IPC buffers ([`frames`]) that the Python half (`python/lgb/`) reads
-//! with polars, and errors become the exceptions of `lgb/_errors.py` ([`errors`]).
+//! back as Arrow tables ([`frames`]) handed over through the Arrow PyCapsule interface
+//! ([`ArrowTable`]), which the Python half (`python/lgb/`) turns into polars frames
+//! without copying, and errors become the exceptions of `lgb/_errors.py` ([`errors`]).
 //! The public Python API, its documentation and stubs live in `python/lgb/`.
 //!
 //! It is built by maturin (`pyproject.toml`), which enables `pyo3/extension-module`;
@@ -15,7 +16,8 @@ pub mod running;
 
 use std::path::{Path, PathBuf};
 
-use arrow_array::RecordBatch;
+use arrow_array::ffi_stream::FFI_ArrowArrayStream;
+use arrow_array::{RecordBatch, RecordBatchIterator};
 use arrow_schema::ArrowError;
 use lgb_core::config::BenchmarkConfig;
 use lgb_core::cost::PriceTable;
@@ -23,7 +25,7 @@ use lgb_core::database::DatabaseRegistry;
 use lgb_core::operation::OperationRegistry;
 use lgb_core::runner::{self, RunResult};
 use pyo3::prelude::*;
-use pyo3::types::PyBytes;
+use pyo3::types::PyCapsule;
 
 fn json_name<T: serde::Serialize>(value: &T) -> String {
     match serde_json::to_value(value) {
@@ -55,8 +57,45 @@ fn price_table(prices: Option<&str>, is_path: bool) -> lgb_core::Result<PriceTab
     }
 }
 
+/// One table of a run, for Python: an Arrow record batch exported through the Arrow
+/// PyCapsule interface (`__arrow_c_stream__`), so that polars (`polars.DataFrame(t)`)
+/// or any other Arrow consumer takes the Rust buffers as they are. An IPC buffer was
+/// the first design: encoding, copying into `bytes` and decoding a million-row table
+/// cost more than building it.
+#[pyclass(frozen, module = "lgb._lgb", name = "ArrowTable")]
+pub struct ArrowTable {
+    batch: RecordBatch,
+}
+
+#[pymethods]
+impl ArrowTable {
+    /// Number of rows.
+    #[getter]
+    fn num_rows(&self) -> usize {
+        self.batch.num_rows()
+    }
+
+    /// A capsule named `arrow_array_stream` holding an `ArrowArrayStream` of the one
+    /// record batch (the buffers are shared, not copied; each call makes a new stream).
+    /// `requested_schema` is not applied, as the interface allows: the types are the
+    /// ones `lgb.Run` documents.
+    #[pyo3(signature = (requested_schema=None))]
+    fn __arrow_c_stream__<'py>(
+        &self,
+        py: Python<'py>,
+        requested_schema: Option<Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyCapsule>> {
+        let _ = requested_schema;
+        let batches = RecordBatchIterator::new([Ok(self.batch.clone())], self.batch.schema());
+        // The consumer moves the stream out of the capsule and releases it; if it never
+        // does, dropping the capsule's value releases it.
+        let stream = FFI_ArrowArrayStream::new(Box::new(batches));
+        PyCapsule::new_with_value(py, stream, c"arrow_array_stream")
+    }
+}
+
 /// A loaded or finished run. Python's `lgb.Run` wraps it; each table method returns
-/// an Arrow IPC file as `bytes`.
+/// an [`ArrowTable`].
 #[pyclass(frozen, module = "lgb._lgb", name = "RunData")]
 pub struct RunData {
     run: RunResult,
@@ -64,17 +103,16 @@ pub struct RunData {
 }
 
 impl RunData {
-    fn ipc<'py>(
+    fn table(
         &self,
-        py: Python<'py>,
+        py: Python<'_>,
         table: impl FnOnce(&RunResult) -> Result<RecordBatch, ArrowError> + Send,
-    ) -> PyResult<Bound<'py, PyBytes>> {
-        let bytes = py.detach(|| table(&self.run).and_then(|b| frames::to_ipc(&b)));
-        match bytes {
-            Ok(b) => Ok(PyBytes::new(py, &b)),
+    ) -> PyResult<ArrowTable> {
+        match py.detach(|| table(&self.run)) {
+            Ok(batch) => Ok(ArrowTable { batch }),
             Err(e) => Err(errors::internal(
                 py,
-                format!("encoding a table as Arrow: {e}"),
+                format!("building an Arrow table: {e}"),
             )),
         }
     }
@@ -149,54 +187,54 @@ impl RunData {
             .collect()
     }
 
-    fn summary<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
-        self.ipc(py, frames::summary)
+    fn summary(&self, py: Python<'_>) -> PyResult<ArrowTable> {
+        self.table(py, frames::summary)
     }
 
-    fn timeline<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
-        self.ipc(py, frames::timeline)
+    fn timeline(&self, py: Python<'_>) -> PyResult<ArrowTable> {
+        self.table(py, frames::timeline)
     }
 
     #[pyo3(signature = (test=None, operation=None))]
-    fn latencies<'py>(
+    fn latencies(
         &self,
-        py: Python<'py>,
+        py: Python<'_>,
         test: Option<&str>,
         operation: Option<&str>,
-    ) -> PyResult<Bound<'py, PyBytes>> {
+    ) -> PyResult<ArrowTable> {
         let sel = frames::Selection { test, operation };
-        self.ipc(py, |run| frames::latencies(run, sel))
+        self.table(py, |run| frames::latencies(run, sel))
     }
 
     #[pyo3(signature = (test=None, operation=None, ticks=5))]
-    fn percentiles<'py>(
+    fn percentiles(
         &self,
-        py: Python<'py>,
+        py: Python<'_>,
         test: Option<&str>,
         operation: Option<&str>,
         ticks: u32,
-    ) -> PyResult<Bound<'py, PyBytes>> {
+    ) -> PyResult<ArrowTable> {
         let sel = frames::Selection { test, operation };
-        self.ipc(py, |run| frames::percentiles(run, sel, ticks))
+        self.table(py, |run| frames::percentiles(run, sel, ticks))
     }
 
-    fn errors<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
-        self.ipc(py, frames::errors)
+    fn errors(&self, py: Python<'_>) -> PyResult<ArrowTable> {
+        self.table(py, frames::errors)
     }
 
-    fn workers<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
-        self.ipc(py, frames::workers)
+    fn workers(&self, py: Python<'_>) -> PyResult<ArrowTable> {
+        self.table(py, frames::workers)
     }
 
     #[pyo3(signature = (prices=None, prices_is_path=false))]
-    fn cost<'py>(
+    fn cost(
         &self,
-        py: Python<'py>,
+        py: Python<'_>,
         prices: Option<&str>,
         prices_is_path: bool,
-    ) -> PyResult<Bound<'py, PyBytes>> {
+    ) -> PyResult<ArrowTable> {
         let prices = price_table(prices, prices_is_path).map_err(|e| errors::to_py(py, &e))?;
-        self.ipc(py, |run| frames::cost(run, &prices))
+        self.table(py, |run| frames::cost(run, &prices))
     }
 
     #[pyo3(signature = (prices=None, prices_is_path=false))]
@@ -287,6 +325,7 @@ fn schema() -> String {
 fn _lgb(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_class::<RunData>()?;
+    m.add_class::<ArrowTable>()?;
     m.add_function(wrap_pyfunction!(run, m)?)?;
     m.add_function(wrap_pyfunction!(load, m)?)?;
     m.add_function(wrap_pyfunction!(validate, m)?)?;

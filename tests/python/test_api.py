@@ -480,3 +480,16 @@ def test_cost_of_lambda_workers_is_memory_times_billed_duration(mix_run: lgb.Run
     mix = c.filter(pl.col("test") == "mix")
     assert mix["operations"].unique().to_list() == [5000]
     assert mix["per_million_ops_usd"].sum() == pytest.approx(mix["cost_usd"].sum() / 5000 * 1e6, rel=1e-12)
+
+
+def test_tables_cross_through_the_arrow_pycapsule_interface(mix_run: lgb.Run) -> None:
+    """Tables are Arrow streams that polars (or any Arrow consumer) imports; each export
+    is a new stream over the same Rust buffers."""
+    table = mix_run._data.latencies(None, None)
+    capsule = table.__arrow_c_stream__()
+    assert type(capsule).__name__ == "PyCapsule" and '"arrow_array_stream"' in repr(capsule)
+    del capsule  # never consumed: released by the capsule, no leak or crash
+    first, second = pl.DataFrame(table), pl.DataFrame(table)
+    assert first.height == table.num_rows > 0
+    assert first.equals(second) and first.equals(mix_run.latencies())
+    assert first["operation"].unique().sort().to_list() == ["load", "read", "update"]

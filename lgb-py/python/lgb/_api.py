@@ -1,6 +1,7 @@
 """The public functions of lgb and the Run class. They only adapt arguments and
 results: the native module (``lgb._lgb``, lgb-core underneath) runs, loads and
-validates, and hands tables over as Arrow IPC buffers that polars reads."""
+validates, and hands tables over through the Arrow PyCapsule interface, which polars
+imports without copying."""
 
 from __future__ import annotations
 
@@ -66,8 +67,8 @@ def _override_list(overrides: Optional[Overrides]) -> List[str]:
     return [str(o) for o in overrides]
 
 
-def _frame(ipc: bytes) -> pl.DataFrame:
-    return pl.read_ipc(ipc)
+def _frame(table: _lgb.ArrowTable) -> pl.DataFrame:
+    return pl.DataFrame(table)
 
 
 class Run:
