@@ -2,6 +2,7 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
@@ -10,8 +11,9 @@ use lgb_core::config::BenchmarkConfig;
 use lgb_core::database::DatabaseRegistry;
 use lgb_core::executor::Progress;
 use lgb_core::operation::OperationRegistry;
+use lgb_core::protocol::WorkerStatus;
 use lgb_core::report;
-use lgb_core::runner::{self, RunStatus, Runner};
+use lgb_core::runner::{self, RunOutcome, Runner};
 use lgb_core::workload::{Distribution, Preset};
 use tokio_util::sync::CancellationToken;
 
@@ -105,7 +107,7 @@ fn run(args: RunArgs) -> Result<Outcome> {
         .context("starting the async runtime")?;
     rt.block_on(async move {
         let cancel = CancellationToken::new();
-        spawn_signal_handler(cancel.clone());
+        let signal = spawn_signal_handler(cancel.clone());
         let progress = Arc::new(Progress::default());
         let invoker = runner::build_invoker(&config, Some(progress.clone())).await?;
         let runner = Runner::new(invoker, config.runner.retries);
@@ -117,21 +119,44 @@ fn run(args: RunArgs) -> Result<Outcome> {
         if !args.quiet {
             println!("{}", report::render_table(&run, None));
         }
-        match run.status {
-            RunStatus::Completed => {
+        let outcome = run.outcome();
+        if matches!(outcome, RunOutcome::WorkersFailed | RunOutcome::Failed) {
+            print_worker_failures(&run);
+        }
+        match outcome {
+            RunOutcome::Clean => {
                 eprintln!("results: {}", dir.display());
                 Ok(Outcome::Success)
             }
-            RunStatus::Cancelled => {
-                eprintln!("interrupted; partial results: {}", dir.display());
-                Ok(Outcome::Interrupted)
+            RunOutcome::Errors => {
+                let counts: Vec<String> = run
+                    .error_counts()
+                    .iter()
+                    .map(|(class, n)| format!("{n} {class}"))
+                    .collect();
+                eprintln!(
+                    "completed with errors ({}); results: {}",
+                    counts.join(", "),
+                    dir.display()
+                );
+                Ok(Outcome::Errors)
             }
-            RunStatus::Failed => {
-                for t in &run.tests {
-                    for w in t.workers.iter().filter_map(|w| w.error.as_ref()) {
-                        eprintln!("test {}: worker failed: {w}", t.name);
-                    }
-                }
+            RunOutcome::WorkersFailed => {
+                eprintln!(
+                    "some workers did not finish; partial results: {}",
+                    dir.display()
+                );
+                Ok(Outcome::WorkersFailed)
+            }
+            RunOutcome::Cancelled => {
+                eprintln!("interrupted; partial results: {}", dir.display());
+                let signal = match signal.load(Ordering::SeqCst) {
+                    0 => SIGINT,
+                    s => s,
+                };
+                Ok(Outcome::Interrupted { signal })
+            }
+            RunOutcome::Failed => {
                 eprintln!("run failed; results: {}", dir.display());
                 Ok(Outcome::RunFailed)
             }
@@ -139,34 +164,106 @@ fn run(args: RunArgs) -> Result<Outcome> {
     })
 }
 
-/// Ctrl-C or SIGTERM cancels the run (partial results are still written); a second
-/// Ctrl-C exits at once.
-fn spawn_signal_handler(cancel: CancellationToken) {
-    tokio::spawn(async move {
-        #[cfg(unix)]
-        let mut term =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-        #[cfg(unix)]
-        let terminated = async {
-            match term.as_mut() {
-                Some(t) => {
-                    t.recv().await;
-                }
-                None => std::future::pending().await,
-            }
-        };
-        #[cfg(not(unix))]
-        let terminated = std::future::pending::<()>();
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = terminated => {}
+/// Names each worker that did not finish, with its reason.
+fn print_worker_failures(run: &runner::RunResult) {
+    for t in &run.tests {
+        for w in t
+            .workers
+            .iter()
+            .filter(|w| w.status != WorkerStatus::Completed)
+        {
+            let status = match w.status {
+                WorkerStatus::Failed => "failed",
+                _ => "stopped early",
+            };
+            eprintln!(
+                "test {}: worker {} {status} after {} attempt{}: {}",
+                t.name,
+                w.index,
+                w.attempts,
+                if w.attempts == 1 { "" } else { "s" },
+                w.error.as_deref().unwrap_or("no reason given")
+            );
         }
+    }
+}
+
+const SIGINT: u8 = 2;
+#[cfg(unix)]
+const SIGTERM: u8 = 15;
+
+/// Ctrl-C (SIGINT) or SIGTERM cancels the run (partial results are still written); a
+/// second one of either exits at once. Returns the number of the first signal (0 while
+/// none came), which decides the exit code.
+fn spawn_signal_handler(cancel: CancellationToken) -> Arc<AtomicU8> {
+    let received = Arc::new(AtomicU8::new(0));
+    let first = received.clone();
+    tokio::spawn(async move {
+        let mut signals = StopSignals::listen();
+        let signal = signals.next().await;
+        first.store(signal, Ordering::SeqCst);
         eprintln!("\nstopping: writing what was measured (Ctrl-C again to quit at once)");
         cancel.cancel();
-        if tokio::signal::ctrl_c().await.is_ok() {
-            std::process::exit(130);
-        }
+        let again = signals.next().await;
+        std::process::exit(128 + i32::from(again));
     });
+    received
+}
+
+/// The signals that stop a run. Once listened to, they no longer end the process by
+/// themselves, so a second one must be handled here too.
+struct StopSignals {
+    #[cfg(unix)]
+    interrupt: Option<tokio::signal::unix::Signal>,
+    #[cfg(unix)]
+    terminate: Option<tokio::signal::unix::Signal>,
+}
+
+impl StopSignals {
+    fn listen() -> Self {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            Self {
+                interrupt: signal(SignalKind::interrupt()).ok(),
+                terminate: signal(SignalKind::terminate()).ok(),
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            Self {}
+        }
+    }
+
+    /// Waits for the next signal and returns its number.
+    async fn next(&mut self) -> u8 {
+        #[cfg(unix)]
+        {
+            tokio::select! {
+                _ = recv(&mut self.interrupt) => SIGINT,
+                _ = recv(&mut self.terminate) => SIGTERM,
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            if tokio::signal::ctrl_c().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+            SIGINT
+        }
+    }
+}
+
+/// The next delivery of `signal`; never, if it could not be listened to.
+#[cfg(unix)]
+async fn recv(signal: &mut Option<tokio::signal::unix::Signal>) {
+    let delivered = match signal {
+        Some(s) => s.recv().await.is_some(),
+        None => false,
+    };
+    if !delivered {
+        std::future::pending::<()>().await;
+    }
 }
 
 fn validate(path: &Path, set: &[String]) -> Result<Outcome> {

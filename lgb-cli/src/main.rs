@@ -69,15 +69,22 @@ enum Command {
     },
 }
 
-/// How `lgb` ends: 0 success, 1 a run that failed, 2 bad input, 130 interrupted.
+/// How `lgb` ends; the README's "Exit codes" lists the numbers.
 #[derive(Debug)]
 pub enum Outcome {
-    /// Everything went as planned.
+    /// Everything went as planned (0).
     Success,
-    /// The run failed (no worker could run a test).
+    /// The run failed: a test where no worker could run (1).
     RunFailed,
-    /// Interrupted; partial results were written.
-    Interrupted,
+    /// The run completed, but errors were counted in the results (3).
+    Errors,
+    /// Some workers failed or stopped early; the others' results were written (4).
+    WorkersFailed,
+    /// Stopped by a signal (SIGINT 130, SIGTERM 143); partial results were written.
+    Interrupted {
+        /// The number of the signal.
+        signal: u8,
+    },
 }
 
 fn main() -> ExitCode {
@@ -86,7 +93,10 @@ fn main() -> ExitCode {
     match commands::dispatch(cli.command) {
         Ok(Outcome::Success) => ExitCode::SUCCESS,
         Ok(Outcome::RunFailed) => ExitCode::from(1),
-        Ok(Outcome::Interrupted) => ExitCode::from(130),
+        Ok(Outcome::Errors) => ExitCode::from(3),
+        Ok(Outcome::WorkersFailed) => ExitCode::from(4),
+        // The shell's convention for "terminated by signal N".
+        Ok(Outcome::Interrupted { signal }) => ExitCode::from(128 + signal),
         Err(err) => {
             let code = exit_code(&err);
             match err.downcast_ref::<lgb_core::Error>() {

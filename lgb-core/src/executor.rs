@@ -283,15 +283,36 @@ impl Interval {
     }
 }
 
-/// Awaits `fut` with a deadline. A future that is ready on its first poll (an
-/// in-process database) never arms a timer, which keeps the hot path cheap.
+/// How an operation ended under its deadline and the run's cancellation.
+enum Finished<T> {
+    /// It returned.
+    Done(T),
+    /// Its deadline passed first.
+    TimedOut,
+    /// The run was stopped while it was in flight.
+    Abandoned,
+}
+
+/// Awaits `fut` with a deadline, giving up on it when `cancel` fires. A future that is
+/// ready on its first poll (an in-process database) never arms a timer, which keeps
+/// the hot path cheap.
 #[inline]
-async fn with_timeout<F: Future>(fut: F, timeout: Duration) -> Option<F::Output> {
+async fn with_timeout<F: Future>(
+    fut: F,
+    timeout: Duration,
+    cancel: &CancellationToken,
+) -> Finished<F::Output> {
     let mut fut = pin!(fut);
     let first = std::future::poll_fn(|cx| Poll::Ready(fut.as_mut().poll(cx))).await;
     match first {
-        Poll::Ready(v) => Some(v),
-        Poll::Pending => tokio::time::timeout(timeout, fut).await.ok(),
+        Poll::Ready(v) => Finished::Done(v),
+        Poll::Pending => tokio::select! {
+            r = tokio::time::timeout(timeout, fut) => r.map_or(Finished::TimedOut, Finished::Done),
+            // A stopped run does not wait for a stalled database: Ctrl-C, SIGTERM and
+            // a Lambda deadline take effect at once, and the operation, whose outcome
+            // is unknown, is left out of the results.
+            _ = cancel.cancelled() => Finished::Abandoned,
+        },
     }
 }
 
@@ -366,9 +387,16 @@ async fn run_task<C: Clock>(
         } else {
             intended
         };
-        let outcome = with_timeout(s.strategy.execute(&mut ctx, db), plan.timeout).await;
+        let finished =
+            with_timeout(s.strategy.execute(&mut ctx, db), plan.timeout, &s.cancel).await;
         let end = s.clock.now_ns();
+        // The measured window runs to the stop even when the last operation is dropped.
         last_end = end;
+        let outcome = match finished {
+            Finished::Done(r) => Some(r),
+            Finished::TimedOut => None,
+            Finished::Abandoned => break,
+        };
         if ctx.done {
             break;
         }

@@ -212,7 +212,17 @@ async fn run_before<F: std::future::Future<Output = WorkerResult>>(
         _ = tokio::time::sleep(budget) => {
             tracing::warn!(?budget, "stopping the run before the Lambda deadline");
             cancel.cancel();
-            work.await
+            let mut result = work.await;
+            if result.status == WorkerStatus::Cancelled && result.error.is_none() {
+                // The runner must be able to tell this from its own stop, and the user
+                // what to change.
+                result.error = Some(format!(
+                    "stopped after {:.1} s to answer before the Lambda deadline: the \
+                     function's timeout is shorter than the test",
+                    budget.as_secs_f64()
+                ));
+            }
+            result
         }
     }
 }
@@ -681,6 +691,14 @@ mod tests {
             started.elapsed()
         );
         assert_eq!(result.status, WorkerStatus::Cancelled);
+        assert!(
+            result
+                .error
+                .as_deref()
+                .is_some_and(|e| e.contains("before the Lambda deadline")),
+            "{:?}",
+            result.error
+        );
         assert!(result.metrics.ok() > 0);
     }
 

@@ -221,6 +221,69 @@ pub struct RunResult {
     pub tests: Vec<TestResult>,
 }
 
+/// How a run ended, in the terms a frontend reports it (the CLI's exit code). Worse
+/// news wins: a stopped run is [`RunOutcome::Cancelled`] whatever else happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunOutcome {
+    /// Every worker of every test ran to its end and nothing failed.
+    Clean,
+    /// Every worker ran to its end, but errors were counted: failed operations, lost
+    /// writes, or worker invocations that failed before a retry succeeded. The errors
+    /// are measurements, by class, in the results.
+    Errors,
+    /// Some workers failed, or stopped before their end (a Lambda deadline); the results
+    /// keep the other workers' measurements and say which worker and why.
+    WorkersFailed,
+    /// A test had no worker that ran; the run stopped there.
+    Failed,
+    /// Stopped by the caller (Ctrl-C, SIGTERM); the results cover what ran.
+    Cancelled,
+}
+
+impl RunResult {
+    /// How the run ended; see [`RunOutcome`].
+    pub fn outcome(&self) -> RunOutcome {
+        match self.status {
+            RunStatus::Cancelled => return RunOutcome::Cancelled,
+            RunStatus::Failed => return RunOutcome::Failed,
+            RunStatus::Completed => {}
+        }
+        let workers_failed = self
+            .tests
+            .iter()
+            .flat_map(|t| &t.workers)
+            .any(|w| w.status != WorkerStatus::Completed);
+        if workers_failed {
+            RunOutcome::WorkersFailed
+        } else if self.error_counts().is_empty() {
+            RunOutcome::Clean
+        } else {
+            RunOutcome::Errors
+        }
+    }
+
+    /// Errors of every test by class: failed operations, failed items of batches, and
+    /// errors not tied to an operation (worker failures, lost writes).
+    pub fn error_counts(&self) -> std::collections::BTreeMap<crate::error::ErrorClass, u64> {
+        let mut counts = std::collections::BTreeMap::new();
+        for t in &self.tests {
+            let logs = t
+                .metrics
+                .operations
+                .values()
+                .map(|m| &m.errors)
+                .chain([&t.metrics.errors]);
+            for log in logs {
+                for (class, n) in &log.counts {
+                    *counts.entry(*class).or_insert(0) += n;
+                }
+            }
+        }
+        counts.retain(|_, n| *n > 0);
+        counts
+    }
+}
+
 /// Something that wants to know how a run is going (progress bars, logs).
 pub trait RunObserver: Send + Sync {
     /// A test (or the load phase) starts on `workers` workers.
@@ -332,17 +395,17 @@ impl Runner {
                 .workers
                 .iter()
                 .all(|w| w.status == WorkerStatus::Failed);
-            let cancelled = result
-                .workers
-                .iter()
-                .any(|w| w.status == WorkerStatus::Cancelled);
             tests.push(result);
-            if all_failed {
-                status = RunStatus::Failed;
+            // Only the caller's token means the run was stopped. A worker that stopped
+            // early on its own (its Lambda deadline came first) is a partial worker, not
+            // an interrupted run: later tests still run. A stop also comes before
+            // "failed": remote workers cut off by it have no result to return.
+            if cancel.is_cancelled() {
+                status = RunStatus::Cancelled;
                 break;
             }
-            if cancelled || cancel.is_cancelled() {
-                status = RunStatus::Cancelled;
+            if all_failed {
+                status = RunStatus::Failed;
                 break;
             }
         }
@@ -397,18 +460,29 @@ impl Runner {
         cancel: CancellationToken,
     ) -> (WorkerResult, u32) {
         let mut attempt = 0;
+        // Failed attempts before the last one: counted by class in the worker's
+        // result, so a retried crash or timeout stays visible even when a retry ran.
+        let mut retried = crate::metrics::ErrorLog::default();
         loop {
             attempt += 1;
             match self.invoker.invoke(req, cancel.clone()).await {
-                Ok(r) => return (r, attempt),
+                Ok(mut r) => {
+                    r.metrics.errors.merge(&retried);
+                    return (r, attempt);
+                }
                 Err(e) if attempt > self.retries || cancel.is_cancelled() || !retryable(&e) => {
                     tracing::warn!(worker = req.worker.index, attempt, error = %e, "invocation failed; giving up");
-                    return (
-                        WorkerResult::failed(Some(req), &e, Environment::default()),
-                        attempt,
-                    );
+                    let mut r = WorkerResult::failed(Some(req), &e, Environment::default());
+                    r.metrics.errors.merge(&retried);
+                    if cancel.is_cancelled() {
+                        // Stopped by the caller while a remote worker ran: what it
+                        // measured stays with it, but the worker did not fail.
+                        r.status = WorkerStatus::Cancelled;
+                    }
+                    return (r, attempt);
                 }
                 Err(e) => {
+                    retried.record(&e);
                     let cap = self.backoff.saturating_mul(1 << (attempt - 1).min(10));
                     let wait = cap.mul_f64(rand::thread_rng().gen_range(0.0..1.0));
                     tracing::warn!(worker = req.worker.index, attempt, error = %e, ?wait, "invocation failed; retrying");

@@ -126,6 +126,17 @@ where
             ),
             retryable: false,
         },
+        // The connection broke while the answer was being read (the server died or
+        // reset it): the database became unreachable mid-request, which is not a
+        // malformed answer. Retried like a refused connection.
+        SdkError::ResponseError(_) if caused_by_io(&err) => Classified {
+            error: Error::Connect(format!(
+                "DynamoDB {op} in {}: connection lost while reading the response: {}",
+                target.place(),
+                redact(&DisplayErrorContext(&err).to_string())
+            )),
+            retryable: true,
+        },
         _ => Classified {
             error: Error::Backend(format!(
                 "DynamoDB {op}: unreadable response: {}",
@@ -134,6 +145,18 @@ where
             retryable: false,
         },
     }
+}
+
+/// Whether an operating-system I/O error (end of stream, reset) is among the causes.
+fn caused_by_io(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = err.source();
+    while let Some(e) = cause {
+        if e.is::<std::io::Error>() {
+            return true;
+        }
+        cause = e.source();
+    }
+    false
 }
 
 /// Maps a service error code (as DynamoDB names it, without namespace) onto a class.

@@ -1,0 +1,577 @@
+//! Lambda workers that fail, with the real `bootstrap` under the AWS Lambda Runtime
+//! Interface Emulator (RIE) and the runner's Lambda invoker: a worker killed
+//! mid-invocation (a crash), a worker frozen past its function timeout, a function
+//! timeout shorter than the test, and a database that hangs inside a worker near its
+//! deadline. Each run must end in bounded time, keep what the other workers (and the
+//! failed one, when it could answer) measured, say which worker failed and why, count
+//! the failure by class, and end with the outcome the CLI maps to its documented exit
+//! code, in the results directory.
+//!
+//! A small front end stands in for the Lambda service, as in `rie.rs`: worker `i` goes
+//! to emulator `i % n`, and the emulator's answers to a crash (HTTP 502) or a timeout
+//! ("Task timed out…") become what Lambda answers: HTTP 200 with
+//! `X-Amz-Function-Error: Unhandled` and an `errorType`/`errorMessage` body.
+
+#[allow(dead_code)]
+#[path = "../../lgb-core/tests/common/proxy.rs"]
+mod proxy;
+
+use std::collections::HashMap;
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Once};
+use std::time::{Duration, Instant, SystemTime};
+
+use lgb_core::config::BenchmarkConfig;
+use lgb_core::prelude::CancellationToken;
+use lgb_core::protocol::WorkerStatus;
+use lgb_core::runner::{
+    build_invoker, load_run, write_run, RunOutcome, RunResult, RunStatus, Runner, Silent,
+};
+use lgb_core::ErrorClass;
+use serde_json::{json, Value};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::mpsc;
+
+/// Real-looking temporary AWS credentials for the runner and the functions (the
+/// emulator passes its environment on); moto and the front end accept any.
+const ACCESS_KEY_ID: &str = "ASIAQLAMBDAFAULTS7XQ";
+const SECRET_KEY: &str = "kP3vR8sW1xZ5nB7mQ2tY6uC9dF4gH0jL3aS8eT1w";
+const SESSION_TOKEN: &str = "IQoJb3JpZ2luX2VjELaMbDaFaUlTs//////////wEaCXVzLWVhc3QtMSJIMEYCIQCq9Z3kLmN0pRsT5uVwXyZ1bC4dE7fG2hI8jK6lM9nO==";
+
+fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn services(args: &[&str]) -> String {
+    let script = repo_root().join("scripts/services");
+    let out = Command::new(&script)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()));
+    assert!(
+        out.status.success(),
+        "scripts/services {args:?} failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The test's credentials and region, set once before any client or emulator starts.
+fn aws_env() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        for (k, v) in [
+            ("AWS_ACCESS_KEY_ID", ACCESS_KEY_ID),
+            ("AWS_SECRET_ACCESS_KEY", SECRET_KEY),
+            ("AWS_SESSION_TOKEN", SESSION_TOKEN),
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_EC2_METADATA_DISABLED", "true"),
+        ] {
+            std::env::set_var(k, v);
+        }
+        std::env::remove_var("AWS_PROFILE");
+    });
+}
+
+/// One emulator running the real bootstrap with a function timeout of `timeout_s`.
+struct Rie {
+    child: Child,
+    port: u16,
+    log: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Rie {
+    fn start(timeout_s: u32) -> Rie {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("rie.log");
+        let file = std::fs::File::create(&log).unwrap();
+        let port: u16 = services(&["free-port"]).trim().parse().unwrap();
+        let child = Command::new(repo_root().join("scripts/services"))
+            .args([
+                "run-rie",
+                &port.to_string(),
+                env!("CARGO_BIN_EXE_bootstrap"),
+            ])
+            .env("AWS_LAMBDA_FUNCTION_TIMEOUT", timeout_s.to_string())
+            .env("AWS_LAMBDA_FUNCTION_NAME", "lgb-faults")
+            .stdin(Stdio::null())
+            .stdout(file.try_clone().unwrap())
+            .stderr(file)
+            .spawn()
+            .unwrap();
+        let mut rie = Rie {
+            child,
+            port,
+            log,
+            _dir: dir,
+        };
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while TcpStream::connect(("127.0.0.1", rie.port)).is_err() {
+            if let Some(status) = rie.child.try_wait().unwrap() {
+                panic!("the emulator exited ({status}):\n{}", rie.log_text());
+            }
+            assert!(Instant::now() < deadline, "emulator not listening");
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        rie
+    }
+
+    fn invoke_url(&self) -> String {
+        format!(
+            "http://127.0.0.1:{}/2015-03-31/functions/function/invocations",
+            self.port
+        )
+    }
+
+    fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    fn children(&self) -> Vec<u32> {
+        let mut pids = Vec::new();
+        let tasks = std::fs::read_dir(format!("/proc/{}/task", self.child.id()));
+        for task in tasks.into_iter().flatten().flatten() {
+            let text = std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
+            pids.extend(
+                text.split_whitespace()
+                    .filter_map(|p| p.parse::<u32>().ok()),
+            );
+        }
+        pids
+    }
+
+    /// The pid of the running bootstrap (waits for the emulator to start one).
+    fn bootstrap(&self, not: Option<u32>) -> u32 {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let found = self.children().into_iter().find(|&pid| {
+                Some(pid) != not
+                    && std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                        .is_ok_and(|c| c.trim() == "bootstrap")
+                    && !std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                        .is_ok_and(|s| s.contains(") Z "))
+            });
+            if let Some(pid) = found {
+                return pid;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no bootstrap process:\n{}",
+                self.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+impl Drop for Rie {
+    fn drop(&mut self) {
+        let children = self.children();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        for c in children {
+            if Path::new(&format!("/proc/{c}")).exists() {
+                let _ = Command::new("kill")
+                    .args(["-KILL", &c.to_string()])
+                    .status();
+            }
+        }
+    }
+}
+
+fn signal(pid: u32, name: &str) {
+    let ok = Command::new("kill")
+        .args([&format!("-{name}"), &pid.to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "kill -{name} {pid}");
+}
+
+// ---------------------------------------------------------------------------------
+// The Lambda service's front end: one HTTP/1.1 request per connection.
+
+struct Request {
+    body: Vec<u8>,
+}
+
+async fn read_request(socket: &mut tokio::net::TcpStream) -> Option<Request> {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 16384];
+    let end = loop {
+        let n = socket.read(&mut chunk).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i;
+        }
+    };
+    let head = String::from_utf8_lossy(&buf[..end]).into_owned();
+    let headers: HashMap<String, String> = head
+        .split("\r\n")
+        .skip(1)
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    let len: usize = headers
+        .get("content-length")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let mut body = buf[end + 4..].to_vec();
+    while body.len() < len {
+        let n = socket.read(&mut chunk).await.ok()?;
+        if n == 0 {
+            break;
+        }
+        body.extend_from_slice(&chunk[..n]);
+    }
+    Some(Request { body })
+}
+
+/// An invocation the front end passed on: worker index and phase.
+type Forwarded = (u32, String);
+
+/// Starts the front end over `emulators`; each forwarded invocation is announced on
+/// the returned channel before it is sent on.
+async fn lambda_front_end(
+    emulators: Arc<Vec<Rie>>,
+) -> (
+    String,
+    mpsc::UnboundedReceiver<Forwarded>,
+    tokio::task::JoinHandle<()>,
+) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let (tx, rx) = mpsc::unbounded_channel();
+    let http = reqwest::Client::new();
+    let task = tokio::spawn(async move {
+        let mut n = 0u32;
+        while let Ok((mut socket, _)) = listener.accept().await {
+            n += 1;
+            let (emulators, tx, http) = (emulators.clone(), tx.clone(), http.clone());
+            tokio::spawn(async move {
+                let Some(req) = read_request(&mut socket).await else {
+                    return;
+                };
+                let payload: Value = serde_json::from_slice(&req.body).unwrap();
+                let index = payload["worker"]["index"].as_u64().unwrap() as u32;
+                let phase = payload["phase"].as_str().unwrap_or("run").to_string();
+                let rie = &emulators[index as usize % emulators.len()];
+                let id = format!("req-{n}-{index}");
+                let _ = tx.send((index, phase));
+                let r = http
+                    .post(rie.invoke_url())
+                    .header("X-Amzn-RequestId", &id)
+                    .body(req.body)
+                    .send()
+                    .await
+                    .unwrap();
+                let status = r.status().as_u16();
+                let body = r.bytes().await.unwrap().to_vec();
+                let (body, function_error) = as_lambda_answers(status, body, &id);
+                let mut head = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n",
+                    body.len()
+                );
+                if function_error {
+                    head.push_str("x-amz-function-error: Unhandled\r\n");
+                }
+                head.push_str("\r\n");
+                let _ = socket.write_all(head.as_bytes()).await;
+                let _ = socket.write_all(&body).await;
+                let _ = socket.shutdown().await;
+            });
+        }
+    });
+    (url, rx, task)
+}
+
+/// The emulator's answer as the Lambda service gives it: a crash (502) or a timeout
+/// is HTTP 200 with a function error and an `errorType`/`errorMessage` body.
+fn as_lambda_answers(status: u16, body: Vec<u8>, id: &str) -> (Vec<u8>, bool) {
+    let text = String::from_utf8_lossy(&body).into_owned();
+    if text.starts_with("Task timed out") {
+        let error = json!({"errorType": "Sandbox.Timedout",
+                           "errorMessage": format!("RequestId: {id} Error: {text}")});
+        return (error.to_string().into_bytes(), true);
+    }
+    if status >= 500 {
+        let error = match serde_json::from_str::<Value>(&text) {
+            Ok(v) if v.get("errorType").is_some() => v,
+            _ => json!({"errorType": "Runtime.ExitError",
+                        "errorMessage": format!("RequestId: {id} Error: {text}")}),
+        };
+        return (error.to_string().into_bytes(), true);
+    }
+    assert_eq!(status, 200, "{text}");
+    (body, false)
+}
+
+fn bench(database: Value, tests: Value, retries: u32, front: &str) -> BenchmarkConfig {
+    let doc = json!({
+        "name": "faults",
+        "database": database,
+        "workload": {"records": 400, "load_batch": 50, "fields": 2, "field_size": "16B"},
+        "runner": {"workers": 2, "retries": retries, "target": "lambda", "function": "function",
+                   "options": {"endpoint": front, "region": "us-east-1"}},
+        "tests": tests,
+    });
+    BenchmarkConfig::from_json_str(&doc.to_string(), &[]).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Runs `config` as `lgb run` does, with a limit on how long it may take.
+async fn run(config: &BenchmarkConfig, limit: Duration) -> (RunResult, Duration) {
+    let invoker = build_invoker(config, None)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let runner =
+        Runner::new(invoker, config.runner.retries).with_backoff(Duration::from_millis(20));
+    let started = Instant::now();
+    let run = tokio::time::timeout(limit, runner.run(config, CancellationToken::new(), &Silent))
+        .await
+        .unwrap_or_else(|_| panic!("the run did not end within {limit:?}"))
+        .unwrap();
+    (run, started.elapsed())
+}
+
+/// Writes `run` as `lgb run` does and reads it back: the assertions look at what the
+/// results directory holds.
+fn written(run: &RunResult) -> (tempfile::TempDir, PathBuf, RunResult) {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = write_run(run, tmp.path()).unwrap();
+    let back = load_run(&dir).unwrap();
+    assert_eq!(&back, run, "the results directory holds the run exactly");
+    (tmp, dir, back)
+}
+
+fn memory_writes(duration: &str) -> Value {
+    json!([{"name": "writes", "operation": {"type": "write"}, "concurrency": 2, "duration": duration}])
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_killed_mid_invocation_is_retried_and_the_crash_is_counted() {
+    aws_env();
+    let emulators = Arc::new(vec![Rie::start(60), Rie::start(60)]);
+    let (front, mut forwarded, server) = lambda_front_end(emulators.clone()).await;
+    let config = bench(json!({"type": "memory"}), memory_writes("3s"), 1, &front);
+    // Worker 0's first run invocation: kill its bootstrap one second in.
+    let killer = {
+        let emulators = emulators.clone();
+        tokio::spawn(async move {
+            while let Some((index, phase)) = forwarded.recv().await {
+                if index == 0 && phase == "run" {
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    let pid = emulators[0].bootstrap(None);
+                    signal(pid, "KILL");
+                    return pid;
+                }
+            }
+            panic!("worker 0 never ran");
+        })
+    };
+    let (run, took) = run(&config, Duration::from_secs(90)).await;
+    server.abort();
+    let (_results, _dir, run) = written(&run);
+    let killed = killer.await.unwrap();
+    eprintln!("crash: killed bootstrap {killed}; the run took {took:.1?}");
+    assert_eq!(run.status, RunStatus::Completed);
+    let writes = &run.tests[1];
+    let (w0, w1) = (&writes.workers[0], &writes.workers[1]);
+    assert_eq!(
+        (w0.status, w0.attempts),
+        (WorkerStatus::Completed, 2),
+        "{:?}",
+        w0.error
+    );
+    assert!(
+        w0.environment.cold_start,
+        "the retry ran in a new process (the killed one is gone)"
+    );
+    assert_eq!((w1.status, w1.attempts), (WorkerStatus::Completed, 1));
+    assert!(
+        w0.ops > 0 && w1.ops > 0,
+        "both workers' measurements are kept"
+    );
+    assert_eq!(
+        writes.metrics.errors.counts.get(&ErrorClass::Backend),
+        Some(&1),
+        "the crash is counted: {:?}",
+        writes.metrics.errors
+    );
+    let sample = &writes.metrics.errors.samples[&ErrorClass::Backend][0];
+    eprintln!("crash: counted as backend: {sample}");
+    assert!(
+        sample.contains("Unhandled") && sample.contains("Runtime.ExitError"),
+        "{sample}"
+    );
+    assert_eq!(
+        run.outcome(),
+        RunOutcome::Errors,
+        "the CLI exits 3: completed with errors"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frozen_worker_times_out_and_fails_after_its_retry_while_the_other_is_kept() {
+    aws_env();
+    // Worker 0's sandbox has a 2 s function timeout; the test needs 1 s.
+    let emulators = Arc::new(vec![Rie::start(2), Rie::start(60)]);
+    let (front, mut forwarded, server) = lambda_front_end(emulators.clone()).await;
+    let config = bench(json!({"type": "memory"}), memory_writes("1s"), 1, &front);
+    // Freeze worker 0's bootstrap in each of its run invocations (the first and the
+    // retry, which runs in a fresh process): it can neither finish nor stop itself.
+    let freezer = {
+        let emulators = emulators.clone();
+        tokio::spawn(async move {
+            let mut frozen: Vec<u32> = Vec::new();
+            while let Some((index, phase)) = forwarded.recv().await {
+                if index == 0 && phase == "run" {
+                    tokio::time::sleep(Duration::from_millis(300)).await;
+                    let pid = emulators[0].bootstrap(frozen.last().copied());
+                    signal(pid, "STOP");
+                    frozen.push(pid);
+                }
+            }
+            frozen
+        })
+    };
+    let (run, took) = run(&config, Duration::from_secs(90)).await;
+    server.abort();
+    let (_results, _dir, run) = written(&run);
+    let frozen = freezer.await.unwrap();
+    eprintln!("timeout: froze bootstraps {frozen:?}; the run took {took:.1?}");
+    assert_eq!(frozen.len(), 2, "the first attempt and one retry");
+    assert_eq!(run.status, RunStatus::Completed, "one worker still ran");
+    let writes = &run.tests[1];
+    let (w0, w1) = (&writes.workers[0], &writes.workers[1]);
+    assert_eq!((w0.status, w0.attempts), (WorkerStatus::Failed, 2));
+    let why = w0.error.as_deref().unwrap_or_default();
+    eprintln!("timeout: worker 0 failed: {why}");
+    assert!(
+        why.contains("Sandbox.Timedout") && why.contains("Task timed out after 2.00 seconds"),
+        "the result says why worker 0 failed: {why}"
+    );
+    assert_eq!(
+        writes.metrics.errors.counts.get(&ErrorClass::Timeout),
+        Some(&2),
+        "both timed-out attempts are counted: {:?}",
+        writes.metrics.errors
+    );
+    assert_eq!((w1.status, w1.attempts), (WorkerStatus::Completed, 1));
+    assert!(w1.ops > 0);
+    assert_eq!(
+        writes.metrics.ok() + writes.metrics.failed(),
+        w1.ops,
+        "the merged test is worker 1's measurements"
+    );
+    assert_eq!(
+        run.outcome(),
+        RunOutcome::WorkersFailed,
+        "the CLI exits 4: a worker failed"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_function_timeout_shorter_than_the_test_keeps_what_ran_and_the_run_goes_on() {
+    aws_env();
+    let emulators = Arc::new(vec![Rie::start(2), Rie::start(2)]);
+    let (front, _forwarded, server) = lambda_front_end(emulators.clone()).await;
+    let tests = json!([
+        {"name": "long", "operation": {"type": "write"}, "concurrency": 2, "duration": "30s"},
+        {"name": "after", "operation": {"type": "read"}, "operations": 200}
+    ]);
+    let config = bench(json!({"type": "memory"}), tests, 1, &front);
+    let (run, took) = run(&config, Duration::from_secs(60)).await;
+    server.abort();
+    let (_results, _dir, run) = written(&run);
+    eprintln!("function timeout 2 s, test 30 s: the run took {took:.1?}");
+    assert_eq!(run.status, RunStatus::Completed, "nobody stopped the run");
+    let names: Vec<&str> = run.tests.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(names, ["load", "long", "after"], "the next test still ran");
+    let long = &run.tests[1];
+    for w in &long.workers {
+        assert_eq!((w.status, w.attempts), (WorkerStatus::Cancelled, 1));
+        let why = w.error.as_deref().unwrap_or_default();
+        assert!(why.contains("before the Lambda deadline"), "{why}");
+        assert!(w.ops > 0, "what ran before the deadline is kept");
+    }
+    assert!(
+        long.window_ns > 1_000_000_000 && long.window_ns < 2_000_000_000,
+        "the window is the part that ran: {} ns",
+        long.window_ns
+    );
+    assert_eq!(run.tests[2].metrics.ok(), 200);
+    assert_eq!(
+        run.outcome(),
+        RunOutcome::WorkersFailed,
+        "the CLI exits 4: workers stopped early"
+    );
+}
+
+/// A worker whose database stops answering near its deadline still answers in time:
+/// the in-flight operation is abandoned, not waited for (the test's 60 s operation
+/// timeout would outlast the 3 s function timeout and lose everything).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_whose_database_hangs_answers_before_its_deadline() {
+    aws_env();
+    services(&["start", "dynamodb"]);
+    let upstream = services(&["env", "dynamodb"])
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("export LGB_DYNAMODB_ENDPOINT="))
+        .map(|v| v.trim_matches(|c| c == '"' || c == '\'').to_string())
+        .expect("LGB_DYNAMODB_ENDPOINT");
+    let hang = proxy::start(
+        &upstream,
+        proxy::Schedule {
+            hang_after: Some(80),
+            ..proxy::Schedule::default()
+        },
+        None,
+    )
+    .await;
+    let nanos = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let table = format!(
+        "lgb-faults-{}-{}",
+        std::process::id(),
+        nanos % 1_000_000_007
+    );
+    let emulators = Arc::new(vec![Rie::start(3), Rie::start(3)]);
+    let (front, _forwarded, server) = lambda_front_end(emulators.clone()).await;
+    let mut config = bench(
+        json!({"type": "dynamodb", "table": table, "endpoint": hang.endpoint, "region": "us-east-1",
+               "create_table_if_missing": true, "request_timeout": "60s"}),
+        json!([{"name": "writes", "operation": {"type": "write"}, "concurrency": 2,
+                "duration": "30s", "timeout": "60s"}]),
+        0,
+        &front,
+    );
+    config.workload.load = false;
+    let (run, took) = run(&config, Duration::from_secs(60)).await;
+    server.abort();
+    let (_results, _dir, run) = written(&run);
+    eprintln!("database hang inside Lambda: the run took {took:.1?}");
+    assert!(hang.requests() > 80, "the database hung");
+    let writes = &run.tests[0];
+    let ops: u64 = writes.workers.iter().map(|w| w.ops).sum();
+    for w in &writes.workers {
+        assert_eq!(w.status, WorkerStatus::Cancelled, "{:?}", w.error);
+        let why = w.error.as_deref().unwrap_or_default();
+        assert!(why.contains("before the Lambda deadline"), "{why}");
+    }
+    assert!(ops > 0, "writes before the hang are kept");
+    assert_eq!(
+        writes.metrics.failed(),
+        0,
+        "writes cut off at the deadline are left out"
+    );
+    assert_eq!(run.outcome(), RunOutcome::WorkersFailed);
+}
