@@ -3,7 +3,8 @@
 //! latency proxy with a hang, in front of the local DynamoDB service), and SIGTERM,
 //! also while the database hangs. Each run must end in bounded time, write what it
 //! measured, count its errors by class and exit with the code the README documents
-//! ("Exit codes").
+//! ("Exit codes"). No secret the runs were given (AWS secret key, session token) may
+//! appear in their results directories or in their output.
 
 #[allow(dead_code)]
 #[path = "../../lgb-core/tests/common/proxy.rs"]
@@ -18,7 +19,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::{json, Value};
 
-/// Real-looking temporary AWS credentials; moto accepts any.
+/// Real-looking temporary AWS credentials; moto accepts any. None of them may leak.
 const ACCESS_KEY_ID: &str = "ASIAQFAULTTESTKEY7XQ";
 const SECRET_KEY: &str = "r8Gx2vLq9TzW4mPa7KcN1sYfB3hJ6dQe0uVtXo5i";
 const SESSION_TOKEN: &str = "IQoJb3JpZ2luX2VjEFaUlTtEsT0kEn//////////wEaCXVzLWVhc3QtMSJHMEUCIQDx7f4uLtS3sSi0nT0k3nQ9w2Zr8YpLm6Vb1Kc5Hd0Jg==";
@@ -255,6 +256,34 @@ fn count(v: &Value) -> u64 {
     v.as_u64().unwrap_or(0)
 }
 
+/// No file of `dir` (recursively) and no output may hold any of the run's secrets, or
+/// a recognisable piece of one.
+fn assert_no_secrets(dir: &Path, run: &Finished) {
+    let needles: Vec<&str> = [SECRET_KEY, SESSION_TOKEN]
+        .iter()
+        .flat_map(|s| [*s, &s[..16], &s[s.len() - 16..]])
+        .collect();
+    let mut files = vec![dir.to_path_buf()];
+    let mut checked = 0;
+    while let Some(p) = files.pop() {
+        if p.is_dir() {
+            files.extend(std::fs::read_dir(&p).unwrap().map(|e| e.unwrap().path()));
+            continue;
+        }
+        let bytes = std::fs::read(&p).unwrap();
+        let text = String::from_utf8_lossy(&bytes);
+        for n in &needles {
+            assert!(!text.contains(n), "{} holds a secret ({n})", p.display());
+        }
+        checked += 1;
+    }
+    assert!(checked >= 3, "result.json, summary.csv and histograms");
+    for n in &needles {
+        assert!(!run.stdout.contains(n), "stdout holds a secret ({n})");
+        assert!(!run.stderr.contains(n), "stderr holds a secret ({n})");
+    }
+}
+
 fn write_config(dir: &Path, config: &Value) -> PathBuf {
     let path = dir.join("bench.json");
     std::fs::write(&path, serde_json::to_vec_pretty(config).unwrap()).unwrap();
@@ -343,6 +372,7 @@ fn a_database_killed_mid_run_counts_connect_errors_and_exits_3() {
         "{}",
         run.stderr
     );
+    assert_no_secrets(&dir, &run);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -370,7 +400,9 @@ async fn a_hanging_database_is_bounded_by_the_timeout_and_exits_3() {
         }),
     );
     let out = tmp.path().join("results");
+    // Debug logs of every crate: they must stay free of secrets too.
     let mut cmd = lgb_run(&config, &out);
+    cmd.env("RUST_LOG", "debug");
     let run =
         tokio::task::spawn_blocking(move || Running::spawn(&mut cmd).wait(Duration::from_secs(60)))
             .await
@@ -402,6 +434,7 @@ async fn a_hanging_database_is_bounded_by_the_timeout_and_exits_3() {
         "the window ends within one timeout of the planned 4 s: {window}"
     );
     assert!(run.stderr.contains("timeout"), "{}", tail(&run.stderr));
+    assert_no_secrets(&dir, &run);
 }
 
 #[cfg(unix)]
@@ -443,6 +476,7 @@ fn sigterm_writes_partial_results_and_exits_143() {
         "{}",
         run.stderr
     );
+    assert_no_secrets(&dir, &run);
 }
 
 /// A stop must not wait for operations stuck in a hung database: with a 60 s operation
@@ -506,6 +540,7 @@ async fn sigterm_while_the_database_hangs_stops_at_once() {
         0,
         "writes cut off by the stop are left out, not failed: {op}"
     );
+    assert_no_secrets(&dir, &run);
 }
 
 fn tail(text: &str) -> &str {

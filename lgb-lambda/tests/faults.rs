@@ -5,7 +5,8 @@
 //! deadline. Each run must end in bounded time, keep what the other workers (and the
 //! failed one, when it could answer) measured, say which worker failed and why, count
 //! the failure by class, and end with the outcome the CLI maps to its documented exit
-//! code, in the results directory.
+//! code. No secret the runner and the functions were given may appear in the results
+//! or in the functions' logs.
 //!
 //! A small front end stands in for the Lambda service, as in `rie.rs`: worker `i` goes
 //! to emulator `i % n`, and the emulator's answers to a crash (HTTP 502) or a timeout
@@ -98,6 +99,7 @@ impl Rie {
             ])
             .env("AWS_LAMBDA_FUNCTION_TIMEOUT", timeout_s.to_string())
             .env("AWS_LAMBDA_FUNCTION_NAME", "lgb-faults")
+            .env("RUST_LOG", "debug")
             .stdin(Stdio::null())
             .stdout(file.try_clone().unwrap())
             .stderr(file)
@@ -350,6 +352,32 @@ fn written(run: &RunResult) -> (tempfile::TempDir, PathBuf, RunResult) {
     (tmp, dir, back)
 }
 
+/// Neither the results directory `dir` nor the functions' logs may hold any of the
+/// secrets, or a recognisable piece of one.
+fn assert_no_secrets(dir: &Path, emulators: &[Rie]) {
+    let mut texts: Vec<(String, String)> = emulators
+        .iter()
+        .map(|r| ("function log".to_string(), r.log_text()))
+        .collect();
+    let mut files = vec![dir.to_path_buf()];
+    while let Some(p) = files.pop() {
+        if p.is_dir() {
+            files.extend(std::fs::read_dir(&p).unwrap().map(|e| e.unwrap().path()));
+        } else {
+            let text = String::from_utf8_lossy(&std::fs::read(&p).unwrap()).into_owned();
+            texts.push((p.display().to_string(), text));
+        }
+    }
+    assert!(texts.len() >= emulators.len() + 3);
+    for secret in [SECRET_KEY, SESSION_TOKEN] {
+        for needle in [secret, &secret[..16], &secret[secret.len() - 16..]] {
+            for (name, text) in &texts {
+                assert!(!text.contains(needle), "{name} holds a secret ({needle})");
+            }
+        }
+    }
+}
+
 fn memory_writes(duration: &str) -> Value {
     json!([{"name": "writes", "operation": {"type": "write"}, "concurrency": 2, "duration": duration}])
 }
@@ -377,7 +405,7 @@ async fn a_worker_killed_mid_invocation_is_retried_and_the_crash_is_counted() {
     };
     let (run, took) = run(&config, Duration::from_secs(90)).await;
     server.abort();
-    let (_results, _dir, run) = written(&run);
+    let (_results, dir, run) = written(&run);
     let killed = killer.await.unwrap();
     eprintln!("crash: killed bootstrap {killed}; the run took {took:.1?}");
     assert_eq!(run.status, RunStatus::Completed);
@@ -415,6 +443,7 @@ async fn a_worker_killed_mid_invocation_is_retried_and_the_crash_is_counted() {
         RunOutcome::Errors,
         "the CLI exits 3: completed with errors"
     );
+    assert_no_secrets(&dir, &emulators);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -443,7 +472,7 @@ async fn a_frozen_worker_times_out_and_fails_after_its_retry_while_the_other_is_
     };
     let (run, took) = run(&config, Duration::from_secs(90)).await;
     server.abort();
-    let (_results, _dir, run) = written(&run);
+    let (_results, dir, run) = written(&run);
     let frozen = freezer.await.unwrap();
     eprintln!("timeout: froze bootstraps {frozen:?}; the run took {took:.1?}");
     assert_eq!(frozen.len(), 2, "the first attempt and one retry");
@@ -475,6 +504,7 @@ async fn a_frozen_worker_times_out_and_fails_after_its_retry_while_the_other_is_
         RunOutcome::WorkersFailed,
         "the CLI exits 4: a worker failed"
     );
+    assert_no_secrets(&dir, &emulators);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -489,7 +519,7 @@ async fn a_function_timeout_shorter_than_the_test_keeps_what_ran_and_the_run_goe
     let config = bench(json!({"type": "memory"}), tests, 1, &front);
     let (run, took) = run(&config, Duration::from_secs(60)).await;
     server.abort();
-    let (_results, _dir, run) = written(&run);
+    let (_results, dir, run) = written(&run);
     eprintln!("function timeout 2 s, test 30 s: the run took {took:.1?}");
     assert_eq!(run.status, RunStatus::Completed, "nobody stopped the run");
     let names: Vec<&str> = run.tests.iter().map(|t| t.name.as_str()).collect();
@@ -512,6 +542,7 @@ async fn a_function_timeout_shorter_than_the_test_keeps_what_ran_and_the_run_goe
         RunOutcome::WorkersFailed,
         "the CLI exits 4: workers stopped early"
     );
+    assert_no_secrets(&dir, &emulators);
 }
 
 /// A worker whose database stops answering near its deadline still answers in time:
@@ -557,7 +588,7 @@ async fn a_worker_whose_database_hangs_answers_before_its_deadline() {
     config.workload.load = false;
     let (run, took) = run(&config, Duration::from_secs(60)).await;
     server.abort();
-    let (_results, _dir, run) = written(&run);
+    let (_results, dir, run) = written(&run);
     eprintln!("database hang inside Lambda: the run took {took:.1?}");
     assert!(hang.requests() > 80, "the database hung");
     let writes = &run.tests[0];
@@ -574,4 +605,5 @@ async fn a_worker_whose_database_hangs_answers_before_its_deadline() {
         "writes cut off at the deadline are left out"
     );
     assert_eq!(run.outcome(), RunOutcome::WorkersFailed);
+    assert_no_secrets(&dir, &emulators);
 }
