@@ -387,8 +387,11 @@ async fn run_task<C: Clock>(
         } else {
             intended
         };
-        let finished =
-            with_timeout(s.strategy.execute(&mut ctx, db), plan.timeout, &s.cancel).await;
+        // Pinned where it is made: handing the future over by value copied it per operation.
+        let finished = {
+            let op = pin!(s.strategy.execute(&mut ctx, db));
+            with_timeout(op, plan.timeout, &s.cancel).await
+        };
         let end = s.clock.now_ns();
         // The measured window runs to the stop even when the last operation is dropped.
         last_end = end;
