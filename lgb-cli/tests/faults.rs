@@ -550,3 +550,45 @@ fn tail(text: &str) -> &str {
         .unwrap_or(text.len());
     &text[start..]
 }
+
+/// A password given with the wrong JSON type is refused (exit 2) without being repeated:
+/// serde quotes what it could not read, and here that is the secret.
+#[test]
+fn a_password_that_cannot_be_read_is_not_echoed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = write_config(
+        tmp.path(),
+        &json!({
+            "name": "pw", "database": {"type": "immudb", "address": "127.0.0.1:1",
+                                       "username": "bench", "password": 73519264028u64},
+            "tests": [{"name": "r", "operation": {"type": "read"}, "duration": "1s"}]
+        }),
+    );
+    for sub in ["validate", "run"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_lgb"))
+            .arg(sub)
+            .arg(&config)
+            .current_dir(tmp.path())
+            .output()
+            .unwrap();
+        let (stdout, stderr) = (
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+        );
+        assert_eq!(out.status.code(), Some(2), "{sub}: {stderr}");
+        assert!(
+            stderr.contains("database.password") && stderr.contains("expected a string"),
+            "{sub} names the problem: {stderr}"
+        );
+        for text in [&stdout, &stderr] {
+            assert!(
+                !text.contains("73519264028"),
+                "{sub} repeats the password: {text}"
+            );
+        }
+    }
+    assert!(
+        !tmp.path().join("results").exists(),
+        "nothing ran, nothing written"
+    );
+}

@@ -192,12 +192,15 @@ pub struct ConfigProblem {
 }
 
 impl ConfigProblem {
-    /// A problem at `path`.
+    /// A problem at `path`. Under a secret's key (`password`, `token`…) a value that
+    /// serde quotes in `message` is left out.
     pub fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
-        Self {
-            path: path.into(),
-            message: message.into(),
+        let path = path.into();
+        let mut message = message.into();
+        if names_a_secret(&path) {
+            message = without_value(message);
         }
+        Self { path, message }
     }
 
     fn join(problems: &[ConfigProblem]) -> String {
@@ -207,6 +210,28 @@ impl ConfigProblem {
             .collect::<Vec<_>>()
             .join("; ")
     }
+}
+
+/// Whether the last key of `path` (`database.password`, `auth.tokens[0]`) names a secret.
+fn names_a_secret(path: &str) -> bool {
+    let last = path.rsplit('.').next().unwrap_or_default();
+    crate::redact::is_secret_key(last.split('[').next().unwrap_or_default())
+}
+
+/// serde says "invalid type: integer `73519264028`, expected a string": it quotes the
+/// value it could not read, and under a secret's key that value is the secret (a
+/// numeric password, say). Keeps what was expected.
+fn without_value(message: String) -> String {
+    for kind in ["invalid type", "invalid value"] {
+        if let Some(rest) = message
+            .strip_prefix(kind)
+            .and_then(|r| r.strip_prefix(": "))
+        {
+            let expected = rest.find(", expected").map_or("", |i| &rest[i..]);
+            return format!("{kind} (not shown: it may be a secret){expected}");
+        }
+    }
+    message
 }
 
 impl fmt::Display for ConfigProblem {
@@ -222,6 +247,30 @@ impl fmt::Display for ConfigProblem {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_secret_that_cannot_be_read_is_not_repeated() {
+        let serde = "invalid type: integer `73519264028`, expected a string";
+        for path in [
+            "database.password",
+            "password",
+            "runner.options.token",
+            "keys[0].secret_key",
+        ] {
+            let p = ConfigProblem::new(path, serde);
+            assert!(!p.message.contains("73519264028"), "{p}");
+            assert!(p.message.ends_with(", expected a string"), "{p}");
+        }
+        let p = ConfigProblem::new(
+            "database.password",
+            "invalid value: string \"hunter2\", expected 8 characters",
+        );
+        assert!(!p.to_string().contains("hunter2"), "{p}");
+        // Other fields keep the value, which helps to find the mistake.
+        for path in ["tests[0].concurrency", "database.password_env"] {
+            assert_eq!(ConfigProblem::new(path, serde).message, serde);
+        }
+    }
 
     #[test]
     fn class_strings_are_stable_and_indexed() {
