@@ -100,7 +100,7 @@ impl ScriptedDatabase {
             None => tokio::time::sleep(d).await,
         }
         let every = self.options.fail_every;
-        if every > 0 && (n + 1) % every == 0 {
+        if (n + 1).is_multiple_of(every) {
             return Err(scripted_error(self.options.fail_class, n));
         }
         Ok(())

@@ -65,7 +65,7 @@ impl Schedule {
     pub fn delay_of(&self, n: u64) -> Duration {
         let mut d = self.fixed;
         if let Some((every, stall)) = self.every_nth {
-            if every > 0 && n % every == 0 {
+            if n.is_multiple_of(every) {
                 d += stall;
             }
         }

@@ -54,7 +54,7 @@ impl Window {
 /// A Timestream interval literal: whole seconds when exact, else milliseconds.
 pub fn interval(d: Duration) -> String {
     let ms = d.as_millis();
-    if ms % 1000 == 0 {
+    if ms.is_multiple_of(1000) {
         format!("{}s", ms / 1000)
     } else {
         format!("{ms}ms")
