@@ -29,6 +29,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run a benchmark and write its results directory.
+    #[command(after_long_help = RUN_EXIT_CODES)]
     Run(commands::RunArgs),
     /// Check a config without running it; reports every problem with its JSON path.
     Validate {
@@ -68,6 +69,19 @@ enum Command {
         shell: clap_complete::Shell,
     },
 }
+
+/// The end of `lgb run --help`: what its exit code says (the README's "Exit codes").
+const RUN_EXIT_CODES: &str = "\
+Exit codes:
+  0    every worker ran to its end and nothing failed
+  1    the run failed: a test where no worker could run, or an error before anything ran
+  2    bad input (config, arguments, files); nothing ran
+  3    completed, but errors were counted (failed operations, lost writes, retried
+       worker invocations); stderr sums them by class
+  4    some workers failed after their retries or stopped early; the others' results
+       are kept and stderr names each failed worker
+  130  interrupted by Ctrl-C; partial results written
+  143  stopped by SIGTERM; partial results written";
 
 /// How `lgb` ends; the README's "Exit codes" lists the numbers.
 #[derive(Debug)]

@@ -171,4 +171,20 @@ fn list_schema_and_init_help_a_new_user() {
     run_ok(lgb().arg("validate").arg(&path));
     let again = lgb().arg("init").arg(&path).output().unwrap();
     assert_eq!(again.status.code(), Some(2), "init refuses to overwrite");
+    // `lgb run --help` ends with what each exit code means, as the README does.
+    let help = run_ok(lgb().args(["run", "--help"]));
+    let help = String::from_utf8_lossy(&help.stdout);
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
+    for code in ["0", "1", "2", "3", "4", "130", "143"] {
+        let line = help
+            .lines()
+            .find(|l| l.trim_start().starts_with(&format!("{code} ")))
+            .unwrap_or_else(|| panic!("exit code {code} not in `lgb run --help`:\n{help}"));
+        assert!(line.len() > 10, "{line}");
+        assert!(
+            readme.contains(&format!("| {code} |")),
+            "exit code {code} not in the README's table"
+        );
+    }
 }
