@@ -16,11 +16,11 @@
 #[allow(dead_code)]
 #[path = "../../lgb-core/tests/common/proxy.rs"]
 mod proxy;
+mod support;
 
 use std::collections::HashMap;
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::{Arc, Once};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -35,30 +35,13 @@ use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 
+use support::{services_output, Rie};
+
 /// Real-looking temporary AWS credentials for the runner and the functions (the
 /// emulator passes its environment on); moto and the front end accept any.
 const ACCESS_KEY_ID: &str = "ASIAQLAMBDAFAULTS7XQ";
 const SECRET_KEY: &str = "kP3vR8sW1xZ5nB7mQ2tY6uC9dF4gH0jL3aS8eT1w";
 const SESSION_TOKEN: &str = "IQoJb3JpZ2luX2VjELaMbDaFaUlTs//////////wEaCXVzLWVhc3QtMSJIMEYCIQCq9Z3kLmN0pRsT5uVwXyZ1bC4dE7fG2hI8jK6lM9nO==";
-
-fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn services(args: &[&str]) -> String {
-    let script = repo_root().join("scripts/services");
-    let out = Command::new(&script)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()));
-    assert!(
-        out.status.success(),
-        "scripts/services {args:?} failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
 /// The test's credentials and region, set once before any client or emulator starts.
 fn aws_env() {
@@ -78,111 +61,13 @@ fn aws_env() {
 }
 
 /// One emulator running the real bootstrap with a function timeout of `timeout_s`.
-struct Rie {
-    child: Child,
-    port: u16,
-    log: PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-impl Rie {
-    fn start(timeout_s: u32) -> Rie {
-        let dir = tempfile::tempdir().unwrap();
-        let log = dir.path().join("rie.log");
-        let file = std::fs::File::create(&log).unwrap();
-        let port: u16 = services(&["free-port"]).trim().parse().unwrap();
-        let child = Command::new(repo_root().join("scripts/services"))
-            .args([
-                "run-rie",
-                &port.to_string(),
-                env!("CARGO_BIN_EXE_bootstrap"),
-            ])
-            .env("AWS_LAMBDA_FUNCTION_TIMEOUT", timeout_s.to_string())
-            .env("AWS_LAMBDA_FUNCTION_NAME", "lgb-faults")
-            .env("RUST_LOG", "debug")
-            .stdin(Stdio::null())
-            .stdout(file.try_clone().unwrap())
-            .stderr(file)
-            .spawn()
-            .unwrap();
-        let mut rie = Rie {
-            child,
-            port,
-            log,
-            _dir: dir,
-        };
-        let deadline = Instant::now() + Duration::from_secs(120);
-        while TcpStream::connect(("127.0.0.1", rie.port)).is_err() {
-            if let Some(status) = rie.child.try_wait().unwrap() {
-                panic!("the emulator exited ({status}):\n{}", rie.log_text());
-            }
-            assert!(Instant::now() < deadline, "emulator not listening");
-            std::thread::sleep(Duration::from_millis(25));
-        }
-        rie
-    }
-
-    fn invoke_url(&self) -> String {
-        format!(
-            "http://127.0.0.1:{}/2015-03-31/functions/function/invocations",
-            self.port
-        )
-    }
-
-    fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    fn children(&self) -> Vec<u32> {
-        let mut pids = Vec::new();
-        let tasks = std::fs::read_dir(format!("/proc/{}/task", self.child.id()));
-        for task in tasks.into_iter().flatten().flatten() {
-            let text = std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
-            pids.extend(
-                text.split_whitespace()
-                    .filter_map(|p| p.parse::<u32>().ok()),
-            );
-        }
-        pids
-    }
-
-    /// The pid of the running bootstrap (waits for the emulator to start one).
-    fn bootstrap(&self, not: Option<u32>) -> u32 {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let found = self.children().into_iter().find(|&pid| {
-                Some(pid) != not
-                    && std::fs::read_to_string(format!("/proc/{pid}/comm"))
-                        .is_ok_and(|c| c.trim() == "bootstrap")
-                    && !std::fs::read_to_string(format!("/proc/{pid}/stat"))
-                        .is_ok_and(|s| s.contains(") Z "))
-            });
-            if let Some(pid) = found {
-                return pid;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "no bootstrap process:\n{}",
-                self.log_text()
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        }
-    }
-}
-
-impl Drop for Rie {
-    fn drop(&mut self) {
-        let children = self.children();
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        for c in children {
-            if Path::new(&format!("/proc/{c}")).exists() {
-                let _ = Command::new("kill")
-                    .args(["-KILL", &c.to_string()])
-                    .status();
-            }
-        }
-    }
+/// An emulator whose function times out after `timeout_s` seconds.
+fn start_rie(timeout_s: u32) -> Rie {
+    Rie::start(&[
+        ("AWS_LAMBDA_FUNCTION_TIMEOUT", timeout_s.to_string()),
+        ("AWS_LAMBDA_FUNCTION_NAME", "lgb-faults".to_string()),
+        ("RUST_LOG", "debug".to_string()),
+    ])
 }
 
 fn signal(pid: u32, name: &str) {
@@ -385,7 +270,7 @@ fn memory_writes(duration: &str) -> Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_killed_mid_invocation_is_retried_and_the_crash_is_counted() {
     aws_env();
-    let emulators = Arc::new(vec![Rie::start(60), Rie::start(60)]);
+    let emulators = Arc::new(vec![start_rie(60), start_rie(60)]);
     let (front, mut forwarded, server) = lambda_front_end(emulators.clone()).await;
     let config = bench(json!({"type": "memory"}), memory_writes("3s"), 1, &front);
     // Worker 0's first run invocation: kill its bootstrap one second in.
@@ -450,7 +335,7 @@ async fn a_worker_killed_mid_invocation_is_retried_and_the_crash_is_counted() {
 async fn a_frozen_worker_times_out_and_fails_after_its_retry_while_the_other_is_kept() {
     aws_env();
     // Worker 0's sandbox has a 2 s function timeout; the test needs 1 s.
-    let emulators = Arc::new(vec![Rie::start(2), Rie::start(60)]);
+    let emulators = Arc::new(vec![start_rie(2), start_rie(60)]);
     let (front, mut forwarded, server) = lambda_front_end(emulators.clone()).await;
     let config = bench(json!({"type": "memory"}), memory_writes("1s"), 1, &front);
     // Freeze worker 0's bootstrap in each of its run invocations (the first and the
@@ -510,7 +395,7 @@ async fn a_frozen_worker_times_out_and_fails_after_its_retry_while_the_other_is_
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_function_timeout_shorter_than_the_test_keeps_what_ran_and_the_run_goes_on() {
     aws_env();
-    let emulators = Arc::new(vec![Rie::start(2), Rie::start(2)]);
+    let emulators = Arc::new(vec![start_rie(2), start_rie(2)]);
     let (front, _forwarded, server) = lambda_front_end(emulators.clone()).await;
     let tests = json!([
         {"name": "long", "operation": {"type": "write"}, "concurrency": 2, "duration": "30s"},
@@ -551,8 +436,8 @@ async fn a_function_timeout_shorter_than_the_test_keeps_what_ran_and_the_run_goe
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_whose_database_hangs_answers_before_its_deadline() {
     aws_env();
-    services(&["start", "dynamodb"]);
-    let upstream = services(&["env", "dynamodb"])
+    services_output(&["start", "dynamodb"]);
+    let upstream = services_output(&["env", "dynamodb"])
         .lines()
         .find_map(|l| l.trim().strip_prefix("export LGB_DYNAMODB_ENDPOINT="))
         .map(|v| v.trim_matches(|c| c == '"' || c == '\'').to_string())
@@ -575,7 +460,7 @@ async fn a_worker_whose_database_hangs_answers_before_its_deadline() {
         std::process::id(),
         nanos % 1_000_000_007
     );
-    let emulators = Arc::new(vec![Rie::start(3), Rie::start(3)]);
+    let emulators = Arc::new(vec![start_rie(3), start_rie(3)]);
     let (front, _forwarded, server) = lambda_front_end(emulators.clone()).await;
     let mut config = bench(
         json!({"type": "dynamodb", "table": table, "endpoint": hang.endpoint, "region": "us-east-1",

@@ -10,11 +10,10 @@
 //! route each worker to a sandbox of its own, and (for `LogType: Tail`) return the
 //! emulator's real `REPORT` line for the invocation as `X-Amz-Log-Result`.
 
+mod support;
+
 use std::collections::HashMap;
 use std::future::Future;
-use std::net::TcpStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Once};
 use std::time::{Duration, Instant, SystemTime};
@@ -28,37 +27,10 @@ use lgb_core::runner::{build_invoker, RunStatus, Runner, Silent};
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use support::{http, services_output, Rie};
+
 const MEMORY_MB: &str = "512";
 const FUNCTION_NAME: &str = "lgb-rie-test";
-
-/// One HTTP client for the whole test binary: building one loads the system's root
-/// certificates, which would otherwise be timed with every invocation.
-fn http() -> &'static reqwest::Client {
-    static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
-    CLIENT.get_or_init(reqwest::Client::new)
-}
-
-fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn services() -> PathBuf {
-    repo_root().join("scripts/services")
-}
-
-fn services_output(args: &[&str]) -> String {
-    let out = Command::new(services())
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {}: {e}", services().display()));
-    assert!(
-        out.status.success(),
-        "scripts/services {args:?} failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
 /// Local AWS settings for the runner side (the invokers load the standard chain), set
 /// once before any client is built; never real credentials, never the metadata service.
@@ -79,169 +51,13 @@ fn local_aws_env() {
 }
 
 /// One emulator process running the real bootstrap.
-struct Rie {
-    child: Child,
-    port: u16,
-    log: PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-impl Rie {
-    fn start() -> Rie {
-        let dir = tempfile::tempdir().unwrap();
-        let log = dir.path().join("rie.log");
-        let file = std::fs::File::create(&log).unwrap();
-        let port: u16 = services_output(&["free-port"])
-            .trim()
-            .parse()
-            .expect("free-port prints a port");
-        let child = Command::new(services())
-            .args([
-                "run-rie",
-                &port.to_string(),
-                env!("CARGO_BIN_EXE_bootstrap"),
-            ])
-            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", MEMORY_MB)
-            .env("AWS_LAMBDA_FUNCTION_NAME", FUNCTION_NAME)
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(file.try_clone().unwrap())
-            .stderr(file)
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start scripts/services run-rie: {e}"));
-        let mut rie = Rie {
-            child,
-            port,
-            log,
-            _dir: dir,
-        };
-        rie.wait_listening();
-        rie
-    }
-
-    /// Waits for the emulator's port; no invocation, so the first one stays cold.
-    fn wait_listening(&mut self) {
-        // run-rie installs the emulator first if needed.
-        let deadline = Instant::now() + Duration::from_secs(120);
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                panic!(
-                    "the emulator exited ({status}) before listening:\n{}",
-                    self.log_text()
-                );
-            }
-            if TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the emulator did not listen on 127.0.0.1:{} within 120 s:\n{}",
-                self.port,
-                self.log_text()
-            );
-            std::thread::sleep(Duration::from_millis(25));
-        }
-    }
-
-    fn endpoint(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-
-    fn invoke_url(&self) -> String {
-        format!(
-            "{}/2015-03-31/functions/function/invocations",
-            self.endpoint()
-        )
-    }
-
-    fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// POSTs `body` to the emulator's Invoke API; returns status and body.
-    async fn invoke(&self, body: &[u8]) -> (u16, Vec<u8>) {
-        let r = http()
-            .post(self.invoke_url())
-            .body(body.to_vec())
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("invoking the emulator: {e}\n{}", self.log_text()));
-        let status = r.status().as_u16();
-        (status, r.bytes().await.unwrap().to_vec())
-    }
-
-    async fn invoke_json(&self, body: &Value) -> Value {
-        let (status, bytes) = self.invoke(&serde_json::to_vec(body).unwrap()).await;
-        assert_eq!(
-            status,
-            200,
-            "{}\n{}",
-            String::from_utf8_lossy(&bytes),
-            self.log_text()
-        );
-        serde_json::from_slice(&bytes)
-            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&bytes)))
-    }
-
-    /// Pids of the emulator's children (the bootstrap, once the first invoke started it).
-    fn children(&self) -> Vec<u32> {
-        let task_dir = format!("/proc/{}/task", self.child.id());
-        let mut pids = Vec::new();
-        for task in std::fs::read_dir(task_dir).into_iter().flatten().flatten() {
-            let text = std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
-            pids.extend(
-                text.split_whitespace()
-                    .filter_map(|p| p.parse::<u32>().ok()),
-            );
-        }
-        pids
-    }
-
-    /// Peak resident memory of the bootstrap, in KiB.
-    fn bootstrap_peak_rss_kib(&self) -> Option<u64> {
-        self.children().into_iter().find_map(|pid| {
-            let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-            if !status
-                .lines()
-                .any(|l| l.starts_with("Name:") && l.contains("bootstrap"))
-            {
-                return None;
-            }
-            let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-            line.split_whitespace().nth(1)?.parse().ok()
-        })
-    }
-
-    /// The emulator's `REPORT` line for request `id`, as it printed it.
-    fn report_line(&self, id: &str) -> Option<String> {
-        let needle = format!("REPORT RequestId: {id}");
-        self.log_text()
-            .lines()
-            .find(|l| l.contains(&needle))
-            .map(str::to_string)
-    }
-}
-
-impl Drop for Rie {
-    fn drop(&mut self) {
-        let children = self.children();
-        let pid = self.child.id().to_string();
-        let _ = Command::new("kill").args(["-TERM", &pid]).status();
-        let deadline = Instant::now() + Duration::from_secs(3);
-        while self.child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        // The bootstrap is the emulator's child: end it too if it outlived its parent.
-        for c in children {
-            if Path::new(&format!("/proc/{c}")).exists() {
-                let _ = Command::new("kill")
-                    .args(["-KILL", &c.to_string()])
-                    .status();
-            }
-        }
-    }
+/// An emulator with this file's function settings.
+fn start_rie() -> Rie {
+    Rie::start(&[
+        ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", MEMORY_MB.to_string()),
+        ("AWS_LAMBDA_FUNCTION_NAME", FUNCTION_NAME.to_string()),
+        ("RUST_LOG", "info".to_string()),
+    ])
 }
 
 fn request(
@@ -292,7 +108,7 @@ fn result(v: Value) -> WorkerResult {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn direct_invokes_are_cold_then_warm_and_reuse_the_adapter() {
-    let rie = Rie::start();
+    let rie = start_rie();
     let t = Instant::now();
     let load = result(rie.invoke_json(&memory_load(500)).await);
     let cold_wall = t.elapsed();
@@ -356,7 +172,7 @@ async fn direct_invokes_are_cold_then_warm_and_reuse_the_adapter() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_function_url_event_with_a_base64_body_gets_an_http_200() {
-    let rie = Rie::start();
+    let rie = start_rie();
     let body = serde_json::to_vec(&memory_load(300)).unwrap();
     let event = serde_json::to_value(FunctionUrlRequest::wrap(&body, true)).unwrap();
     let answer: FunctionUrlResponse =
@@ -375,7 +191,7 @@ async fn a_function_url_event_with_a_base64_body_gets_an_http_200() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_requests_get_structured_errors_and_the_worker_survives() {
-    let rie = Rie::start();
+    let rie = start_rie();
     let mut wrong_version = memory_reads(10, 1);
     wrong_version["version"] = json!(99);
     let mut unknown_db = memory_reads(10, 1);
@@ -624,7 +440,7 @@ async fn run_and_check(config: &BenchmarkConfig) -> lgb_core::runner::RunResult 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lambda_invoker_drives_two_emulated_sandboxes_through_the_runner() {
     local_aws_env();
-    let emulators = Arc::new(vec![Rie::start(), Rie::start()]);
+    let emulators = Arc::new(vec![start_rie(), start_rie()]);
     let calls = Arc::new(AtomicU32::new(0));
     let (front, server) = invoke_front_end(emulators.clone(), calls.clone()).await;
     let config = bench(
@@ -685,7 +501,7 @@ async fn lambda_invoker_runs_dynamodb_on_the_local_service() {
             .map(|v| v.trim_matches(|c| c == '"' || c == '\'').to_string())
             .expect("LGB_DYNAMODB_ENDPOINT")
     };
-    let emulators = Arc::new(vec![Rie::start(), Rie::start()]);
+    let emulators = Arc::new(vec![start_rie(), start_rie()]);
     let (front, server) = invoke_front_end(emulators.clone(), Arc::new(AtomicU32::new(0))).await;
     let nanos = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
@@ -800,7 +616,7 @@ fn verify_sigv4(req: &Request, url: &str) -> Result<(), String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn function_url_invoker_signs_and_the_url_front_end_reaches_the_worker() {
     local_aws_env();
-    let rie = Arc::new(Rie::start());
+    let rie = Arc::new(start_rie());
     let verified = Arc::new(AtomicU32::new(0));
     let base = Arc::new(std::sync::OnceLock::<String>::new());
     let (url, server) = {
