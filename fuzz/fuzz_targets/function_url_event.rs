@@ -3,7 +3,7 @@
 //! stable: a decoded event re-encodes to the same event, and a body wrapped again by
 //! `FunctionUrlRequest::wrap` reads back byte for byte.
 #![no_main]
-use lgb_core::lambda::{FunctionUrlRequest, Invocation};
+use lgb_core::worker::lambda::{FunctionUrlRequest, Invocation};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -50,9 +50,16 @@ pub enum Error {
     /// The run was cancelled (Ctrl-C, SIGTERM or a caller's token).
     #[error("cancelled")]
     Cancelled,
-    /// Any other failure reported by a database backend or a worker.
+    /// Any other failure reported by a database backend or a worker: only what a
+    /// database (or a remote worker) said.
     #[error("{0}")]
     Backend(String),
+    /// A failure of lgb itself, not of the database: a bug or a local step that cannot
+    /// fail in a sound build (encoding results, drawing a chart, a poisoned lock, a
+    /// panicked task). The runner never retries it, and it is never counted as the
+    /// database's error class.
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
 impl Error {
@@ -70,6 +77,7 @@ impl Error {
             Error::Io { .. } => ErrorClass::Io,
             Error::Cancelled => ErrorClass::Cancelled,
             Error::Backend(_) => ErrorClass::Backend,
+            Error::Internal(_) => ErrorClass::Internal,
         }
     }
 
@@ -134,11 +142,13 @@ pub enum ErrorClass {
     Cancelled,
     /// See [`Error::Backend`].
     Backend,
+    /// See [`Error::Internal`].
+    Internal,
 }
 
 impl ErrorClass {
     /// Every class, in the order reports list them.
-    pub const ALL: [ErrorClass; 11] = [
+    pub const ALL: [ErrorClass; 12] = [
         ErrorClass::Config,
         ErrorClass::Connect,
         ErrorClass::Timeout,
@@ -150,6 +160,7 @@ impl ErrorClass {
         ErrorClass::Io,
         ErrorClass::Cancelled,
         ErrorClass::Backend,
+        ErrorClass::Internal,
     ];
 
     /// The stable string used in results, for example `"not_found"`.
@@ -166,6 +177,7 @@ impl ErrorClass {
             ErrorClass::Io => "io",
             ErrorClass::Cancelled => "cancelled",
             ErrorClass::Backend => "backend",
+            ErrorClass::Internal => "internal",
         }
     }
 

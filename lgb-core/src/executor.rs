@@ -188,7 +188,7 @@ pub async fn execute<C: Clock>(
             Ok(Err(e)) => metrics.errors.record(&e),
             Err(join) => metrics
                 .errors
-                .record(&Error::Backend(format!("a benchmark task failed: {join}"))),
+                .record(&Error::Internal(format!("a benchmark task failed: {join}"))),
         }
     }
     for (name, m) in shared.kinds.iter().zip(per_kind) {
@@ -198,7 +198,7 @@ pub async fn execute<C: Clock>(
         &mut *shared
             .timeline
             .lock()
-            .map_err(|_| Error::Backend("timeline lock poisoned".into()))?,
+            .map_err(|_| Error::Internal("timeline lock poisoned".into()))?,
     );
     let cancelled = shared.cancel.is_cancelled();
     let window_ns = match (shared.deadline_ns, cancelled) {
@@ -263,7 +263,7 @@ impl Interval {
         let mut t = s
             .timeline
             .lock()
-            .map_err(|_| Error::Backend("timeline lock poisoned".into()))?;
+            .map_err(|_| Error::Internal("timeline lock poisoned".into()))?;
         for (i, name) in s.kinds.iter().enumerate() {
             if self.ops[i] > 0 {
                 t.add(

@@ -196,6 +196,39 @@ impl QueryKind {
     }
 }
 
+/// What one call cost, as far as the database tells: capacity units, retries, bytes.
+///
+/// The executor sums these per operation kind; the cost module turns them into money.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct OpMeta {
+    /// Read capacity units consumed (DynamoDB `ConsumedCapacity`), if reported.
+    #[serde(default)]
+    pub read_units: f64,
+    /// Write capacity units consumed, if reported.
+    #[serde(default)]
+    pub write_units: f64,
+    /// Retries the adapter made inside this call (throttling, unprocessed items).
+    #[serde(default)]
+    pub retries: u32,
+    /// Payload bytes sent and received.
+    #[serde(default)]
+    pub bytes: u64,
+    /// Items written or returned by this call.
+    #[serde(default)]
+    pub items: u64,
+}
+
+impl OpMeta {
+    /// Adds `other` into `self`.
+    pub fn add(&mut self, other: &OpMeta) {
+        self.read_units += other.read_units;
+        self.write_units += other.write_units;
+        self.retries += other.retries;
+        self.bytes += other.bytes;
+        self.items += other.items;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

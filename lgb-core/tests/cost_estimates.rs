@@ -134,7 +134,7 @@ fn a_price_file_overrides_the_defaults() {
 fn the_billed_duration_of_the_invocation_report_wins() {
     let mut run = run();
     for w in &mut run.tests[0].workers {
-        w.environment.report = Some(lgb_core::lambda::InvocationReport {
+        w.environment.report = Some(lgb_core::protocol::InvocationReport {
             billed_duration_ms: Some(12_500.0),
             ..Default::default()
         });

@@ -15,7 +15,7 @@ mod common;
 
 use std::sync::Arc;
 
-use lgb_core::config::Registries;
+use lgb_core::catalog::Registries;
 use lgb_core::database::timestream::{
     tsbs, Cell, ColumnType, Mapping, TimestreamDatabase, TimestreamOptions,
 };
@@ -675,7 +675,7 @@ async fn example_config_runs_a_time_series_workload_end_to_end() {
     let text = std::fs::read_to_string(common::repo_root().join("examples/timestream-local.json"))
         .unwrap();
     let mut ops = OperationRegistry::default();
-    lgb_core::workload::timeseries::register(&mut ops);
+    lgb_core::operation::timeseries::register(&mut ops);
     let registries = Registries {
         databases: DatabaseRegistry::with_builtins(),
         operations: ops.clone(),
@@ -733,7 +733,7 @@ async fn example_config_runs_a_time_series_workload_end_to_end() {
     }
     assert!(checked >= 3, "the example runs TSBS statements");
 
-    let worker = Arc::new(lgb_core::protocol::Worker::new(
+    let worker = Arc::new(lgb_core::worker::Worker::new(
         DatabaseRegistry::with_builtins(),
         ops,
     ));

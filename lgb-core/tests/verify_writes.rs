@@ -10,9 +10,9 @@ use lgb_core::database::{
     BatchOutcome, Capabilities, Database, DatabaseRegistry, OpMeta, QueryOutcome, ReadOutcome,
 };
 use lgb_core::operation::OperationRegistry;
-use lgb_core::protocol::Worker;
 use lgb_core::record::{Query, Record};
 use lgb_core::runner::{LocalInvoker, Runner, Silent};
+use lgb_core::worker::Worker;
 use lgb_core::{ErrorClass, Result};
 use tokio_util::sync::CancellationToken;
 
@@ -70,7 +70,7 @@ fn config(db: &str) -> BenchmarkConfig {
     .unwrap()
 }
 
-fn registries() -> lgb_core::config::Registries {
+fn registries() -> lgb_core::catalog::Registries {
     let mut databases = DatabaseRegistry::with_builtins();
     databases.register(
         "lossy",
@@ -83,7 +83,7 @@ fn registries() -> lgb_core::config::Registries {
             }) as Arc<dyn Database>)
         },
     );
-    lgb_core::config::Registries {
+    lgb_core::catalog::Registries {
         databases,
         operations: OperationRegistry::default(),
     }

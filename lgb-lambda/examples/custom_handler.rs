@@ -23,8 +23,8 @@ use std::time::Instant;
 use async_trait::async_trait;
 use lambda_runtime::{service_fn, LambdaEvent};
 use lgb_core::database::{BatchOutcome, Capabilities, QueryOutcome, ReadOutcome};
-use lgb_core::lambda::LambdaHandler;
 use lgb_core::prelude::*;
+use lgb_core::worker::lambda::LambdaHandler;
 use serde_json::{json, Value};
 
 /// A toy key-value store standing in for your database client.

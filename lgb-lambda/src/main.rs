@@ -1,6 +1,6 @@
 //! `bootstrap`: the lgb worker for AWS Lambda (`provided.al2023`).
 //!
-//! Everything real happens in [`lgb_core::lambda::LambdaHandler`]: this file only
+//! Everything real happens in [`lgb_core::worker::lambda::LambdaHandler`]: this file only
 //! starts JSON logging, builds the worker once (so adapters and their connections
 //! survive warm invocations) and hands each event to the handler.
 
@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
-use lgb_core::lambda::LambdaHandler;
-use lgb_core::protocol::Worker;
+use lgb_core::worker::lambda::LambdaHandler;
+use lgb_core::worker::Worker;
 use serde_json::Value;
 
 #[tokio::main]

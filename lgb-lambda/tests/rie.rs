@@ -20,10 +20,10 @@ use std::time::{Duration, Instant, SystemTime};
 
 use base64::Engine as _;
 use lgb_core::config::BenchmarkConfig;
-use lgb_core::lambda::{FunctionUrlRequest, FunctionUrlResponse};
 use lgb_core::prelude::CancellationToken;
 use lgb_core::protocol::{Phase, WorkerResult, WorkerStatus};
 use lgb_core::runner::{build_invoker, RunStatus, Runner, Silent};
+use lgb_core::worker::lambda::{FunctionUrlRequest, FunctionUrlResponse};
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 

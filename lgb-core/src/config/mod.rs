@@ -13,21 +13,21 @@
 //! assert_eq!(cfg.tests[0].concurrency, 1);
 //! ```
 
+mod distribution;
 mod overrides;
-mod units;
+mod preset;
 mod validate;
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::units::{ByteSize, HumanDuration};
+pub use distribution::{Distribution, ZIPFIAN_THETA};
 pub use overrides::apply_override;
-pub use units::{ByteSize, HumanDuration};
+pub use preset::Preset;
 
-use crate::database::DatabaseConfig;
 use crate::error::{Error, Result};
-use crate::workload::{Distribution, Preset};
 
 /// The whole benchmark: one database, a workload, and the tests to run on it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -53,6 +53,36 @@ pub struct BenchmarkConfig {
 
 fn default_name() -> String {
     "benchmark".into()
+}
+
+/// Configuration of the database under test: its `type` and the adapter's own options.
+///
+/// ```json
+/// { "type": "memory" }
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct DatabaseConfig {
+    /// Adapter name, as listed by `lgb list`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The adapter's own options (see its schema).
+    #[serde(flatten)]
+    pub options: serde_json::Map<String, serde_json::Value>,
+}
+
+impl DatabaseConfig {
+    /// A config of adapter `kind` with no options.
+    pub fn new(kind: impl Into<String>) -> Self {
+        Self {
+            kind: kind.into(),
+            options: serde_json::Map::new(),
+        }
+    }
+
+    /// A stable key identifying this configuration, used to cache adapters.
+    pub fn cache_key(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
 }
 
 /// The data set: how many records, how big, which keys are chosen.
@@ -299,16 +329,12 @@ impl Default for RunnerConfig {
 }
 
 impl BenchmarkConfig {
-    /// Parses, applies `overrides` (`path=value`), and validates with the built-in registries.
-    pub fn from_json_str(text: &str, overrides: &[String]) -> Result<Self> {
-        Self::from_json_str_with(text, overrides, &validate::Registries::builtin())
-    }
-
-    /// Like [`BenchmarkConfig::from_json_str`] with user registries.
+    /// Parses, applies `overrides` (`path=value`), and validates with `checks` (the
+    /// registries: [`crate::catalog::Registries`]; `from_json_str` uses the built-in ones).
     pub fn from_json_str_with(
         text: &str,
         overrides: &[String],
-        registries: &validate::Registries,
+        checks: &dyn OptionChecks,
     ) -> Result<Self> {
         // Comments (`//`, `/* */`, `#`) are allowed, as `lgb init` writes them; they are
         // replaced by spaces, so line and column numbers in errors stay true.
@@ -331,14 +357,7 @@ impl BenchmarkConfig {
         for o in overrides {
             apply_override(&mut value, o)?;
         }
-        validate::validate_value(&value, registries)
-    }
-
-    /// Reads and validates a config file.
-    pub fn load(path: &Path, overrides: &[String]) -> Result<Self> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
-        Self::from_json_str(&text, overrides)
+        validate::validate_value(&value, checks)
     }
 
     /// The JSON Schema of the config document.
@@ -371,6 +390,6 @@ impl BenchmarkConfig {
 
 pub(crate) use validate::{test_problems, workload_problems};
 pub use validate::{
-    validate_value, Registries, MAX_BATCH, MAX_CONCURRENCY, MAX_RECORD_BYTES, MAX_TEST_DURATION,
+    validate_value, OptionChecks, MAX_BATCH, MAX_CONCURRENCY, MAX_RECORD_BYTES, MAX_TEST_DURATION,
     MAX_WORKERS,
 };

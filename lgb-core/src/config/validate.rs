@@ -6,25 +6,17 @@ use std::sync::OnceLock;
 
 use serde_json::Value;
 
-use super::BenchmarkConfig;
-use crate::database::DatabaseRegistry;
+use super::{BenchmarkConfig, DatabaseConfig, OperationConfig};
 use crate::error::{ConfigProblem, Error, Result};
-use crate::operation::OperationRegistry;
 
-/// The registries a config is validated against: built-ins plus user additions.
-#[derive(Debug, Clone, Default)]
-pub struct Registries {
-    /// Database adapters.
-    pub databases: DatabaseRegistry,
-    /// Operation strategies.
-    pub operations: OperationRegistry,
-}
-
-impl Registries {
-    /// The built-in adapters and operations compiled into this build.
-    pub fn builtin() -> Self {
-        Self::default()
-    }
+/// The checks of adapter and operation options that validation asks of the layers
+/// that own them: config sits below the registries, so it takes them as this trait
+/// ([`crate::catalog::Registries`] implements it).
+pub trait OptionChecks {
+    /// Every problem with the options of `config` (paths relative to `database`).
+    fn database_problems(&self, config: &DatabaseConfig) -> Vec<ConfigProblem>;
+    /// Every problem with the options of `config` (paths relative to the operation).
+    fn operation_problems(&self, config: &OperationConfig) -> Vec<ConfigProblem>;
 }
 
 /// Turns a JSON pointer (`/tests/0/concurrency`) into a path (`tests[0].concurrency`).
@@ -102,14 +94,14 @@ fn typed_messages(value: &Value) -> Vec<ConfigProblem> {
 }
 
 /// Validates a raw config document and returns the typed config, or every problem.
-pub fn validate_value(value: &Value, registries: &Registries) -> Result<BenchmarkConfig> {
+pub fn validate_value(value: &Value, checks: &dyn OptionChecks) -> Result<BenchmarkConfig> {
     let mut problems = schema_problems(value);
 
     // Adapter and operation options are open in the document schema; their own
     // factories check them, so their problems are reported alongside the others.
     if let Some(db) = value.get("database") {
         if let Ok(cfg) = serde_json::from_value(db.clone()) {
-            problems.extend(registries.databases.validate(&cfg));
+            problems.extend(checks.database_problems(&cfg));
         }
     }
     if let Some(tests) = value.get("tests").and_then(Value::as_array) {
@@ -117,9 +109,8 @@ pub fn validate_value(value: &Value, registries: &Registries) -> Result<Benchmar
             if let Some(op) = t.get("operation") {
                 if let Ok(cfg) = serde_json::from_value(op.clone()) {
                     problems.extend(
-                        registries
-                            .operations
-                            .validate(&cfg)
+                        checks
+                            .operation_problems(&cfg)
                             .into_iter()
                             .map(|p| prefix(&format!("tests[{i}].operation"), p)),
                     );

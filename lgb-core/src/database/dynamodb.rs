@@ -54,9 +54,9 @@ pub use item::{is_number, KeySchema, MAX_ITEM_BYTES, TIMESTAMP_ATTRIBUTE};
 use self::errors::{classify, Backoff, Target};
 use self::item::{item_size, Item};
 use super::{BatchOutcome, Capabilities, Database, ItemFailure, OpMeta, QueryOutcome, ReadOutcome};
-use crate::config::HumanDuration;
 use crate::error::{Error, ErrorClass, Result};
 use crate::record::{Query, QueryKind, Record};
+use crate::units::HumanDuration;
 
 /// Largest BatchWriteItem request DynamoDB accepts.
 pub const MAX_BATCH_WRITE: usize = 25;

@@ -45,10 +45,10 @@ use super::{
     BatchOutcome, BuildFuture, Capabilities, Database, DatabaseFactory, ItemFailure, OpMeta,
     QueryOutcome, ReadOutcome,
 };
-use crate::config::HumanDuration;
 use crate::error::{ConfigProblem, Error, Result};
 use crate::record::{Query, QueryKind, Record, Value};
 use crate::redact::redact;
+use crate::units::HumanDuration;
 
 type Client = ImmuServiceClient<Channel>;
 

@@ -23,41 +23,10 @@ use async_trait::async_trait;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+pub use crate::config::DatabaseConfig;
 use crate::error::{ConfigProblem, Error, ErrorClass, Result};
+pub use crate::record::OpMeta;
 use crate::record::{Query, QueryKind, Record};
-
-/// What one call cost, as far as the database tells: capacity units, retries, bytes.
-///
-/// The executor sums these per operation kind; the cost module turns them into money.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
-pub struct OpMeta {
-    /// Read capacity units consumed (DynamoDB `ConsumedCapacity`), if reported.
-    #[serde(default)]
-    pub read_units: f64,
-    /// Write capacity units consumed, if reported.
-    #[serde(default)]
-    pub write_units: f64,
-    /// Retries the adapter made inside this call (throttling, unprocessed items).
-    #[serde(default)]
-    pub retries: u32,
-    /// Payload bytes sent and received.
-    #[serde(default)]
-    pub bytes: u64,
-    /// Items written or returned by this call.
-    #[serde(default)]
-    pub items: u64,
-}
-
-impl OpMeta {
-    /// Adds `other` into `self`.
-    pub fn add(&mut self, other: &OpMeta) {
-        self.read_units += other.read_units;
-        self.write_units += other.write_units;
-        self.retries += other.retries;
-        self.bytes += other.bytes;
-        self.items += other.items;
-    }
-}
 
 /// The result of [`Database::read`].
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -187,36 +156,6 @@ pub trait Database: Send + Sync + 'static {
 
 /// The type of the future a factory returns.
 pub type BuildFuture = Pin<Box<dyn Future<Output = Result<Arc<dyn Database>>> + Send>>;
-
-/// Configuration of the database under test: its `type` and the adapter's own options.
-///
-/// ```json
-/// { "type": "memory" }
-/// ```
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct DatabaseConfig {
-    /// Adapter name, as listed by `lgb list`.
-    #[serde(rename = "type")]
-    pub kind: String,
-    /// The adapter's own options (see its schema).
-    #[serde(flatten)]
-    pub options: serde_json::Map<String, serde_json::Value>,
-}
-
-impl DatabaseConfig {
-    /// A config of adapter `kind` with no options.
-    pub fn new(kind: impl Into<String>) -> Self {
-        Self {
-            kind: kind.into(),
-            options: serde_json::Map::new(),
-        }
-    }
-
-    /// A stable key identifying this configuration, used to cache adapters.
-    pub fn cache_key(&self) -> String {
-        serde_json::to_string(self).unwrap_or_default()
-    }
-}
 
 /// Builds adapters of one type from their options.
 pub trait DatabaseFactory: Send + Sync {

@@ -13,9 +13,9 @@ use serde::Deserialize;
 
 use super::{BatchOutcome, Capabilities, Database, OpMeta, QueryOutcome, ReadOutcome};
 use crate::clock::VirtualClock;
-use crate::config::HumanDuration;
 use crate::error::{Error, ErrorClass, Result};
 use crate::record::{Query, QueryKind, Record};
+use crate::units::HumanDuration;
 
 /// Options of the `scripted` adapter.
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]

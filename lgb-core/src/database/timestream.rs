@@ -50,9 +50,9 @@ use super::{
     parse_options, BatchOutcome, BuildFuture, Capabilities, Database, DatabaseFactory, ItemFailure,
     OpMeta, QueryOutcome, ReadOutcome,
 };
-use crate::config::HumanDuration;
 use crate::error::{ConfigProblem, Error, ErrorClass, Result};
 use crate::record::{Query, QueryKind, Record};
+use crate::units::HumanDuration;
 use errors::{Rejection, Target, WriteFailure};
 use mapping::{Call, Encoder};
 

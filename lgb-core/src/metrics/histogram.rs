@@ -59,7 +59,7 @@ impl LatencyHistogram {
     pub fn add(&mut self, other: &LatencyHistogram) -> Result<()> {
         self.0
             .add(&other.0)
-            .map_err(|e| Error::Backend(format!("cannot merge histograms: {e:?}")))
+            .map_err(|e| Error::Internal(format!("cannot merge histograms: {e:?}")))
     }
 
     /// Number of samples.

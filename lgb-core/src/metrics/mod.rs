@@ -15,8 +15,8 @@ use serde::{Deserialize, Serialize};
 pub use histogram::{LatencyHistogram, LatencySummary, HIGHEST_NS, SIGFIG};
 pub use timeline::{Timeline, TimelinePoint};
 
-use crate::database::OpMeta;
 use crate::error::{Error, ErrorClass, Result};
+use crate::record::OpMeta;
 use crate::redact::redact;
 
 /// Error samples kept per class.

@@ -7,6 +7,7 @@
 //! virtual call and no allocation of its own for them.
 
 mod context;
+pub mod timeseries;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -405,12 +406,12 @@ pub struct OperationRegistry {
 
 impl Default for OperationRegistry {
     /// The built-in strategies, including the time-series writer of
-    /// [`crate::workload::timeseries`].
+    /// [`timeseries`].
     fn default() -> Self {
         let mut r = Self {
             custom: BTreeMap::new(),
         };
-        crate::workload::timeseries::register(&mut r);
+        timeseries::register(&mut r);
         r
     }
 }

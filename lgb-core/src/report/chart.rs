@@ -13,7 +13,7 @@ use plotters::prelude::*;
 
 use crate::error::{Error, Result};
 use crate::protocol::Phase;
-use crate::runner::{RunResult, TestResult};
+use crate::results::{RunResult, TestResult};
 
 /// Line colours (Tableau 10): distinguishable, and still distinct when printed in grey.
 pub(crate) const PALETTE: [(u8, u8, u8); 10] = [
@@ -377,7 +377,7 @@ pub fn draw_timeline<DB: DrawingBackend>(
 }
 
 fn chart_error(e: impl std::fmt::Debug) -> Error {
-    Error::Backend(format!("drawing a chart: {e:?}"))
+    Error::Internal(format!("drawing a chart: {e:?}"))
 }
 
 /// What to draw into an area.
@@ -460,9 +460,9 @@ pub(crate) fn png_chart(size: (u32, u32), chart: &Chart<'_>) -> Result<Vec<u8>> 
         enc.set_compression(png::Compression::Best);
         let mut w = enc
             .write_header()
-            .map_err(|e| Error::Backend(format!("encoding PNG: {e}")))?;
+            .map_err(|e| Error::Internal(format!("encoding PNG: {e}")))?;
         w.write_image_data(&rgb)
-            .map_err(|e| Error::Backend(format!("encoding PNG: {e}")))?;
+            .map_err(|e| Error::Internal(format!("encoding PNG: {e}")))?;
     }
     Ok(out)
 }

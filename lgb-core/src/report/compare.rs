@@ -20,7 +20,7 @@ use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::runner::{RunResult, TestResult};
+use crate::results::{RunResult, TestResult};
 
 /// Resamples drawn per metric.
 pub const BOOTSTRAP_RESAMPLES: usize = 1000;

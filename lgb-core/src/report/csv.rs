@@ -51,7 +51,7 @@ pub fn write_comparison_csv(cmp: &Comparison, out: &mut dyn Write) -> Result<()>
                 baseline_seconds: r.seconds[0],
                 run_seconds: r.seconds[1],
             })
-            .map_err(|e| Error::Backend(format!("writing CSV: {e}")))?;
+            .map_err(|e| Error::Internal(format!("writing CSV: {e}")))?;
         }
     }
     w.flush().map_err(|e| Error::io("writing CSV", e))

@@ -16,9 +16,9 @@ use super::chart::{
 };
 use super::compare::{format_change, Metric};
 use super::{format_ns, format_rate, io_err, summary_rows_with_prices, Report, Reporter};
-use crate::cost::format_usd;
 use crate::error::{Error, Result};
-use crate::runner::RunResult;
+use crate::results::cost::format_usd;
+use crate::results::RunResult;
 
 const TEMPLATE: &str = include_str!("templates/report.html");
 
@@ -523,12 +523,12 @@ pub fn render(report: &Report) -> Result<String> {
     };
     let mut env = Environment::new();
     env.add_template("report.html", TEMPLATE)
-        .map_err(|e| Error::Backend(format!("HTML template: {e}")))?;
+        .map_err(|e| Error::Internal(format!("HTML template: {e}")))?;
     let tmpl = env
         .get_template("report.html")
-        .map_err(|e| Error::Backend(format!("HTML template: {e}")))?;
+        .map_err(|e| Error::Internal(format!("HTML template: {e}")))?;
     tmpl.render(&page)
-        .map_err(|e| Error::Backend(format!("rendering HTML: {e:#}")))
+        .map_err(|e| Error::Internal(format!("rendering HTML: {e:#}")))
 }
 
 impl Reporter for HtmlReporter {

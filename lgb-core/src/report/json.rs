@@ -8,9 +8,9 @@ use serde::Serialize;
 
 use super::compare::Comparison;
 use super::{summary_rows_with_prices, Report, Reporter, SummaryRow};
-use crate::cost::CostEstimate;
 use crate::error::{Error, Result};
-use crate::runner::RunResult;
+use crate::results::cost::CostEstimate;
+use crate::results::RunResult;
 
 /// Writes pretty-printed JSON.
 #[derive(Debug, Clone, Copy, Default)]
@@ -33,14 +33,14 @@ struct ComparisonReport<'a> {
 
 impl Reporter for JsonReporter {
     fn write(&self, report: &Report, out: &mut dyn Write) -> Result<()> {
-        let enc = |e: serde_json::Error| Error::Backend(format!("writing JSON: {e}"));
+        let enc = |e: serde_json::Error| Error::Internal(format!("writing JSON: {e}"));
         match report.comparison() {
             None => {
                 let run = &report.runs()[0];
                 let doc = RunReport {
                     run,
                     summary: summary_rows_with_prices(run, report.prices()),
-                    cost: crate::cost::estimate(run, report.prices()),
+                    cost: crate::results::cost::estimate(run, report.prices()),
                 };
                 serde_json::to_writer_pretty(&mut *out, &doc).map_err(enc)?;
             }

@@ -6,9 +6,9 @@ use std::io::Write;
 use super::compare::{format_change, Comparison, Metric};
 use super::table::run_heading;
 use super::{format_ns, format_rate, io_err, summary_rows_with_prices, Report, Reporter};
-use crate::cost::{format_usd, CostEstimate};
 use crate::error::Result;
-use crate::runner::RunResult;
+use crate::results::cost::{format_usd, CostEstimate};
+use crate::results::RunResult;
 
 /// Writes Markdown.
 #[derive(Debug, Clone, Copy, Default)]
@@ -148,7 +148,8 @@ impl Reporter for MarkdownReporter {
                 writeln!(out, "## Summary\n").map_err(&io)?;
                 write_summary(run, report, out).map_err(&io)?;
                 writeln!(out, "\n## Estimated cost\n").map_err(&io)?;
-                write_cost(&crate::cost::estimate(run, report.prices()), out).map_err(&io)?;
+                write_cost(&crate::results::cost::estimate(run, report.prices()), out)
+                    .map_err(&io)?;
             }
             Some(cmp) => {
                 writeln!(out, "# Comparison\n").map_err(&io)?;

@@ -7,9 +7,9 @@ use comfy_table::{presets::UTF8_FULL_CONDENSED, CellAlignment, ContentArrangemen
 
 use super::compare::{format_change, Comparison, Metric};
 use super::{io_err, render_table, Report, Reporter};
-use crate::cost::{format_usd, CostEstimate};
 use crate::error::Result;
-use crate::runner::RunResult;
+use crate::results::cost::{format_usd, CostEstimate};
+use crate::results::RunResult;
 
 /// Writes text tables: the summary and cost of one run, or a comparison.
 #[derive(Debug, Clone, Copy, Default)]
@@ -110,7 +110,7 @@ impl Reporter for TableReporter {
                 let run = &report.runs()[0];
                 writeln!(out, "{}", run_heading(run)).map_err(&io)?;
                 writeln!(out, "{}", render_table(run, report.width())).map_err(&io)?;
-                let cost = crate::cost::estimate(run, report.prices());
+                let cost = crate::results::cost::estimate(run, report.prices());
                 if cost.total_usd > 0.0 {
                     writeln!(out, "Estimated cost:").map_err(&io)?;
                     writeln!(out, "{}", render_cost_table(&cost, report.width())).map_err(&io)?;

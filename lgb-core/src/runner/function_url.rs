@@ -169,7 +169,7 @@ impl FunctionUrlInvoker {
             .time(SystemTime::now())
             .settings(SigningSettings::default())
             .build()
-            .map_err(|e| Error::Backend(format!("SigV4 parameters: {e}")))?
+            .map_err(|e| Error::Internal(format!("SigV4 parameters: {e}")))?
             .into();
         let host = self.host();
         let headers = [
@@ -182,9 +182,9 @@ impl FunctionUrlInvoker {
             headers.into_iter(),
             SignableBody::Bytes(body),
         )
-        .map_err(|e| Error::Backend(format!("SigV4 request: {e}")))?;
+        .map_err(|e| Error::Internal(format!("SigV4 request: {e}")))?;
         let (instructions, _signature) = sign(request, &params)
-            .map_err(|e| Error::Backend(format!("SigV4 signing: {e}")))?
+            .map_err(|e| Error::Internal(format!("SigV4 signing: {e}")))?
             .into_parts();
         let mut out: Vec<(String, String)> = instructions
             .headers()
@@ -200,7 +200,7 @@ fn http_client() -> Result<reqwest::Client> {
     reqwest::Client::builder()
         .connect_timeout(std::time::Duration::from_secs(10))
         .build()
-        .map_err(|e| Error::Backend(format!("building the HTTP client: {e}")))
+        .map_err(|e| Error::Internal(format!("building the HTTP client: {e}")))
 }
 
 fn parse_url(url: &str) -> Result<reqwest::Url> {
@@ -227,7 +227,7 @@ impl Invoker for FunctionUrlInvoker {
         cancel: CancellationToken,
     ) -> Result<WorkerResult> {
         let body = serde_json::to_vec(request)
-            .map_err(|e| Error::Backend(format!("encoding the request: {e}")))?;
+            .map_err(|e| Error::Internal(format!("encoding the request: {e}")))?;
         let mut post = self
             .http
             .post(self.url.clone())

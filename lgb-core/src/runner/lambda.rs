@@ -22,9 +22,9 @@ use tokio_util::sync::CancellationToken;
 use super::Invoker;
 use crate::config::RunnerConfig;
 use crate::error::{ConfigProblem, Error, Result};
-use crate::lambda::parse_report;
 use crate::protocol::{WorkerRequest, WorkerResult, PROTOCOL_VERSION};
 use crate::redact::redact;
+use crate::worker::lambda::parse_report;
 
 /// Settings of `runner.options` for `target: lambda`.
 pub const LAMBDA_OPTIONS: &[&str] = &["endpoint", "qualifier", "region", "profile"];
@@ -182,7 +182,7 @@ impl Invoker for LambdaInvoker {
         cancel: CancellationToken,
     ) -> Result<WorkerResult> {
         let payload = serde_json::to_vec(request)
-            .map_err(|e| Error::Backend(format!("encoding the request: {e}")))?;
+            .map_err(|e| Error::Internal(format!("encoding the request: {e}")))?;
         let call = self
             .client
             .invoke()
@@ -576,8 +576,9 @@ mod runner_tests {
     use super::test_support::{serve, Received, Reply};
     use super::*;
     use crate::config::BenchmarkConfig;
-    use crate::protocol::{Worker, WorkerStatus};
+    use crate::protocol::WorkerStatus;
     use crate::runner::{RunStatus, Runner, Silent};
+    use crate::worker::Worker;
 
     const REPORT: &str = "START RequestId: 1 Version: $LATEST\nEND RequestId: 1\nREPORT RequestId: 1\tDuration: 8.50 ms\tBilled Duration: 9 ms\tMemory Size: 512 MB\tMax Memory Used: 20 MB\tInit Duration: 15.25 ms\t\n";
 

@@ -20,10 +20,10 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::database::OpMeta;
+use super::{RunResult, TestResult};
 use crate::error::{Error, Result};
 use crate::protocol::{Environment, Phase};
-use crate::runner::{RunResult, TestResult};
+use crate::record::OpMeta;
 
 /// Prices in US dollars. Every field has the default of [`PriceTable::default`], so an
 /// override file names only what differs.

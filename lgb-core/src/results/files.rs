@@ -18,9 +18,9 @@ use std::time::{Duration, UNIX_EPOCH};
 use hdrhistogram::serialization::interval_log::{IntervalLogWriterBuilder, Tag};
 use hdrhistogram::serialization::V2DeflateSerializer;
 
+use super::tables::{summary_rows, write_csv};
 use super::RunResult;
 use crate::error::{Error, Result};
-use crate::report;
 
 /// Current layout version of a results directory.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -52,11 +52,11 @@ pub fn write_run(run: &RunResult, out: &Path) -> Result<PathBuf> {
     let hdr = dir.join("hdr");
     fs::create_dir_all(&hdr).map_err(|e| Error::io(format!("creating {}", hdr.display()), e))?;
     let json = serde_json::to_vec_pretty(run)
-        .map_err(|e| Error::Backend(format!("encoding results: {e}")))?;
+        .map_err(|e| Error::Internal(format!("encoding results: {e}")))?;
     write_atomic(&dir.join(RESULT_FILE), &json)?;
 
     let mut csv = Vec::new();
-    report::write_csv(&report::summary_rows(run), &mut csv)?;
+    write_csv(&summary_rows(run), &mut csv)?;
     write_atomic(&dir.join("summary.csv"), &csv)?;
 
     for test in &run.tests {
@@ -101,7 +101,7 @@ pub fn write_interval_log(
         let offset = at.duration_since(start).unwrap_or(Duration::ZERO);
         writer
             .write_histogram(p.latency.inner(), offset, Duration::from_secs(1), tag)
-            .map_err(|e| Error::Backend(format!("writing interval log: {e:?}")))?;
+            .map_err(|e| Error::Internal(format!("writing interval log: {e:?}")))?;
     }
     Ok(())
 }

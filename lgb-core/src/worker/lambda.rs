@@ -11,8 +11,8 @@
 //! ```
 //! use std::sync::Arc;
 //! use std::time::Instant;
-//! use lgb_core::lambda::{LambdaHandler, LambdaPlatform};
-//! use lgb_core::protocol::Worker;
+//! use lgb_core::worker::lambda::{LambdaHandler, LambdaPlatform};
+//! use lgb_core::worker::Worker;
 //!
 //! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
 //! let handler = LambdaHandler::new(Arc::new(Worker::default()), Instant::now())
@@ -40,7 +40,8 @@ use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 use crate::error::{Error, ErrorClass, Result};
-use crate::protocol::{Environment, Worker, WorkerResult, WorkerStatus};
+use crate::protocol::{Environment, InvocationReport, WorkerResult, WorkerStatus};
+use crate::worker::Worker;
 
 /// What Lambda tells a function about itself through its reserved environment variables.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -424,30 +425,6 @@ impl FunctionUrlResponse {
     }
 }
 
-/// The Lambda platform's account of one invocation: its `REPORT` log line (text log
-/// format) or `platform.report` record (JSON log format).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct InvocationReport {
-    /// Lambda's request id.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub request_id: Option<String>,
-    /// Time the function ran, in ms.
-    #[serde(default)]
-    pub duration_ms: f64,
-    /// Time billed, in ms.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub billed_duration_ms: Option<f64>,
-    /// Configured memory, in MB.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub memory_size_mb: Option<u32>,
-    /// Peak memory of the sandbox, in MB.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_memory_used_mb: Option<u32>,
-    /// Init phase of a cold start, in ms; absent for warm invocations.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub init_duration_ms: Option<f64>,
-}
-
 /// Finds the last invocation report in a log tail (Lambda returns the last 4 KB of an
 /// invocation's log, which may start mid-line). Text and JSON log formats are read.
 ///
@@ -455,7 +432,7 @@ pub struct InvocationReport {
 /// let tail = "START RequestId: 7f Version: $LATEST\nEND RequestId: 7f\n\
 ///     REPORT RequestId: 7f\tDuration: 12.34 ms\tBilled Duration: 13 ms\tMemory Size: 512 MB\t\
 ///     Max Memory Used: 21 MB\tInit Duration: 18.20 ms\t\n";
-/// let r = lgb_core::lambda::parse_report(tail).unwrap();
+/// let r = lgb_core::worker::lambda::parse_report(tail).unwrap();
 /// assert_eq!(r.duration_ms, 12.34);
 /// assert_eq!(r.init_duration_ms, Some(18.2));
 /// assert_eq!(r.max_memory_used_mb, Some(21));
@@ -677,7 +654,7 @@ mod tests {
     async fn a_run_past_the_deadline_returns_partial_results() {
         let mut req = request(Phase::Run, 0);
         req.test.operations = None;
-        req.test.duration = Some(crate::config::HumanDuration::secs(60));
+        req.test.duration = Some(crate::units::HumanDuration::secs(60));
         req.test.operation = Some(OperationConfig::new("write"));
         let started = Instant::now();
         let deadline = SystemTime::now() + Duration::from_millis(1500);

@@ -153,7 +153,7 @@ pub fn encrypt_dir(dir: &Path, key: &ResultsKey) -> Result<Vec<u8>> {
                 aad: MAGIC,
             },
         )
-        .map_err(|_| Error::Backend("encryption failed".into()))?;
+        .map_err(|_| Error::Internal("encryption failed".into()))?;
     let mut out = Vec::with_capacity(MAGIC.len() + NONCE_LEN + sealed.len());
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&nonce);

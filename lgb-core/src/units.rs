@@ -1,4 +1,6 @@
 //! Human-friendly units in configs: durations like `"30s"` and sizes like `"1KiB"`.
+//!
+//! The lowest layer with `error`: every module may use these; they use nothing of lgb.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -9,7 +11,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 /// A duration written for people: `"30s"`, `"500ms"`, `"1m 30s"`, `"250us"`.
 ///
 /// ```
-/// use lgb_core::config::HumanDuration;
+/// use lgb_core::units::HumanDuration;
 /// let d: HumanDuration = serde_json::from_str("\"1m 30s\"").unwrap();
 /// assert_eq!(d.0.as_secs(), 90);
 /// ```
@@ -74,7 +76,7 @@ impl schemars::JsonSchema for HumanDuration {
 /// A size in bytes written for people: `"100B"`, `"1KiB"`, `"4 MB"`, or a plain integer.
 ///
 /// ```
-/// use lgb_core::config::ByteSize;
+/// use lgb_core::units::ByteSize;
 /// let s: ByteSize = serde_json::from_str("\"1KiB\"").unwrap();
 /// assert_eq!(s.0, 1024);
 /// ```

@@ -1,0 +1,123 @@
+//! Key distributions as a config names them; the choosers that draw from them are
+//! in `crate::workload::keys`.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::ConfigProblem;
+
+/// YCSB's default zipfian constant.
+pub const ZIPFIAN_THETA: f64 = 0.99;
+
+fn default_theta() -> f64 {
+    ZIPFIAN_THETA
+}
+fn default_hot_fraction() -> f64 {
+    0.2
+}
+fn default_hot_ops() -> f64 {
+    0.8
+}
+
+/// How keys are chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Distribution {
+    /// Every key equally likely.
+    Uniform,
+    /// Popular keys first: key `i` (0-based rank) has weight `1/(i+1)^theta`.
+    /// Sampled exactly; YCSB's generator (Gray et al.) approximates this and puts
+    /// noticeably more weight on ranks 2 to 10.
+    Zipfian {
+        /// Skew, theta > 0 (YCSB: 0.99).
+        #[serde(default = "default_theta")]
+        theta: f64,
+    },
+    /// Zipfian popularity spread over the key space by hashing, as YCSB does.
+    ScrambledZipfian {
+        /// Skew, theta > 0.
+        #[serde(default = "default_theta")]
+        theta: f64,
+    },
+    /// The most recently inserted keys are the most popular (zipfian by age).
+    Latest {
+        /// Skew, theta > 0.
+        #[serde(default = "default_theta")]
+        theta: f64,
+    },
+    /// `hot_ops` of the operations go to the first `hot_fraction` of the keys.
+    Hotspot {
+        /// Fraction of keys that are hot.
+        #[serde(default = "default_hot_fraction")]
+        hot_fraction: f64,
+        /// Fraction of operations that go to hot keys.
+        #[serde(default = "default_hot_ops")]
+        hot_ops: f64,
+    },
+    /// Keys in order; each task walks its own interleaved slice, wrapping around.
+    Sequential,
+}
+
+impl Default for Distribution {
+    fn default() -> Self {
+        Distribution::Zipfian {
+            theta: ZIPFIAN_THETA,
+        }
+    }
+}
+
+impl Distribution {
+    /// Names of every distribution, for `lgb list`.
+    pub const NAMES: [(&'static str, &'static str); 6] = [
+        ("uniform", "every key equally likely"),
+        (
+            "zipfian",
+            "skewed to low key numbers; `theta` (default 0.99)",
+        ),
+        (
+            "scrambled_zipfian",
+            "zipfian popularity hashed over the key space",
+        ),
+        ("latest", "skewed to the most recently inserted keys"),
+        (
+            "hotspot",
+            "`hot_ops` of operations on the first `hot_fraction` of keys",
+        ),
+        ("sequential", "keys in order, each task its own slice"),
+    ];
+
+    /// Problems with the parameters, reported under `path`.
+    pub fn problems(&self, path: &str) -> Vec<ConfigProblem> {
+        let mut p = Vec::new();
+        match *self {
+            Distribution::Zipfian { theta }
+            | Distribution::ScrambledZipfian { theta }
+            | Distribution::Latest { theta } => {
+                if !(theta.is_finite() && theta > 0.0 && theta <= 10.0) {
+                    p.push(ConfigProblem::new(
+                        format!("{path}.theta"),
+                        "must be above 0 (and at most 10)",
+                    ));
+                }
+            }
+            Distribution::Hotspot {
+                hot_fraction,
+                hot_ops,
+            } => {
+                if !(hot_fraction > 0.0 && hot_fraction < 1.0) {
+                    p.push(ConfigProblem::new(
+                        format!("{path}.hot_fraction"),
+                        "must be between 0 and 1 (exclusive)",
+                    ));
+                }
+                if !(0.0..=1.0).contains(&hot_ops) {
+                    p.push(ConfigProblem::new(
+                        format!("{path}.hot_ops"),
+                        "must be between 0 and 1",
+                    ));
+                }
+            }
+            Distribution::Uniform | Distribution::Sequential => {}
+        }
+        p
+    }
+}
