@@ -413,135 +413,15 @@ mod tests {
 }
 
 /// A scripted HTTP/1.1 endpoint on 127.0.0.1 standing in for the Lambda Invoke API or
-/// a Function URL in unit tests: one request per connection, answered by a closure.
+/// a Function URL in unit tests (lgb-testkit's test server: one request per
+/// connection, answered by a closure), and the requests the tests send through it.
 #[cfg(test)]
 pub(crate) mod test_support {
-    use std::future::Future;
-    use std::sync::Arc;
-
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    pub use lgb_testkit::http::{serve, Request as Received, Response as Reply};
 
     use crate::config::{OperationConfig, TestConfig, WorkloadConfig};
     use crate::database::DatabaseConfig;
     use crate::protocol::{Phase, WorkerRequest, WorkerSlot, PROTOCOL_VERSION};
-
-    /// What the endpoint received.
-    #[derive(Debug, Clone)]
-    pub struct Received {
-        pub path: String,
-        pub headers: Vec<(String, String)>,
-        pub body: Vec<u8>,
-    }
-
-    impl Received {
-        pub fn header(&self, name: &str) -> Option<&str> {
-            self.headers
-                .iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case(name))
-                .map(|(_, v)| v.as_str())
-        }
-    }
-
-    /// What it answers.
-    #[derive(Debug, Clone)]
-    pub struct Reply {
-        pub status: u16,
-        pub headers: Vec<(String, String)>,
-        pub body: Vec<u8>,
-    }
-
-    impl Reply {
-        pub fn json(status: u16, body: impl Into<Vec<u8>>) -> Self {
-            Self {
-                status,
-                headers: vec![("content-type".into(), "application/json".into())],
-                body: body.into(),
-            }
-        }
-
-        pub fn with_header(mut self, k: &str, v: &str) -> Self {
-            self.headers.push((k.into(), v.into()));
-            self
-        }
-    }
-
-    /// Serves until the returned handle is aborted; returns the base URL.
-    pub async fn serve<F, Fut>(answer: F) -> (String, tokio::task::JoinHandle<()>)
-    where
-        F: Fn(Received) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Reply> + Send + 'static,
-    {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let answer = Arc::new(answer);
-        let task = tokio::spawn(async move {
-            loop {
-                let Ok((mut socket, _)) = listener.accept().await else {
-                    return;
-                };
-                let answer = answer.clone();
-                tokio::spawn(async move {
-                    let Some(received) = read_request(&mut socket).await else {
-                        return;
-                    };
-                    let reply = answer(received).await;
-                    let mut head = format!(
-                        "HTTP/1.1 {} X\r\ncontent-length: {}\r\nconnection: close\r\n",
-                        reply.status,
-                        reply.body.len()
-                    );
-                    for (k, v) in &reply.headers {
-                        head.push_str(&format!("{k}: {v}\r\n"));
-                    }
-                    head.push_str("\r\n");
-                    let _ = socket.write_all(head.as_bytes()).await;
-                    let _ = socket.write_all(&reply.body).await;
-                    let _ = socket.shutdown().await;
-                });
-            }
-        });
-        (url, task)
-    }
-
-    async fn read_request(socket: &mut tokio::net::TcpStream) -> Option<Received> {
-        let mut buf = Vec::new();
-        let mut chunk = [0u8; 8192];
-        let end = loop {
-            let n = socket.read(&mut chunk).await.ok()?;
-            if n == 0 {
-                return None;
-            }
-            buf.extend_from_slice(&chunk[..n]);
-            if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                break i;
-            }
-        };
-        let head = String::from_utf8_lossy(&buf[..end]).into_owned();
-        let mut lines = head.split("\r\n");
-        let path = lines.next()?.split_whitespace().nth(1)?.to_string();
-        let headers: Vec<(String, String)> = lines
-            .filter_map(|l| l.split_once(':'))
-            .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
-            .collect();
-        let len: usize = headers
-            .iter()
-            .find(|(k, _)| k == "content-length")
-            .and_then(|(_, v)| v.parse().ok())
-            .unwrap_or(0);
-        let mut body = buf[end + 4..].to_vec();
-        while body.len() < len {
-            let n = socket.read(&mut chunk).await.ok()?;
-            if n == 0 {
-                break;
-            }
-            body.extend_from_slice(&chunk[..n]);
-        }
-        Some(Received {
-            path,
-            headers,
-            body,
-        })
-    }
 
     /// A run-phase request for worker `index` of `count`: 20 writes to memory.
     pub fn request(index: u32, count: u32) -> WorkerRequest {

@@ -749,7 +749,7 @@ mod tests {
     fn ahtree_proofs_match_an_independent_tree_of_power_of_two_size() {
         // For trees of 2^k leaves every node has a sibling, so the independent model
         // above builds exactly immudb's tree; other sizes are covered by real proofs
-        // from the server in tests/immudb.rs.
+        // from the server in tests/suite/immudb.rs.
         let leaves: Vec<Digest> = (1..=16u8).map(|n| leaf_for(&d(n))).collect();
         for j in [1usize, 2, 4, 8, 16] {
             let root = ah_root(&leaves[..j]);

@@ -1,0 +1,6 @@
+//! The `lgb` binary's integration tests, in one binary: each module is one area (the
+//! file names say which).
+
+mod cli;
+mod faults;
+mod report_cli;

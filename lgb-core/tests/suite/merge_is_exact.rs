@@ -1,0 +1,126 @@
+//! Merging what N workers measured gives exactly what one histogram of all their
+//! samples would hold: through the wire encoding, through `runner::merge`, and end to
+//! end with several local workers.
+
+use std::sync::Arc;
+
+use lgb_core::config::BenchmarkConfig;
+use lgb_core::database::OpMeta;
+use lgb_core::metrics::{LatencyHistogram, OperationMetrics, TestMetrics};
+use lgb_core::protocol::{
+    Environment, Phase, WorkerResult, WorkerSlot, WorkerStatus, PROTOCOL_VERSION,
+};
+use lgb_core::runner::{merge, LocalInvoker, Runner, Silent};
+use proptest::prelude::*;
+use tokio_util::sync::CancellationToken;
+
+fn worker_result(index: u32, count: u32, samples: &[u64]) -> WorkerResult {
+    let mut m = OperationMetrics::new(false);
+    let mut metrics = TestMetrics::default();
+    for (i, &ns) in samples.iter().enumerate() {
+        m.record_ok(
+            0,
+            0,
+            ns,
+            &OpMeta {
+                items: 1,
+                ..OpMeta::default()
+            },
+        );
+        let mut h = LatencyHistogram::new();
+        h.record_ns(ns);
+        metrics
+            .timeline
+            .add(1_700_000_000 + (i % 3) as i64, "read", 1, 0, &h)
+            .unwrap();
+    }
+    metrics.operations.insert("read".into(), m);
+    WorkerResult {
+        version: PROTOCOL_VERSION,
+        run_id: "r".into(),
+        test: "t".into(),
+        phase: Phase::Run,
+        worker: WorkerSlot { index, count },
+        status: WorkerStatus::Completed,
+        error: None,
+        start_unix_ms: 1_700_000_000_000,
+        window_ns: 3_000_000_000,
+        warmup_ops: 0,
+        metrics,
+        environment: Environment::local(),
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(32))]
+    #[test]
+    fn merged_workers_equal_one_histogram_of_all_samples(
+        workers in prop::collection::vec(prop::collection::vec(0u64..120_000_000_000, 0..300), 1..8)
+    ) {
+        let count = workers.len() as u32;
+        // Every worker result crosses the wire as JSON, as it would from Lambda.
+        let outcomes: Vec<(WorkerResult, u32)> = workers
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                let json = serde_json::to_vec(&worker_result(i as u32, count, s)).unwrap();
+                (serde_json::from_slice(&json).unwrap(), 1)
+            })
+            .collect();
+        let test = lgb_core::config::TestConfig::new("t", lgb_core::config::OperationConfig::new("read"));
+        let merged = merge(&test, Phase::Run, outcomes).unwrap();
+
+        let mut all = LatencyHistogram::new();
+        let mut n = 0;
+        for s in &workers {
+            for &v in s {
+                all.record_ns(v);
+                n += 1;
+            }
+        }
+        let m = &merged.metrics.operations["read"];
+        prop_assert_eq!(&m.latency, &all);
+        prop_assert_eq!(m.ok, n);
+        prop_assert_eq!(m.meta.items, n);
+        // The timeline merges exactly too: its histograms add up to the total.
+        let mut from_timeline = LatencyHistogram::new();
+        for p in merged.metrics.timeline.points() {
+            from_timeline.add(&p.latency).unwrap();
+        }
+        prop_assert_eq!(from_timeline, all);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn four_local_workers_merge_to_the_sum_of_their_parts() {
+    let config = BenchmarkConfig::from_json_str(
+        r#"{
+            "database": {"type": "memory"},
+            "workload": {"records": 2000, "fields": 2, "field_size": 16},
+            "runner": {"workers": 4},
+            "tests": [{"name": "a", "preset": "ycsb-a", "operations": 40001, "concurrency": 2}]
+        }"#,
+        &[],
+    )
+    .unwrap();
+    let runner = Runner::new(Arc::new(LocalInvoker::default()), 0);
+    let run = runner
+        .run(&config, CancellationToken::new(), &Silent)
+        .await
+        .unwrap();
+    let load = &run.tests[0];
+    assert_eq!(
+        load.metrics.operations["load"].meta.items, 2000,
+        "every record loaded once"
+    );
+    let t = &run.tests[1];
+    assert_eq!(t.workers.len(), 4);
+    let per_worker: u64 = t.workers.iter().map(|w| w.ops).sum();
+    assert_eq!(per_worker, 40001);
+    assert_eq!(t.metrics.ok() + t.metrics.failed(), 40001);
+    assert_eq!(t.metrics.failed(), 0, "{:?}", t.metrics.operations);
+    let hist_total: u64 = t.metrics.operations.values().map(|m| m.latency.len()).sum();
+    assert_eq!(hist_total, 40001);
+    let reads = t.metrics.operations["read"].ok as f64 / 40001.0;
+    assert!((reads - 0.5).abs() < 0.02, "ycsb-a is half reads: {reads}");
+}
