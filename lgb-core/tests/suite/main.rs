@@ -3,6 +3,10 @@
 //! of once per file. Modules that need a database feature say so with
 //! `#![cfg(feature = ...)]` at their top; `cargo test -p lgb-core --all-features` runs
 //! them all (their local services are started through `scripts/services`).
+//!
+//! One behaviour has a binary of its own: `tests/truth_through_proxy.rs` compares
+//! lgb's latencies with a proxy's to within 3%, so nothing else of the suite may run
+//! beside it (cargo runs test binaries one after another).
 
 #[macro_use]
 mod common;
@@ -24,5 +28,4 @@ mod results_at_rest;
 mod results_format;
 mod results_s3;
 mod timestream;
-mod truth_through_proxy;
 mod verify_writes;

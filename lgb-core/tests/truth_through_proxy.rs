@@ -16,7 +16,7 @@
 //! boundary, where one sample decides between ~3 ms and ~100 ms.
 #![cfg(feature = "dynamodb")]
 
-use crate::common;
+use lgb_testkit::services;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,7 +31,7 @@ const GET: &str = "DynamoDB_20120810.GetItem";
 const MS: u64 = 1_000_000;
 
 fn endpoint() -> String {
-    common::aws_endpoint("dynamodb")
+    services::aws_endpoint("dynamodb")
 }
 
 /// The tests of this file run one at a time: run concurrently, they would share two
@@ -42,7 +42,7 @@ async fn serial() -> tokio::sync::MutexGuard<'static, ()> {
 }
 
 fn table(name: &str) -> String {
-    format!("lgb-{}", common::unique_prefix(name).trim_end_matches('-'))
+    format!("lgb-{}", services::unique_prefix(name).trim_end_matches('-'))
 }
 
 /// Runs one read test through `proxy`; the table is loaded directly (not through the
