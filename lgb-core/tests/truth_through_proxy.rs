@@ -42,7 +42,10 @@ async fn serial() -> tokio::sync::MutexGuard<'static, ()> {
 }
 
 fn table(name: &str) -> String {
-    format!("lgb-{}", services::unique_prefix(name).trim_end_matches('-'))
+    format!(
+        "lgb-{}",
+        services::unique_prefix(name).trim_end_matches('-')
+    )
 }
 
 /// Runs one read test through `proxy`; the table is loaded directly (not through the

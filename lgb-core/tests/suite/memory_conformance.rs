@@ -1,5 +1,4 @@
 //! The conformance suite against the in-process `memory` adapter.
-use crate::common;
 
 use std::sync::Arc;
 
