@@ -29,7 +29,10 @@ pub fn write_stdout(bytes: &[u8]) -> io::Result<()> {
 /// Colour (ANSI escapes) on standard error: only when it is a terminal and `NO_COLOR`
 /// is unset or empty (<https://no-color.org>).
 pub fn stderr_colour() -> bool {
-    colour_allowed(std::env::var_os("NO_COLOR").as_deref(), io::stderr().is_terminal())
+    colour_allowed(
+        std::env::var_os("NO_COLOR").as_deref(),
+        io::stderr().is_terminal(),
+    )
 }
 
 /// The rule behind [`stderr_colour`], apart from the process state it reads.

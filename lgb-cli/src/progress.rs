@@ -102,8 +102,8 @@ impl RunObserver for ProgressObserver {
         };
         bar.set_style(
             ProgressStyle::with_template(template)
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
         );
         let label = match phase {
             Phase::Load => "load".to_string(),
