@@ -278,9 +278,8 @@ fn validate(path: &Path, set: &[String]) -> Result<Outcome> {
         .map(|t| cfg.workers_for(t))
         .max()
         .unwrap_or(1);
-    writeln!(
-        std::io::stdout().lock(),
-        "{}: ok ({} test{}, database `{}`, up to {} worker{})",
+    let line = format!(
+        "{}: ok ({} test{}, database `{}`, up to {} worker{})\n",
         path.display(),
         cfg.tests.len(),
         if cfg.tests.len() == 1 { "" } else { "s" },
@@ -288,6 +287,7 @@ fn validate(path: &Path, set: &[String]) -> Result<Outcome> {
         workers,
         if workers == 1 { "" } else { "s" }
     );
+    write_stdout(line.as_bytes())?;
     Ok(Outcome::Success)
 }
 

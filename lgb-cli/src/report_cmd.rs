@@ -3,7 +3,7 @@
 //! is in `lgb_core::report` and `lgb_core::results`; this reads arguments and chooses
 //! where bytes go.
 
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
