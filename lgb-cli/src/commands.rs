@@ -17,6 +17,7 @@ use lgb_core::runner::{self, RunOutcome, Runner};
 use lgb_core::workload::{Distribution, Preset};
 use tokio_util::sync::CancellationToken;
 
+use crate::output::write_stdout;
 use crate::progress::ProgressObserver;
 use crate::{Command, Outcome};
 
@@ -59,10 +60,9 @@ pub fn dispatch(cmd: Command) -> Result<Outcome> {
         Command::Validate { config, set } => validate(&config, &set),
         Command::List => list(),
         Command::Schema => {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&BenchmarkConfig::json_schema())?
-            );
+            let mut schema = serde_json::to_string_pretty(&BenchmarkConfig::json_schema())?;
+            schema.push('\n');
+            write_stdout(schema.as_bytes())?;
             Ok(Outcome::Success)
         }
         Command::Init { path, force } => init(&path, force),
@@ -73,12 +73,10 @@ pub fn dispatch(cmd: Command) -> Result<Outcome> {
         Command::Upload(args) => crate::report_cmd::upload(args),
         Command::Completions { shell } => {
             use clap::CommandFactory;
-            clap_complete::generate(
-                shell,
-                &mut crate::Cli::command(),
-                "lgb",
-                &mut std::io::stdout(),
-            );
+            // Into a buffer first: clap_complete panics when its writer fails.
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut crate::Cli::command(), "lgb", &mut script);
+            write_stdout(&script)?;
             Ok(Outcome::Success)
         }
     }
@@ -117,7 +115,13 @@ fn run(args: RunArgs) -> Result<Outcome> {
         let run = run?;
         let dir = runner::write_run(&run, &args.out)?;
         if !args.quiet {
-            println!("{}", report::render_table(&run, None));
+            // A reader that went away (`| head`) leaves the exit code to the run.
+            match write_stdout(format!("{}\n", report::render_table(&run, None)).as_bytes()) {
+                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+                    return Err(lgb_core::Error::io("printing the results table", e).into())
+                }
+                _ => {}
+            }
         }
         let outcome = run.outcome();
         if matches!(outcome, RunOutcome::WorkersFailed | RunOutcome::Failed) {
@@ -274,8 +278,8 @@ fn validate(path: &Path, set: &[String]) -> Result<Outcome> {
         .map(|t| cfg.workers_for(t))
         .max()
         .unwrap_or(1);
-    println!(
-        "{}: ok ({} test{}, database `{}`, up to {} worker{})",
+    let line = format!(
+        "{}: ok ({} test{}, database `{}`, up to {} worker{})\n",
         path.display(),
         cfg.tests.len(),
         if cfg.tests.len() == 1 { "" } else { "s" },
@@ -283,6 +287,7 @@ fn validate(path: &Path, set: &[String]) -> Result<Outcome> {
         workers,
         if workers == 1 { "" } else { "s" }
     );
+    write_stdout(line.as_bytes())?;
     Ok(Outcome::Success)
 }
 
@@ -313,6 +318,7 @@ fn list() -> Result<Outcome> {
     for p in Preset::ALL {
         writeln!(out, "  {:<20} {}", p.name(), p.description())?;
     }
+    out.flush()?;
     Ok(Outcome::Success)
 }
 

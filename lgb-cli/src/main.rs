@@ -4,6 +4,7 @@
 //! in the library.
 
 mod commands;
+mod output;
 mod progress;
 mod report_cmd;
 
@@ -111,6 +112,8 @@ fn main() -> ExitCode {
         Ok(Outcome::WorkersFailed) => ExitCode::from(4),
         // The shell's convention for "terminated by signal N".
         Ok(Outcome::Interrupted { signal }) => ExitCode::from(128 + signal),
+        // The reader of a pipe went away (`lgb list | head -1`): it has what it wanted.
+        Err(err) if output::is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
             let code = exit_code(&err);
             match err.downcast_ref::<lgb_core::Error>() {
@@ -146,6 +149,7 @@ fn init_tracing(verbose: u8) {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(output::stderr_colour())
         .init();
 }
 

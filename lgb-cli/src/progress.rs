@@ -94,12 +94,16 @@ impl RunObserver for ProgressObserver {
             return;
         }
         let bar = ProgressBar::with_draw_target(Some(1000), ProgressDrawTarget::stderr());
+        // indicatif draws only on a terminal; NO_COLOR still asks for no escapes.
+        let template = if crate::output::stderr_colour() {
+            "{prefix:>12.bold} [{bar:30.cyan/blue}] {elapsed:>4} {msg}"
+        } else {
+            "{prefix:>12} [{bar:30}] {elapsed:>4} {msg}"
+        };
         bar.set_style(
-            ProgressStyle::with_template(
-                "{prefix:>12.bold} [{bar:30.cyan/blue}] {elapsed:>4} {msg}",
-            )
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
+            ProgressStyle::with_template(template)
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
         );
         let label = match phase {
             Phase::Load => "load".to_string(),

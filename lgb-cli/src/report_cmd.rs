@@ -3,7 +3,7 @@
 //! is in `lgb_core::report` and `lgb_core::results`; this reads arguments and chooses
 //! where bytes go.
 
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
@@ -157,13 +157,31 @@ fn emit(report: Report, format: Format, out: Option<&Path>) -> Result<Outcome> {
                 .map_err(|e| lgb_core::Error::io(format!("writing {}", p.display()), e))?;
             eprintln!("wrote {}", p.display());
         }
-        None => stdout.lock().write_all(&bytes)?,
+        None => crate::output::write_stdout(&bytes)?,
     }
     Ok(Outcome::Success)
 }
 
+/// Refuses, as bad input (exit 2) and before reading anything, a format this build of
+/// `lgb` leaves out (html and png without the `charts` feature).
+fn check_compiled_in(format: Format) -> Result<()> {
+    if format.is_compiled_in() {
+        return Ok(());
+    }
+    Err(lgb_core::Error::config(
+        "--format",
+        format!(
+            "{} reports are not compiled into this lgb; enable feature `charts` \
+             (the full command: cargo install --locked --path lgb-cli)",
+            format.name()
+        ),
+    )
+    .into())
+}
+
 /// `lgb report`.
 pub fn report(args: ReportArgs) -> Result<Outcome> {
+    check_compiled_in(args.format.into())?;
     let run = runner::load_run(&args.dir)?;
     let report = Report::new(run)
         .with_prices(prices(args.prices.as_deref())?)
@@ -173,6 +191,7 @@ pub fn report(args: ReportArgs) -> Result<Outcome> {
 
 /// `lgb compare`.
 pub fn compare(args: CompareArgs) -> Result<Outcome> {
+    check_compiled_in(args.format.into())?;
     let runs = args
         .dirs
         .iter()
@@ -262,9 +281,11 @@ pub fn upload(args: UploadArgs) -> Result<Outcome> {
         .enable_all()
         .build()?;
     let keys = rt.block_on(lgb_core::results::upload_dir(&args.dir, &to, &options))?;
+    let mut listing = String::new();
     for k in &keys {
-        println!("s3://{}/{k}", to.bucket);
+        listing.push_str(&format!("s3://{}/{k}\n", to.bucket));
     }
+    crate::output::write_stdout(listing.as_bytes())?;
     Ok(Outcome::Success)
 }
 

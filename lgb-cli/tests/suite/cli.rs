@@ -188,3 +188,188 @@ fn list_schema_and_init_help_a_new_user() {
         );
     }
 }
+
+/// Runs `lgb ARGS` with a standard output whose reader has already gone, as in
+/// `lgb list | head -0`: the parent closes its end of the pipe before the child writes.
+fn with_closed_stdout(args: &[&str]) -> Output {
+    let mut child = lgb()
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn a_closed_pipe_ends_printing_commands_quietly_with_exit_0() {
+    for args in [
+        &["list"][..],
+        &["schema"],
+        &["completions", "bash"],
+        &[
+            "validate",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/quickstart.json"),
+        ],
+    ] {
+        let out = with_closed_stdout(args);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "lgb {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            out.stderr.is_empty(),
+            "lgb {args:?} printed to stderr: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    // In shell pipelines, with pipefail so that lgb's own status counts.
+    let exe = env!("CARGO_BIN_EXE_lgb");
+    for pipeline in [
+        "\"$LGB\" list | head -1",
+        "\"$LGB\" list | grep -q Databases",
+        "\"$LGB\" schema | head -c 10",
+    ] {
+        let out = Command::new("bash")
+            .args(["-c", &format!("set -o pipefail; {pipeline}")])
+            .env("LGB", exe)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{pipeline}");
+        assert!(
+            out.stderr.is_empty(),
+            "{pipeline}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let head = Command::new("bash")
+        .args(["-c", "\"$LGB\" list | head -1"])
+        .env("LGB", exe)
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&head.stdout),
+        "Databases (compiled in):\n"
+    );
+}
+
+#[test]
+fn a_run_whose_reader_went_away_keeps_its_results_and_exit_code() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = write_config(tmp.path(), "300ms");
+    let out_dir = tmp.path().join("results");
+    let out = with_closed_stdout(&[
+        "run",
+        cfg.to_str().unwrap(),
+        "--out",
+        out_dir.to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("Error"), "{stderr}");
+    assert!(only_run_dir(&out_dir).join("result.json").is_file());
+}
+
+/// SGR sequences (`ESC [ … m`): colours and bold, not cursor movement.
+fn colour_codes(bytes: &[u8]) -> usize {
+    let text = String::from_utf8_lossy(bytes);
+    text.split('\u{1b}')
+        .skip(1)
+        .filter(|rest| {
+            rest.strip_prefix('[').is_some_and(|r| {
+                let end = r.find(|c: char| !(c.is_ascii_digit() || c == ';'));
+                end.is_some_and(|i| r[i..].starts_with('m'))
+            })
+        })
+        .count()
+}
+
+#[test]
+fn no_colour_codes_without_a_terminal_or_with_no_color() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = write_config(tmp.path(), "200ms");
+    let run = |cmd: &mut Command| {
+        cmd.args(["-vv", "run"])
+            .arg(&cfg)
+            .arg("--out")
+            .arg(tmp.path().join("results"))
+            .env_remove("NO_COLOR")
+            .env_remove("RUST_LOG");
+    };
+    // stderr into a pipe (a log file, CI): debug log lines, no colour.
+    let mut cmd = lgb();
+    run(&mut cmd);
+    let out = run_ok(&mut cmd);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("worker starting"),
+        "no debug log line: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        colour_codes(&out.stderr),
+        0,
+        "{:?}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // On a terminal (util-linux `script` gives the command a pseudo-terminal), colour
+    // appears, unless NO_COLOR is set.
+    let on_terminal = |no_color: Option<&str>| {
+        let mut inner = lgb();
+        run(&mut inner);
+        let line = std::iter::once(inner.get_program())
+            .chain(inner.get_args())
+            .map(|a| format!("'{}'", a.to_str().unwrap()))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let mut script = Command::new("script");
+        script
+            .args(["-qec", &line, "/dev/null"])
+            .env("TERM", "xterm");
+        match no_color {
+            Some(v) => script.env("NO_COLOR", v),
+            None => script.env_remove("NO_COLOR"),
+        };
+        let out = run_ok(&mut script);
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(text.contains("worker starting"), "{text}");
+        colour_codes(&out.stdout)
+    };
+    assert!(on_terminal(None) > 0, "a terminal gets colour");
+    assert_eq!(on_terminal(Some("1")), 0, "NO_COLOR=1 on a terminal");
+}
+
+/// `lgb report -f html|png` from a build without the `charts` feature is bad input
+/// that names the feature; with it (the default `lgb`), the page is written.
+#[test]
+fn html_reports_need_the_charts_feature() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = write_config(tmp.path(), "200ms");
+    let out_dir = tmp.path().join("results");
+    run_ok(
+        lgb()
+            .arg("run")
+            .arg(&cfg)
+            .arg("--out")
+            .arg(&out_dir)
+            .arg("-q"),
+    );
+    let dir = only_run_dir(&out_dir);
+    let out = lgb()
+        .args(["report", "-f", "html"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if cfg!(feature = "charts") {
+        assert_eq!(out.status.code(), Some(0), "{stderr}");
+        assert!(String::from_utf8_lossy(&out.stdout).contains("<svg"));
+    } else {
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains("enable feature `charts`"), "{stderr}");
+        assert!(out.stdout.is_empty());
+    }
+}

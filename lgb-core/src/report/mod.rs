@@ -18,12 +18,15 @@
 //! # Ok(()) }
 //! ```
 
+#[cfg(feature = "charts")]
 pub mod chart;
 pub mod compare;
 pub mod csv;
+#[cfg(feature = "charts")]
 pub mod html;
 pub mod json;
 pub mod markdown;
+#[cfg(feature = "charts")]
 pub mod png;
 pub mod table;
 
@@ -99,15 +102,26 @@ impl Format {
         self == Format::Png
     }
 
-    /// The reporter of this format.
+    /// Whether this build can write the format: `html` and `png` need lgb-core's
+    /// `charts` feature.
+    pub fn is_compiled_in(self) -> bool {
+        cfg!(feature = "charts") || !matches!(self, Format::Html | Format::Png)
+    }
+
+    /// The reporter of this format. Without the `charts` feature, the `html` and
+    /// `png` reporters fail with an error that names the feature.
     pub fn reporter(self) -> Box<dyn Reporter> {
         match self {
             Format::Table => Box::new(table::TableReporter),
             Format::Csv => Box::new(csv::CsvReporter),
             Format::Json => Box::new(json::JsonReporter),
             Format::Markdown => Box::new(markdown::MarkdownReporter),
+            #[cfg(feature = "charts")]
             Format::Html => Box::new(html::HtmlReporter),
+            #[cfg(feature = "charts")]
             Format::Png => Box::new(png::PngReporter),
+            #[cfg(not(feature = "charts"))]
+            Format::Html | Format::Png => Box::new(NotCompiledIn(self)),
         }
     }
 }
@@ -128,6 +142,27 @@ impl FromStr for Format {
             )),
         }
     }
+}
+
+/// The reporter of a format this build leaves out (html and png without `charts`).
+#[cfg(not(feature = "charts"))]
+struct NotCompiledIn(Format);
+
+#[cfg(not(feature = "charts"))]
+impl Reporter for NotCompiledIn {
+    fn write(&self, _report: &Report, _out: &mut dyn Write) -> Result<()> {
+        Err(not_compiled_in(self.0))
+    }
+}
+
+/// The error for a format this build leaves out.
+#[cfg(not(feature = "charts"))]
+fn not_compiled_in(format: Format) -> Error {
+    Error::Unsupported(format!(
+        "{} reports are not compiled in; enable feature `charts` \
+         (the full `lgb`: cargo install --path lgb-cli)",
+        format.name()
+    ))
 }
 
 /// Default size of PNG output in pixels: three charts of 1200×500 stacked.
@@ -219,7 +254,8 @@ impl Report {
             .collect()
     }
 
-    /// Writes the report in `format`.
+    /// Writes the report in `format`; fails before writing anything when this build
+    /// leaves the format out (see [`Format::is_compiled_in`]).
     pub fn write(&self, format: Format, out: &mut dyn Write) -> Result<()> {
         format.reporter().write(self, out)
     }

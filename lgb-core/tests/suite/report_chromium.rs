@@ -3,6 +3,7 @@
 //! request goes to a proxy this test listens on (which answers nothing), and none but
 //! Chromium's own background calls arrive. A control page that does fetch proves the
 //! proxy sees page requests.
+#![cfg(feature = "charts")]
 use crate::report_common;
 
 use std::io::Read;

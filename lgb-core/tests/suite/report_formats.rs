@@ -49,6 +49,7 @@ fn json_holds_the_result_summary_and_cost() {
     assert!(cost.total_usd > 0.0);
 }
 
+#[cfg(feature = "charts")]
 #[test]
 fn png_decodes_at_the_requested_size_and_is_not_blank() {
     let bytes = report()
@@ -73,6 +74,22 @@ fn png_decodes_at_the_requested_size_and_is_not_blank() {
         "no pixel of the first series colour"
     );
     std::fs::write(std::env::temp_dir().join("lgb-report-test.png"), &bytes).unwrap();
+}
+
+/// Without the `charts` feature (the Lambda bootstrap, the quickstart's `lgb`), HTML
+/// and PNG reports fail with an error that names the feature and write nothing.
+#[cfg(not(feature = "charts"))]
+#[test]
+fn charts_left_out_name_their_feature() {
+    for format in [Format::Html, Format::Png] {
+        assert!(!format.is_compiled_in());
+        let mut out = Vec::new();
+        let err = report().write(format, &mut out).unwrap_err().to_string();
+        assert!(err.contains("enable feature `charts`"), "{err}");
+        assert!(err.contains(format.name()), "{err}");
+        assert!(out.is_empty(), "{} bytes written", out.len());
+    }
+    assert!(Format::Markdown.is_compiled_in());
 }
 
 #[test]

@@ -1,5 +1,6 @@
 //! The HTML report is one self-contained page: nothing fetched from the network, an
 //! inline SVG per chart with something drawn in it, and the summary's numbers.
+#![cfg(feature = "charts")]
 use crate::report_common;
 
 use lgb_core::report::{html, Format, Report};
