@@ -5,11 +5,12 @@ Run with the services venv's python (it needs boto3):
     health.py check NAME ENDPOINT [--probe PATH]            one attempt
     health.py wait NAME ENDPOINT [--timeout S] [--pid PID] [--probe PATH]
 
-NAME is dynamodb, timestream, immudb or lambda-rie. Each check is a real API
+NAME is dynamodb, timestream, immudb, lambda-rie or lambda. Each check is a real API
 call: DynamoDB ListTables, Timestream ListDatabases, an immudb login (session)
 plus a database health call through lgb-immudb-probe, and a Lambda invocation
 through the Runtime Interface Emulator whose answer must equal the posted
-payload (the echo bootstrap). Exit 0 when healthy; otherwise exit 1 and print
+payload (the echo bootstrap), and a signed ListFunctions to the local Lambda
+control plane. Exit 0 when healthy; otherwise exit 1 and print
 the last error on stderr.
 """
 
@@ -85,11 +86,20 @@ def check_lambda_rie(endpoint: str, _args) -> str:
     return "invocation echoed the payload"
 
 
+def check_lambda(endpoint: str, _args) -> str:
+    # A signed API call: the control plane verifies SigV4 like Lambda does.
+    names = [f["FunctionName"] for f in _boto_client("lambda", endpoint).list_functions()["Functions"]]
+    if not names:
+        raise RuntimeError("ListFunctions returned no function")
+    return f"ListFunctions ok ({', '.join(names)})"
+
+
 CHECKS = {
     "dynamodb": check_dynamodb,
     "timestream": check_timestream,
     "immudb": check_immudb,
     "lambda-rie": check_lambda_rie,
+    "lambda": check_lambda,
 }
 
 
