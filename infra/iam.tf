@@ -1,8 +1,10 @@
 # Every IAM policy of the deployment is an aws_iam_policy_document here, so
 # tests/infra can read them all. Rules (checked by tests/infra):
 #   - no wildcard actions in an Allow; no NotAction/NotResource;
-#   - a worker reaches only its own database resources, its own log group and
-#     the results prefix of the bucket;
+#   - a worker reaches only its own database resources and its own log group;
+#   - each document grants exactly the actions the code calls: the lists
+#     beside each client in lgb-core/src/iam.rs, as tests/infra/iam-actions.json
+#     (tests/infra/test_code_actions.py compares them);
 #   - Resource "*" only where AWS supports no resource-level permission, and
 #     each such statement says so in a comment.
 
@@ -51,15 +53,6 @@ data "aws_iam_policy_document" "worker_base" {
     resources = ["${aws_cloudwatch_log_group.worker[each.key].arn}:*"]
   }
 
-  # Results only: the package and everything outside the prefix stay read-only
-  # to workers (they cannot even read them).
-  statement {
-    sid       = "WriteResultsPrefix"
-    effect    = "Allow"
-    actions   = ["s3:PutObject"]
-    resources = ["${aws_s3_bucket.artifacts.arn}/${var.results_prefix}*"]
-  }
-
   dynamic "statement" {
     for_each = var.kms_key_arn == null ? [] : [var.kms_key_arn]
     content {
@@ -68,13 +61,12 @@ data "aws_iam_policy_document" "worker_base" {
       actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
       resources = [statement.value]
 
-      # Only when S3, Secrets Manager, DynamoDB or Timestream use the key on the
+      # Only when Secrets Manager, DynamoDB or Timestream use the key on the
       # worker's behalf, never directly.
       condition {
         test     = "StringEquals"
         variable = "kms:ViaService"
         values = [
-          "s3.${var.region}.amazonaws.com",
           "secretsmanager.${var.region}.amazonaws.com",
           "dynamodb.${var.region}.amazonaws.com",
           "timestream.${var.region}.amazonaws.com",
@@ -91,15 +83,15 @@ data "aws_iam_policy_document" "dynamodb_worker" {
 
   source_policy_documents = [data.aws_iam_policy_document.worker_base["dynamodb"].json]
 
-  # The adapter's calls: item reads and writes and batches. No CreateTable,
-  # DeleteItem or UpdateTable: Terraform owns the table.
+  # The adapter's calls: item reads and writes and batches. No CreateTable or
+  # DescribeTable (only with create_table_if_missing), DeleteItem or
+  # UpdateTable: Terraform owns the table.
   statement {
     sid    = "ItemsOfOwnTable"
     effect = "Allow"
     actions = [
       "dynamodb:BatchGetItem",
       "dynamodb:BatchWriteItem",
-      "dynamodb:DescribeTable",
       "dynamodb:GetItem",
       "dynamodb:PutItem",
     ]
@@ -280,48 +272,34 @@ data "aws_iam_policy_document" "artifacts_bucket" {
 
 # ----------------------------------------------------------------- runner ---
 
-# For the person or CI role that runs `lgb run --target lambda|url`: attach
-# this document (output runner_policy_json) to it. Update/GetFunctionConfiguration
-# serve the runner's cold-start mode, which changes an environment variable.
+# For the person or CI role that runs `lgb run --target lambda|url` and
+# `lgb upload`: attach this document (output runner_policy_json) to it.
 data "aws_iam_policy_document" "runner" {
   statement {
     sid    = "InvokeWorkers"
     effect = "Allow"
     actions = [
-      "lambda:GetFunctionConfiguration",
       "lambda:InvokeFunction",
       "lambda:InvokeFunctionUrl",
-      "lambda:UpdateFunctionConfiguration",
     ]
     resources = [for f in aws_lambda_function.worker : f.arn]
   }
 
+  # `lgb upload` writes a results directory under the prefix (PutObject only).
   statement {
-    sid       = "ReadResults"
+    sid       = "UploadResults"
     effect    = "Allow"
-    actions   = ["s3:GetObject"]
+    actions   = ["s3:PutObject"]
     resources = ["${aws_s3_bucket.artifacts.arn}/${var.results_prefix}*"]
   }
 
-  statement {
-    sid       = "ListResults"
-    effect    = "Allow"
-    actions   = ["s3:ListBucket"]
-    resources = [aws_s3_bucket.artifacts.arn]
-
-    condition {
-      test     = "StringLike"
-      variable = "s3:prefix"
-      values   = ["${var.results_prefix}*"]
-    }
-  }
-
+  # An SSE-KMS upload has S3 ask KMS for a data key on the caller's behalf.
   dynamic "statement" {
     for_each = var.kms_key_arn == null ? [] : [var.kms_key_arn]
     content {
-      sid       = "DecryptResultsWithDeploymentKey"
+      sid       = "EncryptResultsWithDeploymentKey"
       effect    = "Allow"
-      actions   = ["kms:Decrypt"]
+      actions   = ["kms:GenerateDataKey"]
       resources = [statement.value]
 
       condition {

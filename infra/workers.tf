@@ -55,10 +55,8 @@ resource "aws_lambda_function" "worker" {
 
   environment {
     variables = {
-      RUST_LOG           = var.log_level
-      LGB_DATABASE       = each.key
-      LGB_RESULTS_BUCKET = aws_s3_bucket.artifacts.id
-      LGB_RESULTS_PREFIX = var.results_prefix
+      RUST_LOG     = var.log_level
+      LGB_DATABASE = each.key
     }
   }
 

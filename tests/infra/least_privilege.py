@@ -72,7 +72,7 @@ SERVICE_OWNERS = {
     "secretsmanager": {"immudb_worker", "immudb_task_execution"},
     "ec2": {"immudb_worker"},
     "logs": {"worker_base", "immudb_task_execution"},
-    "s3": {"worker_base", "runner", "artifacts_bucket"},
+    "s3": {"runner", "artifacts_bucket"},
     "kms": {"worker_base", "immudb_task_execution", "runner"},
     "lambda": {"runner"},
     "sts": {"lambda_assume", "ecs_tasks_assume"},
@@ -89,10 +89,8 @@ OWN_RESOURCES = {
     ("immudb_task_execution", "secretsmanager"): {"${aws_secretsmanager_secret.immudb[0].arn}"},
     ("worker_base", "logs"): {"${aws_cloudwatch_log_group.worker[each.key].arn}:*"},
     ("immudb_task_execution", "logs"): {"${aws_cloudwatch_log_group.immudb[0].arn}:*"},
-    ("worker_base", "s3"): {"${aws_s3_bucket.artifacts.arn}/${var.results_prefix}*"},
+    ("runner", "s3"): {"${aws_s3_bucket.artifacts.arn}/${var.results_prefix}*"},
 }
-# The only S3 action a worker has.
-WORKER_S3_ACTIONS = {"s3:PutObject"}
 
 POLICY_ATTRIBUTES = {"policy", "assume_role_policy", "inline_policy"}
 POLICY_REFERENCE = re.compile(
@@ -304,8 +302,6 @@ def _check_statement(st: Statement) -> list[Violation]:
             for r in resources:
                 if r not in own:
                     add("own-resource", f"{a!r} on {r!r}: only {sorted(own)} allowed")
-        if st.document == "worker_base" and service == "s3" and a not in WORKER_S3_ACTIONS:
-            add("own-resource", f"workers may only {sorted(WORKER_S3_ACTIONS)} in S3, not {a!r}")
     return v
 
 

@@ -47,18 +47,18 @@ CHANGES = [
         "resource-wildcard",
     ),
     (
-        "whole-bucket-for-workers",
+        "whole-bucket-for-runner",
         "iam.tf",
         '    actions   = ["s3:PutObject"]\n    resources = ["${aws_s3_bucket.artifacts.arn}/${var.results_prefix}*"]',
         '    actions   = ["s3:PutObject"]\n    resources = ["${aws_s3_bucket.artifacts.arn}/*"]',
         "resource-wildcard",
     ),
     (
-        "workers-read-s3",
+        "workers-write-s3",
         "iam.tf",
-        '    actions   = ["s3:PutObject"]\n    resources = ["${aws_s3_bucket.artifacts.arn}/${var.results_prefix}*"]',
-        '    actions   = ["s3:PutObject", "s3:GetObject"]\n    resources = ["${aws_s3_bucket.artifacts.arn}/${var.results_prefix}*"]',
-        "own-resource",
+        '    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]\n    resources = ["${aws_cloudwatch_log_group.worker[each.key].arn}:*"]',
+        '    actions   = ["logs:CreateLogStream", "logs:PutLogEvents", "s3:PutObject"]\n    resources = ["${aws_cloudwatch_log_group.worker[each.key].arn}:*"]',
+        "service-ownership",
     ),
     (
         "star-resource-without-comment",

@@ -76,7 +76,7 @@ def test_counted_resources_are_referenced_with_an_index(module):
 @pytest.mark.parametrize(
     "fname,old,new,check",
     [
-        ("iam.tf", '"${aws_s3_bucket.artifacts.arn}/${var.results_prefix}*"]\n  }\n\n  dynamic', '"${aws_s3_bucket.artifact.arn}/${var.results_prefix}*"]\n  }\n\n  dynamic', unresolved_references),
+        ("iam.tf", '"${aws_s3_bucket.artifacts.arn}/${var.results_prefix}*"]\n  }\n\n  # An SSE-KMS', '"${aws_s3_bucket.artifact.arn}/${var.results_prefix}*"]\n  }\n\n  # An SSE-KMS', unresolved_references),
         ("workers.tf", "timeout       = var.timeout_seconds", "timeout       = var.timeout_secs", unresolved_references),
         ("locals.tf", "local.enabled.immudb && var", "local.enable.immudb && var", unresolved_references),
         ("iam.tf", "    resources = [aws_dynamodb_table.bench[0].arn]\n", "    resources = [aws_dynamodb_table.bench.arn]\n", unindexed_counted_resources),
