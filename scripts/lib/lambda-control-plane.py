@@ -78,6 +78,7 @@ import threading
 import time
 import urllib.parse
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from http.client import HTTPConnection
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -181,6 +182,11 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+# PR_SET_PDEATHSIG fires when the *thread* that started the child ends, and each HTTP
+# request has a thread of its own: so one long-lived thread starts every emulator.
+SPAWNER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="spawner")
+
+
 def _die_with_parent() -> None:
     # PR_SET_PDEATHSIG = 1: the emulator gets SIGKILL when the control plane dies.
     try:
@@ -245,7 +251,8 @@ class Sandbox:
                 "AWS_LAMBDA_LOG_STREAM_NAME": self.label,
             }
         )
-        self.proc = subprocess.Popen(
+        self.proc = SPAWNER.submit(
+            subprocess.Popen,
             [
                 cp.rie,
                 "--runtime-interface-emulator-address",
@@ -260,7 +267,7 @@ class Sandbox:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             preexec_fn=_die_with_parent,
-        )
+        ).result()
         threading.Thread(target=self._read, daemon=True, name=f"log-{self.label}").start()
         deadline = time.monotonic() + 30
         while True:

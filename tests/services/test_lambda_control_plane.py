@@ -67,7 +67,7 @@ class ControlPlane:
             region_name="us-east-1",
             aws_access_key_id=key,
             aws_secret_access_key=secret,
-            config=Config(retries={"max_attempts": 1, "mode": "standard"}, read_timeout=120),
+            config=Config(retries={"total_max_attempts": 1, "mode": "standard"}, read_timeout=120),
         )
 
     def stats(self, name: str | None = None) -> dict:
