@@ -1,0 +1,279 @@
+//! lgb's runner drives the real `bootstrap` through the local Lambda control plane
+//! (`scripts/services run-lambda`, scripts/lib/lambda-control-plane.py): the
+//! `LambdaInvoker` over the Invoke API (reached through `runner.options.endpoint` and
+//! through `AWS_ENDPOINT_URL_LAMBDA`), the `FunctionUrlInvoker` over a SigV4-checked
+//! Function URL, and Lambda's throttling (429) over a reserved concurrency.
+//!
+//! Each test starts its own control plane on a free port and ends it by pid; one that
+//! cannot start fails the test with its log. Its counters (`/_lgb/stats`) say how many
+//! invocations, cold starts and throttles happened and how many were ever in flight.
+
+mod support;
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Once;
+use std::time::{Duration, Instant};
+
+use lgb_core::config::BenchmarkConfig;
+use lgb_core::prelude::CancellationToken;
+use lgb_core::protocol::WorkerStatus;
+use lgb_core::runner::{build_invoker, RunResult, RunStatus, Runner, Silent};
+use serde_json::{json, Value};
+
+use support::{http, services, services_output};
+
+/// Local AWS settings for the runner side, set once before any client is built.
+fn local_aws_env() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        for (k, v) in [
+            ("AWS_ACCESS_KEY_ID", "testing"),
+            ("AWS_SECRET_ACCESS_KEY", "testing"),
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_EC2_METADATA_DISABLED", "true"),
+        ] {
+            std::env::set_var(k, v);
+        }
+        std::env::remove_var("AWS_SESSION_TOKEN");
+        std::env::remove_var("AWS_PROFILE");
+    });
+}
+
+/// A control plane serving `functions`, each running this crate's bootstrap.
+struct ControlPlane {
+    child: Child,
+    endpoint: String,
+    log: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl ControlPlane {
+    fn start(functions: Value) -> ControlPlane {
+        let dir = tempfile::tempdir().unwrap();
+        let mut functions = functions;
+        for f in functions.as_object_mut().unwrap().values_mut() {
+            f["bootstrap"] = json!(env!("CARGO_BIN_EXE_bootstrap"));
+            f["environment"] = json!({"RUST_LOG": "info"});
+        }
+        let config = dir.path().join("functions.json");
+        std::fs::write(
+            &config,
+            json!({"functions": functions, "update_delay_ms": 200}).to_string(),
+        )
+        .unwrap();
+        let log = dir.path().join("cp.log");
+        let file = std::fs::File::create(&log).unwrap();
+        let port = services_output(&["free-port"]).trim().to_string();
+        let child = Command::new(services())
+            .args(["run-lambda", &port, config.to_str().unwrap()])
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_REGION", "us-east-1")
+            .stdin(Stdio::null())
+            .stdout(file.try_clone().unwrap())
+            .stderr(file)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start scripts/services run-lambda: {e}"));
+        let mut cp = ControlPlane {
+            child,
+            endpoint: format!("http://127.0.0.1:{port}"),
+            log,
+            _dir: dir,
+        };
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            if let Some(status) = cp.child.try_wait().unwrap() {
+                panic!("the control plane exited ({status}):\n{}", cp.log_text());
+            }
+            let health = std::net::TcpStream::connect(("127.0.0.1", port.parse().unwrap()));
+            if health.is_ok() {
+                return cp;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the control plane did not listen within 120 s:\n{}",
+                cp.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(25));
+        }
+    }
+
+    fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// `/_lgb/stats` of function `name`.
+    async fn stats(&self, name: &str) -> Value {
+        let all: Value = http()
+            .get(format!("{}/_lgb/stats", self.endpoint))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        all["functions"][name].clone()
+    }
+}
+
+impl Drop for ControlPlane {
+    fn drop(&mut self) {
+        // TERM: it ends its sandboxes (emulators and bootstraps) before it exits.
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn bench(workers: u32, runner: Value) -> BenchmarkConfig {
+    let mut runner = runner;
+    runner["workers"] = json!(workers);
+    let doc = json!({
+        "name": "control-plane",
+        "database": {"type": "memory"},
+        "workload": {"records": 100, "load": false},
+        "runner": runner,
+        "tests": [{"name": "writes", "operation": {"type": "write"}, "operations": 40 * workers, "concurrency": 2}],
+    });
+    BenchmarkConfig::from_json_str(&doc.to_string(), &[]).unwrap_or_else(|e| panic!("{e}"))
+}
+
+async fn run(config: &BenchmarkConfig, attempts: u32) -> RunResult {
+    let invoker = build_invoker(config, None)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    Runner::new(invoker, attempts)
+        .with_backoff(Duration::from_millis(50))
+        .run(config, CancellationToken::new(), &Silent)
+        .await
+        .unwrap()
+}
+
+/// Every worker completed, and the merged count is the sum of the workers'.
+fn check_completed(run: &RunResult, cp: &ControlPlane) {
+    let test = &run.tests[0];
+    for w in &test.workers {
+        assert_eq!(
+            w.status,
+            WorkerStatus::Completed,
+            "worker {}: {:?}\n{}",
+            w.index,
+            w.error,
+            cp.log_text()
+        );
+        assert_eq!(w.ops, 40);
+    }
+    let sum: u64 = test.workers.iter().map(|w| w.ops).sum();
+    assert_eq!(test.metrics.ok(), sum);
+    assert_eq!(run.status, RunStatus::Completed);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lambda_invoker_gets_cold_then_warm_sandboxes_with_their_report_lines() {
+    local_aws_env();
+    let cp = ControlPlane::start(json!({"lgb-a": {"memory_size": 256, "timeout": 60}}));
+    let config = bench(
+        3,
+        json!({"target": "lambda", "function": "lgb-a", "options": {"endpoint": cp.endpoint, "region": "us-east-1"}}),
+    );
+    let first = run(&config, 1).await;
+    check_completed(&first, &cp);
+    let stats = cp.stats("lgb-a").await;
+    assert_eq!(stats["invocations"], 3);
+    // The runner starts its three workers at once: three sandboxes, each cold.
+    assert_eq!(stats["cold_starts"], 3, "{stats}");
+    assert_eq!(stats["max_in_flight"], 3, "{stats}");
+    for w in &first.tests[0].workers {
+        let report = w.environment.report.as_ref().expect("REPORT from the log tail");
+        assert!(w.environment.cold_start);
+        assert!(report.init_duration_ms.is_some(), "{report:?}");
+        assert_eq!(report.memory_size_mb, Some(256));
+        assert!(report.max_memory_used_mb.is_some_and(|m| m < 256), "{report:?}");
+        assert_eq!(w.environment.memory_mb, Some(256));
+        assert_eq!(w.environment.function.as_deref(), Some("lgb-a"));
+    }
+    // A second run finds the three sandboxes warm.
+    let second = run(&config, 1).await;
+    check_completed(&second, &cp);
+    for w in &second.tests[0].workers {
+        assert!(!w.environment.cold_start);
+        let report = w.environment.report.as_ref().unwrap();
+        assert_eq!(report.init_duration_ms, None);
+    }
+    let stats = cp.stats("lgb-a").await;
+    assert_eq!((stats["invocations"].as_u64(), stats["cold_starts"].as_u64()), (Some(6), Some(3)));
+
+    // AWS_ENDPOINT_URL_LAMBDA reaches the control plane without runner.options.endpoint.
+    // (Only this test sets it; the others name their endpoint, which wins.)
+    std::env::set_var("AWS_ENDPOINT_URL_LAMBDA", &cp.endpoint);
+    let by_env = bench(1, json!({"target": "lambda", "function": "lgb-a"}));
+    let third = run(&by_env, 1).await;
+    std::env::remove_var("AWS_ENDPOINT_URL_LAMBDA");
+    check_completed(&third, &cp);
+    assert_eq!(cp.stats("lgb-a").await["invocations"], 7);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn function_url_invoker_is_signed_and_checked() {
+    local_aws_env();
+    let cp = ControlPlane::start(json!({"lgb-url": {"memory_size": 128, "timeout": 60}}));
+    let url = format!("{}/lambda-url/lgb-url/", cp.endpoint);
+    let config = bench(
+        2,
+        json!({"target": "url", "url": url, "options": {"region": "us-east-1"}}),
+    );
+    let signed = run(&config, 1).await;
+    check_completed(&signed, &cp);
+    let stats = cp.stats("lgb-url").await;
+    assert_eq!(
+        (stats["url_invocations"].as_u64(), stats["signature_failures"].as_u64()),
+        (Some(2), Some(0))
+    );
+
+    // Unsigned: 403, a configuration error the runner does not retry.
+    let unsigned = bench(
+        1,
+        json!({"target": "url", "url": url, "options": {"auth": "NONE"}}),
+    );
+    let refused = run(&unsigned, 3).await;
+    let w = &refused.tests[0].workers[0];
+    assert_eq!((w.status, w.attempts), (WorkerStatus::Failed, 1));
+    assert!(
+        w.error.as_deref().unwrap().contains("runner.options.auth"),
+        "{:?}",
+        w.error
+    );
+    let stats = cp.stats("lgb-url").await;
+    assert_eq!(
+        (stats["url_invocations"].as_u64(), stats["signature_failures"].as_u64()),
+        (Some(2), Some(1))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lambda_throttling_over_the_reserved_concurrency_is_retried() {
+    local_aws_env();
+    let cp = ControlPlane::start(
+        json!({"lgb-small": {"memory_size": 128, "timeout": 60, "reserved_concurrency": 2}}),
+    );
+    let config = bench(
+        6,
+        json!({"target": "lambda", "function": "lgb-small", "options": {"endpoint": cp.endpoint, "region": "us-east-1"}}),
+    );
+    let run = run(&config, 30).await;
+    check_completed(&run, &cp);
+    let stats = cp.stats("lgb-small").await;
+    // Six at once against a limit of two: some 429s, retried until each got a sandbox.
+    assert_eq!(stats["max_in_flight"], 2, "{stats}");
+    assert_eq!(stats["invocations"], 6, "{stats}");
+    let throttles = stats["throttles"].as_u64().unwrap();
+    assert!(throttles >= 4, "{stats}");
+    let attempts: u32 = run.tests[0].workers.iter().map(|w| w.attempts).sum();
+    assert_eq!(u64::from(attempts), 6 + throttles, "each 429 was one more attempt");
+}
