@@ -40,6 +40,7 @@ pub mod error;
 pub mod executor;
 #[cfg(test)]
 mod layers;
+pub mod iam;
 pub mod metrics;
 pub mod operation;
 pub mod protocol;
