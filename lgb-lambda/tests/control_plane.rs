@@ -190,11 +190,18 @@ async fn lambda_invoker_gets_cold_then_warm_sandboxes_with_their_report_lines() 
     assert_eq!(stats["cold_starts"], 3, "{stats}");
     assert_eq!(stats["max_in_flight"], 3, "{stats}");
     for w in &first.tests[0].workers {
-        let report = w.environment.report.as_ref().expect("REPORT from the log tail");
+        let report = w
+            .environment
+            .report
+            .as_ref()
+            .expect("REPORT from the log tail");
         assert!(w.environment.cold_start);
         assert!(report.init_duration_ms.is_some(), "{report:?}");
         assert_eq!(report.memory_size_mb, Some(256));
-        assert!(report.max_memory_used_mb.is_some_and(|m| m < 256), "{report:?}");
+        assert!(
+            report.max_memory_used_mb.is_some_and(|m| m < 256),
+            "{report:?}"
+        );
         assert_eq!(w.environment.memory_mb, Some(256));
         assert_eq!(w.environment.function.as_deref(), Some("lgb-a"));
     }
@@ -207,7 +214,10 @@ async fn lambda_invoker_gets_cold_then_warm_sandboxes_with_their_report_lines() 
         assert_eq!(report.init_duration_ms, None);
     }
     let stats = cp.stats("lgb-a").await;
-    assert_eq!((stats["invocations"].as_u64(), stats["cold_starts"].as_u64()), (Some(6), Some(3)));
+    assert_eq!(
+        (stats["invocations"].as_u64(), stats["cold_starts"].as_u64()),
+        (Some(6), Some(3))
+    );
 
     // AWS_ENDPOINT_URL_LAMBDA reaches the control plane without runner.options.endpoint.
     // (Only this test sets it; the others name their endpoint, which wins.)
@@ -232,7 +242,10 @@ async fn function_url_invoker_is_signed_and_checked() {
     check_completed(&signed, &cp);
     let stats = cp.stats("lgb-url").await;
     assert_eq!(
-        (stats["url_invocations"].as_u64(), stats["signature_failures"].as_u64()),
+        (
+            stats["url_invocations"].as_u64(),
+            stats["signature_failures"].as_u64()
+        ),
         (Some(2), Some(0))
     );
 
@@ -251,7 +264,10 @@ async fn function_url_invoker_is_signed_and_checked() {
     );
     let stats = cp.stats("lgb-url").await;
     assert_eq!(
-        (stats["url_invocations"].as_u64(), stats["signature_failures"].as_u64()),
+        (
+            stats["url_invocations"].as_u64(),
+            stats["signature_failures"].as_u64()
+        ),
         (Some(2), Some(1))
     );
 }
@@ -275,5 +291,9 @@ async fn lambda_throttling_over_the_reserved_concurrency_is_retried() {
     let throttles = stats["throttles"].as_u64().unwrap();
     assert!(throttles >= 4, "{stats}");
     let attempts: u32 = run.tests[0].workers.iter().map(|w| w.attempts).sum();
-    assert_eq!(u64::from(attempts), 6 + throttles, "each 429 was one more attempt");
+    assert_eq!(
+        u64::from(attempts),
+        6 + throttles,
+        "each 429 was one more attempt"
+    );
 }
