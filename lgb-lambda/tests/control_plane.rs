@@ -86,7 +86,7 @@ impl ControlPlane {
             if let Some(status) = cp.child.try_wait().unwrap() {
                 panic!("the control plane exited ({status}):\n{}", cp.log_text());
             }
-            let health = std::net::TcpStream::connect(("127.0.0.1", port.parse().unwrap()));
+            let health = std::net::TcpStream::connect(("127.0.0.1", port.parse::<u16>().unwrap()));
             if health.is_ok() {
                 return cp;
             }
