@@ -171,7 +171,7 @@ pub const FUNCTION_URL_INVOKER: Client = Client {
 pub const RESULTS_UPLOAD: Client = Client {
     name: "results upload",
     caller: Caller::Runner,
-    sources: &["results.rs"],
+    sources: &["results"],
     receivers: &["client"],
     calls: &[always("put_object", "s3:PutObject")],
 };
