@@ -8,11 +8,8 @@
 //! cannot start fails the test with its log. Its counters (`/_lgb/stats`) say how many
 //! invocations, cold starts and throttles happened and how many were ever in flight.
 
-mod support;
-
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::Once;
 use std::time::{Duration, Instant};
 
 use lgb_core::config::BenchmarkConfig;
@@ -21,24 +18,8 @@ use lgb_core::protocol::WorkerStatus;
 use lgb_core::runner::{build_invoker, RunResult, RunStatus, Runner, Silent};
 use serde_json::{json, Value};
 
-use support::{http, services, services_output};
-
-/// Local AWS settings for the runner side, set once before any client is built.
-fn local_aws_env() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        for (k, v) in [
-            ("AWS_ACCESS_KEY_ID", "testing"),
-            ("AWS_SECRET_ACCESS_KEY", "testing"),
-            ("AWS_REGION", "us-east-1"),
-            ("AWS_EC2_METADATA_DISABLED", "true"),
-        ] {
-            std::env::set_var(k, v);
-        }
-        std::env::remove_var("AWS_SESSION_TOKEN");
-        std::env::remove_var("AWS_PROFILE");
-    });
-}
+use crate::support::{self, http};
+use lgb_testkit::services;
 
 /// A control plane serving `functions`, each running this crate's bootstrap.
 struct ControlPlane {
@@ -64,11 +45,12 @@ impl ControlPlane {
         .unwrap();
         let log = dir.path().join("cp.log");
         let file = std::fs::File::create(&log).unwrap();
-        let port = services_output(&["free-port"]).trim().to_string();
-        let child = Command::new(services())
+        let port = services::free_port().to_string();
+        let child = Command::new(services::script())
             .args(["run-lambda", &port, config.to_str().unwrap()])
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_ACCESS_KEY_ID", support::ACCESS_KEY_ID)
+            .env("AWS_SECRET_ACCESS_KEY", support::SECRET_KEY)
+            .env("AWS_SESSION_TOKEN", support::SESSION_TOKEN)
             .env("AWS_REGION", "us-east-1")
             .stdin(Stdio::null())
             .stdout(file.try_clone().unwrap())
@@ -176,7 +158,7 @@ fn check_completed(run: &RunResult, cp: &ControlPlane) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lambda_invoker_gets_cold_then_warm_sandboxes_with_their_report_lines() {
-    local_aws_env();
+    support::aws_env();
     let cp = ControlPlane::start(json!({"lgb-a": {"memory_size": 256, "timeout": 60}}));
     let config = bench(
         3,
@@ -231,7 +213,7 @@ async fn lambda_invoker_gets_cold_then_warm_sandboxes_with_their_report_lines() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn function_url_invoker_is_signed_and_checked() {
-    local_aws_env();
+    support::aws_env();
     let cp = ControlPlane::start(json!({"lgb-url": {"memory_size": 128, "timeout": 60}}));
     let url = format!("{}/lambda-url/lgb-url/", cp.endpoint);
     let config = bench(
@@ -274,7 +256,7 @@ async fn function_url_invoker_is_signed_and_checked() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lambda_throttling_over_the_reserved_concurrency_is_retried() {
-    local_aws_env();
+    support::aws_env();
     let cp = ControlPlane::start(
         json!({"lgb-small": {"memory_size": 128, "timeout": 60, "reserved_concurrency": 2}}),
     );
