@@ -38,9 +38,9 @@ pub mod config;
 pub mod database;
 pub mod error;
 pub mod executor;
+pub mod iam;
 #[cfg(test)]
 mod layers;
-pub mod iam;
 pub mod metrics;
 pub mod operation;
 pub mod protocol;

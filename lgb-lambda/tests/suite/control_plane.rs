@@ -87,14 +87,15 @@ impl ControlPlane {
 
     /// `/_lgb/stats` of function `name`.
     async fn stats(&self, name: &str) -> Value {
-        let all: Value = http()
+        let body = http()
             .get(format!("{}/_lgb/stats", self.endpoint))
             .send()
             .await
             .unwrap()
-            .json()
+            .bytes()
             .await
             .unwrap();
+        let all: Value = serde_json::from_slice(&body).unwrap();
         all["functions"][name].clone()
     }
 }
