@@ -427,6 +427,7 @@ impl TestMerge {
             start_unix_ms: r.start_unix_ms,
             window_ns: r.window_ns,
             environment: r.environment,
+            timeline_shift: r.timeline_shift,
         });
         Ok(())
     }
