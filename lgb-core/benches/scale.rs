@@ -87,7 +87,12 @@ fn main() {
     let dir = tempfile_dir();
     println!(
         "{:>8} {:>22} {:>14} {:>14} {:>16} {:>12}",
-        "workers", "bytes/min/op (worker)", "merge CPU s", "peak RSS MB", "result.json MB", "load s"
+        "workers",
+        "bytes/min/op (worker)",
+        "merge CPU s",
+        "peak RSS MB",
+        "result.json MB",
+        "load s"
     );
     for workers in [10u32, 100, 1_000] {
         // One worker's encoding is generated per distinct seed; the runner decodes each.

@@ -110,7 +110,11 @@ fn a_worst_case_fourteen_minute_worker_result_fits_lambdas_response_limit() {
         assert_eq!(r.timeline_shift, 0);
     } else {
         assert!(r.timeline_shift > 0);
-        assert!(r.metrics.timeline.points().all(|p| p.latency.shift() == r.timeline_shift));
+        assert!(r
+            .metrics
+            .timeline
+            .points()
+            .all(|p| p.latency.shift() == r.timeline_shift));
     }
 }
 
@@ -158,7 +162,11 @@ fn a_thousand_merged_workers_give_the_percentiles_of_one_histogram() {
         let m = &merged.metrics.operations[*op];
         assert_eq!(m.latency, all[k]);
         for q in QUANTILES {
-            assert_eq!(m.latency.quantile_ns(q), all[k].quantile_ns(q), "{op} q={q}");
+            assert_eq!(
+                m.latency.quantile_ns(q),
+                all[k].quantile_ns(q),
+                "{op} q={q}"
+            );
         }
     }
     let points: Vec<_> = merged.metrics.timeline.points().collect();
@@ -169,7 +177,12 @@ fn a_thousand_merged_workers_give_the_percentiles_of_one_histogram() {
         assert_eq!(p.latency.len(), want.len());
         assert_eq!(p.latency.to_histogram(), *want);
         for q in QUANTILES {
-            assert_eq!(p.latency.quantile_ns(q), want.quantile_ns(q), "{} q={q}", p.second);
+            assert_eq!(
+                p.latency.quantile_ns(q),
+                want.quantile_ns(q),
+                "{} q={q}",
+                p.second
+            );
         }
         assert_eq!(p.latency.max_ns(), want.summary().max_ns);
     }

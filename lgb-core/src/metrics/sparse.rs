@@ -422,7 +422,9 @@ mod tests {
         let mut rec = SecondRecorder::default();
         let mut x = 7u64;
         for _ in 0..5_000 {
-            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             let v = (x >> 20) % 5_000_000_000;
             full.record_ns(v);
             rec.record_ns(v);

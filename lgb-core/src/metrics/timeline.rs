@@ -70,12 +70,19 @@ impl Timeline {
 
     /// Bytes of the points' encoded histograms (before base64), to size a result.
     pub fn histogram_bytes(&self) -> usize {
-        self.points.values().map(|p| p.latency.to_bytes().len()).sum()
+        self.points
+            .values()
+            .map(|p| p.latency.to_bytes().len())
+            .sum()
     }
 
     /// The coarsest precision shift among the points (0: all at full precision).
     pub fn shift(&self) -> u8 {
-        self.points.values().map(|p| p.latency.shift()).max().unwrap_or(0)
+        self.points
+            .values()
+            .map(|p| p.latency.shift())
+            .max()
+            .unwrap_or(0)
     }
 
     /// Adds every point of `other` (exact).

@@ -103,7 +103,12 @@ pub fn write_interval_log(
         let at = UNIX_EPOCH + Duration::from_secs(p.second.max(0) as u64);
         let offset = at.duration_since(start).unwrap_or(Duration::ZERO);
         writer
-            .write_histogram(p.latency.to_histogram().inner(), offset, Duration::from_secs(1), tag)
+            .write_histogram(
+                p.latency.to_histogram().inner(),
+                offset,
+                Duration::from_secs(1),
+                tag,
+            )
             .map_err(|e| Error::Internal(format!("writing interval log: {e:?}")))?;
     }
     Ok(())

@@ -102,7 +102,13 @@ fn test_metrics(shape: Shape) -> TestMetrics {
             }
             metrics
                 .timeline
-                .add(START_S + s, op, n, failed, &lgb_core::metrics::SparseHistogram::from_histogram(&second))
+                .add(
+                    START_S + s,
+                    op,
+                    n,
+                    failed,
+                    &lgb_core::metrics::SparseHistogram::from_histogram(&second),
+                )
                 .unwrap();
         }
         metrics.operations.insert(op.to_string(), m);
