@@ -21,7 +21,7 @@ use tokio_util::sync::CancellationToken;
 use crate::clock::Clock;
 use crate::database::{Database, OpMeta};
 use crate::error::{Error, Result};
-use crate::metrics::{LatencyHistogram, OperationMetrics, TestMetrics, Timeline};
+use crate::metrics::{OperationMetrics, SecondRecorder, TestMetrics, Timeline};
 use crate::operation::{KeySet, OpContext, Strategy};
 
 /// How one test runs in one worker.
@@ -228,14 +228,15 @@ impl Drop for AbortOnDrop {
 }
 
 /// Per-second counters of one task, flushed into the shared timeline at each boundary.
-/// A success's latency is recorded here only; each flush folds the second's histogram
-/// into the task's totals, so an operation costs one histogram record, not two.
+/// A success's latency is recorded here only; each flush folds the second's buckets
+/// into the task's totals, so an operation costs one histogram record, not two. The
+/// recorder allocates pages only where latencies fall, not a full histogram per kind.
 struct Interval {
     second: i64,
     boundary_ns: u64,
     ops: Vec<u64>,
     errors: Vec<u64>,
-    latency: Vec<LatencyHistogram>,
+    latency: Vec<SecondRecorder>,
 }
 
 impl Interval {
@@ -245,7 +246,7 @@ impl Interval {
             boundary_ns: 0,
             ops: vec![0; kinds],
             errors: vec![0; kinds],
-            latency: (0..kinds).map(|_| LatencyHistogram::new()).collect(),
+            latency: (0..kinds).map(|_| SecondRecorder::default()).collect(),
         }
     }
 
@@ -266,17 +267,10 @@ impl Interval {
             .map_err(|_| Error::Internal("timeline lock poisoned".into()))?;
         for (i, name) in s.kinds.iter().enumerate() {
             if self.ops[i] > 0 {
-                t.add(
-                    self.second,
-                    name,
-                    self.ops[i],
-                    self.errors[i],
-                    &self.latency[i],
-                )?;
-                totals[i].latency.add(&self.latency[i])?;
+                let latency = self.latency[i].take_into(&mut totals[i].latency);
+                t.add(self.second, name, self.ops[i], self.errors[i], &latency)?;
                 self.ops[i] = 0;
                 self.errors[i] = 0;
-                self.latency[i].reset();
             }
         }
         Ok(())

@@ -101,6 +101,10 @@ pub struct Environment {
     /// Lambda invoker from the log tail.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub report: Option<InvocationReport>,
+    /// The worker process's peak resident memory in KiB when its result was made
+    /// (`VmHWM`; a local worker shares the runner's process).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peak_rss_kb: Option<u64>,
 }
 
 impl Environment {
@@ -167,6 +171,54 @@ pub struct WorkerResult {
     pub metrics: TestMetrics,
     /// Where the worker ran.
     pub environment: Environment,
+    /// Precision shift of the timeline's per-second histograms: 0 at full precision; more
+    /// when the worker coarsened them to fit the response limit (see [`fit_response`]).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub timeline_shift: u8,
+}
+
+fn is_zero(v: &u8) -> bool {
+    *v == 0
+}
+
+/// Lambda's limit on a synchronous response.
+pub const RESPONSE_LIMIT_BYTES: usize = 6 * 1024 * 1024;
+/// What a worker's encoded result may take: the limit less a margin for the invoker's
+/// envelope and anything added after sizing.
+pub const RESPONSE_BUDGET_BYTES: usize = 5 * 1024 * 1024;
+
+/// Keeps `result`'s encoded JSON within `budget` bytes by coarsening its timeline's
+/// per-second histograms (3, 5, then 7 bits: about 0.8%, 3% and 12.5% buckets instead
+/// of 0.1%), and records the coarsening in `result.timeline_shift` so the results say
+/// so. Whole-test histograms are never coarsened. Returns the encoded size.
+pub fn fit_response(result: &mut WorkerResult, budget: usize) -> usize {
+    let size = |r: &WorkerResult| serde_json::to_vec(r).map_or(usize::MAX, |v| v.len());
+    let mut bytes = size(result);
+    for shift in [3, 5, 7] {
+        if bytes <= budget {
+            break;
+        }
+        result.metrics.timeline.coarsen(shift);
+        result.timeline_shift = result.metrics.timeline.shift();
+        bytes = size(result);
+        tracing::warn!(
+            worker = result.worker.index,
+            shift,
+            bytes,
+            "worker result over its size budget; timeline histograms coarsened"
+        );
+    }
+    bytes
+}
+
+/// This process's peak resident memory in KiB (`VmHWM` of /proc/self/status), where
+/// the platform has it.
+pub fn peak_rss_kb() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
 impl WorkerResult {
@@ -190,6 +242,7 @@ impl WorkerResult {
                 ..TestMetrics::default()
             },
             environment,
+            timeline_shift: 0,
         }
     }
 }

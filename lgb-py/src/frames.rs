@@ -19,7 +19,7 @@ use arrow_array::{
 };
 use arrow_schema::{ArrowError, DataType, Field, Schema, TimeUnit};
 use lgb_core::cost::{self, PriceTable};
-use lgb_core::metrics::{LatencyHistogram, OperationMetrics};
+use lgb_core::metrics::{LatencyHistogram, OperationMetrics, SparseHistogram};
 use lgb_core::protocol::{Phase, WorkerStatus};
 use lgb_core::report::summary_rows;
 use lgb_core::runner::{RunResult, TestResult};
@@ -327,41 +327,19 @@ pub fn summary(run: &RunResult) -> Result<RecordBatch, ArrowError> {
 }
 
 /// Mean, p50, p90, p99, p99.9 and max (ns) of one timeline point: the numbers of
-/// [`LatencyHistogram::summary`], from the same hdrhistogram calls with the mean's terms
-/// added in the same order, but without the standard deviation and with the mean summed
-/// bucket by bucket from the first sample to the last. hdrhistogram's recorded-value
-/// iterator, which `summary` runs twice (mean, standard deviation), walks every empty
-/// bucket from zero on, at a cost that was 80% of building a timeline table.
-fn interval_stats(latency: &LatencyHistogram) -> [i64; 6] {
-    let h = latency.inner();
-    let total = h.len();
-    if total == 0 {
+/// [`LatencyHistogram::summary`] for the same samples (without the standard deviation),
+/// read from the point's sparse histogram, which holds only its occupied buckets.
+fn interval_stats(latency: &SparseHistogram) -> [i64; 6] {
+    if latency.is_empty() {
         return [0; 6];
     }
-    // From the smallest sample (tracked by the histogram) to the largest: no bucket
-    // outside that range holds anything.
-    let mut bucket = if h.count_at(0) > 0 {
-        0
-    } else {
-        h.lowest_equivalent(h.min_nz())
-    };
-    let (mut mean, mut seen) = (0.0_f64, 0_u64);
-    let max = h.max();
-    while seen < total && bucket <= max {
-        let n = h.count_at(bucket);
-        if n > 0 {
-            mean += h.median_equivalent(bucket) as f64 * n as f64 / total as f64;
-            seen += n;
-        }
-        bucket = h.next_non_equivalent(bucket);
-    }
     [
-        ns_f(mean),
-        ns(h.value_at_quantile(0.50)),
-        ns(h.value_at_quantile(0.90)),
-        ns(h.value_at_quantile(0.99)),
-        ns(h.value_at_quantile(0.999)),
-        ns(h.max()),
+        ns_f(latency.mean_ns()),
+        ns(latency.quantile_ns(0.50)),
+        ns(latency.quantile_ns(0.90)),
+        ns(latency.quantile_ns(0.99)),
+        ns(latency.quantile_ns(0.999)),
+        ns(latency.max_ns()),
     ]
 }
 

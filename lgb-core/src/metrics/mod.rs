@@ -6,6 +6,7 @@
 //! all their operations, never an average of percentiles.
 
 mod histogram;
+pub mod sparse;
 pub mod timeline;
 
 use std::collections::BTreeMap;
@@ -13,6 +14,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 pub use histogram::{LatencyHistogram, LatencySummary, HIGHEST_NS, SIGFIG};
+pub use sparse::{SecondRecorder, SparseHistogram};
 pub use timeline::{Timeline, TimelinePoint};
 
 use crate::error::{Error, ErrorClass, Result};

@@ -1,6 +1,7 @@
 //! The per-second timeline: for each wall-clock second and operation kind, how many
-//! operations ended, how many failed, and their latency histogram, so that per-second
-//! p50/p99 of many workers merge exactly.
+//! operations ended, how many failed, and their latency as a [`SparseHistogram`] (the
+//! whole-test histogram's buckets, only those occupied), so that per-second p50/p99 of
+//! many workers merge exactly at the whole-test precision.
 //!
 //! Seconds are Unix seconds (not seconds since a worker started), so workers that
 //! started at slightly different times line up.
@@ -9,7 +10,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::LatencyHistogram;
+use super::SparseHistogram;
 use crate::error::Result;
 
 /// One second of one operation kind.
@@ -24,7 +25,7 @@ pub struct TimelinePoint {
     /// Failed operations that ended in this second.
     pub errors: u64,
     /// Latencies of the successful operations that ended in this second.
-    pub latency: LatencyHistogram,
+    pub latency: SparseHistogram,
 }
 
 /// Timeline points keyed by (second, operation).
@@ -41,7 +42,7 @@ impl Timeline {
         operation: &str,
         ops: u64,
         errors: u64,
-        latency: &LatencyHistogram,
+        latency: &SparseHistogram,
     ) -> Result<()> {
         let p = self
             .points
@@ -51,11 +52,37 @@ impl Timeline {
                 operation: operation.to_string(),
                 ops: 0,
                 errors: 0,
-                latency: LatencyHistogram::new(),
+                latency: SparseHistogram::new(),
             });
         p.ops += ops;
         p.errors += errors;
-        p.latency.add(latency)
+        p.latency.add(latency);
+        Ok(())
+    }
+
+    /// Groups every point's latency buckets `2^shift` at a time (see
+    /// [`SparseHistogram::coarsen`]); used by a worker whose result would not fit.
+    pub fn coarsen(&mut self, shift: u8) {
+        for p in self.points.values_mut() {
+            p.latency.coarsen(shift);
+        }
+    }
+
+    /// Bytes of the points' encoded histograms (before base64), to size a result.
+    pub fn histogram_bytes(&self) -> usize {
+        self.points
+            .values()
+            .map(|p| p.latency.to_bytes().len())
+            .sum()
+    }
+
+    /// The coarsest precision shift among the points (0: all at full precision).
+    pub fn shift(&self) -> u8 {
+        self.points
+            .values()
+            .map(|p| p.latency.shift())
+            .max()
+            .unwrap_or(0)
     }
 
     /// Adds every point of `other` (exact).
@@ -106,8 +133,9 @@ mod tests {
 
     #[test]
     fn merge_adds_matching_seconds() {
-        let mut h = LatencyHistogram::new();
-        h.record_ns(100);
+        let mut full = crate::metrics::LatencyHistogram::new();
+        full.record_ns(100);
+        let h = SparseHistogram::from_histogram(&full);
         let mut a = Timeline::default();
         a.add(10, "read", 1, 0, &h).unwrap();
         let mut b = Timeline::default();

@@ -8,7 +8,10 @@
 //! ```
 //!
 //! `result.json` carries `schema_version`; loaders accept every version up to
-//! [`SCHEMA_VERSION`] and refuse newer ones with a clear message.
+//! [`SCHEMA_VERSION`] and refuse newer ones with a clear message. Version 2 stores each
+//! timeline point's latency as a sparse histogram
+//! ([`crate::metrics::SparseHistogram`]); version 1 stored full HdrHistograms there,
+//! which still load (converted exactly).
 
 use std::fs;
 use std::io::Write;
@@ -23,7 +26,7 @@ use super::RunResult;
 use crate::error::{Error, Result};
 
 /// Current layout version of a results directory.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 /// Name of the main file of a results directory.
 pub const RESULT_FILE: &str = "result.json";
 
@@ -100,7 +103,12 @@ pub fn write_interval_log(
         let at = UNIX_EPOCH + Duration::from_secs(p.second.max(0) as u64);
         let offset = at.duration_since(start).unwrap_or(Duration::ZERO);
         writer
-            .write_histogram(p.latency.inner(), offset, Duration::from_secs(1), tag)
+            .write_histogram(
+                p.latency.to_histogram().inner(),
+                offset,
+                Duration::from_secs(1),
+                tag,
+            )
             .map_err(|e| Error::Internal(format!("writing interval log: {e:?}")))?;
     }
     Ok(())

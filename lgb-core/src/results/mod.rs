@@ -54,6 +54,14 @@ pub struct WorkerSummary {
     pub window_ns: u64,
     /// Where it ran.
     pub environment: Environment,
+    /// Precision shift of its timeline histograms; non-zero when the worker coarsened
+    /// them to fit the response limit (see [`crate::protocol::fit_response`]).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub timeline_shift: u8,
+}
+
+fn is_zero(v: &u8) -> bool {
+    *v == 0
 }
 
 /// The merged result of one test over all its workers.

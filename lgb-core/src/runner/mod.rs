@@ -274,26 +274,33 @@ impl Runner {
         workers: u32,
         cancel: &CancellationToken,
     ) -> Result<TestResult> {
-        let requests: Vec<WorkerRequest> = (0..workers)
-            .map(|index| WorkerRequest {
-                version: PROTOCOL_VERSION,
-                run_id: run_id.to_string(),
-                phase,
-                test: test.clone(),
-                database: config.database.clone(),
-                workload: config.workload.clone(),
-                worker: WorkerSlot {
-                    index,
-                    count: workers,
-                },
-                seed: config.workload.seed,
+        use futures::StreamExt;
+        let request = |index| WorkerRequest {
+            version: PROTOCOL_VERSION,
+            run_id: run_id.to_string(),
+            phase,
+            test: test.clone(),
+            database: config.database.clone(),
+            workload: config.workload.clone(),
+            worker: WorkerSlot {
+                index,
+                count: workers,
+            },
+            seed: config.workload.seed,
+        };
+        // Each worker's result is folded into the merge as it arrives and dropped, so
+        // the runner never holds all workers' results (and their timelines) at once.
+        let mut outcomes: futures::stream::FuturesUnordered<_> = (0..workers)
+            .map(|index| {
+                let req = request(index);
+                async move { self.invoke_with_retries(&req, cancel.clone()).await }
             })
             .collect();
-        let calls = requests
-            .iter()
-            .map(|r| self.invoke_with_retries(r, cancel.clone()));
-        let outcomes = futures::future::join_all(calls).await;
-        merge(test, phase, outcomes)
+        let mut acc = TestMerge::new(test, phase);
+        while let Some((result, attempts)) = outcomes.next().await {
+            acc.add(result, attempts)?;
+        }
+        acc.finish()
     }
 
     async fn invoke_with_retries(
@@ -363,53 +370,110 @@ pub fn resolve_preset(t: &TestConfig) -> TestConfig {
     t
 }
 
-/// Merges worker results into one test result, exactly.
+/// Merges worker results into one test result, exactly (all at once; the runner folds
+/// them one by one with [`TestMerge`]).
 pub fn merge(
     test: &TestConfig,
     phase: Phase,
     outcomes: Vec<(WorkerResult, u32)>,
 ) -> Result<TestResult> {
-    let mut metrics = TestMetrics::default();
-    let mut workers = Vec::with_capacity(outcomes.len());
-    let mut start = i64::MAX;
-    let mut end = i64::MIN as i128;
-    for (r, attempts) in &outcomes {
-        metrics.merge(&r.metrics)?;
-        if r.status != WorkerStatus::Failed {
-            start = start.min(r.start_unix_ms);
-            end = end.max(i128::from(r.start_unix_ms) * 1_000_000 + i128::from(r.window_ns));
+    let mut acc = TestMerge::new(test, phase);
+    for (r, attempts) in outcomes {
+        acc.add(r, attempts)?;
+    }
+    acc.finish()
+}
+
+/// Folds worker results into one test result as they arrive, so the runner holds one
+/// merged set of metrics and a small summary per worker, never every worker's result.
+#[derive(Debug)]
+pub struct TestMerge {
+    test: TestConfig,
+    phase: Phase,
+    metrics: TestMetrics,
+    workers: Vec<WorkerSummary>,
+    start: i64,
+    end: i128,
+}
+
+impl TestMerge {
+    /// An empty merge for `test` in `phase`.
+    pub fn new(test: &TestConfig, phase: Phase) -> Self {
+        Self {
+            test: test.clone(),
+            phase,
+            metrics: TestMetrics::default(),
+            workers: Vec::new(),
+            start: i64::MAX,
+            end: i64::MIN as i128,
         }
-        workers.push(WorkerSummary {
+    }
+
+    /// Adds one worker's result (after `attempts` invocations) and drops it.
+    pub fn add(&mut self, r: WorkerResult, attempts: u32) -> Result<()> {
+        self.metrics.merge(&r.metrics)?;
+        if r.status != WorkerStatus::Failed {
+            self.start = self.start.min(r.start_unix_ms);
+            self.end = self
+                .end
+                .max(i128::from(r.start_unix_ms) * 1_000_000 + i128::from(r.window_ns));
+        }
+        self.workers.push(WorkerSummary {
             index: r.worker.index,
             status: r.status,
-            error: r.error.clone(),
-            attempts: *attempts,
             ops: r.metrics.ok() + r.metrics.failed(),
+            error: r.error,
+            attempts,
             start_unix_ms: r.start_unix_ms,
             window_ns: r.window_ns,
-            environment: r.environment.clone(),
+            environment: r.environment,
+            timeline_shift: r.timeline_shift,
         });
+        Ok(())
     }
-    let (start_unix_ms, window_ns) = if start == i64::MAX {
-        (0, 0)
-    } else {
-        (start, (end - i128::from(start) * 1_000_000).max(0) as u64)
-    };
-    if workers.is_empty() {
-        return Err(Error::Internal(format!(
-            "test `{}` has no worker result to merge",
-            test.name
-        )));
+
+    /// Workers added so far.
+    pub fn len(&self) -> usize {
+        self.workers.len()
     }
-    Ok(TestResult {
-        name: test.name.clone(),
-        phase,
-        test: test.clone(),
-        start_unix_ms,
-        window_ns,
-        workers,
-        metrics,
-    })
+
+    /// Whether no worker was added yet.
+    pub fn is_empty(&self) -> bool {
+        self.workers.is_empty()
+    }
+
+    /// The merged test result, workers in index order (they arrive in any order).
+    pub fn finish(self) -> Result<TestResult> {
+        let Self {
+            test,
+            phase,
+            metrics,
+            mut workers,
+            start,
+            end,
+        } = self;
+        if workers.is_empty() {
+            return Err(Error::Internal(format!(
+                "test `{}` has no worker result to merge",
+                test.name
+            )));
+        }
+        workers.sort_by_key(|w| w.index);
+        let (start_unix_ms, window_ns) = if start == i64::MAX {
+            (0, 0)
+        } else {
+            (start, (end - i128::from(start) * 1_000_000).max(0) as u64)
+        };
+        Ok(TestResult {
+            name: test.name.clone(),
+            phase,
+            start_unix_ms,
+            window_ns,
+            workers,
+            metrics,
+            test,
+        })
+    }
 }
 
 #[cfg(test)]

@@ -264,7 +264,7 @@ impl Worker {
             }
             exec.metrics.verify = Some(report);
         }
-        Ok(WorkerResult {
+        let mut result = WorkerResult {
             version: PROTOCOL_VERSION,
             run_id: req.run_id.clone(),
             test: req.test.name.clone(),
@@ -280,8 +280,14 @@ impl Worker {
             window_ns: exec.window_ns,
             warmup_ops: exec.warmup_ops,
             metrics: exec.metrics,
-            environment: self.environment(),
-        })
+            environment: crate::protocol::Environment {
+                peak_rss_kb: crate::protocol::peak_rss_kb(),
+                ..self.environment()
+            },
+            timeline_shift: 0,
+        };
+        crate::protocol::fit_response(&mut result, crate::protocol::RESPONSE_BUDGET_BYTES);
+        Ok(result)
     }
 }
 

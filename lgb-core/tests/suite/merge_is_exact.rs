@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use lgb_core::config::BenchmarkConfig;
 use lgb_core::database::OpMeta;
-use lgb_core::metrics::{LatencyHistogram, OperationMetrics, TestMetrics};
+use lgb_core::metrics::{LatencyHistogram, OperationMetrics, SparseHistogram, TestMetrics};
 use lgb_core::protocol::{
     Environment, Phase, WorkerResult, WorkerSlot, WorkerStatus, PROTOCOL_VERSION,
 };
@@ -31,7 +31,13 @@ fn worker_result(index: u32, count: u32, samples: &[u64]) -> WorkerResult {
         h.record_ns(ns);
         metrics
             .timeline
-            .add(1_700_000_000 + (i % 3) as i64, "read", 1, 0, &h)
+            .add(
+                1_700_000_000 + (i % 3) as i64,
+                "read",
+                1,
+                0,
+                &SparseHistogram::from_histogram(&h),
+            )
             .unwrap();
     }
     metrics.operations.insert("read".into(), m);
@@ -48,6 +54,7 @@ fn worker_result(index: u32, count: u32, samples: &[u64]) -> WorkerResult {
         warmup_ops: 0,
         metrics,
         environment: Environment::local(),
+        timeline_shift: 0,
     }
 }
 
@@ -85,7 +92,7 @@ proptest! {
         // The timeline merges exactly too: its histograms add up to the total.
         let mut from_timeline = LatencyHistogram::new();
         for p in merged.metrics.timeline.points() {
-            from_timeline.add(&p.latency).unwrap();
+            from_timeline.add(&p.latency.to_histogram()).unwrap();
         }
         prop_assert_eq!(from_timeline, all);
     }

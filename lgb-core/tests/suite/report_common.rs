@@ -102,7 +102,13 @@ fn test_metrics(shape: Shape) -> TestMetrics {
             }
             metrics
                 .timeline
-                .add(START_S + s, op, n, failed, &second)
+                .add(
+                    START_S + s,
+                    op,
+                    n,
+                    failed,
+                    &lgb_core::metrics::SparseHistogram::from_histogram(&second),
+                )
                 .unwrap();
         }
         metrics.operations.insert(op.to_string(), m);
@@ -131,6 +137,7 @@ fn worker(index: u32, cold: bool, ops: u64) -> WorkerSummary {
             cpus: 1,
             ..Environment::default()
         },
+        timeline_shift: 0,
     }
 }
 

@@ -32,7 +32,7 @@ fn markdown_is_golden() {
 fn json_holds_the_result_summary_and_cost() {
     let run = report_common::run();
     let v: serde_json::Value = serde_json::from_str(&text(Format::Json)).unwrap();
-    assert_eq!(v["schema_version"], 1);
+    assert_eq!(v["schema_version"], 2);
     assert_eq!(v["run_id"], run.run_id.as_str());
     let read = v["summary"]
         .as_array()

@@ -75,6 +75,14 @@ fn a_version_1_result_keeps_loading_and_reporting() {
     let ops = &run.tests[1].metrics.operations;
     assert_eq!((ops["read"].ok, ops["update"].ok), (199, 201));
     assert_eq!(ops["read"].latency.len(), 199, "histograms decode");
+    // Version 1 stored full histograms in the timeline; they load as sparse ones, exactly.
+    let timeline = &run.tests[1].metrics.timeline;
+    let read_seconds: u64 = timeline
+        .points()
+        .filter(|p| p.operation == "read")
+        .map(|p| p.latency.len())
+        .sum();
+    assert_eq!(read_seconds, 199, "timeline histograms decode");
     let report = Report::new(run);
     for f in Format::ALL {
         assert!(!report.to_bytes(f).unwrap().is_empty(), "{f:?}");
@@ -88,12 +96,12 @@ fn newer_and_foreign_files_fail_clearly() {
         serde_json::from_slice(&std::fs::read(fixture("result-v1.json")).unwrap()).unwrap();
 
     let mut newer = v1.clone();
-    newer["schema_version"] = 2.into();
+    newer["schema_version"] = 3.into();
     let p = tmp.path().join("newer.json");
     std::fs::write(&p, newer.to_string()).unwrap();
     let err = load_run(&p).unwrap_err().to_string();
     assert!(
-        err.contains("schema version 2") && err.contains("newer lgb"),
+        err.contains("schema version 3") && err.contains("newer lgb"),
         "{err}"
     );
 

@@ -1,0 +1,144 @@
+//! Results at scale: for 10, 100 and 1,000 synthetic workers of a `LGB_SCALE_MINUTES`
+//! (default 1) minute test with 4 operation kinds (200 operations per second each,
+//! latencies log-uniform from 100 µs to 10 s), prints a worker result's bytes per
+//! minute per operation, the CPU time to decode and merge all worker results (as the
+//! runner does, one at a time), the process's peak RSS during the merge, and the size
+//! and load time of the written result.json.
+//!
+//! Run: `cargo bench -p lgb-core --bench scale`.
+
+use std::time::Instant;
+
+use lgb_core::config::{BenchmarkConfig, OperationConfig, Target, TestConfig};
+use lgb_core::database::OpMeta;
+use lgb_core::metrics::{LatencyHistogram, OperationMetrics, SparseHistogram, TestMetrics};
+use lgb_core::protocol::{
+    Environment, Phase, WorkerResult, WorkerSlot, WorkerStatus, PROTOCOL_VERSION,
+};
+use lgb_core::results::{load_run, write_run, RunResult, RunStatus, SCHEMA_VERSION};
+use lgb_core::runner::TestMerge;
+
+const OPS: [&str; 4] = ["read", "update", "insert", "scan"];
+const PER_SECOND: u64 = 200;
+const START_S: i64 = 1_700_000_000;
+
+fn worker_json(index: u32, count: u32, seconds: i64) -> Vec<u8> {
+    let mut x = u64::from(index) * 2_654_435_761 + 1;
+    let mut metrics = TestMetrics::default();
+    for op in OPS {
+        let mut m = OperationMetrics::new(false);
+        for s in 0..seconds {
+            let mut second = LatencyHistogram::new();
+            for _ in 0..PER_SECOND {
+                x = x
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1_442_695_040_888_963_407);
+                let u = ((x >> 11) % 1_000_000) as f64 / 1e6;
+                let ns = (1e5 * 1e5_f64.powf(u)) as u64;
+                m.record_ok(0, 0, ns, &OpMeta::default());
+                second.record_ns(ns);
+            }
+            let sparse = SparseHistogram::from_histogram(&second);
+            metrics
+                .timeline
+                .add(START_S + s, op, PER_SECOND, 0, &sparse)
+                .expect("timeline add");
+        }
+        metrics.operations.insert(op.to_string(), m);
+    }
+    let r = WorkerResult {
+        version: PROTOCOL_VERSION,
+        run_id: "scale".into(),
+        test: "t".into(),
+        phase: Phase::Run,
+        worker: WorkerSlot { index, count },
+        status: WorkerStatus::Completed,
+        error: None,
+        start_unix_ms: START_S * 1000,
+        window_ns: seconds as u64 * 1_000_000_000,
+        warmup_ops: 0,
+        metrics,
+        environment: Environment::local(),
+        timeline_shift: 0,
+    };
+    serde_json::to_vec(&r).expect("encode")
+}
+
+fn peak_rss_mb() -> f64 {
+    lgb_core::protocol::peak_rss_kb().map_or(f64::NAN, |k| k as f64 / 1024.0)
+}
+
+/// Resets VmHWM to the current RSS (Linux), so each case's peak is its own.
+fn reset_peak() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+fn main() {
+    let minutes: i64 = std::env::var("LGB_SCALE_MINUTES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1);
+    let seconds = minutes * 60;
+    let config = BenchmarkConfig::from_json_str(
+        r#"{"database": {"type": "memory"}, "tests": [{"name": "t", "preset": "ycsb-c", "operations": 1}]}"#,
+        &[],
+    )
+    .expect("config");
+    let dir = tempfile_dir();
+    println!(
+        "{:>8} {:>22} {:>14} {:>14} {:>16} {:>12}",
+        "workers",
+        "bytes/min/op (worker)",
+        "merge CPU s",
+        "peak RSS MB",
+        "result.json MB",
+        "load s"
+    );
+    for workers in [10u32, 100, 1_000] {
+        // One worker's encoding is generated per distinct seed; the runner decodes each.
+        let sample = worker_json(0, workers, seconds);
+        let per_min_op = sample.len() as f64 / minutes as f64 / OPS.len() as f64;
+        reset_peak();
+        let test = TestConfig::new("t", OperationConfig::new("read"));
+        let mut merge = TestMerge::new(&test, Phase::Run);
+        let mut cpu = 0.0;
+        for w in 0..workers {
+            let json = worker_json(w, workers, seconds);
+            // One thread, nothing else running in it: elapsed time is its CPU time.
+            let t = Instant::now();
+            let r: WorkerResult = serde_json::from_slice(&json).expect("decode");
+            merge.add(r, 1).expect("merge");
+            cpu += t.elapsed().as_secs_f64();
+        }
+        let merged = merge.finish().expect("finish");
+        let rss = peak_rss_mb();
+        let run = RunResult {
+            schema_version: SCHEMA_VERSION,
+            run_id: format!("scale-{workers}"),
+            name: "scale".into(),
+            created_at: String::new(),
+            status: RunStatus::Completed,
+            target: Target::Local,
+            lgb_version: env!("CARGO_PKG_VERSION").into(),
+            config: config.clone(),
+            tests: vec![merged],
+        };
+        let path = write_run(&run, &dir).expect("write");
+        let size = std::fs::metadata(path.join("result.json")).map_or(0, |m| m.len());
+        let t = Instant::now();
+        let back = load_run(&path).expect("load");
+        let load = t.elapsed().as_secs_f64();
+        assert_eq!(back.tests[0].workers.len(), workers as usize);
+        println!(
+            "{workers:>8} {per_min_op:>22.0} {cpu:>14.2} {rss:>14.1} {:>16.2} {load:>12.3}",
+            size as f64 / 1e6
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn tempfile_dir() -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("lgb-scale-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&d).expect("temp dir");
+    d
+}
