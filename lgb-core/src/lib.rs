@@ -50,6 +50,8 @@ pub mod results;
 pub mod runner;
 pub mod units;
 pub mod worker;
+pub mod sweep;
+pub mod targets;
 pub mod workload;
 
 /// Cost estimates of a run (the same module as [`results::cost`]).

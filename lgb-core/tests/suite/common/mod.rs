@@ -5,5 +5,6 @@
 #[macro_use]
 pub mod conformance;
 pub mod exec;
+pub mod outputs_tf;
 
 pub use lgb_testkit::services::{aws_endpoint, repo_root, service_env, unique_prefix};
