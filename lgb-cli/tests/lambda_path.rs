@@ -562,7 +562,7 @@ fn sweep_restores_the_function_after_ctrl_c() {
     let config = sweep_config(dir.path(), &cp, &moto);
     let results = dir.path().join("results");
     let (_, env_before) = cp.configuration();
-    let mut child = lgb(&[
+    let child = lgb(&[
         "sweep",
         config.to_str().unwrap(),
         "--targets",
