@@ -48,10 +48,10 @@ pub mod redact;
 pub mod report;
 pub mod results;
 pub mod runner;
-pub mod units;
-pub mod worker;
 pub mod sweep;
 pub mod targets;
+pub mod units;
+pub mod worker;
 pub mod workload;
 
 /// Cost estimates of a run (the same module as [`results::cost`]).

@@ -13,10 +13,10 @@ use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::BenchmarkConfig;
-use crate::results::cost::{estimate_test, PriceTable};
 use crate::error::{Error, Result};
 use crate::metrics::LatencyHistogram;
 use crate::protocol::Phase;
+use crate::results::cost::{estimate_test, PriceTable};
 use crate::runner::{
     new_run_id, FunctionControl, RunObserver, RunResult, RunStatus, Runner, TestResult,
 };

@@ -613,8 +613,8 @@ mod runner_tests {
     use super::test_support::{serve, Received, Reply};
     use super::*;
     use crate::config::BenchmarkConfig;
-    use crate::protocol::WorkerStatus;
     use crate::error::ErrorClass;
+    use crate::protocol::WorkerStatus;
     use crate::runner::{RunStatus, Runner, Silent};
     use crate::worker::Worker;
 

@@ -191,7 +191,7 @@ pub trait FunctionControl: Send + Sync {
 }
 
 /// The settings of a function that [`FunctionControl`] reads and writes.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct FunctionSettings {
     /// `MemorySize` in MB.
     pub memory_mb: u32,
