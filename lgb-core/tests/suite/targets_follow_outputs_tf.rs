@@ -69,7 +69,8 @@ fn the_hcl_reader_sees_a_renamed_field() {
     let hcl = outputs_tf::outputs_tf().replace("function_name = ", "fn_name = ");
     let outputs = outputs_tf::outputs(&hcl);
     let keys = vec!["dynamodb".to_string()];
-    let value = outputs_tf::sample(&outputs["lgb_targets"], "lgb_targets", &keys, &|_| None);
+    let mut value = outputs_tf::sample(&outputs["lgb_targets"], "lgb_targets", &keys, &|_| None);
+    value["workers"]["dynamodb"]["database"] = json!({"type": "dynamodb"});
     let doc = json!({"lgb_targets": {"value": value}});
     let err = DeployedTargets::from_json_str(&doc.to_string(), "renamed.json").unwrap_err();
     assert!(err.to_string().contains("function_name"), "{err}");

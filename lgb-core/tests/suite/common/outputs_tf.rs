@@ -161,6 +161,12 @@ fn placeholder(path: &str, expr: &str) -> Value {
     if let Ok(n) = expr.parse::<u64>() {
         return json!(n);
     }
+    // A plain string literal (`type = "dynamodb"`) is its own value.
+    if let Some(inner) = expr.strip_prefix('"').and_then(|e| e.strip_suffix('"')) {
+        if !inner.contains("${") {
+            return json!(inner);
+        }
+    }
     match last {
         "memory_mb" | "timeout_s" => json!(1024),
         "sort_key" => Value::Null,
