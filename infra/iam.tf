@@ -285,6 +285,18 @@ data "aws_iam_policy_document" "runner" {
     resources = [for f in aws_lambda_function.worker : f.arn]
   }
 
+  # `runner.cold_start: "force"` and `lgb sweep` set an environment nonce or the
+  # memory size, wait until the update is Successful, and restore it afterwards.
+  statement {
+    sid    = "ReconfigureWorkers"
+    effect = "Allow"
+    actions = [
+      "lambda:GetFunctionConfiguration",
+      "lambda:UpdateFunctionConfiguration",
+    ]
+    resources = [for f in aws_lambda_function.worker : f.arn]
+  }
+
   # `lgb upload` writes a results directory under the prefix (PutObject only).
   statement {
     sid       = "UploadResults"

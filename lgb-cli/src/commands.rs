@@ -14,6 +14,8 @@ use lgb_core::operation::OperationRegistry;
 use lgb_core::protocol::WorkerStatus;
 use lgb_core::report;
 use lgb_core::runner::{self, RunOutcome, Runner};
+use lgb_core::sweep::SweepPlan;
+use lgb_core::targets::DeployedTargets;
 use lgb_core::workload::{Distribution, Preset};
 use tokio_util::sync::CancellationToken;
 
@@ -52,11 +54,30 @@ pub struct RunArgs {
     /// No progress bar and no table; print only the results directory.
     #[arg(long, short)]
     quiet: bool,
+    /// Deployment outputs (`tofu output -json > outputs.json` in infra/): the worker
+    /// of the config's database type and its deployed settings (table, region, …)
+    /// fill in what the config and --set leave open.
+    #[arg(long, value_name = "FILE")]
+    targets: Option<PathBuf>,
+}
+
+/// Arguments of `lgb sweep`.
+#[derive(Debug, Args)]
+pub struct SweepArgs {
+    #[command(flatten)]
+    run: RunArgs,
+    /// Memory sizes in MB, run in this order: `--memory 128,512,1024`.
+    #[arg(long, value_delimiter = ',', required = true, value_name = "MB,MB,…")]
+    memory: Vec<u32>,
+    /// Recommend the cheapest size whose p99 is at most this (`20ms`).
+    #[arg(long, value_name = "DURATION")]
+    p99_max: Option<String>,
 }
 
 pub fn dispatch(cmd: Command) -> Result<Outcome> {
     match cmd {
         Command::Run(args) => run(args),
+        Command::Sweep(args) => sweep(args),
         Command::Validate { config, set } => validate(&config, &set),
         Command::List => list(),
         Command::Schema => {
@@ -86,7 +107,9 @@ fn load_config(path: &Path, set: &[String]) -> Result<BenchmarkConfig> {
     Ok(BenchmarkConfig::load(path, set)?)
 }
 
-fn run(args: RunArgs) -> Result<Outcome> {
+/// The config of `lgb run`/`lgb sweep`: file, `--workers`, `--target`, `--set`, and
+/// what `--targets` fills in (printed, so the user sees where each value came from).
+fn prepare(args: &RunArgs) -> Result<BenchmarkConfig> {
     let mut set = args.set.clone();
     if let Some(w) = args.workers {
         set.push(format!("runner.workers={w}"));
@@ -98,17 +121,56 @@ fn run(args: RunArgs) -> Result<Outcome> {
             .unwrap_or_default();
         set.push(format!("runner.target={name}"));
     }
-    let config = load_config(&args.config, &set)?;
-    let rt = tokio::runtime::Builder::new_multi_thread()
+    let targets = args
+        .targets
+        .as_deref()
+        .map(DeployedTargets::load)
+        .transpose()?;
+    let (config, filled) = lgb_core::targets::load_config(&args.config, &set, targets.as_ref())?;
+    if let Some(file) = &args.targets {
+        let mut shown = serde_json::Value::Object(
+            filled
+                .iter()
+                .map(|f| (f.path.clone(), f.value.clone()))
+                .collect(),
+        );
+        lgb_core::redact::redact_json(&mut shown);
+        let mut lines = Vec::new();
+        if let Some(map) = shown.as_object() {
+            for (path, value) in map {
+                lines.push(format!("  {path} = {value}"));
+            }
+        }
+        if lines.is_empty() {
+            eprintln!(
+                "from {}: nothing (the config sets every value it deploys)",
+                file.display()
+            );
+        } else {
+            eprintln!("from {}:\n{}", file.display(), lines.join("\n"));
+        }
+    }
+    Ok(config)
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .context("starting the async runtime")?;
-    rt.block_on(async move {
+        .context("starting the async runtime")
+}
+
+fn run(args: RunArgs) -> Result<Outcome> {
+    let config = prepare(&args)?;
+    runtime()?.block_on(async move {
         let cancel = CancellationToken::new();
         let signal = spawn_signal_handler(cancel.clone());
         let progress = Arc::new(Progress::default());
         let invoker = runner::build_invoker(&config, Some(progress.clone())).await?;
-        let runner = Runner::new(invoker, config.runner.retries);
+        let mut runner = Runner::new(invoker, config.runner.retries);
+        if let Some(control) = runner::build_function_control(&config, false).await? {
+            runner = runner.with_control(control);
+        }
         let observer = ProgressObserver::new(progress, args.quiet);
         let run = runner.run(&config, cancel.clone(), &observer).await;
         observer.finish();
@@ -123,49 +185,97 @@ fn run(args: RunArgs) -> Result<Outcome> {
                 _ => {}
             }
         }
-        let outcome = run.outcome();
-        if matches!(outcome, RunOutcome::WorkersFailed | RunOutcome::Failed) {
-            print_worker_failures(&run);
-        }
-        match outcome {
-            RunOutcome::Clean => {
-                eprintln!("results: {}", dir.display());
-                Ok(Outcome::Success)
-            }
-            RunOutcome::Errors => {
-                let counts: Vec<String> = run
-                    .error_counts()
-                    .iter()
-                    .map(|(class, n)| format!("{n} {class}"))
-                    .collect();
-                eprintln!(
-                    "completed with errors ({}); results: {}",
-                    counts.join(", "),
-                    dir.display()
-                );
-                Ok(Outcome::Errors)
-            }
-            RunOutcome::WorkersFailed => {
-                eprintln!(
-                    "some workers did not finish; partial results: {}",
-                    dir.display()
-                );
-                Ok(Outcome::WorkersFailed)
-            }
-            RunOutcome::Cancelled => {
-                eprintln!("interrupted; partial results: {}", dir.display());
-                let signal = match signal.load(Ordering::SeqCst) {
-                    0 => SIGINT,
-                    s => s,
-                };
-                Ok(Outcome::Interrupted { signal })
-            }
-            RunOutcome::Failed => {
-                eprintln!("run failed; results: {}", dir.display());
-                Ok(Outcome::RunFailed)
-            }
-        }
+        Ok(conclude(&run, &dir, &signal))
     })
+}
+
+fn sweep(args: SweepArgs) -> Result<Outcome> {
+    let config = prepare(&args.run)?;
+    let p99_max = args
+        .p99_max
+        .as_deref()
+        .map(|d| {
+            d.parse::<lgb_core::config::HumanDuration>()
+                .map(|d| d.0)
+                .map_err(|e| lgb_core::Error::config("--p99-max", e))
+        })
+        .transpose()?;
+    let plan = SweepPlan::new(args.memory.clone(), p99_max)?;
+    runtime()?.block_on(async move {
+        let cancel = CancellationToken::new();
+        let signal = spawn_signal_handler(cancel.clone());
+        let progress = Arc::new(Progress::default());
+        let invoker = runner::build_invoker(&config, Some(progress.clone())).await?;
+        let control = runner::build_function_control(&config, true)
+            .await?
+            .context("a sweep needs a function to change")?;
+        let runner = Runner::new(invoker, config.runner.retries).with_control(control.clone());
+        let observer = ProgressObserver::new(progress, args.run.quiet);
+        let swept = lgb_core::sweep::sweep(
+            &runner,
+            control.as_ref(),
+            &config,
+            &plan,
+            cancel.clone(),
+            &observer,
+        )
+        .await;
+        observer.finish();
+        let (run, sweep_report) = swept?;
+        let dir = runner::write_run(&run, &args.run.out)?;
+        lgb_core::sweep::write_report(&sweep_report, &dir)?;
+        if !args.run.quiet {
+            println!("{}", report::render_table(&run, None));
+        }
+        println!("{}", lgb_core::sweep::render(&sweep_report));
+        Ok(conclude(&run, &dir, &signal))
+    })
+}
+
+/// Prints how the run ended and returns its outcome (the exit code).
+fn conclude(run: &runner::RunResult, dir: &Path, signal: &AtomicU8) -> Outcome {
+    let outcome = run.outcome();
+    if matches!(outcome, RunOutcome::WorkersFailed | RunOutcome::Failed) {
+        print_worker_failures(run);
+    }
+    match outcome {
+        RunOutcome::Clean => {
+            eprintln!("results: {}", dir.display());
+            Outcome::Success
+        }
+        RunOutcome::Errors => {
+            let counts: Vec<String> = run
+                .error_counts()
+                .iter()
+                .map(|(class, n)| format!("{n} {class}"))
+                .collect();
+            eprintln!(
+                "completed with errors ({}); results: {}",
+                counts.join(", "),
+                dir.display()
+            );
+            Outcome::Errors
+        }
+        RunOutcome::WorkersFailed => {
+            eprintln!(
+                "some workers did not finish; partial results: {}",
+                dir.display()
+            );
+            Outcome::WorkersFailed
+        }
+        RunOutcome::Cancelled => {
+            eprintln!("interrupted; partial results: {}", dir.display());
+            let signal = match signal.load(Ordering::SeqCst) {
+                0 => SIGINT,
+                s => s,
+            };
+            Outcome::Interrupted { signal }
+        }
+        RunOutcome::Failed => {
+            eprintln!("run failed; results: {}", dir.display());
+            Outcome::RunFailed
+        }
+    }
 }
 
 /// Names each worker that did not finish, with its reason.
@@ -288,6 +398,7 @@ fn validate(path: &Path, set: &[String]) -> Result<Outcome> {
         if workers == 1 { "" } else { "s" }
     );
     write_stdout(line.as_bytes())?;
+    write_stdout(format!("fan-out: {}\n", cfg.fan_out_summary()).as_bytes())?;
     Ok(Outcome::Success)
 }
 

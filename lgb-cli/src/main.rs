@@ -32,6 +32,10 @@ enum Command {
     /// Run a benchmark and write its results directory.
     #[command(after_long_help = RUN_EXIT_CODES)]
     Run(commands::RunArgs),
+    /// Run the benchmark at several memory sizes of the Lambda worker and recommend one;
+    /// the function's configuration is restored afterwards, also after Ctrl-C.
+    #[command(after_long_help = RUN_EXIT_CODES)]
+    Sweep(commands::SweepArgs),
     /// Check a config without running it; reports every problem with its JSON path.
     Validate {
         /// The benchmark config (JSON, comments allowed).

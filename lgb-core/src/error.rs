@@ -60,6 +60,11 @@ pub enum Error {
     /// database's error class.
     #[error("internal error: {0}")]
     Internal(String),
+    /// AWS Lambda itself refused an invocation for lack of concurrency
+    /// (`TooManyRequestsException`, or HTTP 429 from a Function URL): the runner's
+    /// fan-out is too wide for the function, which is not the database's throttling.
+    #[error("Lambda throttled the invocation: {0}")]
+    LambdaThrottled(String),
 }
 
 impl Error {
@@ -78,6 +83,7 @@ impl Error {
             Error::Cancelled => ErrorClass::Cancelled,
             Error::Backend(_) => ErrorClass::Backend,
             Error::Internal(_) => ErrorClass::Internal,
+            Error::LambdaThrottled(_) => ErrorClass::LambdaThrottled,
         }
     }
 
@@ -144,11 +150,13 @@ pub enum ErrorClass {
     Backend,
     /// See [`Error::Internal`].
     Internal,
+    /// See [`Error::LambdaThrottled`].
+    LambdaThrottled,
 }
 
 impl ErrorClass {
     /// Every class, in the order reports list them.
-    pub const ALL: [ErrorClass; 12] = [
+    pub const ALL: [ErrorClass; 13] = [
         ErrorClass::Config,
         ErrorClass::Connect,
         ErrorClass::Timeout,
@@ -161,6 +169,7 @@ impl ErrorClass {
         ErrorClass::Cancelled,
         ErrorClass::Backend,
         ErrorClass::Internal,
+        ErrorClass::LambdaThrottled,
     ];
 
     /// The stable string used in results, for example `"not_found"`.
@@ -178,6 +187,7 @@ impl ErrorClass {
             ErrorClass::Cancelled => "cancelled",
             ErrorClass::Backend => "backend",
             ErrorClass::Internal => "internal",
+            ErrorClass::LambdaThrottled => "lambda_throttled",
         }
     }
 

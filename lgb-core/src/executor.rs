@@ -80,6 +80,9 @@ pub struct Execution {
     pub warmup_ops: u64,
     /// Keys whose writes were acknowledged, when the contexts tracked them.
     pub acked: Option<KeySet>,
+    /// Latency (ns) of the first operation to finish, warmup included: what a cold
+    /// sandbox's first request pays for new connections.
+    pub first_op_ns: Option<u64>,
 }
 
 struct Shared<C: Clock> {
@@ -101,6 +104,8 @@ struct Shared<C: Clock> {
     next_slot: AtomicU64,
     interval_ns: Option<f64>,
     origin_unix_ns: i128,
+    /// Latency of the first operation to finish; 0 until one has.
+    first_op_ns: AtomicU64,
 }
 
 /// What one task measured.
@@ -155,6 +160,7 @@ pub async fn execute<C: Clock>(
         measure_start_ns,
         tickets: AtomicU64::new(0),
         next_slot: AtomicU64::new(0),
+        first_op_ns: AtomicU64::new(0),
     });
 
     let mut handles = Vec::with_capacity(contexts.len());
@@ -215,6 +221,10 @@ pub async fn execute<C: Clock>(
         cancelled,
         warmup_ops,
         acked,
+        first_op_ns: match shared.first_op_ns.load(Ordering::Relaxed) {
+            0 => None,
+            ns => Some(ns),
+        },
     })
 }
 
@@ -333,6 +343,7 @@ async fn run_task<C: Clock>(
     let mut last_end = start_ns;
     let db: &dyn Database = &*s.db;
     let mut since_yield = 0u32;
+    let mut first_done = false;
 
     loop {
         since_yield += 1;
@@ -387,6 +398,16 @@ async fn run_task<C: Clock>(
             with_timeout(op, plan.timeout, &s.cancel).await
         };
         let end = s.clock.now_ns();
+        if !first_done {
+            first_done = true;
+            // Only the first task to finish an operation sets it (0 means unset).
+            let _ = s.first_op_ns.compare_exchange(
+                0,
+                end.saturating_sub(start).max(1),
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            );
+        }
         // The measured window runs to the stop even when the last operation is dropped.
         last_end = end;
         let outcome = match finished {

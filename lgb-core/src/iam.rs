@@ -153,7 +153,19 @@ pub const LAMBDA_INVOKER: Client = Client {
     caller: Caller::Runner,
     sources: &["runner/lambda.rs"],
     receivers: &["client"],
-    calls: &[always("invoke", "lambda:InvokeFunction")],
+    calls: &[
+        always("invoke", "lambda:InvokeFunction"),
+        // `runner.cold_start: "force"` and `lgb sweep` change the function's
+        // configuration and wait for the change (runner::lambda::LambdaControl).
+        always(
+            "get_function_configuration",
+            "lambda:GetFunctionConfiguration",
+        ),
+        always(
+            "update_function_configuration",
+            "lambda:UpdateFunctionConfiguration",
+        ),
+    ],
 };
 
 /// IAM actions of the runner's Function URL invoker (`runner::function_url`): a POST
@@ -343,8 +355,10 @@ mod tests {
         assert_eq!(
             required_actions(Caller::Runner),
             [
+                "lambda:GetFunctionConfiguration",
                 "lambda:InvokeFunction",
                 "lambda:InvokeFunctionUrl",
+                "lambda:UpdateFunctionConfiguration",
                 "s3:PutObject"
             ]
         );

@@ -49,6 +49,8 @@ pub mod redact;
 pub mod report;
 pub mod results;
 pub mod runner;
+pub mod sweep;
+pub mod targets;
 pub mod units;
 pub mod worker;
 pub mod workload;

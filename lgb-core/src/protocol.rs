@@ -167,6 +167,10 @@ pub struct WorkerResult {
     pub window_ns: u64,
     /// Operations during warmup (not measured).
     pub warmup_ops: u64,
+    /// Latency (ns) of the worker's first operation, warmup included; on a cold start
+    /// it carries the cost of new connections.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_op_ns: Option<u64>,
     /// The measurements.
     pub metrics: TestMetrics,
     /// Where the worker ran.
@@ -237,6 +241,7 @@ impl WorkerResult {
             start_unix_ms: 0,
             window_ns: 0,
             warmup_ops: 0,
+            first_op_ns: None,
             metrics: TestMetrics {
                 errors,
                 ..TestMetrics::default()

@@ -24,6 +24,8 @@ use lgb_core::cost::PriceTable;
 use lgb_core::database::DatabaseRegistry;
 use lgb_core::operation::OperationRegistry;
 use lgb_core::runner::{self, RunResult};
+use lgb_core::sweep::SweepPlan;
+use lgb_core::targets::DeployedTargets;
 use pyo3::prelude::*;
 use pyo3::types::PyCapsule;
 
@@ -40,11 +42,26 @@ fn parse_config(
     is_path: bool,
     overrides: &[String],
 ) -> lgb_core::Result<BenchmarkConfig> {
-    if is_path {
-        BenchmarkConfig::load(Path::new(config), overrides)
+    parse_config_with_targets(config, is_path, overrides, None)
+}
+
+/// The config, with what the deployment outputs at `targets` (a path) fill in.
+fn parse_config_with_targets(
+    config: &str,
+    is_path: bool,
+    overrides: &[String],
+    targets: Option<&str>,
+) -> lgb_core::Result<BenchmarkConfig> {
+    let targets = targets
+        .map(|t| DeployedTargets::load(Path::new(t)))
+        .transpose()?;
+    let text = if is_path {
+        std::fs::read_to_string(config)
+            .map_err(|e| lgb_core::Error::io(format!("reading {config}"), e))?
     } else {
-        BenchmarkConfig::from_json_str(config, overrides)
-    }
+        config.to_string()
+    };
+    Ok(lgb_core::targets::config_with_targets(&text, overrides, targets.as_ref())?.0)
 }
 
 /// The default price table, or it with the fields of `prices` (JSON text, or a path
@@ -251,7 +268,7 @@ impl RunData {
 
 /// Runs a benchmark; returns the run and its results directory.
 #[pyfunction]
-#[pyo3(signature = (config, is_path, overrides, out, progress=None))]
+#[pyo3(signature = (config, is_path, overrides, out, progress=None, targets=None))]
 fn run(
     py: Python<'_>,
     config: &str,
@@ -259,9 +276,11 @@ fn run(
     overrides: Vec<String>,
     out: PathBuf,
     progress: Option<Py<PyAny>>,
+    targets: Option<&str>,
 ) -> PyResult<(RunData, String)> {
-    let config = parse_config(config, is_path, &overrides).map_err(|e| errors::to_py(py, &e))?;
-    let (run, dir) = running::run(py, config, &out, progress)?;
+    let config = parse_config_with_targets(config, is_path, &overrides, targets)
+        .map_err(|e| errors::to_py(py, &e))?;
+    let (run, dir) = running::run(py, config, &out, progress, None)?;
     let shown = dir.display().to_string();
     Ok((
         RunData {
@@ -269,6 +288,41 @@ fn run(
             path: Some(dir),
         },
         shown,
+    ))
+}
+
+/// Runs a memory-size sweep; returns the run, its results directory and the sweep
+/// report as JSON text.
+#[pyfunction]
+#[pyo3(signature = (config, is_path, overrides, out, memory, p99_max_ns=None, progress=None, targets=None))]
+#[allow(clippy::too_many_arguments)]
+fn sweep(
+    py: Python<'_>,
+    config: &str,
+    is_path: bool,
+    overrides: Vec<String>,
+    out: PathBuf,
+    memory: Vec<u32>,
+    p99_max_ns: Option<u64>,
+    progress: Option<Py<PyAny>>,
+    targets: Option<&str>,
+) -> PyResult<(RunData, String, String)> {
+    let config = parse_config_with_targets(config, is_path, &overrides, targets)
+        .map_err(|e| errors::to_py(py, &e))?;
+    let plan = SweepPlan::new(memory, p99_max_ns.map(std::time::Duration::from_nanos))
+        .map_err(|e| errors::to_py(py, &e))?;
+    let (run, dir) = running::run(py, config, &out, progress, Some(plan))?;
+    let report = lgb_core::sweep::load_report(&dir).map_err(|e| errors::to_py(py, &e))?;
+    let report = serde_json::to_string(&report)
+        .map_err(|e| errors::internal(py, format!("encoding the sweep report: {e}")))?;
+    let shown = dir.display().to_string();
+    Ok((
+        RunData {
+            run,
+            path: Some(dir),
+        },
+        shown,
+        report,
     ))
 }
 
@@ -327,6 +381,7 @@ fn _lgb(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<RunData>()?;
     m.add_class::<ArrowTable>()?;
     m.add_function(wrap_pyfunction!(run, m)?)?;
+    m.add_function(wrap_pyfunction!(sweep, m)?)?;
     m.add_function(wrap_pyfunction!(load, m)?)?;
     m.add_function(wrap_pyfunction!(validate, m)?)?;
     m.add_function(wrap_pyfunction!(list_databases, m)?)?;

@@ -16,6 +16,7 @@ use lgb_core::executor::Progress;
 use lgb_core::protocol::Phase;
 use lgb_core::report::{format_ns, format_rate};
 use lgb_core::runner::{self, RunObserver, RunResult, Runner, TestResult};
+use lgb_core::sweep::SweepPlan;
 use pyo3::prelude::*;
 use tokio_util::sync::CancellationToken;
 
@@ -157,6 +158,7 @@ pub fn run(
     config: BenchmarkConfig,
     out: &Path,
     bar: Option<Py<PyAny>>,
+    sweep: Option<SweepPlan>,
 ) -> PyResult<(RunResult, PathBuf)> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -172,9 +174,27 @@ pub fn run(
         let (observer, cancel) = (observer.clone(), cancel.clone());
         rt.spawn(async move {
             let invoker = runner::build_invoker(&config, Some(progress)).await?;
-            Runner::new(invoker, config.runner.retries)
-                .run(&config, cancel, &*observer)
+            let mut runner = Runner::new(invoker, config.runner.retries);
+            let control = runner::build_function_control(&config, sweep.is_some()).await?;
+            if let Some(c) = &control {
+                runner = runner.with_control(c.clone());
+            }
+            match (sweep, control) {
+                (Some(plan), Some(control)) => lgb_core::sweep::sweep(
+                    &runner,
+                    control.as_ref(),
+                    &config,
+                    &plan,
+                    cancel,
+                    &*observer,
+                )
                 .await
+                .map(|(run, report)| (run, Some(report))),
+                _ => runner
+                    .run(&config, cancel, &*observer)
+                    .await
+                    .map(|run| (run, None)),
+            }
         })
     };
 
@@ -197,8 +217,14 @@ pub fn run(
     };
 
     let outcome = match joined {
-        Ok(Ok(run)) => {
-            let written = py.detach(|| runner::write_run(&run, out));
+        Ok(Ok((run, report))) => {
+            let written = py.detach(|| {
+                let dir = runner::write_run(&run, out)?;
+                if let Some(r) = &report {
+                    lgb_core::sweep::write_report(r, &dir)?;
+                }
+                Ok::<_, lgb_core::Error>(dir)
+            });
             written
                 .map(|dir| (run, dir))
                 .map_err(|e| errors::to_py(py, &e))

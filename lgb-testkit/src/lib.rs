@@ -17,6 +17,7 @@
 pub mod fault_proxy;
 pub mod http;
 pub mod latency_proxy;
+pub mod outputs_tf;
 pub mod services;
 
 pub use fault_proxy::{Exchange, FaultProxy};

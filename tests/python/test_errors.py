@@ -103,6 +103,7 @@ def test_a_run_that_cannot_reach_its_target_raises_before_running(out: Path) -> 
         ("io", lgb.IoError, OSError),
         ("cancelled", lgb.CancelledError, None),
         ("backend", lgb.BackendError, None),
+        ("lambda_throttled", lgb.LambdaThrottledError, None),
     ],
 )
 def test_each_error_class_has_its_exception(error_class: str, exception: type, builtin: type | None) -> None:

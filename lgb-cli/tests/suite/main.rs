@@ -3,4 +3,5 @@
 
 mod cli;
 mod faults;
+mod lambda_path;
 mod report_cli;

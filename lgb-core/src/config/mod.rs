@@ -306,6 +306,51 @@ pub struct RunnerConfig {
     /// Extra settings per target, kept as given (endpoint overrides, qualifiers).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub options: BTreeMap<String, serde_json::Value>,
+    /// Most worker invocations open at once. A test with more workers runs them in
+    /// waves: a worker starts when an earlier one has returned.
+    #[serde(default = "default_max_in_flight")]
+    #[schemars(range(min = 1, max = 1000))]
+    pub max_in_flight: u32,
+    /// Spreads worker starts evenly over this time (worker `i` of `n` starts after
+    /// `ramp * i / n`); `0s` starts them at once.
+    #[serde(default, skip_serializing_if = "is_zero_duration")]
+    pub ramp: HumanDuration,
+    /// Cold starts: `allow` takes sandboxes as Lambda hands them out; `force` changes
+    /// the function's configuration before each test so every worker starts cold
+    /// (targets `lambda` and `url`; needs `lambda:UpdateFunctionConfiguration`).
+    #[serde(default, skip_serializing_if = "ColdStart::is_allow")]
+    pub cold_start: ColdStart,
+}
+
+/// Whether every worker of a test must start in a new (cold) Lambda sandbox.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum ColdStart {
+    /// Sandboxes as Lambda hands them out: warm when one is free.
+    #[default]
+    Allow,
+    /// Before each test the function's configuration is changed (a nonce environment
+    /// variable), which retires every warm sandbox.
+    Force,
+}
+
+impl ColdStart {
+    fn is_allow(&self) -> bool {
+        *self == ColdStart::Allow
+    }
+}
+
+fn is_zero_duration(d: &HumanDuration) -> bool {
+    d.0.is_zero()
+}
+
+/// Default of `runner.max_in_flight`.
+pub const DEFAULT_MAX_IN_FLIGHT: u32 = 100;
+
+fn default_max_in_flight() -> u32 {
+    DEFAULT_MAX_IN_FLIGHT
 }
 
 fn default_workers() -> u32 {
@@ -324,6 +369,9 @@ impl Default for RunnerConfig {
             function: None,
             url: None,
             options: BTreeMap::new(),
+            max_in_flight: DEFAULT_MAX_IN_FLIGHT,
+            ramp: HumanDuration::default(),
+            cold_start: ColdStart::Allow,
         }
     }
 }
@@ -336,6 +384,13 @@ impl BenchmarkConfig {
         overrides: &[String],
         checks: &dyn OptionChecks,
     ) -> Result<Self> {
+        let value = Self::document(text, overrides)?;
+        validate::validate_value(&value, checks)
+    }
+
+    /// The config document of `text` with `overrides` applied, not yet validated: what
+    /// a caller completes before validation (`--targets` fills in deployed settings).
+    pub fn document(text: &str, overrides: &[String]) -> Result<serde_json::Value> {
         // Comments (`//`, `/* */`, `#`) are allowed, as `lgb init` writes them; they are
         // replaced by spaces, so line and column numbers in errors stay true.
         let mut plain = String::with_capacity(text.len());
@@ -357,7 +412,7 @@ impl BenchmarkConfig {
         for o in overrides {
             apply_override(&mut value, o)?;
         }
-        validate::validate_value(&value, checks)
+        Ok(value)
     }
 
     /// The JSON Schema of the config document.
@@ -380,6 +435,37 @@ impl BenchmarkConfig {
         let mut c = self.clone();
         c.database.options.clear();
         c
+    }
+
+    /// How the largest test's workers are fanned out, in words for `lgb validate`:
+    /// at once, or in waves of `runner.max_in_flight`.
+    pub fn fan_out_summary(&self) -> String {
+        let workers = self
+            .tests
+            .iter()
+            .map(|t| self.workers_for(t))
+            .max()
+            .unwrap_or(1);
+        let cap = self.runner.max_in_flight.max(1);
+        let mut s = if workers > cap {
+            format!(
+                "{workers} workers run in waves: at most {cap} invocations are open at once \
+                 (runner.max_in_flight), and a worker starts when an earlier one returns, so \
+                 workers of one test do not all measure at the same time"
+            )
+        } else {
+            format!("{workers} worker(s) invoked at once (runner.max_in_flight {cap})")
+        };
+        if !self.runner.ramp.0.is_zero() {
+            s.push_str(&format!(
+                "; starts spread over {}",
+                humantime::format_duration(self.runner.ramp.0)
+            ));
+        }
+        if self.runner.cold_start == ColdStart::Force {
+            s.push_str("; every worker starts cold (runner.cold_start force)");
+        }
+        s
     }
 
     /// Workers for `test`: the test's own setting or the runner's.

@@ -267,6 +267,25 @@ fn semantic_problems(cfg: &BenchmarkConfig) -> Vec<ConfigProblem> {
             format!("must be between 1 and {MAX_WORKERS}"),
         ));
     }
+    if !(1..=MAX_WORKERS).contains(&cfg.runner.max_in_flight) {
+        p.push(ConfigProblem::new(
+            "runner.max_in_flight",
+            format!("must be between 1 and {MAX_WORKERS}"),
+        ));
+    }
+    if cfg.runner.ramp.0 > MAX_TEST_DURATION {
+        p.push(ConfigProblem::new(
+            "runner.ramp",
+            "must be under 14 minutes",
+        ));
+    }
+    if cfg.runner.cold_start == super::ColdStart::Force && cfg.runner.target == super::Target::Local
+    {
+        p.push(ConfigProblem::new(
+            "runner.cold_start",
+            "`force` needs a Lambda target (`lambda` or `url`); local workers have no sandboxes",
+        ));
+    }
     let mut names = HashSet::new();
     for (i, t) in cfg.tests.iter().enumerate() {
         let base = format!("tests[{i}]");

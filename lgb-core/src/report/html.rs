@@ -74,6 +74,11 @@ struct ColdRow {
     warm: usize,
     init_mean: String,
     init_max: String,
+    /// Lambda's own `Init Duration` (REPORT line) of the cold starts.
+    lambda_init_mean: String,
+    /// First operation's latency of cold and of warm workers.
+    first_op_cold: String,
+    first_op_warm: String,
     memory: String,
 }
 
@@ -283,6 +288,27 @@ fn cold_section(runs: &[RunResult], tags: &[String]) -> Section<ColdRow> {
                 .filter_map(|w| w.environment.init_ms)
                 .collect();
             let ms = |v: f64| format_ns(v * 1e6);
+            let mean = |v: &[f64]| {
+                if v.is_empty() {
+                    None
+                } else {
+                    Some(v.iter().sum::<f64>() / v.len() as f64)
+                }
+            };
+            let lambda_inits: Vec<f64> = t
+                .workers
+                .iter()
+                .filter(|w| w.environment.cold_start)
+                .filter_map(|w| w.environment.report.as_ref()?.init_duration_ms)
+                .collect();
+            let first_op = |cold: bool| -> Vec<f64> {
+                t.workers
+                    .iter()
+                    .filter(|w| w.environment.cold_start == cold)
+                    .filter_map(|w| w.first_op_ns.map(|n| n as f64))
+                    .collect()
+            };
+            let (first_cold, first_warm) = (first_op(true), first_op(false));
             let mut runtimes: Vec<&str> = t
                 .workers
                 .iter()
@@ -331,6 +357,9 @@ fn cold_section(runs: &[RunResult], tags: &[String]) -> Section<ColdRow> {
                     .copied()
                     .reduce(f64::max)
                     .map_or("-".into(), ms),
+                lambda_init_mean: mean(&lambda_inits).map_or("-".into(), ms),
+                first_op_cold: mean(&first_cold).map_or("-".into(), format_ns),
+                first_op_warm: mean(&first_warm).map_or("-".into(), format_ns),
                 memory: if memory.is_empty() {
                     "-".into()
                 } else {

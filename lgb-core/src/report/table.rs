@@ -82,6 +82,73 @@ pub fn render_cost_table(cost: &CostEstimate, width: Option<u16>) -> String {
     t.to_string()
 }
 
+/// Cold and warm workers apart, per test of a run on Lambda: how many, Lambda's init
+/// duration (the `REPORT` line), the worker's own init, and the first operation's
+/// latency (new connections). `None` when no worker ran on Lambda.
+pub fn render_cold_warm_table(run: &RunResult, width: Option<u16>) -> Option<String> {
+    let on_lambda = run
+        .tests
+        .iter()
+        .flat_map(|t| &t.workers)
+        .any(|w| w.environment.runtime == "lambda");
+    if !on_lambda {
+        return None;
+    }
+    let mut t = new_table(width);
+    t.set_header([
+        "test",
+        "start",
+        "workers",
+        "Lambda init p50",
+        "Lambda init max",
+        "worker init p50",
+        "first op p50",
+        "first op max",
+    ]);
+    let ms = |v: Option<f64>| v.map_or("-".to_string(), |v| super::format_ns(v * 1e6));
+    let ns = |v: Option<f64>| v.map_or("-".to_string(), super::format_ns);
+    for test in &run.tests {
+        for cold in [true, false] {
+            let ws: Vec<_> = test
+                .workers
+                .iter()
+                .filter(|w| w.environment.cold_start == cold && w.attempts > 0)
+                .collect();
+            if ws.is_empty() {
+                continue;
+            }
+            let lambda_init: Vec<f64> = ws
+                .iter()
+                .filter_map(|w| w.environment.report.as_ref()?.init_duration_ms)
+                .collect();
+            let worker_init: Vec<f64> = ws.iter().filter_map(|w| w.environment.init_ms).collect();
+            let first: Vec<f64> = ws
+                .iter()
+                .filter_map(|w| w.first_op_ns.map(|n| n as f64))
+                .collect();
+            t.add_row([
+                test.name.clone(),
+                if cold { "cold" } else { "warm" }.to_string(),
+                ws.len().to_string(),
+                ms(median(&lambda_init)),
+                ms(lambda_init.iter().copied().reduce(f64::max)),
+                ms(median(&worker_init)),
+                ns(median(&first)),
+                ns(first.iter().copied().reduce(f64::max)),
+            ]);
+        }
+    }
+    right_align(&mut t, 2, 8);
+    Some(t.to_string())
+}
+
+/// The median of `v` (the lower middle value), `None` when empty.
+fn median(v: &[f64]) -> Option<f64> {
+    let mut v = v.to_vec();
+    v.sort_by(f64::total_cmp);
+    v.get(v.len().saturating_sub(1) / 2).copied()
+}
+
 /// The comparison as a table: one row per run, test and operation; cells are changes
 /// against the baseline, `*` when significant.
 pub fn render_comparison_table(cmp: &Comparison, width: Option<u16>) -> String {
@@ -110,6 +177,10 @@ impl Reporter for TableReporter {
                 let run = &report.runs()[0];
                 writeln!(out, "{}", run_heading(run)).map_err(&io)?;
                 writeln!(out, "{}", render_table(run, report.width())).map_err(&io)?;
+                if let Some(cw) = render_cold_warm_table(run, report.width()) {
+                    writeln!(out, "Cold and warm workers:").map_err(&io)?;
+                    writeln!(out, "{cw}").map_err(&io)?;
+                }
                 let cost = crate::results::cost::estimate(run, report.prices());
                 if cost.total_usd > 0.0 {
                     writeln!(out, "Estimated cost:").map_err(&io)?;

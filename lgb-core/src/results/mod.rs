@@ -52,6 +52,9 @@ pub struct WorkerSummary {
     pub start_unix_ms: i64,
     /// Its measured window (ns).
     pub window_ns: u64,
+    /// Latency (ns) of its first operation, warmup included (cold connections).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_op_ns: Option<u64>,
     /// Where it ran.
     pub environment: Environment,
     /// Precision shift of its timeline histograms; non-zero when the worker coarsened

@@ -25,8 +25,9 @@ use crate::error::{Error, Result};
 use crate::protocol::{WorkerRequest, WorkerResult};
 use crate::redact::redact;
 
-/// Settings of `runner.options` for `target: url`.
-pub const URL_OPTIONS: &[&str] = &["auth", "region", "profile"];
+/// Settings of `runner.options` for `target: url`. `endpoint` is the Lambda API's, used
+/// only to change the function's configuration (`runner.cold_start: force`, sweeps).
+pub const URL_OPTIONS: &[&str] = &["auth", "region", "profile", "endpoint"];
 
 /// How a Function URL authenticates callers (its `AuthType`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -257,7 +258,7 @@ impl Invoker for FunctionUrlInvoker {
         };
         match status {
             200 | 400 => decode_result(&bytes, &target, "runner.url"),
-            429 => Err(Error::Throttled(what())),
+            429 => Err(Error::LambdaThrottled(what())),
             401 | 403 => Err(Error::config(
                 "runner.options.auth",
                 format!(

@@ -54,53 +54,10 @@ impl LambdaInvoker {
     /// credentials and the default region come from the standard chain.
     pub async fn from_config(runner: &RunnerConfig) -> Result<Self> {
         let options = string_options(&runner.options, LAMBDA_OPTIONS, "lambda")?;
-        let function = runner
-            .function
-            .as_deref()
-            .map(str::trim)
-            .filter(|f| !f.is_empty())
-            .ok_or_else(|| {
-                Error::config(
-                    "runner.function",
-                    "target `lambda` needs the function's name or ARN (--set runner.function=NAME)",
-                )
-            })?;
-        if function.len() > 170 || function.chars().any(char::is_whitespace) {
-            return Err(Error::config(
-                "runner.function",
-                format!("`{function}` is not a Lambda function name or ARN"),
-            ));
-        }
-        let endpoint = options
-            .get("endpoint")
-            .map(|e| check_url(e, "runner.options.endpoint"))
-            .transpose()?;
-        let mut loader = aws_config::defaults(BehaviorVersion::latest());
-        if let Some(r) = options.get("region") {
-            loader = loader.region(Region::new(r.clone()));
-        }
-        if let Some(p) = options.get("profile") {
-            loader = loader.profile_name(p);
-        }
-        let shared = loader.load().await;
-        if shared.region().is_none() {
-            return Err(Error::config(
-                "runner.options.region",
-                "no AWS region: set runner.options.region or the AWS_REGION environment variable",
-            ));
-        }
-        let mut builder = aws_sdk_lambda::config::Builder::from(&shared)
-            // The runner retries invocation failures itself, where they are counted.
-            .retry_config(aws_sdk_lambda::config::retry::RetryConfig::disabled());
-        if let Some(e) = endpoint {
-            builder = builder.endpoint_url(e);
-        }
+        let function = function_name(runner)?;
+        let client = lambda_client(&options).await?;
         let qualifier = options.get("qualifier").cloned();
-        Ok(Self::new(
-            Client::from_conf(builder.build()),
-            function,
-            qualifier,
-        ))
+        Ok(Self::new(client, function, qualifier))
     }
 
     fn describe(&self) -> String {
@@ -125,7 +82,7 @@ impl LambdaInvoker {
                     self.describe()
                 );
                 match (status, code) {
-                    (429, _) | (_, "TooManyRequestsException") => Error::Throttled(what),
+                    (429, _) | (_, "TooManyRequestsException") => Error::LambdaThrottled(what),
                     (_, "ResourceNotFoundException") | (404, _) => {
                         Error::config("runner.function", what)
                     }
@@ -168,6 +125,206 @@ impl LambdaInvoker {
             _ => Error::Backend(format!("invoking {}: {}", self.describe(), detail())),
         }
     }
+}
+
+/// Reads and changes a Lambda function's configuration (GetFunctionConfiguration,
+/// UpdateFunctionConfiguration): forced cold starts and memory sweeps.
+#[derive(Debug, Clone)]
+pub struct LambdaFunction {
+    client: Client,
+    function: String,
+    poll: std::time::Duration,
+    patience: std::time::Duration,
+}
+
+impl LambdaFunction {
+    /// Control of `function` (name or ARN; always the unpublished `$LATEST`, the only
+    /// version whose configuration can change) through `client`.
+    pub fn new(client: Client, function: impl Into<String>) -> Self {
+        Self {
+            client,
+            function: function.into(),
+            poll: std::time::Duration::from_millis(250),
+            patience: std::time::Duration::from_secs(300),
+        }
+    }
+
+    /// Control of the function `runner` names (`runner.function`), with the same
+    /// client settings as [`LambdaInvoker::from_config`] (`runner.options.region`,
+    /// `profile`, `endpoint`).
+    pub async fn from_config(runner: &RunnerConfig) -> Result<Self> {
+        let known: &[&str] = match runner.target {
+            crate::config::Target::Url => super::function_url::URL_OPTIONS,
+            _ => LAMBDA_OPTIONS,
+        };
+        let options = string_options(&runner.options, known, "lambda")?;
+        let function = function_name(runner)?;
+        let client = lambda_client(&options).await?;
+        Ok(Self::new(client, function))
+    }
+
+    fn map_error<E>(&self, what: &str, err: SdkError<E, HttpResponse>) -> Error
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
+        let detail = redact(&DisplayErrorContext(&err).to_string());
+        let status = err.raw_response().map(|r| r.status().as_u16());
+        let code = err.code().unwrap_or("");
+        let message = format!("{what} of `{}`: {detail}", self.function);
+        match (status, code) {
+            (Some(404), _) | (_, "ResourceNotFoundException") => {
+                Error::config("runner.function", message)
+            }
+            (Some(401 | 403), _) | (_, "AccessDeniedException") => Error::config(
+                "runner.function",
+                format!("{message} (the caller needs lambda:GetFunctionConfiguration and lambda:UpdateFunctionConfiguration)"),
+            ),
+            (Some(429), _) => Error::LambdaThrottled(message),
+            _ => Error::Backend(message),
+        }
+    }
+
+    /// Polls until the last update is complete; a failed update is an error naming
+    /// Lambda's reason.
+    async fn wait_until_updated(&self) -> Result<()> {
+        let started = tokio::time::Instant::now();
+        loop {
+            let conf = self
+                .client
+                .get_function_configuration()
+                .function_name(&self.function)
+                .send()
+                .await
+                .map_err(|e| self.map_error("GetFunctionConfiguration", e))?;
+            use aws_sdk_lambda::types::LastUpdateStatus as S;
+            match conf.last_update_status() {
+                None | Some(S::Successful) => return Ok(()),
+                Some(S::Failed) => {
+                    return Err(Error::Backend(format!(
+                        "the configuration update of `{}` failed: {}",
+                        self.function,
+                        conf.last_update_status_reason()
+                            .unwrap_or("no reason given")
+                    )))
+                }
+                Some(_) => {}
+            }
+            if started.elapsed() > self.patience {
+                return Err(Error::Timeout(format!(
+                    "the configuration update of `{}` was not complete after {:?}",
+                    self.function, self.patience
+                )));
+            }
+            tokio::time::sleep(self.poll).await;
+        }
+    }
+}
+
+#[async_trait]
+impl super::FunctionControl for LambdaFunction {
+    async fn settings(&self) -> Result<super::FunctionSettings> {
+        let conf = self
+            .client
+            .get_function_configuration()
+            .function_name(&self.function)
+            .send()
+            .await
+            .map_err(|e| self.map_error("GetFunctionConfiguration", e))?;
+        let environment = conf
+            .environment()
+            .and_then(|e| e.variables())
+            .map(|v| v.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default();
+        Ok(super::FunctionSettings {
+            memory_mb: conf.memory_size().unwrap_or(128).max(0) as u32,
+            environment,
+        })
+    }
+
+    async fn update(
+        &self,
+        memory_mb: Option<u32>,
+        environment: Option<&BTreeMap<String, String>>,
+    ) -> Result<()> {
+        // An update refused while another is in progress (ResourceConflictException)
+        // is retried after waiting for that one.
+        for attempt in 0..5 {
+            let mut call = self
+                .client
+                .update_function_configuration()
+                .function_name(&self.function)
+                .set_memory_size(memory_mb.map(|m| m as i32));
+            if let Some(env) = environment {
+                call = call.environment(
+                    aws_sdk_lambda::types::Environment::builder()
+                        .set_variables(Some(env.clone().into_iter().collect()))
+                        .build(),
+                );
+            }
+            match call.send().await {
+                Ok(_) => return self.wait_until_updated().await,
+                Err(e) if attempt < 4 && e.code() == Some("ResourceConflictException") => {
+                    self.wait_until_updated().await?;
+                }
+                Err(e) => return Err(self.map_error("UpdateFunctionConfiguration", e)),
+            }
+        }
+        Err(Error::Backend(format!(
+            "`{}` kept refusing configuration updates (another update in progress)",
+            self.function
+        )))
+    }
+}
+
+/// `runner.function`, checked.
+fn function_name(runner: &RunnerConfig) -> Result<String> {
+    let function = runner
+        .function
+        .as_deref()
+        .map(str::trim)
+        .filter(|f| !f.is_empty())
+        .ok_or_else(|| {
+            Error::config(
+                "runner.function",
+                "needs the function's name or ARN (--set runner.function=NAME, or --targets)",
+            )
+        })?;
+    if function.len() > 170 || function.chars().any(char::is_whitespace) {
+        return Err(Error::config(
+            "runner.function",
+            format!("`{function}` is not a Lambda function name or ARN"),
+        ));
+    }
+    Ok(function.to_string())
+}
+
+/// A Lambda client for the checked `runner.options` (region, profile, endpoint),
+/// without the SDK's own retries: the runner retries where it can count.
+async fn lambda_client(options: &BTreeMap<String, String>) -> Result<Client> {
+    let endpoint = options
+        .get("endpoint")
+        .map(|e| check_url(e, "runner.options.endpoint"))
+        .transpose()?;
+    let mut loader = aws_config::defaults(BehaviorVersion::latest());
+    if let Some(r) = options.get("region") {
+        loader = loader.region(Region::new(r.clone()));
+    }
+    if let Some(p) = options.get("profile") {
+        loader = loader.profile_name(p);
+    }
+    let shared = loader.load().await;
+    if shared.region().is_none() {
+        return Err(Error::config(
+            "runner.options.region",
+            "no AWS region: set runner.options.region or the AWS_REGION environment variable",
+        ));
+    }
+    let mut builder = aws_sdk_lambda::config::Builder::from(&shared)
+        .retry_config(aws_sdk_lambda::config::retry::RetryConfig::disabled());
+    if let Some(e) = endpoint {
+        builder = builder.endpoint_url(e);
+    }
+    Ok(Client::from_conf(builder.build()))
 }
 
 #[async_trait]
@@ -456,6 +613,7 @@ mod runner_tests {
     use super::test_support::{serve, Received, Reply};
     use super::*;
     use crate::config::BenchmarkConfig;
+    use crate::error::ErrorClass;
     use crate::protocol::WorkerStatus;
     use crate::runner::{RunStatus, Runner, Silent};
     use crate::worker::Worker;
@@ -549,6 +707,119 @@ mod runner_tests {
         assert_eq!(report.billed_duration_ms, Some(9.0));
         assert_eq!(report.max_memory_used_mb, Some(20));
         assert_eq!(report.init_duration_ms, Some(15.25));
+    }
+
+    #[tokio::test]
+    async fn lambda_throttling_is_its_own_class_with_its_own_budget() {
+        let calls = Arc::new(AtomicU32::new(0));
+        let worker = Arc::new(Worker::default());
+        let (url, server) = {
+            let calls = calls.clone();
+            serve(move |r| {
+                let n = calls.fetch_add(1, Ordering::SeqCst);
+                let worker = worker.clone();
+                async move {
+                    if n < 4 {
+                        throttled()
+                    } else {
+                        worker_answer(&worker, &r).await
+                    }
+                }
+            })
+            .await
+        };
+        // No retries for failures, yet four throttles in a row are waited out.
+        let runner = Runner::new(invoker(&url), 0).with_backoff(Duration::from_millis(1));
+        let run = runner
+            .run(&config(1), CancellationToken::new(), &Silent)
+            .await
+            .unwrap();
+        server.abort();
+        let w = &run.tests[0].workers[0];
+        assert_eq!((w.status, w.attempts), (WorkerStatus::Completed, 5));
+        let counts = run.error_counts();
+        assert_eq!(
+            counts.get(&ErrorClass::LambdaThrottled),
+            Some(&4),
+            "{counts:?}"
+        );
+        assert_eq!(counts.get(&ErrorClass::Throttled), None, "{counts:?}");
+    }
+
+    #[tokio::test]
+    async fn forced_cold_starts_update_the_environment_before_each_wave() {
+        #[derive(Default)]
+        struct Function {
+            env: serde_json::Map<String, serde_json::Value>,
+            log: Vec<String>,
+        }
+        let function = Arc::new(std::sync::Mutex::new(Function::default()));
+        function
+            .lock()
+            .unwrap()
+            .env
+            .insert("KEEP".into(), "yes".into());
+        let worker = Arc::new(Worker::default());
+        let (url, server) = {
+            let function = function.clone();
+            serve(move |r| {
+                let function = function.clone();
+                let worker = worker.clone();
+                async move {
+                    let conf = |f: &Function| {
+                        Reply::json(
+                            200,
+                            serde_json::json!({"FunctionName": "function", "MemorySize": 512,
+                                "Environment": {"Variables": f.env}, "LastUpdateStatus": "Successful"})
+                            .to_string(),
+                        )
+                    };
+                    if r.path.ends_with("/invocations") {
+                        function.lock().unwrap().log.push("invoke".into());
+                        return worker_answer(&worker, &r).await;
+                    }
+                    let mut f = function.lock().unwrap();
+                    if !r.body.is_empty() {
+                        let body: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+                        f.env = body["Environment"]["Variables"].as_object().unwrap().clone();
+                        let nonce = f.env["LGB_COLD_START_NONCE"].as_str().unwrap().to_string();
+                        f.log.push(format!("update {nonce}"));
+                    }
+                    conf(&f)
+                }
+            })
+            .await
+        };
+        let lambda = invoker(&url);
+        let control = Arc::new(LambdaFunction::new(lambda.client.clone(), "function"));
+        let mut cfg = config(5);
+        cfg.runner.target = crate::config::Target::Lambda;
+        cfg.runner.cold_start = crate::config::ColdStart::Force;
+        cfg.runner.max_in_flight = 2;
+        let run = Runner::new(lambda, 0)
+            .with_control(control)
+            .run(&cfg, CancellationToken::new(), &Silent)
+            .await
+            .unwrap();
+        server.abort();
+        assert_eq!(run.tests[0].metrics.ok(), 40);
+        let f = function.lock().unwrap();
+        // Waves of 2, 2 and 1 workers, each after its own update.
+        let shape: Vec<&str> = f
+            .log
+            .iter()
+            .map(|l| if l == "invoke" { "i" } else { "u" })
+            .collect();
+        assert_eq!(
+            shape,
+            ["u", "i", "i", "u", "i", "i", "u", "i"],
+            "{:?}",
+            f.log
+        );
+        let nonces: std::collections::BTreeSet<&String> =
+            f.log.iter().filter(|l| l.starts_with("update")).collect();
+        assert_eq!(nonces.len(), 3);
+        assert_eq!(f.env["KEEP"], "yes", "the rest of the environment is kept");
     }
 
     #[tokio::test]

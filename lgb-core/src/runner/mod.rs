@@ -25,7 +25,9 @@ pub use function_url::{FunctionUrlInvoker, UrlAuth};
 #[cfg(feature = "lambda")]
 pub use lambda::LambdaInvoker;
 
-use crate::config::{BenchmarkConfig, Target, TestConfig};
+use std::collections::BTreeMap;
+
+use crate::config::{BenchmarkConfig, ColdStart, RunnerConfig, Target, TestConfig};
 use crate::error::{Error, Result};
 use crate::executor::Progress;
 use crate::metrics::TestMetrics;
@@ -126,6 +128,38 @@ pub async fn build_invoker(
     }
 }
 
+/// The control of the function behind `config.runner` (its `runner.function`), for
+/// forced cold starts and sweeps: `None` for the local target, or when no function is
+/// named and `required` is false.
+pub async fn build_function_control(
+    config: &BenchmarkConfig,
+    required: bool,
+) -> Result<Option<Arc<dyn FunctionControl>>> {
+    let named = config
+        .runner
+        .function
+        .as_deref()
+        .is_some_and(|f| !f.trim().is_empty());
+    let required = required || config.runner.cold_start == ColdStart::Force;
+    match config.runner.target {
+        Target::Local if required => Err(Error::config(
+            "runner.target",
+            "changing a function's configuration needs target `lambda` or `url`",
+        )),
+        Target::Local => Ok(None),
+        _ if !named && !required => Ok(None),
+        #[cfg(feature = "lambda")]
+        _ => Ok(Some(Arc::new(
+            lambda::LambdaFunction::from_config(&config.runner).await?,
+        ))),
+        #[cfg(not(feature = "lambda"))]
+        _ => Err(Error::config(
+            "runner.target",
+            "remote targets are not compiled in; enable feature `lambda`",
+        )),
+    }
+}
+
 /// Something that wants to know how a run is going (progress bars, logs).
 pub trait RunObserver: Send + Sync {
     /// A test (or the load phase) starts on `workers` workers.
@@ -139,11 +173,56 @@ pub trait RunObserver: Send + Sync {
 pub struct Silent;
 impl RunObserver for Silent {}
 
+/// A Lambda function's settings that lgb changes: what forced cold starts and memory
+/// sweeps need. The Lambda implementation is [`lambda::LambdaFunction`]; tests may
+/// give their own.
+#[async_trait]
+pub trait FunctionControl: Send + Sync {
+    /// The function's current memory size (MB) and environment variables.
+    async fn settings(&self) -> Result<FunctionSettings>;
+    /// Sets memory and/or environment, and returns once the update is complete (its
+    /// `LastUpdateStatus` is `Successful`): later invocations see the new settings in
+    /// new sandboxes.
+    async fn update(
+        &self,
+        memory_mb: Option<u32>,
+        environment: Option<&BTreeMap<String, String>>,
+    ) -> Result<()>;
+}
+
+/// The settings of a function that [`FunctionControl`] reads and writes.
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub struct FunctionSettings {
+    /// `MemorySize` in MB.
+    pub memory_mb: u32,
+    /// The environment variables.
+    pub environment: BTreeMap<String, String>,
+}
+
+/// The environment variable whose new value retires every warm sandbox before a test
+/// when `runner.cold_start` is `force`.
+pub const COLD_START_NONCE_VAR: &str = "LGB_COLD_START_NONCE";
+
+/// Makes every later invocation of the function start cold: sets
+/// [`COLD_START_NONCE_VAR`] to `nonce`, keeping the rest of the environment, and waits
+/// for the update.
+pub async fn force_cold_start(control: &dyn FunctionControl, nonce: &str) -> Result<()> {
+    let mut env = control.settings().await?.environment;
+    env.insert(COLD_START_NONCE_VAR.to_string(), nonce.to_string());
+    control.update(None, Some(&env)).await
+}
+
+/// Lambda refusing invocations for lack of concurrency is retried this many times per
+/// worker, apart from `runner.retries`: it says the fan-out is too wide right now, not
+/// that the worker is broken.
+pub const LAMBDA_THROTTLE_RETRIES: u32 = 10;
+
 /// Runs benchmarks through an invoker.
 pub struct Runner {
     invoker: Arc<dyn Invoker>,
     retries: u32,
     backoff: Duration,
+    control: Option<Arc<dyn FunctionControl>>,
 }
 
 impl std::fmt::Debug for Runner {
@@ -184,7 +263,15 @@ impl Runner {
             invoker,
             retries,
             backoff: Duration::from_millis(200),
+            control: None,
         }
+    }
+
+    /// Changes the function's configuration through `control` where the config asks
+    /// (`runner.cold_start: force`).
+    pub fn with_control(mut self, control: Arc<dyn FunctionControl>) -> Self {
+        self.control = Some(control);
+        self
     }
 
     /// Sets the first retry delay (doubled per attempt, with full jitter).
@@ -219,6 +306,14 @@ impl Runner {
             plan.push((resolve_preset(t), Phase::Run));
         }
 
+        let force_cold = config.runner.cold_start == ColdStart::Force;
+        if force_cold && self.control.is_none() {
+            return Err(Error::config(
+                "runner.cold_start",
+                "`force` needs a runner that can change the function's configuration \
+                 (target `lambda` or `url` with runner.function set)",
+            ));
+        }
         for (test, phase) in plan {
             if cancel.is_cancelled() {
                 status = RunStatus::Cancelled;
@@ -288,17 +383,51 @@ impl Runner {
             },
             seed: config.workload.seed,
         };
-        // Each worker's result is folded into the merge as it arrives and dropped, so
-        // the runner never holds all workers' results (and their timelines) at once.
-        let mut outcomes: futures::stream::FuturesUnordered<_> = (0..workers)
-            .map(|index| {
-                let req = request(index);
-                async move { self.invoke_with_retries(&req, cancel.clone()).await }
-            })
-            .collect();
+        // Forced cold starts go in waves of `max_in_flight`, each after a configuration
+        // update that retires the sandboxes the wave before left warm. Otherwise one
+        // gate bounds the whole test and a worker starts when a slot frees. Each
+        // worker's result is folded into the merge as it arrives and dropped, so the
+        // runner never holds all workers' results (and their timelines) at once.
+        let force_cold = config.runner.cold_start == ColdStart::Force;
+        let wave = if force_cold {
+            config.runner.max_in_flight.max(1)
+        } else {
+            workers.max(1)
+        };
         let mut acc = TestMerge::new(test, phase);
-        while let Some((result, attempts)) = outcomes.next().await {
-            acc.add(result, attempts)?;
+        let mut first = 0u32;
+        let mut number = 0u32;
+        while first < workers {
+            let last = first.saturating_add(wave).min(workers);
+            if let (true, Some(control), false) = (force_cold, &self.control, cancel.is_cancelled())
+            {
+                let nonce = format!("{run_id}-{}-{number}", test.name);
+                tokio::select! {
+                    r = force_cold_start(control.as_ref(), &nonce) => r?,
+                    _ = cancel.cancelled() => {}
+                }
+            }
+            let gate = InvocationGate::new(&config.runner, last - first);
+            let gate = &gate;
+            let mut outcomes: futures::stream::FuturesUnordered<_> = (first..last)
+                .map(|index| {
+                    let req = request(index);
+                    async move {
+                        gate.run(
+                            index - first,
+                            req.worker,
+                            cancel,
+                            self.invoke_with_retries(&req, cancel.clone()),
+                        )
+                        .await
+                    }
+                })
+                .collect();
+            while let Some((result, attempts)) = outcomes.next().await {
+                acc.add(result, attempts)?;
+            }
+            first = last;
+            number += 1;
         }
         acc.finish()
     }
@@ -309,6 +438,8 @@ impl Runner {
         cancel: CancellationToken,
     ) -> (WorkerResult, u32) {
         let mut attempt = 0;
+        // Lambda's own throttling has a budget of its own; see LAMBDA_THROTTLE_RETRIES.
+        let mut throttled = 0;
         // Failed attempts before the last one: counted by class in the worker's
         // result, so a retried crash or timeout stays visible even when a retry ran.
         let mut retried = crate::metrics::ErrorLog::default();
@@ -319,7 +450,26 @@ impl Runner {
                     r.metrics.errors.merge(&retried);
                     return (r, attempt);
                 }
-                Err(e) if attempt > self.retries || cancel.is_cancelled() || !retryable(&e) => {
+                Err(e)
+                    if matches!(e, Error::LambdaThrottled(_))
+                        && throttled < LAMBDA_THROTTLE_RETRIES
+                        && !cancel.is_cancelled() =>
+                {
+                    throttled += 1;
+                    retried.record(&e);
+                    let cap = self.backoff.saturating_mul(1 << (throttled - 1).min(6));
+                    let wait = cap.mul_f64(rand::thread_rng().gen_range(0.0..1.0));
+                    tracing::warn!(worker = req.worker.index, attempt, error = %e, ?wait, "Lambda throttled the invocation; retrying");
+                    tokio::select! {
+                        _ = tokio::time::sleep(wait) => {}
+                        _ = cancel.cancelled() => {}
+                    }
+                }
+                Err(e)
+                    if attempt - throttled > self.retries
+                        || cancel.is_cancelled()
+                        || !retryable(&e) =>
+                {
                     tracing::warn!(worker = req.worker.index, attempt, error = %e, "invocation failed; giving up");
                     let mut r = WorkerResult::failed(Some(req), &e, Environment::default());
                     r.metrics.errors.merge(&retried);
@@ -332,7 +482,9 @@ impl Runner {
                 }
                 Err(e) => {
                     retried.record(&e);
-                    let cap = self.backoff.saturating_mul(1 << (attempt - 1).min(10));
+                    let cap = self
+                        .backoff
+                        .saturating_mul(1 << (attempt - throttled - 1).min(10));
                     let wait = cap.mul_f64(rand::thread_rng().gen_range(0.0..1.0));
                     tracing::warn!(worker = req.worker.index, attempt, error = %e, ?wait, "invocation failed; retrying");
                     tokio::select! {
@@ -352,8 +504,70 @@ fn retryable(e: &Error) -> bool {
     use crate::error::ErrorClass as C;
     matches!(
         e.class(),
-        C::Throttled | C::Timeout | C::Connect | C::Backend | C::Io
+        C::Throttled | C::LambdaThrottled | C::Timeout | C::Connect | C::Backend | C::Io
     )
+}
+
+/// Bounds a test's fan-out: at most `runner.max_in_flight` invocations open at once
+/// (later workers wait for a free slot: the test runs in waves), and worker `i` of `n`
+/// does not start before `runner.ramp * i / n`.
+struct InvocationGate {
+    slots: tokio::sync::Semaphore,
+    ramp: Duration,
+    workers: u32,
+}
+
+impl InvocationGate {
+    fn new(runner: &RunnerConfig, workers: u32) -> Self {
+        Self {
+            slots: tokio::sync::Semaphore::new(runner.max_in_flight.max(1) as usize),
+            ramp: runner.ramp.0,
+            workers: workers.max(1),
+        }
+    }
+
+    /// When worker `index` may start, counted from the test's start.
+    fn delay(&self, index: u32) -> Duration {
+        self.ramp
+            .mul_f64(f64::from(index) / f64::from(self.workers))
+    }
+
+    /// Runs `call` (one worker's invocations, retries included) once its ramp delay
+    /// has passed and a slot is free. A worker that never got to start because the run
+    /// was stopped is reported cancelled, never invoked.
+    async fn run<F>(
+        &self,
+        index: u32,
+        slot: WorkerSlot,
+        cancel: &CancellationToken,
+        call: F,
+    ) -> (WorkerResult, u32)
+    where
+        F: std::future::Future<Output = (WorkerResult, u32)>,
+    {
+        let delay = self.delay(index);
+        let ready = async {
+            if !delay.is_zero() {
+                tokio::time::sleep(delay).await;
+            }
+            self.slots.acquire().await
+        };
+        let permit = tokio::select! {
+            p = ready => p,
+            _ = cancel.cancelled() => {
+                let mut r = WorkerResult::failed(None, &Error::Cancelled, Environment::default());
+                r.worker = slot;
+                r.status = WorkerStatus::Cancelled;
+                // Not an error that happened: the worker was never invoked.
+                r.metrics = TestMetrics::default();
+                r.error = Some("stopped before it was invoked".into());
+                return (r, 0);
+            }
+        };
+        let out = call.await;
+        drop(permit);
+        out
+    }
 }
 
 /// The test with its preset expanded into an operation and a distribution.
@@ -412,7 +626,9 @@ impl TestMerge {
     /// Adds one worker's result (after `attempts` invocations) and drops it.
     pub fn add(&mut self, r: WorkerResult, attempts: u32) -> Result<()> {
         self.metrics.merge(&r.metrics)?;
-        if r.status != WorkerStatus::Failed {
+        // Workers that never measured (failed, or stopped before their invocation)
+        // have no window.
+        if r.status != WorkerStatus::Failed && r.start_unix_ms > 0 {
             self.start = self.start.min(r.start_unix_ms);
             self.end = self
                 .end
@@ -428,6 +644,7 @@ impl TestMerge {
             window_ns: r.window_ns,
             environment: r.environment,
             timeline_shift: r.timeline_shift,
+            first_op_ns: r.first_op_ns,
         });
         Ok(())
     }
@@ -488,5 +705,150 @@ mod tests {
         assert!(!retryable(&bug));
         assert_eq!(bug.class(), ErrorClass::Internal);
         assert_eq!(bug.class().as_str(), "internal");
+    }
+}
+
+#[cfg(test)]
+mod fan_out_tests {
+    //! `max_in_flight` and `ramp`, through an invoker that counts its open calls and
+    //! runs a real local worker for each.
+
+    use std::sync::atomic::{AtomicU32, Ordering};
+    use std::sync::Mutex;
+
+    use super::*;
+
+    struct CountingInvoker {
+        local: LocalInvoker,
+        open: AtomicU32,
+        max_open: AtomicU32,
+        started: Mutex<Vec<(u32, std::time::Instant)>>,
+    }
+
+    #[async_trait]
+    impl Invoker for CountingInvoker {
+        fn name(&self) -> &str {
+            "counting"
+        }
+        async fn invoke(
+            &self,
+            request: &WorkerRequest,
+            cancel: CancellationToken,
+        ) -> Result<WorkerResult> {
+            self.started
+                .lock()
+                .unwrap()
+                .push((request.worker.index, std::time::Instant::now()));
+            let now = self.open.fetch_add(1, Ordering::SeqCst) + 1;
+            self.max_open.fetch_max(now, Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_millis(3)).await;
+            let r = self.local.invoke(request, cancel).await;
+            self.open.fetch_sub(1, Ordering::SeqCst);
+            r
+        }
+    }
+
+    fn invoker() -> Arc<CountingInvoker> {
+        Arc::new(CountingInvoker {
+            local: LocalInvoker::default(),
+            open: AtomicU32::new(0),
+            max_open: AtomicU32::new(0),
+            started: Mutex::new(Vec::new()),
+        })
+    }
+
+    fn config(runner: &str) -> BenchmarkConfig {
+        BenchmarkConfig::from_json_str(
+            &format!(
+                r#"{{"database": {{"type": "memory"}}, "workload": {{"records": 100, "load": false}},
+                    "runner": {runner},
+                    "tests": [{{"name": "writes", "operation": {{"type": "write"}}, "operations": 2000}}]}}"#
+            ),
+            &[],
+        )
+        .unwrap()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn two_hundred_workers_never_have_more_than_ten_open() {
+        let inv = invoker();
+        let run = Runner::new(inv.clone(), 0)
+            .run(
+                &config(r#"{"workers": 200, "max_in_flight": 10}"#),
+                CancellationToken::new(),
+                &Silent,
+            )
+            .await
+            .unwrap();
+        assert_eq!(inv.max_open.load(Ordering::SeqCst), 10);
+        let test = &run.tests[0];
+        assert_eq!(test.workers.len(), 200);
+        assert!(test
+            .workers
+            .iter()
+            .all(|w| w.status == WorkerStatus::Completed && w.attempts == 1));
+        assert_eq!(test.metrics.ok(), 2000);
+        assert_eq!(
+            config(r#"{"workers": 200, "max_in_flight": 10}"#).fan_out_summary(),
+            "200 workers run in waves: at most 10 invocations are open at once \
+             (runner.max_in_flight), and a worker starts when an earlier one returns, so \
+             workers of one test do not all measure at the same time"
+        );
+        // The default lets 20 workers go at once.
+        let inv = invoker();
+        Runner::new(inv.clone(), 0)
+            .run(
+                &config(r#"{"workers": 20}"#),
+                CancellationToken::new(),
+                &Silent,
+            )
+            .await
+            .unwrap();
+        assert_eq!(inv.max_open.load(Ordering::SeqCst), 20);
+    }
+
+    #[tokio::test]
+    async fn ramp_spreads_the_starts() {
+        let inv = invoker();
+        let t0 = std::time::Instant::now();
+        Runner::new(inv.clone(), 0)
+            .run(
+                &config(r#"{"workers": 4, "ramp": "400ms"}"#),
+                CancellationToken::new(),
+                &Silent,
+            )
+            .await
+            .unwrap();
+        let mut started = inv.started.lock().unwrap().clone();
+        started.sort_by_key(|(i, _)| *i);
+        for (i, at) in started {
+            let after = at.duration_since(t0);
+            // Worker i of 4 starts no earlier than 100 ms × i.
+            assert!(
+                after >= Duration::from_millis(100 * u64::from(i)),
+                "worker {i} started after {after:?}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn forced_cold_starts_need_a_lambda_target() {
+        let err = BenchmarkConfig::from_json_str(
+            r#"{"database": {"type": "memory"}, "runner": {"cold_start": "force"},
+                "tests": [{"name": "w", "operation": {"type": "write"}}]}"#,
+            &[],
+        )
+        .unwrap_err();
+        assert_eq!(err.config_problems()[0].path, "runner.cold_start");
+        let err = BenchmarkConfig::from_json_str(
+            r#"{"database": {"type": "memory"}, "runner": {"max_in_flight": 0},
+                "tests": [{"name": "w", "operation": {"type": "write"}}]}"#,
+            &[],
+        )
+        .unwrap_err();
+        assert!(err
+            .config_problems()
+            .iter()
+            .any(|p| p.path == "runner.max_in_flight"));
     }
 }

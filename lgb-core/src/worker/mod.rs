@@ -279,6 +279,7 @@ impl Worker {
             start_unix_ms: exec.start_unix_ms,
             window_ns: exec.window_ns,
             warmup_ops: exec.warmup_ops,
+            first_op_ns: exec.first_op_ns,
             metrics: exec.metrics,
             environment: crate::protocol::Environment {
                 peak_rss_kb: crate::protocol::peak_rss_kb(),

@@ -27,5 +27,7 @@ mod report_html;
 mod results_at_rest;
 mod results_format;
 mod results_s3;
+mod scale;
+mod targets_follow_outputs_tf;
 mod timestream;
 mod verify_writes;

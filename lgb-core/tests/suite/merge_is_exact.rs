@@ -52,6 +52,7 @@ fn worker_result(index: u32, count: u32, samples: &[u64]) -> WorkerResult {
         start_unix_ms: 1_700_000_000_000,
         window_ns: 3_000_000_000,
         warmup_ops: 0,
+        first_op_ns: None,
         metrics,
         environment: Environment::local(),
         timeline_shift: 0,

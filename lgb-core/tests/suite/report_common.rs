@@ -125,6 +125,7 @@ fn worker(index: u32, cold: bool, ops: u64) -> WorkerSummary {
         ops,
         start_unix_ms: START_S * 1000,
         window_ns: SECONDS as u64 * 1_000_000_000,
+        first_op_ns: None,
         environment: Environment {
             runtime: "lambda".into(),
             cold_start: cold,

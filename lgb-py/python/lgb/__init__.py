@@ -25,6 +25,7 @@ from ._api import (
     load,
     run,
     schema,
+    sweep,
     validate,
 )
 from ._errors import (
@@ -33,6 +34,7 @@ from ._errors import (
     ConfigError,
     ConnectError,
     IoError,
+    LambdaThrottledError,
     LgbError,
     NotFoundError,
     RejectedError,
@@ -51,6 +53,7 @@ __all__ = [
     "ConfigSource",
     "ConnectError",
     "IoError",
+    "LambdaThrottledError",
     "LgbError",
     "NotFoundError",
     "NotebookProgress",
@@ -71,5 +74,6 @@ __all__ = [
     "load",
     "run",
     "schema",
+    "sweep",
     "validate",
 ]

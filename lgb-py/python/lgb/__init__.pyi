@@ -19,6 +19,7 @@ __all__ = [
     "ConfigSource",
     "ConnectError",
     "IoError",
+    "LambdaThrottledError",
     "LgbError",
     "NotFoundError",
     "NotebookProgress",
@@ -39,6 +40,7 @@ __all__ = [
     "load",
     "run",
     "schema",
+    "sweep",
     "validate",
 ]
 
@@ -65,6 +67,7 @@ class TamperedError(LgbError): ...
 class IoError(LgbError, OSError): ...
 class CancelledError(LgbError): ...
 class BackendError(LgbError): ...
+class LambdaThrottledError(LgbError): ...
 
 @runtime_checkable
 class Progress(Protocol):
@@ -118,6 +121,8 @@ class Run:
     @property
     def config(self) -> Dict[str, Any]: ...
     @property
+    def sweep(self) -> Optional[Dict[str, Any]]: ...
+    @property
     def database(self) -> str: ...
     def tests(self) -> List[str]: ...
     def operations(self, test: Optional[str] = None) -> List[str]: ...
@@ -135,6 +140,18 @@ class Run:
 def run(
     config: ConfigSource,
     target: Optional[str] = "local",
+    workers: Optional[int] = None,
+    overrides: Optional[Overrides] = None,
+    out: Union[str, os.PathLike[str]] = "results",
+    progress: Union[bool, Progress, None] = True,
+    targets: Union[str, os.PathLike[str], None] = None,
+) -> Run: ...
+def sweep(
+    config: ConfigSource,
+    memory: Sequence[int],
+    p99_max: Union[str, float, None] = None,
+    target: Optional[str] = "lambda",
+    targets: Union[str, os.PathLike[str], None] = None,
     workers: Optional[int] = None,
     overrides: Optional[Overrides] = None,
     out: Union[str, os.PathLike[str]] = "results",

@@ -14,6 +14,7 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 import polars as pl
 
 from . import _lgb
+from ._errors import ConfigError
 from ._progress import Progress, make_progress
 
 ConfigSource = Union[str, "os.PathLike[str]", Mapping[str, Any]]
@@ -129,6 +130,16 @@ class Run:
         if self._config is None:
             self._config = json.loads(self._data.config_json())
         return self._config
+
+    @property
+    def sweep(self) -> Optional[Dict[str, Any]]:
+        """The memory-size sweep's report (``sweep.json``: ``points`` per size,
+        ``cheapest``, ``fastest``, ``best_cost_latency``, ``original_memory_mb``), or
+        ``None`` for a run that was not a sweep."""
+        p = self.path
+        if p is None or not (p / "sweep.json").is_file():
+            return None
+        return dict(json.loads((p / "sweep.json").read_text()))
 
     @property
     def database(self) -> str:
@@ -280,8 +291,14 @@ def run(
     overrides: Optional[Overrides] = None,
     out: Union[str, "os.PathLike[str]"] = "results",
     progress: Union[bool, Progress, None] = True,
+    targets: Union[str, "os.PathLike[str]", None] = None,
 ) -> Run:
     """Runs a benchmark and writes its results directory ``<out>/<run-id>/``.
+
+    ``targets`` is the file ``tofu output -json`` wrote for infra/ (like ``lgb run
+    --targets``): with ``target="lambda"`` or ``"url"`` it picks the deployed worker of
+    the config's database type and fills in the deployed settings the config and
+    ``overrides`` leave open (table, region, …).
 
     ``config`` is a path, JSON text or a dict. ``target`` and ``workers`` override
     ``runner.target`` and ``runner.workers`` (``target=None`` keeps the config's);
@@ -304,8 +321,9 @@ def run(
     if workers is not None:
         sets.append(f"runner.workers={int(workers)}")
     bar = make_progress(progress)
+    targets_path = None if targets is None else os.fspath(targets)
     try:
-        data, _ = _lgb.run(text, is_path, sets, os.fspath(out), bar)
+        data, _ = _lgb.run(text, is_path, sets, os.fspath(out), bar, targets_path)
     except KeyboardInterrupt as stop:
         results = getattr(stop, "results", None)
         if bar is not None:
@@ -318,6 +336,65 @@ def run(
     if bar is not None:
         bar.close(None if data.status == "completed" else f"run {data.status}; results: {data.path}")
     return Run(data)
+
+
+def sweep(
+    config: ConfigSource,
+    memory: Sequence[int],
+    p99_max: Union[str, float, None] = None,
+    target: Optional[str] = "lambda",
+    targets: Union[str, "os.PathLike[str]", None] = None,
+    workers: Optional[int] = None,
+    overrides: Optional[Overrides] = None,
+    out: Union[str, "os.PathLike[str]"] = "results",
+    progress: Union[bool, Progress, None] = True,
+) -> Run:
+    """Runs the benchmark at each Lambda memory size in ``memory`` (MB), like ``lgb
+    sweep``, and writes one results directory whose tests are named
+    ``<test>@<size>MB``. The function's memory and environment are restored
+    afterwards, also after an error or Ctrl-C.
+
+    ``p99_max`` (``"20ms"``, or seconds as a number) is the p99 the recommended
+    cheapest size must meet. ``Run.sweep`` holds the per-size table and the
+    recommendation (``cheapest``, ``fastest``, ``best_cost_latency``).
+    """
+    text, is_path = _source(config)
+    sets = _override_list(overrides)
+    if target is not None:
+        sets.append(f"runner.target={target}")
+    if workers is not None:
+        sets.append(f"runner.workers={int(workers)}")
+    p99_ns: Optional[int] = None
+    if isinstance(p99_max, (int, float)):
+        p99_ns = int(p99_max * 1e9)
+    elif p99_max is not None:
+        p99_ns = _duration_ns(p99_max)
+    bar = make_progress(progress)
+    targets_path = None if targets is None else os.fspath(targets)
+    try:
+        data, _, _report = _lgb.sweep(
+            text, is_path, sets, os.fspath(out), [int(m) for m in memory], p99_ns, bar, targets_path
+        )
+    except BaseException:
+        if bar is not None:
+            bar.close()
+        raise
+    if bar is not None:
+        bar.close(None if data.status == "completed" else f"sweep {data.status}; results: {data.path}")
+    return Run(data)
+
+
+def _duration_ns(text: str) -> int:
+    """``"20ms"`` and friends in nanoseconds (the units lgb's configs accept)."""
+    units = {"ns": 1, "us": 1_000, "µs": 1_000, "ms": 1_000_000, "s": 1_000_000_000}
+    t = text.strip()
+    for unit in sorted(units, key=len, reverse=True):
+        if t.endswith(unit):
+            try:
+                return int(float(t[: -len(unit)]) * units[unit])
+            except ValueError:
+                break
+    raise ConfigError(f"p99_max: `{text}` is not a duration; write for example \"20ms\"", [("p99_max", "not a duration")])
 
 
 def load(path: Union[str, "os.PathLike[str]"]) -> Run:

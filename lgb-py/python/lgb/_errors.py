@@ -100,6 +100,12 @@ class BackendError(LgbError):
     error_class = "backend"
 
 
+class LambdaThrottledError(LgbError):
+    """AWS Lambda refused an invocation for lack of concurrency (not the database)."""
+
+    error_class = "lambda_throttled"
+
+
 _BY_CLASS = {
     cls.error_class: cls
     for cls in (
@@ -114,6 +120,7 @@ _BY_CLASS = {
         IoError,
         CancelledError,
         BackendError,
+        LambdaThrottledError,
     )
 }
 

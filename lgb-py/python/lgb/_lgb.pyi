@@ -48,7 +48,18 @@ def run(
     overrides: Sequence[str],
     out: str,
     progress: Optional[Progress] = None,
+    targets: Optional[str] = None,
 ) -> Tuple[RunData, str]: ...
+def sweep(
+    config: str,
+    is_path: bool,
+    overrides: Sequence[str],
+    out: str,
+    memory: Sequence[int],
+    p99_max_ns: Optional[int] = None,
+    progress: Optional[Progress] = None,
+    targets: Optional[str] = None,
+) -> Tuple[RunData, str, str]: ...
 def load(path: str) -> RunData: ...
 def validate(config: str, is_path: bool, overrides: Sequence[str]) -> str: ...
 def list_databases() -> List[Tuple[str, str]]: ...

@@ -1,7 +1,7 @@
 //! Results at the scale lgb is for: a worst-case 14-minute worker result fits Lambda's
 //! 6 MB response (coarsening its timeline, and saying so, if it must), and 1,000 merged
 //! workers give exactly the per-second and whole-test percentiles of one histogram of
-//! all their samples. Self-contained: no shared test helpers.
+//! all their samples.
 
 use lgb_core::config::{OperationConfig, TestConfig};
 use lgb_core::database::OpMeta;

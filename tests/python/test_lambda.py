@@ -1,0 +1,176 @@
+"""lgb.run(target="lambda", targets=...) and lgb.sweep(...) against the local Lambda
+control plane (`scripts/services run-lambda`): real `bootstrap` sandboxes under the
+Runtime Interface Emulator, working on moto DynamoDB. The control plane's
+`/_lgb/stats` says what the sandboxes saw."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+from typing import Any, Dict, Iterator
+
+import pytest
+
+import lgb
+from conftest import REPO, SERVICES
+
+FUNCTION = "lgb-dynamodb"
+
+
+def _bootstrap() -> Path:
+    target = Path(os.environ.get("CARGO_TARGET_DIR", Path.home() / ".cache" / "lgb-target"))
+    path = target / "debug" / "bootstrap"
+    if not path.exists():
+        subprocess.run(
+            ["cargo", "build", "-p", "lgb-lambda", "--bin", "bootstrap"],
+            cwd=REPO,
+            check=True,
+            env={**os.environ, "CARGO_TARGET_DIR": str(target)},
+        )
+    return path
+
+
+def _get(url: str) -> Dict[str, Any]:
+    with urllib.request.urlopen(url, timeout=10) as r:
+        return dict(json.loads(r.read()))
+
+
+@pytest.fixture()
+def control_plane(tmp_path: Path) -> Iterator[str]:
+    functions = tmp_path / "functions.json"
+    functions.write_text(
+        json.dumps(
+            {
+                "update_delay_ms": 100,
+                "functions": {
+                    FUNCTION: {
+                        "bootstrap": str(_bootstrap()),
+                        "memory_size": 256,
+                        "timeout": 120,
+                        "environment": {"RUST_LOG": "info"},
+                    }
+                },
+            }
+        )
+    )
+    port = subprocess.run([str(SERVICES), "free-port"], capture_output=True, text=True, check=True).stdout.strip()
+    log = open(tmp_path / "control-plane.log", "w")
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_REGION": "us-east-1"}
+    proc = subprocess.Popen(
+        [str(SERVICES), "run-lambda", port, str(functions)], stdout=log, stderr=log, stdin=subprocess.DEVNULL, env=env
+    )
+    endpoint = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            _get(f"{endpoint}/_lgb/health")
+            break
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                pytest.fail(f"the control plane did not start:\n{(tmp_path / 'control-plane.log').read_text()}")
+            time.sleep(0.05)
+    try:
+        yield endpoint
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+@pytest.fixture()
+def aws(monkeypatch: pytest.MonkeyPatch) -> None:
+    for k, v in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_REGION": "us-east-1",
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }.items():
+        monkeypatch.setenv(k, v)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+
+
+def _outputs(tmp_path: Path, endpoint: str) -> Path:
+    """What `tofu output -json` prints for a deployment of the dynamodb worker (the
+    fields lgb reads; lgb-core/tests/targets_follow_outputs_tf.rs keeps them in step
+    with infra/outputs.tf)."""
+    table = f"lgb-py-lambda-{uuid.uuid4().hex[:12]}"
+    value = {
+        "schema_version": 1,
+        "region": "us-east-1",
+        "name_prefix": "lgb",
+        "workers": {
+            "dynamodb": {
+                "function_name": FUNCTION,
+                "function_url": f"{endpoint}/lambda-url/{FUNCTION}/",
+                "url_auth": "AWS_IAM",
+                "database": {
+                    "type": "dynamodb",
+                    "table": table,
+                    "region": "us-east-1",
+                    "partition_key": {"name": "pk", "type": "S"},
+                    "sort_key": None,
+                },
+            }
+        },
+    }
+    path = tmp_path / "outputs.json"
+    path.write_text(json.dumps({"lgb_targets": {"sensitive": False, "type": "object", "value": value}}))
+    return path
+
+
+def _config(endpoint: str, moto: str) -> Dict[str, Any]:
+    return {
+        "name": "py-lambda",
+        "database": {"type": "dynamodb", "endpoint": moto, "create_table_if_missing": True},
+        "workload": {"records": 100, "load_batch": 25, "load_concurrency": 1},
+        "runner": {"workers": 4, "max_in_flight": 2, "cold_start": "force", "options": {"endpoint": endpoint}},
+        "tests": [{"name": "reads", "operation": {"type": "read"}, "operations": 80}],
+    }
+
+
+def test_run_on_lambda_from_outputs(
+    tmp_path: Path, out: Path, control_plane: str, services_env: Dict[str, str], aws: None
+) -> None:
+    outputs = _outputs(tmp_path, control_plane)
+    run = lgb.run(
+        _config(control_plane, services_env["LGB_DYNAMODB_ENDPOINT"]),
+        target="lambda",
+        targets=outputs,
+        out=out,
+        progress=False,
+    )
+    assert run.status == "completed"
+    assert run.target == "lambda"
+    stats = _get(f"{control_plane}/_lgb/stats")["functions"][FUNCTION]
+    assert stats["invocations"] == 8, stats
+    assert stats["max_in_flight"] == 2, stats
+    assert stats["cold_starts"] == 8, stats
+    reads = run.summary().filter(test="reads")
+    assert reads["ok"].to_list() == [80]
+
+
+def test_sweep_from_outputs(
+    tmp_path: Path, out: Path, control_plane: str, services_env: Dict[str, str], aws: None
+) -> None:
+    outputs = _outputs(tmp_path, control_plane)
+    config = _config(control_plane, services_env["LGB_DYNAMODB_ENDPOINT"])
+    config["runner"]["cold_start"] = "allow"
+    run = lgb.sweep(config, memory=[128, 512], p99_max="10s", targets=outputs, out=out, progress=False)
+    report = run.sweep
+    assert report is not None
+    assert [p["memory_mb"] for p in report["points"]] == [128, 512]
+    assert [p["seen_memory_mb"] for p in report["points"]] == [[128], [512]]
+    assert report["original_memory_mb"] == 256
+    assert report["cheapest"] in (128, 512)
+    assert set(run.tests()) == {"load", "reads@128MB", "reads@512MB"}
+    again = lgb.load(run.path)
+    assert again.sweep == report
