@@ -81,6 +81,7 @@ fn worker(
         metrics,
         environment: Environment::local(),
         timeline_shift: 0,
+        first_op_ns: None,
     }
 }
 
