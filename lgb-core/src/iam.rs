@@ -147,7 +147,8 @@ pub const IMMUDB_ADAPTER: Client = Client {
     calls: &[always("get_secret_value", "secretsmanager:GetSecretValue")],
 };
 
-/// IAM actions of the runner's [`LambdaInvoker`](crate::runner) (`runner::lambda`).
+/// IAM actions of the runner's `LambdaInvoker` and its configuration control
+/// (`runner::lambda`).
 pub const LAMBDA_INVOKER: Client = Client {
     name: "lambda invoker",
     caller: Caller::Runner,

@@ -12,19 +12,19 @@ use std::collections::{BTreeMap, BTreeSet};
 
 /// Layers, lowest first; each with its top-level modules.
 pub(crate) const LAYERS: &[&[&str]] = &[
-    &["units", "error", "redact", "record", "clock"],
+    &["units", "error", "redact", "record", "clock", "iam"],
     &["config"],
     &["metrics"],
     &["workload"],
     &["database"],
     &["operation"],
-    &["catalog"],
+    &["catalog", "targets"],
     &["executor"],
     &["protocol"],
     &["worker"],
     &["results"],
     &["runner"],
-    &["report"],
+    &["report", "sweep"],
 ];
 
 /// Names at the crate root that are re-exports, and the module they come from.
