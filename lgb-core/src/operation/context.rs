@@ -132,7 +132,7 @@ impl WorkerKeys {
     /// [`WorkerKeys::next_insert`]: it acknowledges `id` if it is this worker's insert.
     pub fn inserted(&self, id: u64) {
         if id >= self.records + self.worker_index
-            && (id - self.records - self.worker_index) % self.workers == 0
+            && (id - self.records - self.worker_index).is_multiple_of(self.workers)
         {
             self.acknowledge((id - self.records - self.worker_index) / self.workers);
         }
