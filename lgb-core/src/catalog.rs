@@ -112,7 +112,6 @@ pub fn available_memory() -> Option<u64> {
     Some(kb * 1024)
 }
 
-
 impl BenchmarkConfig {
     /// Parses, applies `overrides` (`path=value`), and validates with the built-in registries.
     pub fn from_json_str(text: &str, overrides: &[String]) -> Result<Self> {

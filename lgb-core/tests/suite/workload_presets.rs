@@ -12,9 +12,9 @@ use lgb_core::database::{
     BatchOutcome, Capabilities, Database, DatabaseRegistry, OpMeta, QueryOutcome, ReadOutcome,
 };
 use lgb_core::operation::OperationRegistry;
-use lgb_core::worker::Worker;
 use lgb_core::record::{Query, Record};
 use lgb_core::runner::{LocalInvoker, RunResult, Runner, Silent};
+use lgb_core::worker::Worker;
 use lgb_core::workload::keys::{ycsb_fnvhash64, zeta_estimate, SCRAMBLED_ITEMS, ZIPFIAN_THETA};
 use lgb_core::workload::Preset;
 use lgb_core::{ErrorClass, Result};
