@@ -18,12 +18,12 @@ pub(crate) const LAYERS: &[&[&str]] = &[
     &["workload"],
     &["database"],
     &["operation"],
-    &["catalog"],
+    &["catalog", "targets"],
     &["executor"],
     &["protocol"],
     &["worker"],
     &["results"],
-    &["runner"],
+    &["runner", "sweep"],
     &["report", "iam"],
 ];
 
