@@ -94,6 +94,8 @@ data "aws_iam_policy_document" "dynamodb_worker" {
       "dynamodb:BatchWriteItem",
       "dynamodb:GetItem",
       "dynamodb:PutItem",
+      # A scan operation on a table without a sort key is a paginated Scan.
+      "dynamodb:Scan",
     ]
     resources = [aws_dynamodb_table.bench[0].arn]
   }

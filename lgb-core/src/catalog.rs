@@ -7,6 +7,8 @@
 
 use std::path::Path;
 
+use serde_json::Value;
+
 use crate::config::{BenchmarkConfig, DatabaseConfig, OperationConfig, OptionChecks};
 use crate::database::DatabaseRegistry;
 use crate::error::{ConfigProblem, Error, Result};
@@ -36,6 +38,78 @@ impl OptionChecks for Registries {
     fn operation_problems(&self, config: &OperationConfig) -> Vec<ConfigProblem> {
         self.operations.validate(config)
     }
+
+    fn fit_problems(&self, config: &BenchmarkConfig) -> Vec<ConfigProblem> {
+        database_problems(config, self)
+    }
+}
+
+/// What the database cannot do or hold, found without connecting: operations of a
+/// test its adapter cannot run (named with the adapter and why), and a data set that
+/// cannot fit in this machine's memory for adapters that keep data in process. Run
+/// before any load, by `lgb validate` and `lgb run` alike.
+pub fn database_problems(cfg: &BenchmarkConfig, registries: &Registries) -> Vec<ConfigProblem> {
+    let mut p = Vec::new();
+    let Ok(factory) = registries.databases.factory(&cfg.database.kind) else {
+        return p;
+    };
+    let options = Value::Object(cfg.database.options.clone());
+    let kind = &cfg.database.kind;
+    if let Some(caps) = factory.capabilities(&options) {
+        for (i, t) in cfg.tests.iter().enumerate() {
+            let t = t.resolved();
+            let Some(op) = &t.operation else { continue };
+            let Ok(strategy) = registries.operations.build(op, cfg.workload.scan_length) else {
+                continue;
+            };
+            let at = if t.preset.is_some() {
+                format!("tests[{i}].preset")
+            } else {
+                format!("tests[{i}].operation")
+            };
+            for problem in strategy.check(&caps) {
+                p.push(ConfigProblem::new(
+                    &at,
+                    format!("{} (database `{kind}`)", problem.message),
+                ));
+            }
+        }
+    }
+    let w = &cfg.workload;
+    let key_bytes = (w.key_prefix.len() + crate::workload::keys::KEY_DIGITS) as u64;
+    let name_bytes = (0..w.fields)
+        .map(|f| format!("field{f}").len() as u64)
+        .sum::<u64>();
+    let record_bytes = (w.fields as u64)
+        .saturating_mul(w.field_size.0)
+        .saturating_add(name_bytes)
+        .saturating_add(key_bytes);
+    if let (Some(need), Some(available)) = (
+        factory.memory_needed(&options, w.records, record_bytes, w.fields as u64),
+        available_memory(),
+    ) {
+        if need > available {
+            p.push(ConfigProblem::new(
+                "workload.records",
+                format!(
+                    "{} records of about {record_bytes} bytes need about {} of memory in database `{kind}`, \
+                     over the {} this machine has available; lower `workload.records`",
+                    w.records,
+                    bytesize::ByteSize(need).display().iec(),
+                    bytesize::ByteSize(available).display().iec()
+                ),
+            ));
+        }
+    }
+    p
+}
+
+/// Memory this machine has available now (Linux `MemAvailable`), if known.
+pub fn available_memory() -> Option<u64> {
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = info.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
 }
 
 impl BenchmarkConfig {

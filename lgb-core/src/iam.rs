@@ -84,6 +84,8 @@ pub const DYNAMODB_ADAPTER: Client = Client {
         always("get_item", "dynamodb:GetItem"),
         always("put_item", "dynamodb:PutItem"),
         always("query", "dynamodb:Query"),
+        // A scan operation on a table without a sort key is a paginated Scan.
+        always("scan", "dynamodb:Scan"),
         // A query operation's PartiQL SELECT; a PartiQL write statement would need
         // PartiQLInsert/Update/Delete, which the deployment does not grant.
         always("execute_statement", "dynamodb:PartiQLSelect"),

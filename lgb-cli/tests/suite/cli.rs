@@ -373,3 +373,132 @@ fn html_reports_need_the_charts_feature() {
         assert!(out.stdout.is_empty());
     }
 }
+
+/// A data set that cannot fit in this machine's memory is refused by `lgb validate`
+/// and by `lgb run` before the load, at once, naming `workload.records` and the memory
+/// it would need.
+#[test]
+fn memory_database_refuses_a_data_set_larger_than_memory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = tmp.path().join("huge.json");
+    std::fs::write(
+        &cfg,
+        r#"{"database": {"type": "memory"}, "workload": {"records": 1e18},
+            "tests": [{"name": "r", "operation": {"type": "read"}, "operations": 10}]}"#,
+    )
+    .unwrap();
+    for sub in ["validate", "run"] {
+        let started = std::time::Instant::now();
+        let out = lgb().arg(sub).arg(&cfg).output().unwrap();
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "{sub} took {:?}",
+            started.elapsed()
+        );
+        assert_eq!(out.status.code(), Some(2), "{sub}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("workload.records"), "{err}");
+        assert!(err.contains("need about") && err.contains("EiB"), "{err}");
+        assert!(err.contains("available"), "{err}");
+    }
+    // A data set that fits passes.
+    std::fs::write(
+        &cfg,
+        r#"{"database": {"type": "memory"}, "workload": {"records": 1000},
+            "tests": [{"name": "r", "operation": {"type": "read"}, "operations": 10}]}"#,
+    )
+    .unwrap();
+    run_ok(lgb().arg("validate").arg(&cfg));
+}
+
+/// An operation the database cannot run is refused up front, naming the operation,
+/// the adapter and why: nothing connects (the endpoints below have no server) and
+/// nothing is loaded.
+#[cfg(all(feature = "dynamodb", feature = "timestream"))]
+#[test]
+fn operations_an_adapter_cannot_run_are_refused_before_the_load() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cases = [
+        (
+            r#"{"type": "timestream", "database": "d", "table": "t",
+                "endpoint": "http://127.0.0.1:9", "region": "us-east-1"}"#,
+            r#"{"name": "e", "preset": "ycsb-e", "operations": 10}"#,
+            [
+                "tests[0].preset",
+                "scan",
+                "no `range` queries",
+                "database `timestream`",
+            ],
+        ),
+        (
+            r#"{"type": "dynamodb", "table": "t", "endpoint": "http://127.0.0.1:9",
+                "region": "us-east-1"}"#,
+            r#"{"name": "q", "operation": {"type": "query", "kind": "prefix"}, "operations": 10}"#,
+            [
+                "tests[0].operation",
+                "query",
+                "no `prefix` queries",
+                "database `dynamodb`",
+            ],
+        ),
+    ];
+    for (db, test, wants) in cases {
+        let cfg = tmp.path().join("refused.json");
+        std::fs::write(
+            &cfg,
+            format!(r#"{{"database": {db}, "workload": {{"records": 1000}}, "tests": [{test}]}}"#),
+        )
+        .unwrap();
+        for sub in ["validate", "run"] {
+            let started = std::time::Instant::now();
+            let out = lgb().arg(sub).arg(&cfg).output().unwrap();
+            assert!(
+                started.elapsed() < Duration::from_secs(5),
+                "{sub} connected?"
+            );
+            assert_eq!(out.status.code(), Some(2), "{sub} {db}");
+            let err = String::from_utf8_lossy(&out.stderr);
+            for want in wants {
+                assert!(err.contains(want), "{want} not in {err}");
+            }
+        }
+    }
+    // ycsb-e on DynamoDB without a sort key is accepted: its scan is a paginated Scan.
+    let ok = tmp.path().join("ok.json");
+    std::fs::write(
+        &ok,
+        r#"{"database": {"type": "dynamodb", "table": "t", "endpoint": "http://127.0.0.1:9",
+                         "region": "us-east-1"},
+            "tests": [{"name": "e", "preset": "ycsb-e", "operations": 10}]}"#,
+    )
+    .unwrap();
+    run_ok(lgb().arg("validate").arg(&ok));
+}
+
+/// `lgb list` shows the `noop` database, and a run on it completes.
+#[test]
+fn noop_database_is_listed_and_runs() {
+    let list = run_ok(lgb().arg("list"));
+    let list = String::from_utf8_lossy(&list.stdout);
+    assert!(list.contains("noop"), "{list}");
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = tmp.path().join("noop.json");
+    std::fs::write(
+        &cfg,
+        r#"{"database": {"type": "noop"}, "workload": {"records": 100},
+            "tests": [{"name": "a", "preset": "ycsb-a", "operations": 5000}]}"#,
+    )
+    .unwrap();
+    let out = run_ok(
+        lgb()
+            .arg("run")
+            .arg(&cfg)
+            .arg("--out")
+            .arg(tmp.path().join("r")),
+    );
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        table.contains("read") && table.contains("update"),
+        "{table}"
+    );
+}

@@ -32,7 +32,10 @@ pub enum Distribution {
         #[serde(default = "default_theta")]
         theta: f64,
     },
-    /// Zipfian popularity spread over the key space by hashing, as YCSB does.
+    /// Zipfian popularity spread over the key space by hashing, exactly as YCSB's
+    /// `ScrambledZipfianGenerator` (what YCSB's `requestdistribution=zipfian` uses): a
+    /// rank is drawn from the zipfian law over 10^10 items and the key is
+    /// `fnvhash64(rank) mod keys`.
     ScrambledZipfian {
         /// Skew, theta > 0.
         #[serde(default = "default_theta")]
@@ -75,7 +78,7 @@ impl Distribution {
         ),
         (
             "scrambled_zipfian",
-            "zipfian popularity hashed over the key space",
+            "YCSB's zipfian: ranks over 10^10 items, FNV-hashed over the key space",
         ),
         ("latest", "skewed to the most recently inserted keys"),
         (

@@ -257,6 +257,21 @@ impl TestConfig {
         }
     }
 
+    /// This test with its preset expanded into an operation and a distribution (what
+    /// it sets itself wins).
+    pub fn resolved(&self) -> TestConfig {
+        let mut t = self.clone();
+        if let Some(p) = t.preset {
+            if t.operation.is_none() {
+                t.operation = Some(p.operation());
+            }
+            if t.distribution.is_none() {
+                t.distribution = Some(p.distribution());
+            }
+        }
+        t
+    }
+
     /// The measured duration: as configured, or 10 s when neither a duration nor an
     /// operation count is given.
     pub fn effective_duration(&self) -> Option<std::time::Duration> {

@@ -8,22 +8,23 @@ use super::OperationConfig;
 /// Named workloads. The YCSB core workloads follow YCSB's `workloads/workload[a-f]`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub enum Preset {
-    /// Update heavy: 50% reads, 50% updates, zipfian.
+    /// Update heavy: 50% reads, 50% updates, scrambled zipfian.
     #[serde(rename = "ycsb-a")]
     YcsbA,
-    /// Read mostly: 95% reads, 5% updates, zipfian.
+    /// Read mostly: 95% reads, 5% updates, scrambled zipfian.
     #[serde(rename = "ycsb-b")]
     YcsbB,
-    /// Read only: 100% reads, zipfian.
+    /// Read only: 100% reads, scrambled zipfian.
     #[serde(rename = "ycsb-c")]
     YcsbC,
     /// Read latest: 95% reads, 5% inserts, latest.
     #[serde(rename = "ycsb-d")]
     YcsbD,
-    /// Short ranges: 95% scans, 5% inserts, zipfian.
+    /// Short ranges: 95% scans of 1..=100 records (uniform), 5% inserts, scrambled
+    /// zipfian start keys.
     #[serde(rename = "ycsb-e")]
     YcsbE,
-    /// Read-modify-write: 50% reads, 50% read-modify-writes, zipfian.
+    /// Read-modify-write: 50% reads, 50% read-modify-writes, scrambled zipfian.
     #[serde(rename = "ycsb-f")]
     YcsbF,
 }
@@ -54,12 +55,16 @@ impl Preset {
     /// One line for `lgb list`.
     pub fn description(self) -> &'static str {
         match self {
-            Preset::YcsbA => "update heavy: 50% read, 50% update, zipfian",
-            Preset::YcsbB => "read mostly: 95% read, 5% update, zipfian",
-            Preset::YcsbC => "read only: 100% read, zipfian",
+            Preset::YcsbA => "update heavy: 50% read, 50% update, scrambled zipfian",
+            Preset::YcsbB => "read mostly: 95% read, 5% update, scrambled zipfian",
+            Preset::YcsbC => "read only: 100% read, scrambled zipfian",
             Preset::YcsbD => "read latest: 95% read, 5% insert, latest",
-            Preset::YcsbE => "short ranges: 95% scan, 5% insert, zipfian",
-            Preset::YcsbF => "read-modify-write: 50% read, 50% read-modify-write, zipfian",
+            Preset::YcsbE => {
+                "short ranges: 95% scan (1..=100, uniform), 5% insert, scrambled zipfian start"
+            }
+            Preset::YcsbF => {
+                "read-modify-write: 50% read, 50% read-modify-write, scrambled zipfian"
+            }
         }
     }
 
@@ -83,13 +88,14 @@ impl Preset {
         op
     }
 
-    /// The key distribution of this preset.
+    /// The key distribution of this preset: YCSB's `requestdistribution=zipfian` is its
+    /// scrambled zipfian generator (A, B, C, E, F); D uses `latest`.
     pub fn distribution(self) -> Distribution {
         match self {
             Preset::YcsbD => Distribution::Latest {
                 theta: ZIPFIAN_THETA,
             },
-            _ => Distribution::Zipfian {
+            _ => Distribution::ScrambledZipfian {
                 theta: ZIPFIAN_THETA,
             },
         }

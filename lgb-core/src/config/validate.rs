@@ -17,6 +17,10 @@ pub trait OptionChecks {
     fn database_problems(&self, config: &DatabaseConfig) -> Vec<ConfigProblem>;
     /// Every problem with the options of `config` (paths relative to the operation).
     fn operation_problems(&self, config: &OperationConfig) -> Vec<ConfigProblem>;
+    /// What the database of a parsed, otherwise valid `config` cannot do or hold,
+    /// found without connecting (full JSON paths): operations its adapter cannot run
+    /// and data sets too large for an adapter that keeps data in process.
+    fn fit_problems(&self, config: &BenchmarkConfig) -> Vec<ConfigProblem>;
 }
 
 /// Turns a JSON pointer (`/tests/0/concurrency`) into a path (`tests[0].concurrency`).
@@ -124,7 +128,10 @@ pub fn validate_value(value: &Value, checks: &dyn OptionChecks) -> Result<Benchm
 
     let cfg: BenchmarkConfig = serde_path_to_error::deserialize(value)
         .map_err(|e| Error::config(e.path().to_string(), e.inner().to_string()))?;
-    let problems = semantic_problems(&cfg);
+    let mut problems = semantic_problems(&cfg);
+    if problems.is_empty() {
+        problems = checks.fit_problems(&cfg);
+    }
     if problems.is_empty() {
         Ok(cfg)
     } else {

@@ -846,6 +846,40 @@ impl DynamoDbDatabase {
         Ok(out)
     }
 
+    /// A range from `start` on a table without a sort key, as YCSB's DynamoDB binding
+    /// scans: a paginated Scan that begins after the item of `start`
+    /// (`ExclusiveStartKey`) and returns up to `limit` items in the table's own
+    /// (hash) order, not key order.
+    async fn scan_from(&self, start: &str, limit: usize) -> Result<QueryOutcome> {
+        let mut out = QueryOutcome::default();
+        let mut from: Option<HashMap<String, AttributeValue>> = Some(HashMap::from([(
+            self.options.partition_key.name.clone(),
+            self.partition_value(start, start)?,
+        )]));
+        while out.records.len() < limit {
+            let page = self.page_limit(limit - out.records.len());
+            let req = self
+                .client
+                .scan()
+                .table_name(&self.target.table)
+                .consistent_read(self.options.consistent_read)
+                .set_limit(page)
+                .set_exclusive_start_key(from.take())
+                .return_consumed_capacity(ReturnConsumedCapacity::Total);
+            let resp = self
+                .send("Scan", &mut out.meta, || req.clone().send())
+                .await?;
+            sum_capacity(resp.consumed_capacity(), &mut out.meta, false);
+            let mut resp = resp;
+            self.take_items(resp.items.take(), limit, &mut out);
+            match resp.last_evaluated_key {
+                Some(k) if !k.is_empty() => from = Some(k),
+                _ => break,
+            }
+        }
+        Ok(out)
+    }
+
     fn require_sort(&self, kind: QueryKind) -> Result<&KeyAttribute> {
         self.options.sort_key.as_ref().ok_or_else(|| {
             Error::Unsupported(format!(
@@ -869,6 +903,27 @@ fn scalar(k: KeyType) -> ScalarAttributeType {
     }
 }
 
+/// What a DynamoDB adapter with `options` can do: key and native (PartiQL) queries;
+/// with a sort key also range, latest and (string sort keys) prefix or (numeric sort
+/// keys) time-range queries; without one, open-ended ranges (YCSB's `scan`) as a
+/// paginated Scan from the start key. Known without connecting.
+pub fn capabilities_for(options: &DynamoDbOptions) -> Capabilities {
+    let mut queries = vec![QueryKind::Key, QueryKind::Native];
+    match options.sort_key.as_ref().map(|s| s.kind) {
+        Some(KeyType::N) => {
+            queries.extend([QueryKind::Range, QueryKind::TimeRange, QueryKind::Latest])
+        }
+        Some(_) => queries.extend([QueryKind::Prefix, QueryKind::Range, QueryKind::Latest]),
+        None => queries.push(QueryKind::Range),
+    }
+    Capabilities {
+        max_batch_size: MAX_BATCH_WRITE,
+        queries,
+        max_item_bytes: Some(MAX_ITEM_BYTES),
+        reads_records: true,
+    }
+}
+
 #[async_trait]
 impl Database for DynamoDbDatabase {
     fn name(&self) -> &str {
@@ -876,20 +931,7 @@ impl Database for DynamoDbDatabase {
     }
 
     fn capabilities(&self) -> Capabilities {
-        let mut queries = vec![QueryKind::Key, QueryKind::Native];
-        match self.options.sort_key.as_ref().map(|s| s.kind) {
-            Some(KeyType::N) => {
-                queries.extend([QueryKind::Range, QueryKind::TimeRange, QueryKind::Latest])
-            }
-            Some(_) => queries.extend([QueryKind::Prefix, QueryKind::Range, QueryKind::Latest]),
-            None => {}
-        }
-        Capabilities {
-            max_batch_size: MAX_BATCH_WRITE,
-            queries,
-            max_item_bytes: Some(MAX_ITEM_BYTES),
-            reads_records: true,
-        }
+        capabilities_for(&self.options)
     }
 
     async fn write(&self, record: &Record) -> Result<OpMeta> {
@@ -1048,6 +1090,11 @@ impl Database for DynamoDbDatabase {
                 )
                 .await
             }
+            Query::Range {
+                start,
+                end: None,
+                limit,
+            } if self.options.sort_key.is_none() => self.scan_from(start, *limit).await,
             Query::Range { start, end, limit } => {
                 let sort = self.require_sort(QueryKind::Range)?;
                 let (p, s) = self.schema.split(start, "range start")?;

@@ -230,7 +230,28 @@ impl DatabaseFactory for ImmudbFactory {
             Ok(Arc::new(ImmudbDatabase::connect(o).await?) as Arc<dyn Database>)
         })
     }
+
+    /// The query kinds are fixed; the batch limit is `max_batch_size` or, until the
+    /// server is asked, immudb's default.
+    fn capabilities(&self, options: &serde_json::Value) -> Option<Capabilities> {
+        let o = super::parse_options::<ImmudbOptions>(options).ok()?;
+        Some(Capabilities {
+            max_batch_size: o.max_batch_size.unwrap_or(DEFAULT_MAX_TX_ENTRIES),
+            queries: QUERIES.to_vec(),
+            max_item_bytes: None,
+            reads_records: true,
+        })
+    }
 }
+
+/// Query kinds of the immudb adapter.
+const QUERIES: [QueryKind; 5] = [
+    QueryKind::Key,
+    QueryKind::Prefix,
+    QueryKind::Range,
+    QueryKind::History,
+    QueryKind::Native,
+];
 
 /// The session the server gave us, and which login produced it.
 struct Session {
@@ -1024,13 +1045,7 @@ impl Database for ImmudbDatabase {
     fn capabilities(&self) -> Capabilities {
         Capabilities {
             max_batch_size: self.inner.max_batch,
-            queries: vec![
-                QueryKind::Key,
-                QueryKind::Prefix,
-                QueryKind::Range,
-                QueryKind::History,
-                QueryKind::Native,
-            ],
+            queries: QUERIES.to_vec(),
             max_item_bytes: None,
             reads_records: true,
         }

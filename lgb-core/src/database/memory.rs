@@ -40,6 +40,63 @@ impl Default for MemoryOptions {
     }
 }
 
+/// The `memory` adapter's factory: builds stores, tells their capabilities without
+/// building one, and estimates the memory a data set takes, so that `lgb validate`
+/// refuses one that cannot fit in this machine.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MemoryFactory;
+
+/// Bytes the store spends per record beyond its field data and key: the hash map
+/// slot, the ordered key index, the shared key, the record's allocations and its
+/// key copy (an estimate from the sizes of those types on 64-bit targets).
+const PER_RECORD_OVERHEAD: u64 = 160;
+/// Bytes per field beyond its value: its name (`String`) and value (`Value`) headers
+/// and the name's text.
+const PER_FIELD_OVERHEAD: u64 = 64;
+
+impl super::DatabaseFactory for MemoryFactory {
+    fn description(&self) -> &str {
+        "in-process ordered map; needs no service (the embedded default)"
+    }
+
+    fn options_schema(&self) -> serde_json::Value {
+        schemars::schema_for!(MemoryOptions).to_value()
+    }
+
+    fn validate(&self, options: &serde_json::Value) -> Vec<crate::error::ConfigProblem> {
+        match super::parse_options::<MemoryOptions>(options) {
+            Ok(_) => Vec::new(),
+            Err(e) => e.config_problems().to_vec(),
+        }
+    }
+
+    fn build(&self, options: serde_json::Value) -> super::BuildFuture {
+        Box::pin(async move {
+            let o: MemoryOptions = super::parse_options(&options)?;
+            Ok(Arc::new(MemoryDatabase::new(o)) as Arc<dyn Database>)
+        })
+    }
+
+    fn capabilities(&self, options: &serde_json::Value) -> Option<Capabilities> {
+        let o: MemoryOptions = super::parse_options(options).ok()?;
+        Some(MemoryDatabase::new(o).capabilities())
+    }
+
+    fn memory_needed(
+        &self,
+        _options: &serde_json::Value,
+        records: u64,
+        record_bytes: u64,
+        fields: u64,
+    ) -> Option<u64> {
+        // The key is held twice (the record's and the index's shared copy).
+        let per_record = record_bytes
+            .saturating_add(fields.saturating_mul(PER_FIELD_OVERHEAD))
+            .saturating_add(PER_RECORD_OVERHEAD);
+        Some(records.saturating_mul(per_record))
+    }
+}
+
 /// Hashing of the store's keys. std's default, SipHash, resists hash flooding by
 /// untrusted keys; the keys here come from the benchmark's own generator in the same
 /// process, never from outside, so foldhash (fast, still seeded per map) is enough, and
@@ -237,28 +294,13 @@ impl Database for MemoryDatabase {
     }
 
     async fn batch_write(&self, records: &[Record]) -> Result<BatchOutcome> {
-        if records.len() > self.options.max_batch_size {
-            return Err(Error::Rejected(format!(
-                "batch of {} items is over the limit of {}",
-                records.len(),
-                self.options.max_batch_size
-            )));
-        }
+        // Batches over the limit are split, as the trait promises: one write lock per
+        // chunk of at most `max_batch_size` items, as a real database takes one call
+        // per chunk. Failed items keep their index in the whole batch.
         let mut out = BatchOutcome::default();
-        let mut map = self.map_mut()?;
-        for (index, record) in records.iter().enumerate() {
-            match self.check_size(record) {
-                Ok(size) => {
-                    map.put(record, size as u64);
-                    out.meta.bytes += size as u64;
-                    out.meta.items += 1;
-                }
-                Err(e) => out.failed.push(super::ItemFailure {
-                    index,
-                    class: e.class(),
-                    message: e.to_string(),
-                }),
-            }
+        let chunk = self.options.max_batch_size.max(1);
+        for (c, part) in records.chunks(chunk).enumerate() {
+            self.write_chunk(part, c * chunk, &mut out)?;
         }
         Ok(out)
     }
@@ -272,6 +314,32 @@ impl Database for MemoryDatabase {
     }
 
     async fn query(&self, query: &Query) -> Result<QueryOutcome> {
+        self.run_query(query)
+    }
+}
+
+impl MemoryDatabase {
+    fn write_chunk(&self, records: &[Record], first: usize, out: &mut BatchOutcome) -> Result<()> {
+        let mut map = self.map_mut()?;
+        for (i, record) in records.iter().enumerate() {
+            let index = first + i;
+            match self.check_size(record) {
+                Ok(size) => {
+                    map.put(record, size as u64);
+                    out.meta.bytes += size as u64;
+                    out.meta.items += 1;
+                }
+                Err(e) => out.failed.push(super::ItemFailure {
+                    index,
+                    class: e.class(),
+                    message: e.to_string(),
+                }),
+            }
+        }
+        Ok(())
+    }
+
+    fn run_query(&self, query: &Query) -> Result<QueryOutcome> {
         let map = self.map()?;
         Ok(match query {
             Query::Key { key } => collect(&map, map.order.get(key.as_str()).into_iter(), 1),
@@ -408,6 +476,39 @@ mod tests {
             db.query(&q).await.unwrap_err().class(),
             crate::error::ErrorClass::Unsupported
         );
+    }
+
+    #[tokio::test]
+    async fn batches_over_the_limit_are_split_not_refused() {
+        let db = MemoryDatabase::new(MemoryOptions {
+            max_batch_size: 3,
+            max_item_bytes: Some(10),
+        });
+        let mut batch: Vec<Record> = (0..8).map(|i| rec(&format!("k{i}"))).collect();
+        batch[5] = Record::new("big").with_field("f", Value::Str("x".repeat(50)));
+        let out = db.batch_write(&batch).await.unwrap();
+        assert_eq!(out.meta.items, 7);
+        // The failed item keeps its index in the whole batch, not in its chunk.
+        assert_eq!(out.failed.len(), 1);
+        assert_eq!(out.failed[0].index, 5);
+        assert_eq!(db.len(), 7);
+        assert!(db.read("k7").await.unwrap().record.is_some());
+    }
+
+    #[test]
+    fn factory_knows_capabilities_and_memory_without_building() {
+        use crate::database::DatabaseFactory;
+        let caps = MemoryFactory
+            .capabilities(&serde_json::json!({"max_batch_size": 7}))
+            .unwrap();
+        assert_eq!(caps.max_batch_size, 7);
+        assert!(caps.queries.contains(&QueryKind::Range));
+        let need = MemoryFactory
+            .memory_needed(&serde_json::json!({}), 1000, 1016, 10)
+            .unwrap();
+        assert_eq!(need, 1000 * (1016 + 640 + 160));
+        let huge = MemoryFactory.memory_needed(&serde_json::json!({}), u64::MAX / 2, 1016, 10);
+        assert_eq!(huge, Some(u64::MAX));
     }
 
     #[tokio::test]

@@ -3,13 +3,14 @@
 //!
 //! This module owns the contract between the executor and a database. It must not know
 //! any particular backend: adapters live in submodules, each behind a cargo feature of
-//! its own name, except [`memory`] and [`scripted`], which need no service.
+//! its own name, except [`memory`], [`noop`] and [`scripted`], which need no service.
 
 #[cfg(feature = "dynamodb")]
 pub mod dynamodb;
 #[cfg(feature = "immudb")]
 pub mod immudb;
 pub mod memory;
+pub mod noop;
 pub mod scripted;
 #[cfg(feature = "timestream")]
 pub mod timestream;
@@ -167,12 +168,35 @@ pub trait DatabaseFactory: Send + Sync {
     fn validate(&self, options: &serde_json::Value) -> Vec<ConfigProblem>;
     /// Builds an adapter; may connect.
     fn build(&self, options: serde_json::Value) -> BuildFuture;
+    /// What an adapter built from `options` can do, known without connecting, so that
+    /// `lgb validate` (and `lgb run`, before any load) refuses operations it cannot
+    /// run. `None`, the default, means only a connected adapter knows; the worker then
+    /// checks before its tests (after the load).
+    fn capabilities(&self, _options: &serde_json::Value) -> Option<Capabilities> {
+        None
+    }
+    /// Bytes of this process's memory that `records` records of about `record_bytes`
+    /// bytes each (in `fields` fields) take in the adapter, for stores that keep data
+    /// in process; `None`, the default, for databases that keep it elsewhere.
+    fn memory_needed(
+        &self,
+        _options: &serde_json::Value,
+        _records: u64,
+        _record_bytes: u64,
+        _fields: u64,
+    ) -> Option<u64> {
+        None
+    }
 }
+
+/// Capabilities from a factory's typed options.
+type CapabilitiesFn<C> = Box<dyn Fn(&C) -> Capabilities + Send + Sync>;
 
 /// A factory from a typed options struct and an async constructor.
 struct TypedFactory<C, F> {
     description: String,
     build: F,
+    capabilities: Option<CapabilitiesFn<C>>,
     _options: std::marker::PhantomData<fn() -> C>,
 }
 
@@ -202,6 +226,11 @@ where
             Ok(c) => Box::pin((self.build)(c)),
             Err(e) => Box::pin(async move { Err(e) }),
         }
+    }
+
+    fn capabilities(&self, options: &serde_json::Value) -> Option<Capabilities> {
+        let f = self.capabilities.as_ref()?;
+        parse_options::<C>(options).ok().map(|c| f(&c))
     }
 }
 
@@ -257,12 +286,14 @@ impl DatabaseRegistry {
     /// A registry with every adapter compiled into this build.
     pub fn with_builtins() -> Self {
         let mut r = Self::empty();
-        r.register(
-            "memory",
-            "in-process ordered map; needs no service (the embedded default)",
-            |o: memory::MemoryOptions| async move {
-                Ok(Arc::new(memory::MemoryDatabase::new(o)) as Arc<dyn Database>)
+        r.register_factory("memory", Arc::new(memory::MemoryFactory));
+        r.register_with_capabilities(
+            "noop",
+            "does nothing and answers at once: the harness's own ceiling (YCSB's BasicDB)",
+            |o: noop::NoopOptions| async move {
+                Ok(Arc::new(noop::NoopDatabase::new(o)) as Arc<dyn Database>)
             },
+            |_| noop::NoopDatabase::default().capabilities(),
         );
         r.register(
             "scripted",
@@ -272,12 +303,13 @@ impl DatabaseRegistry {
             },
         );
         #[cfg(feature = "dynamodb")]
-        r.register(
+        r.register_with_capabilities(
             "dynamodb",
             "Amazon DynamoDB (aws-sdk-dynamodb); `endpoint` for local servers",
             |o: dynamodb::DynamoDbOptions| async move {
                 Ok(Arc::new(dynamodb::DynamoDbDatabase::connect(o).await?) as Arc<dyn Database>)
             },
+            dynamodb::capabilities_for,
         );
         #[cfg(feature = "immudb")]
         r.register_factory("immudb", Arc::new(immudb::ImmudbFactory));
@@ -298,6 +330,33 @@ impl DatabaseRegistry {
             Arc::new(TypedFactory {
                 description: description.to_string(),
                 build,
+                capabilities: None,
+                _options: std::marker::PhantomData,
+            }),
+        );
+    }
+
+    /// Registers adapter `name` like [`DatabaseRegistry::register`], with what its
+    /// adapters can do given their options (see [`DatabaseFactory::capabilities`]), so
+    /// that impossible operations are refused before anything connects.
+    pub fn register_with_capabilities<C, F, Fut, K>(
+        &mut self,
+        name: &str,
+        description: &str,
+        build: F,
+        capabilities: K,
+    ) where
+        C: DeserializeOwned + schemars::JsonSchema + Send + 'static,
+        F: Fn(C) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<Arc<dyn Database>>> + Send + 'static,
+        K: Fn(&C) -> Capabilities + Send + Sync + 'static,
+    {
+        self.register_factory(
+            name,
+            Arc::new(TypedFactory {
+                description: description.to_string(),
+                build,
+                capabilities: Some(Box::new(capabilities)),
                 _options: std::marker::PhantomData,
             }),
         );

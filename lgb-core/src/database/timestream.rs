@@ -621,12 +621,7 @@ impl Database for TimestreamDatabase {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            max_batch_size: MAX_RECORDS_PER_CALL,
-            queries: vec![QueryKind::Latest, QueryKind::TimeRange, QueryKind::Native],
-            max_item_bytes: None,
-            reads_records: true,
-        }
+        capabilities()
     }
 
     async fn write(&self, record: &Record) -> Result<OpMeta> {
@@ -717,6 +712,24 @@ impl Database for TimestreamDatabase {
         })
     }
 
+    /// One query per key, at most [`PARALLEL_READS`] in flight at once (Timestream
+    /// has no multi-key read); records come back in key order, missing keys are left
+    /// out, and the first error ends the call.
+    async fn read_many(&self, keys: &[String]) -> Result<QueryOutcome> {
+        use futures::{StreamExt, TryStreamExt};
+        let reads: Vec<ReadOutcome> = futures::stream::iter(0..keys.len())
+            .map(|i| self.read(&keys[i]))
+            .buffered(PARALLEL_READS)
+            .try_collect()
+            .await?;
+        let mut out = QueryOutcome::default();
+        for r in reads {
+            out.meta.add(&r.meta);
+            out.records.extend(r.record.map(Arc::unwrap_or_clone));
+        }
+        Ok(out)
+    }
+
     async fn query(&self, query: &Query) -> Result<QueryOutcome> {
         let (records, meta) = match query {
             Query::Latest { key, limit } => {
@@ -780,6 +793,24 @@ impl DatabaseFactory for TimestreamFactory {
             let o: TimestreamOptions = parse_options(&options)?;
             Ok(Arc::new(TimestreamDatabase::connect(o).await?) as Arc<dyn Database>)
         })
+    }
+
+    fn capabilities(&self, options: &serde_json::Value) -> Option<Capabilities> {
+        parse_options::<TimestreamOptions>(options).ok()?;
+        Some(capabilities())
+    }
+}
+
+/// Most queries one `read_many` (a `parallel_read`) has in flight at once.
+pub const PARALLEL_READS: usize = 16;
+
+/// What the Timestream adapter can do (the same for every option set).
+fn capabilities() -> Capabilities {
+    Capabilities {
+        max_batch_size: MAX_RECORDS_PER_CALL,
+        queries: vec![QueryKind::Latest, QueryKind::TimeRange, QueryKind::Native],
+        max_item_bytes: None,
+        reads_records: true,
     }
 }
 

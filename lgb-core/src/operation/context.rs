@@ -1,9 +1,10 @@
 //! Per-task state of an operation strategy: its random generator, key chooser and
 //! reusable buffers, plus the key counters its worker's tasks share.
 
+use std::collections::BTreeSet;
 use std::ops::Range;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use rand::rngs::SmallRng;
 use rand::SeedableRng;
@@ -13,14 +14,27 @@ use crate::error::{Error, Result};
 use crate::record::{Query, QueryKind, Record};
 use crate::workload::{KeyChooser, KeyFormatter, RecordGenerator};
 
-/// Key counters shared by the tasks of one worker: inserts and the load cursor.
+/// Key counters shared by the tasks of one worker: inserts, the acknowledged-insert
+/// counter that bounds reads, and the load cursor.
+///
+/// Reads never target the future. Choosers work in this worker's *logical* key space:
+/// numbers `0..records` are the loaded records, and number `records + s` is this
+/// worker's `s`-th insert. [`WorkerKeys::latest`] is the highest logical number known
+/// written: the loaded records plus the highest *contiguous* run of acknowledged
+/// inserts (YCSB's `AcknowledgedCounterGenerator`), shared by the worker's tasks. A
+/// worker never reads another worker's inserts, whose acknowledgement it cannot see;
+/// [`WorkerKeys::key_id`] maps logical numbers to the key numbers of the data set,
+/// where workers' inserts interleave above `records` without colliding.
 #[derive(Debug)]
 pub struct WorkerKeys {
     records: u64,
     worker_index: u64,
     workers: u64,
     insert_seq: AtomicU64,
-    latest: AtomicU64,
+    /// Inserts `0..acked` are all acknowledged (the contiguous prefix).
+    acked: AtomicU64,
+    /// Acknowledged inserts above the contiguous prefix, waiting for the gap to close.
+    pending: Mutex<BTreeSet<u64>>,
     load_next: AtomicU64,
     load_end: u64,
 }
@@ -35,7 +49,8 @@ impl WorkerKeys {
             worker_index: i,
             workers: n,
             insert_seq: AtomicU64::new(0),
-            latest: AtomicU64::new(records.saturating_sub(1)),
+            acked: AtomicU64::new(0),
+            pending: Mutex::new(BTreeSet::new()),
             load_next: AtomicU64::new(records * i / n),
             load_end: records * (i + 1) / n,
         }
@@ -46,24 +61,81 @@ impl WorkerKeys {
         self.records
     }
 
-    /// Highest key number written so far (loaded or inserted by this worker).
+    /// The highest logical key number known written: the last loaded record plus this
+    /// worker's contiguous acknowledged inserts (used by the `latest` distribution and
+    /// as the bound of every chosen key).
     #[inline]
     pub fn latest(&self) -> u64 {
-        self.latest.load(Ordering::Relaxed)
+        (self.records + self.acked.load(Ordering::Acquire)).saturating_sub(1)
     }
 
-    /// Notes that key number `id` was inserted.
+    /// Inserts of this worker acknowledged without a gap before them.
+    pub fn acknowledged_inserts(&self) -> u64 {
+        self.acked.load(Ordering::Acquire)
+    }
+
+    /// The key number of logical number `logical` (see the type's docs).
     #[inline]
-    pub fn inserted(&self, id: u64) {
-        self.latest.fetch_max(id, Ordering::Relaxed);
+    pub fn key_id(&self, logical: u64) -> u64 {
+        if logical < self.records {
+            logical
+        } else {
+            self.insert_id(logical - self.records)
+        }
     }
 
-    /// A key number no other task of any worker inserts: workers interleave above `records`.
+    /// The key number of this worker's `seq`-th insert: workers interleave above
+    /// `records`, so no two workers insert the same key.
+    #[inline]
+    pub fn insert_id(&self, seq: u64) -> u64 {
+        self.records + self.worker_index + self.workers * seq
+    }
+
+    /// Issues the next insert of this worker: its sequence number (for
+    /// [`WorkerKeys::acknowledge`]) and its key number.
+    #[inline]
+    pub fn next_insert(&self) -> (u64, u64) {
+        let seq = self.insert_seq.fetch_add(1, Ordering::Relaxed);
+        (seq, self.insert_id(seq))
+    }
+
+    /// A key number no other task of any worker inserts (an insert that is never
+    /// acknowledged, so reads never reach it).
     #[inline]
     pub fn next_insert_id(&self) -> u64 {
-        self.records
-            + self.worker_index
-            + self.workers * self.insert_seq.fetch_add(1, Ordering::Relaxed)
+        self.next_insert().1
+    }
+
+    /// Notes that insert `seq` completed; [`WorkerKeys::latest`] advances over the
+    /// contiguous acknowledged prefix. As YCSB does, a failed insert is acknowledged
+    /// too (it finished; its key may be read and then counts as not found), so that
+    /// one failure does not freeze "latest" for the rest of the run.
+    pub fn acknowledge(&self, seq: u64) {
+        let Ok(mut pending) = self.pending.lock() else {
+            return;
+        };
+        let mut next = self.acked.load(Ordering::Acquire);
+        if seq != next {
+            if seq > next {
+                pending.insert(seq);
+            }
+            return;
+        }
+        next += 1;
+        while pending.remove(&next) {
+            next += 1;
+        }
+        self.acked.store(next, Ordering::Release);
+    }
+
+    /// Notes that key number `id` was inserted. Kept for callers that insert outside
+    /// [`WorkerKeys::next_insert`]: it acknowledges `id` if it is this worker's insert.
+    pub fn inserted(&self, id: u64) {
+        if id >= self.records + self.worker_index
+            && (id - self.records - self.worker_index).is_multiple_of(self.workers)
+        {
+            self.acknowledge((id - self.records - self.worker_index) / self.workers);
+        }
     }
 
     /// The next `n` key numbers of this worker's load slice, or `None` when it is done.
@@ -184,10 +256,24 @@ impl OpContext {
         }
     }
 
-    /// Chooses a key number, writes its key into [`OpContext::key`] and returns the number.
+    /// Chooses a key number, writes its key into [`OpContext::key`] and returns the
+    /// number. Only keys known written are chosen: a chooser's draw above
+    /// [`WorkerKeys::latest`] (an insert not yet acknowledged, or one predicted for
+    /// later in the run) is drawn again, as YCSB's CoreWorkload does.
     #[inline]
     pub fn choose_key(&mut self) -> u64 {
-        let id = self.chooser.next(&mut self.rng, self.shared.latest());
+        let latest = self.shared.latest();
+        let mut logical = self.chooser.next(&mut self.rng, latest);
+        let mut attempts = 0;
+        while logical > latest {
+            attempts += 1;
+            logical = if attempts < 64 {
+                self.chooser.next(&mut self.rng, latest)
+            } else {
+                logical % (latest + 1)
+            };
+        }
+        let id = self.shared.key_id(logical);
         self.keys.write(id, &mut self.key);
         id
     }
@@ -350,7 +436,45 @@ mod tests {
             .flat_map(|_| [a.next_insert_id(), b.next_insert_id()])
             .collect();
         assert_eq!(ids, [100, 101, 102, 103, 104, 105]);
+        // Worker 0 issued inserts 0, 1, 2 (keys 100, 102, 104). Acknowledging 2 first
+        // leaves a gap: latest stays at the loaded records until 0 and 1 close it.
         a.inserted(104);
-        assert_eq!(a.latest(), 104);
+        assert_eq!(a.latest(), 99);
+        a.acknowledge(0);
+        assert_eq!(a.latest(), 100);
+        assert_eq!(a.key_id(100), 100);
+        a.acknowledge(1);
+        assert_eq!((a.latest(), a.acknowledged_inserts()), (102, 3));
+        // Logical numbers map onto worker 0's own keys, never worker 1's.
+        assert_eq!(
+            (100..=102).map(|l| a.key_id(l)).collect::<Vec<_>>(),
+            [100, 102, 104]
+        );
+        assert_eq!(b.key_id(101), 103);
+    }
+
+    #[test]
+    fn acknowledged_counter_is_contiguous_under_concurrency() {
+        let k = Arc::new(WorkerKeys::new(10, 0, 1));
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                let k = k.clone();
+                std::thread::spawn(move || {
+                    for _ in 0..1000 {
+                        let (seq, _) = k.next_insert();
+                        // Never ahead of what was issued (read before the issue count,
+                        // which only grows).
+                        let seen = k.acknowledged_inserts();
+                        assert!(seen <= k.insert_seq.load(Ordering::SeqCst));
+                        k.acknowledge(seq);
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert_eq!(k.acknowledged_inserts(), 4000);
+        assert_eq!(k.latest(), 10 + 4000 - 1);
     }
 }

@@ -131,11 +131,13 @@ impl Step {
                 Ok(meta)
             }
             Step::Insert => {
-                let id = ctx.next_insert_id();
+                let (seq, id) = ctx.shared.next_insert();
                 ctx.keys.write(id, &mut ctx.key);
                 ctx.fill_record(id);
-                let meta = write(db, &ctx.record).await?;
-                ctx.shared.inserted(id);
+                let meta = write(db, &ctx.record).await;
+                // Acknowledged once finished, failed or not (see WorkerKeys::acknowledge).
+                ctx.shared.acknowledge(seq);
+                let meta = meta?;
                 ctx.ack(id);
                 Ok(meta)
             }
@@ -270,6 +272,25 @@ impl Strategy {
         match self {
             Strategy::Builtin(m) => m.names.clone(),
             Strategy::Custom(o) => o.kinds(),
+        }
+    }
+
+    /// The share of operations of kind `kind` (0 for user strategies, whose mix lgb
+    /// does not know).
+    pub fn fraction(&self, kind: &str) -> f64 {
+        match self {
+            Strategy::Builtin(m) => {
+                let mut prev = 0.0;
+                let mut share = 0.0;
+                for (name, c) in m.names.iter().zip(&m.cumulative) {
+                    if name == kind {
+                        share += c - prev;
+                    }
+                    prev = *c;
+                }
+                share
+            }
+            Strategy::Custom(_) => 0.0,
         }
     }
 

@@ -570,18 +570,10 @@ impl InvocationGate {
     }
 }
 
-/// The test with its preset expanded into an operation and a distribution.
+/// The test with its preset expanded into an operation and a distribution
+/// ([`TestConfig::resolved`]).
 pub fn resolve_preset(t: &TestConfig) -> TestConfig {
-    let mut t = t.clone();
-    if let Some(p) = t.preset {
-        if t.operation.is_none() {
-            t.operation = Some(p.operation());
-        }
-        if t.distribution.is_none() {
-            t.distribution = Some(p.distribution());
-        }
-    }
-    t
+    t.resolved()
 }
 
 /// Merges worker results into one test result, exactly (all at once; the runner folds

@@ -222,7 +222,15 @@ impl Worker {
             w.field_size.0 as usize,
         ));
         let keys = KeyFormatter::new(w.key_prefix.clone());
-        let table = KeyChooser::table_for(&dist, w.records);
+        // YCSB sizes a scrambled zipfian chooser for the inserts to come (draws of keys
+        // not yet written are drawn again); other choosers cover the loaded records.
+        let key_space = match dist {
+            crate::workload::Distribution::ScrambledZipfian { .. } => {
+                crate::workload::key_space(w.records, plan.operations, strategy.fraction("insert"))
+            }
+            _ => w.records,
+        };
+        let table = KeyChooser::table_for(&dist, key_space);
         let tasks = u64::from(plan.concurrency);
         let verify = req.test.verify && req.phase == Phase::Run;
         let contexts = (0..tasks)
@@ -234,7 +242,7 @@ impl Worker {
                         req.seed,
                         &[u64::from(req.worker.index), t, name_hash(&req.test.name)],
                     ),
-                    KeyChooser::new(&dist, w.records, table.clone(), slot, slots),
+                    KeyChooser::new(&dist, key_space, table.clone(), slot, slots),
                     keys.clone(),
                     records.clone(),
                     shared.clone(),

@@ -27,6 +27,24 @@ pub fn zeta(n: u64, theta: f64) -> f64 {
     (1..=n).map(|i| 1.0 / (i as f64).powf(theta)).sum()
 }
 
+/// ζ(n, θ) for large `n`: the first 10^5 terms summed, the rest by Euler-Maclaurin
+/// (relative error far below 10^-12 for θ near 1).
+pub fn zeta_estimate(n: u64, theta: f64) -> f64 {
+    let m: u64 = 100_000;
+    if n <= m {
+        return zeta(n, theta);
+    }
+    let (mf, nf) = (m as f64, n as f64);
+    let integral = if (theta - 1.0).abs() < 1e-12 {
+        (nf / mf).ln()
+    } else {
+        (nf.powf(1.0 - theta) - mf.powf(1.0 - theta)) / (1.0 - theta)
+    };
+    zeta(m, theta) + integral - mf.powf(-theta) / 2.0
+        + nf.powf(-theta) / 2.0
+        + theta / 12.0 * (mf.powf(-theta - 1.0) - nf.powf(-theta - 1.0))
+}
+
 impl ZipfianTable {
     /// A distribution over `n` items with skew `theta` (> 0).
     pub fn new(n: u64, theta: f64) -> Self {
@@ -39,11 +57,12 @@ impl ZipfianTable {
         Self {
             n,
             theta,
-            // ζ is only needed for reports and tests; cap its cost for huge key spaces.
-            zetan: if n <= 10_000_000 {
+            // ζ is only needed for reports and tests; huge key spaces (the 10^10 items
+            // of the scrambled law) get the Euler-Maclaurin estimate.
+            zetan: if n <= 1_000_000 {
                 zeta(n, theta)
             } else {
-                f64::NAN
+                zeta_estimate(n, theta)
             },
             zipf: rand_distr::Zipf::new(n, theta).expect("n >= 1 and theta > 0 were checked"),
         }
@@ -56,13 +75,18 @@ impl ZipfianTable {
         (r as u64).clamp(1, self.n) - 1
     }
 
+    /// Items of the law.
+    pub fn items(&self) -> u64 {
+        self.n
+    }
+
     /// The probability of rank `i` (0-based), for tests and reports.
     pub fn probability(&self, i: u64) -> f64 {
         1.0 / ((i + 1) as f64).powf(self.theta) / self.zetan
     }
 }
 
-/// 64-bit FNV-1a of a number, as YCSB's scrambled zipfian uses.
+/// 64-bit FNV-1a of a number's eight little-endian bytes.
 #[inline]
 pub fn fnv1a64(v: u64) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
@@ -72,6 +96,18 @@ pub fn fnv1a64(v: u64) -> u64 {
     }
     h
 }
+
+/// YCSB's `Utils.fnvhash64`: [`fnv1a64`] read as a signed Java `long`, then
+/// `Math.abs` (its one negative result, for `Long.MIN_VALUE`, is taken as 2^63 here).
+#[inline]
+pub fn ycsb_fnvhash64(v: u64) -> u64 {
+    (fnv1a64(v) as i64).unsigned_abs()
+}
+
+/// Items of the zipfian law under YCSB's `ScrambledZipfianGenerator` (its
+/// `ITEM_COUNT`): ranks are drawn over 10^10 items and hashed onto the key space, so
+/// the popularity of keys does not depend on how many there are.
+pub const SCRAMBLED_ITEMS: u64 = 10_000_000_000;
 
 /// Chooses key numbers for one task.
 #[derive(Debug, Clone)]
@@ -83,8 +119,14 @@ pub enum KeyChooser {
     },
     /// See [`Distribution::Zipfian`].
     Zipfian(Arc<ZipfianTable>),
-    /// See [`Distribution::ScrambledZipfian`].
-    Scrambled(Arc<ZipfianTable>),
+    /// See [`Distribution::ScrambledZipfian`]: a rank over [`SCRAMBLED_ITEMS`] items
+    /// (the table), hashed onto `0..n`.
+    Scrambled {
+        /// Zipfian law over [`SCRAMBLED_ITEMS`] ranks.
+        table: Arc<ZipfianTable>,
+        /// Items.
+        n: u64,
+    },
     /// See [`Distribution::Latest`].
     Latest(Arc<ZipfianTable>),
     /// See [`Distribution::Hotspot`].
@@ -119,16 +161,22 @@ impl KeyChooser {
         slots: u64,
     ) -> Self {
         let n = n.max(1);
-        let table = || {
+        let zipf_table = || {
             table
                 .clone()
                 .unwrap_or_else(|| Arc::new(ZipfianTable::new(n, ZIPFIAN_THETA)))
         };
         match *dist {
             Distribution::Uniform => KeyChooser::Uniform { n },
-            Distribution::Zipfian { .. } => KeyChooser::Zipfian(table()),
-            Distribution::ScrambledZipfian { .. } => KeyChooser::Scrambled(table()),
-            Distribution::Latest { .. } => KeyChooser::Latest(table()),
+            Distribution::Zipfian { .. } => KeyChooser::Zipfian(zipf_table()),
+            Distribution::ScrambledZipfian { theta } => KeyChooser::Scrambled {
+                table: match table {
+                    Some(t) if t.n == SCRAMBLED_ITEMS => t,
+                    _ => Arc::new(ZipfianTable::new(SCRAMBLED_ITEMS, theta)),
+                },
+                n,
+            },
+            Distribution::Latest { .. } => KeyChooser::Latest(zipf_table()),
             Distribution::Hotspot {
                 hot_fraction,
                 hot_ops,
@@ -148,9 +196,12 @@ impl KeyChooser {
     /// The shared table a distribution needs over `n` items, if any.
     pub fn table_for(dist: &Distribution, n: u64) -> Option<Arc<ZipfianTable>> {
         match *dist {
-            Distribution::Zipfian { theta }
-            | Distribution::ScrambledZipfian { theta }
-            | Distribution::Latest { theta } => Some(Arc::new(ZipfianTable::new(n, theta))),
+            Distribution::Zipfian { theta } | Distribution::Latest { theta } => {
+                Some(Arc::new(ZipfianTable::new(n, theta)))
+            }
+            Distribution::ScrambledZipfian { theta } => {
+                Some(Arc::new(ZipfianTable::new(SCRAMBLED_ITEMS, theta)))
+            }
             _ => None,
         }
     }
@@ -162,7 +213,7 @@ impl KeyChooser {
         match self {
             KeyChooser::Uniform { n } => rng.gen_range(0..*n),
             KeyChooser::Zipfian(t) => t.sample(rng),
-            KeyChooser::Scrambled(t) => fnv1a64(t.sample(rng)) % t.n,
+            KeyChooser::Scrambled { table, n } => ycsb_fnvhash64(table.sample(rng)) % *n,
             KeyChooser::Latest(t) => latest.saturating_sub(t.sample(rng)),
             KeyChooser::Hotspot { n, hot, hot_ops } => {
                 if *hot >= *n || rng.gen::<f64>() < *hot_ops {
@@ -320,6 +371,29 @@ mod tests {
         let mut c = KeyChooser::new(&d, n, None, 0, 1);
         let hot = (0..100_000).filter(|_| c.next(&mut r, 0) < 100).count() as f64 / 100_000.0;
         assert!((hot - 0.9).abs() < 0.01, "{hot}");
+    }
+
+    #[test]
+    fn zeta_of_ten_billion_items_matches_ycsb() {
+        // YCSB's ScrambledZipfianGenerator.ZETAN, precomputed for 10^10 items at 0.99.
+        let z = zeta_estimate(SCRAMBLED_ITEMS, 0.99);
+        assert!((z - 26.469_028_201_783_02).abs() < 1e-6, "{z}");
+        let exact = zeta(2_000_000, 0.99);
+        assert!((zeta_estimate(2_000_000, 0.99) - exact).abs() < 1e-9);
+    }
+
+    #[test]
+    fn ycsb_fnv_hash_matches_ycsb() {
+        // Utils.fnvhash64 of YCSB 0.17 (FNV-1a over the 8 bytes low first, Java signed
+        // arithmetic, Math.abs), computed by an independent transcription.
+        for (v, want) in [
+            (0, 6_284_781_860_667_377_211),
+            (1, 8_517_097_267_634_966_620),
+            (42, 55_488_592_825_689_361),
+            (123_456_789, 2_350_796_791_908_741_607),
+        ] {
+            assert_eq!(ycsb_fnvhash64(v), want, "fnvhash64({v})");
+        }
     }
 
     #[test]

@@ -11,3 +11,12 @@ pub mod timeseries;
 pub use crate::config::{Distribution, Preset};
 pub use keys::{KeyChooser, KeyFormatter};
 pub use records::RecordGenerator;
+
+/// The logical key space a chooser draws from, as YCSB's CoreWorkload sizes it: the
+/// loaded `records` plus twice the inserts expected in `operations` (its "fudge
+/// factor" of 2), so that the popularity of keys stays put while inserts grow the
+/// data set; draws of keys not yet inserted are drawn again.
+pub fn key_space(records: u64, operations: Option<u64>, insert_fraction: f64) -> u64 {
+    let expected = operations.unwrap_or(0) as f64 * insert_fraction * 2.0;
+    records + expected as u64
+}
