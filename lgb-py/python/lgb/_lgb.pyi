@@ -5,7 +5,7 @@ from typing import List, Optional, Sequence, Tuple, final
 from ._progress import Progress
 
 __version__: str
-__all__ = ["__version__", "ArrowTable", "RunData", "run", "load", "validate", "list_databases", "list_operations", "schema"]
+__all__ = ["__version__", "ArrowTable", "RunData", "run", "sweep", "load", "validate", "list_databases", "list_operations", "schema"]
 
 @final
 class ArrowTable:
