@@ -160,3 +160,49 @@ mod tests {
         assert!(serde_json::from_str::<ByteSize>("\"lots\"").is_err());
     }
 }
+
+/// Deserializes a count written as an integer or as a number with no fraction
+/// (`1e6`, `1000000.0`), so that a config can say `"records": 1e9` and be checked
+/// against what it would cost instead of being refused as a float.
+pub fn whole_number<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    struct Whole;
+    impl serde::de::Visitor<'_> for Whole {
+        type Value = u64;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a whole number")
+        }
+        fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<u64, E> {
+            Ok(v)
+        }
+        fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<u64, E> {
+            u64::try_from(v).map_err(|_| E::invalid_value(serde::de::Unexpected::Signed(v), &self))
+        }
+        fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<u64, E> {
+            // 2^64 itself is not representable as u64; every smaller whole float is.
+            if v.fract() == 0.0 && (0.0..18_446_744_073_709_551_616.0).contains(&v) {
+                Ok(v as u64)
+            } else {
+                Err(E::invalid_value(serde::de::Unexpected::Float(v), &self))
+            }
+        }
+    }
+    d.deserialize_any(Whole)
+}
+
+#[cfg(test)]
+mod whole_number_tests {
+    #[derive(serde::Deserialize)]
+    struct N(#[serde(deserialize_with = "super::whole_number")] u64);
+
+    #[test]
+    fn whole_floats_are_counts_and_fractions_are_refused() {
+        let n = |s: &str| serde_json::from_str::<N>(s).map(|n| n.0);
+        assert_eq!(n("1000").unwrap(), 1000);
+        assert_eq!(n("1e18").unwrap(), 1_000_000_000_000_000_000);
+        assert_eq!(n("2.0").unwrap(), 2);
+        assert!(n("2.5").is_err());
+        assert!(n("-1").is_err());
+        assert!(n("1e30").is_err());
+        assert!(n("\"7\"").is_err());
+    }
+}

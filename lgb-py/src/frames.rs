@@ -949,7 +949,11 @@ mod tests {
                 ns(s.p999_ns),
                 ns(s.max_ns),
             ];
-            assert_eq!(interval_stats(&lgb_core::metrics::SparseHistogram::from_histogram(&h)), want, "{h:?}");
+            assert_eq!(
+                interval_stats(&lgb_core::metrics::SparseHistogram::from_histogram(&h)),
+                want,
+                "{h:?}"
+            );
         }
     }
 

@@ -420,7 +420,7 @@ fn operations_an_adapter_cannot_run_are_refused_before_the_load() {
     let tmp = tempfile::tempdir().unwrap();
     let cases = [
         (
-            r#"{"type": "timestream", "database": "d", "table": "t",
+            r#"{"type": "timestream", "database": "bench_db", "table": "bench_table",
                 "endpoint": "http://127.0.0.1:9", "region": "us-east-1"}"#,
             r#"{"name": "e", "preset": "ycsb-e", "operations": 10}"#,
             [
@@ -431,7 +431,7 @@ fn operations_an_adapter_cannot_run_are_refused_before_the_load() {
             ],
         ),
         (
-            r#"{"type": "dynamodb", "table": "t", "endpoint": "http://127.0.0.1:9",
+            r#"{"type": "dynamodb", "table": "bench_table", "endpoint": "http://127.0.0.1:9",
                 "region": "us-east-1"}"#,
             r#"{"name": "q", "operation": {"type": "query", "kind": "prefix"}, "operations": 10}"#,
             [
@@ -467,7 +467,7 @@ fn operations_an_adapter_cannot_run_are_refused_before_the_load() {
     let ok = tmp.path().join("ok.json");
     std::fs::write(
         &ok,
-        r#"{"database": {"type": "dynamodb", "table": "t", "endpoint": "http://127.0.0.1:9",
+        r#"{"database": {"type": "dynamodb", "table": "bench_table", "endpoint": "http://127.0.0.1:9",
                          "region": "us-east-1"},
             "tests": [{"name": "e", "preset": "ycsb-e", "operations": 10}]}"#,
     )

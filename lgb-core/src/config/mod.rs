@@ -90,7 +90,10 @@ impl DatabaseConfig {
 #[serde(deny_unknown_fields)]
 pub struct WorkloadConfig {
     /// Records loaded before the tests (YCSB `recordcount`).
-    #[serde(default = "default_records")]
+    #[serde(
+        default = "default_records",
+        deserialize_with = "crate::units::whole_number"
+    )]
     #[schemars(range(min = 1))]
     pub records: u64,
     /// Key prefix; keys are the prefix and a zero-padded number (`user000000042`).
