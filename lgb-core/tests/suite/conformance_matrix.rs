@@ -1,9 +1,10 @@
 //! The operation × adapter matrix: every built-in YCSB operation and every preset
-//! (ycsb-a … ycsb-f) on memory, noop, DynamoDB (moto), immudb and Timestream (moto),
-//! against the local services. Each cell either runs with no error, or is refused up
+//! (ycsb-a … ycsb-f) on memory, noop, DynamoDB (moto) and immudb, against the local
+//! services. (Timestream's column is not here yet: its reads on moto need query
+//! results registered per key, which this generic runner does not do.) Each cell either runs with no error, or is refused up
 //! front by validation (before anything connects or loads) — and the refused cells are
 //! exactly the ones expected. Each test prints its column of the matrix.
-#![cfg(all(feature = "dynamodb", feature = "immudb", feature = "timestream"))]
+#![cfg(all(feature = "dynamodb", feature = "immudb"))]
 
 use std::sync::Arc;
 
@@ -155,12 +156,3 @@ async fn matrix_immudb() {
     column("immudb", db, &common::unique_prefix("matrix"), &[]).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn matrix_timestream() {
-    let endpoint = common::aws_endpoint("timestream");
-    let database = format!("lgb-{}", common::unique_prefix("mx").trim_end_matches('-'));
-    let db = json!({"type": "timestream", "database": database, "table": "matrix",
-                    "endpoint": endpoint, "region": "us-east-1", "create_if_missing": true});
-    // Timestream has no range queries over series keys: scans are refused up front.
-    column("timestream", db, "t-", &["scan", "ycsb-e"]).await;
-}
