@@ -176,8 +176,8 @@ CHANGES = [
     (
         "worker-dynamodb-create-table-on-star",
         "iam.tf",
-        '      "dynamodb:PutItem",\n    ]\n    resources = [aws_dynamodb_table.bench[0].arn]\n  }\n',
-        '      "dynamodb:PutItem",\n    ]\n    resources = [aws_dynamodb_table.bench[0].arn]\n  }\n\n'
+        '      "dynamodb:Scan",\n    ]\n    resources = [aws_dynamodb_table.bench[0].arn]\n  }\n',
+        '      "dynamodb:Scan",\n    ]\n    resources = [aws_dynamodb_table.bench[0].arn]\n  }\n\n'
         '  statement {\n    actions = ["dynamodb:CreateTable"]\n    # required\n    resources = ["*"]\n  }\n',
         "resource-star",
     ),
