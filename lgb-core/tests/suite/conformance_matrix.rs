@@ -155,4 +155,3 @@ async fn matrix_immudb() {
     });
     column("immudb", db, &common::unique_prefix("matrix"), &[]).await;
 }
-
