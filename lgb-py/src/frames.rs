@@ -20,7 +20,7 @@ use arrow_array::{
 use arrow_schema::{ArrowError, DataType, Field, Schema, TimeUnit};
 use lgb_core::cost::{self, PriceTable};
 use lgb_core::metrics::{LatencyHistogram, OperationMetrics};
-use lgb_core::protocol::{Phase, WorkerStatus};
+use lgb_core::protocol::WorkerStatus;
 use lgb_core::report::summary_rows;
 pub use lgb_core::results::tables::phase_name;
 use lgb_core::results::tables::{summary_phases, timeline_rows, IntervalStats};
