@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::cost::{self, PriceTable};
 use super::RunResult;
 use crate::error::{Error, Result};
-use crate::metrics::{LatencyHistogram, SparseHistogram};
+use crate::metrics::SparseHistogram;
 use crate::protocol::Phase;
 
 /// One row of a summary: one test and operation.
@@ -150,7 +150,7 @@ pub fn summary_phases(run: &RunResult, rows: &[SummaryRow]) -> Vec<Phase> {
 }
 
 /// Latency statistics of one timeline interval (ns): the numbers of
-/// [`LatencyHistogram::summary`] without the minimum and the standard deviation.
+/// [`crate::metrics::LatencyHistogram::summary`] without the minimum and the standard deviation.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct IntervalStats {
     /// Mean.
@@ -168,7 +168,7 @@ pub struct IntervalStats {
 }
 
 /// The [`IntervalStats`] of one timeline point, read from its sparse histogram (which
-/// holds only its occupied buckets): the figures of [`LatencyHistogram::summary`] for
+/// holds only its occupied buckets): the figures of [`crate::metrics::LatencyHistogram::summary`] for
 /// the same samples.
 pub fn interval_stats(latency: &SparseHistogram) -> IntervalStats {
     if latency.is_empty() {
@@ -224,6 +224,7 @@ pub fn timeline_rows(run: &RunResult) -> Vec<TimelineRow<'_>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::metrics::LatencyHistogram;
 
     #[test]
     fn interval_stats_are_the_summary_figures() {
