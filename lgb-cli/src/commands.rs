@@ -7,16 +7,14 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
+use lgb_core::catalog::Registries;
 use lgb_core::config::BenchmarkConfig;
-use lgb_core::database::DatabaseRegistry;
 use lgb_core::executor::Progress;
-use lgb_core::operation::OperationRegistry;
 use lgb_core::protocol::WorkerStatus;
 use lgb_core::report;
 use lgb_core::runner::{self, RunOutcome, Runner};
 use lgb_core::sweep::SweepPlan;
 use lgb_core::targets::DeployedTargets;
-use lgb_core::workload::{Distribution, Preset};
 use tokio_util::sync::CancellationToken;
 
 use crate::output::write_stdout;
@@ -404,30 +402,12 @@ fn validate(path: &Path, set: &[String]) -> Result<Outcome> {
 
 fn list() -> Result<Outcome> {
     let mut out = std::io::stdout().lock();
-    let dbs = DatabaseRegistry::with_builtins();
-    writeln!(out, "Databases (compiled in):")?;
-    for (name, desc) in dbs.describe() {
-        writeln!(out, "  {name:<20} {desc}")?;
-    }
-    for name in ["dynamodb", "immudb", "timestream"] {
-        if dbs.factory(name).is_err() {
-            writeln!(
-                out,
-                "  {name:<20} (not compiled in; build with feature `{name}`)"
-            )?;
+    for (i, section) in Registries::builtin().catalog().iter().enumerate() {
+        let gap = if i == 0 { "" } else { "\n" };
+        writeln!(out, "{gap}{}", section.title)?;
+        for e in &section.entries {
+            writeln!(out, "  {:<20} {}", e.name, e.description)?;
         }
-    }
-    writeln!(out, "\nOperations:")?;
-    for (name, desc) in OperationRegistry::default().describe() {
-        writeln!(out, "  {name:<20} {desc}")?;
-    }
-    writeln!(out, "\nKey distributions:")?;
-    for (name, desc) in Distribution::NAMES {
-        writeln!(out, "  {name:<20} {desc}")?;
-    }
-    writeln!(out, "\nPresets:")?;
-    for p in Preset::ALL {
-        writeln!(out, "  {:<20} {}", p.name(), p.description())?;
     }
     out.flush()?;
     Ok(Outcome::Success)

@@ -1,21 +1,22 @@
-//! Progress bars for `lgb run`, fed by the executor's live counters.
+//! Progress bars for `lgb run`: lgb-core's [`TestProgress`] computes what to show
+//! (label, fraction, status, the finished line); this draws it with indicatif.
 
-use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use lgb_core::config::TestConfig;
 use lgb_core::executor::Progress;
 use lgb_core::protocol::Phase;
-use lgb_core::report::{format_ns, format_rate};
+use lgb_core::report::progress::{finished_line, TestProgress};
 use lgb_core::runner::{RunObserver, TestResult};
+
+/// Width of the test-name column of bars and finished lines.
+const NAME_WIDTH: usize = 12;
 
 struct Current {
     bar: ProgressBar,
-    started: Instant,
-    planned: Option<Duration>,
-    planned_ops: Option<u64>,
+    test: TestProgress,
 }
 
 /// Shows one progress bar per test and a line per finished test on stderr.
@@ -37,7 +38,10 @@ impl ProgressObserver {
                 loop {
                     tick.tick().await;
                     if let Some(c) = current.lock().unwrap().as_ref() {
-                        update(c, &progress);
+                        let s = c.test.snapshot(&progress);
+                        c.bar
+                            .set_position((s.fraction.unwrap_or(0.0) * 1000.0) as u64);
+                        c.bar.set_message(s.message());
                     }
                 }
             })
@@ -61,35 +65,9 @@ impl ProgressObserver {
     }
 }
 
-fn update(c: &Current, p: &Progress) {
-    let ops = p.ops.load(Ordering::Relaxed);
-    let errors = p.errors.load(Ordering::Relaxed);
-    let elapsed = c.started.elapsed();
-    let pos = match (c.planned_ops, c.planned) {
-        (Some(total), _) => ops.min(total) * 1000 / total.max(1),
-        (None, Some(d)) => {
-            (elapsed.as_millis() as u64 * 1000 / d.as_millis().max(1) as u64).min(1000)
-        }
-        _ => 0,
-    };
-    c.bar.set_position(pos);
-    let rate = ops as f64 / elapsed.as_secs_f64().max(1e-3);
-    let measuring = if p.measuring.load(Ordering::Relaxed) {
-        ""
-    } else {
-        " (warming up)"
-    };
-    c.bar.set_message(format!(
-        "{ops} ops, {errors} errors, {}{measuring}",
-        format_rate(rate)
-    ));
-}
-
 impl RunObserver for ProgressObserver {
     fn test_started(&self, test: &TestConfig, phase: Phase, workers: u32) {
-        self.progress.ops.store(0, Ordering::Relaxed);
-        self.progress.errors.store(0, Ordering::Relaxed);
-        self.progress.measuring.store(false, Ordering::Relaxed);
+        let test = TestProgress::start(&self.progress, test, phase, workers);
         if self.quiet {
             return;
         }
@@ -105,46 +83,16 @@ impl RunObserver for ProgressObserver {
                 .unwrap_or_else(|_| ProgressStyle::default_bar())
                 .progress_chars("=> "),
         );
-        let label = match phase {
-            Phase::Load => "load".to_string(),
-            Phase::Run => test.name.clone(),
-        };
-        bar.set_prefix(format!("{label} ×{workers}"));
-        let planned = match phase {
-            Phase::Load => None,
-            Phase::Run => test.effective_duration().map(|d| d + test.warmup.0),
-        };
-        *self.current.lock().unwrap() = Some(Current {
-            bar,
-            started: Instant::now(),
-            planned,
-            planned_ops: test.operations,
-        });
+        bar.set_prefix(test.label().to_string());
+        *self.current.lock().unwrap() = Some(Current { bar, test });
     }
 
     fn test_finished(&self, result: &TestResult) {
         if let Some(c) = self.current.lock().unwrap().take() {
             c.bar.finish_and_clear();
         }
-        if self.quiet {
-            return;
+        if !self.quiet {
+            eprintln!("{}", finished_line(result, NAME_WIDTH));
         }
-        let ops = result.metrics.ok() + result.metrics.failed();
-        let p99 = result
-            .metrics
-            .operations
-            .values()
-            .map(|m| m.latency.summary().p99_ns)
-            .max()
-            .unwrap_or(0);
-        eprintln!(
-            "{:>12} {} ops in {:.1}s, {}, {} failed, worst p99 {}",
-            result.name,
-            ops,
-            result.window_ns as f64 / 1e9,
-            format_rate(result.throughput()),
-            result.metrics.failed(),
-            format_ns(p99 as f64)
-        );
     }
 }

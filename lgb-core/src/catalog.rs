@@ -9,7 +9,9 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use crate::config::{BenchmarkConfig, DatabaseConfig, OperationConfig, OptionChecks};
+use crate::config::{
+    BenchmarkConfig, DatabaseConfig, Distribution, OperationConfig, OptionChecks, Preset,
+};
 use crate::database::DatabaseRegistry;
 use crate::error::{ConfigProblem, Error, Result};
 use crate::operation::OperationRegistry;
@@ -27,6 +29,75 @@ impl Registries {
     /// The built-in adapters and operations compiled into this build.
     pub fn builtin() -> Self {
         Self::default()
+    }
+}
+
+/// One thing a config can name: an adapter, operation, key distribution or preset.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CatalogEntry {
+    /// The name a config uses.
+    pub name: String,
+    /// What it is, for people; for an adapter this build lacks, the feature to enable.
+    pub description: String,
+    /// Whether this build can use it (only built-in adapters behind a cargo feature
+    /// can be absent).
+    pub compiled_in: bool,
+}
+
+/// One kind of thing in the catalog, with its entries in the order shown.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CatalogSection {
+    /// Heading, `Operations:`.
+    pub title: &'static str,
+    /// Entries, sorted by name within the compiled-in and absent groups.
+    pub entries: Vec<CatalogEntry>,
+}
+
+impl Registries {
+    /// What a config of this build can name, as `lgb list` prints it: database
+    /// adapters (compiled in first, then the built-ins this build lacks), operations,
+    /// key distributions and presets.
+    pub fn catalog(&self) -> Vec<CatalogSection> {
+        let entry = |(name, description): (String, String)| CatalogEntry {
+            name,
+            description,
+            compiled_in: true,
+        };
+        let mut databases: Vec<CatalogEntry> =
+            self.databases.describe().into_iter().map(entry).collect();
+        databases.extend(
+            self.databases
+                .not_compiled()
+                .into_iter()
+                .map(|(name, feature)| CatalogEntry {
+                    name: name.to_string(),
+                    description: format!("(not compiled in; build with feature `{feature}`)"),
+                    compiled_in: false,
+                }),
+        );
+        let statics = |pairs: &mut dyn Iterator<Item = (&str, &str)>| {
+            pairs
+                .map(|(n, d)| entry((n.to_string(), d.to_string())))
+                .collect()
+        };
+        vec![
+            CatalogSection {
+                title: "Databases (compiled in):",
+                entries: databases,
+            },
+            CatalogSection {
+                title: "Operations:",
+                entries: self.operations.describe().into_iter().map(entry).collect(),
+            },
+            CatalogSection {
+                title: "Key distributions:",
+                entries: statics(&mut Distribution::NAMES.into_iter()),
+            },
+            CatalogSection {
+                title: "Presets:",
+                entries: statics(&mut Preset::ALL.into_iter().map(|p| (p.name(), p.description()))),
+            },
+        ]
     }
 }
 
@@ -123,5 +194,63 @@ impl BenchmarkConfig {
         let text = std::fs::read_to_string(path)
             .map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
         Self::from_json_str(&text, overrides)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn catalog_lists_every_registry_and_says_what_is_not_compiled_in() {
+        let sections = Registries::builtin().catalog();
+        let titles: Vec<&str> = sections.iter().map(|s| s.title).collect();
+        assert_eq!(
+            titles,
+            [
+                "Databases (compiled in):",
+                "Operations:",
+                "Key distributions:",
+                "Presets:"
+            ]
+        );
+        let names = |i: usize| -> Vec<&str> {
+            sections[i]
+                .entries
+                .iter()
+                .map(|e| e.name.as_str())
+                .collect()
+        };
+        let dbs = &sections[0].entries;
+        for gated in ["dynamodb", "immudb", "timestream"] {
+            let e = dbs.iter().find(|e| e.name == gated).expect(gated);
+            let compiled = match gated {
+                "dynamodb" => cfg!(feature = "dynamodb"),
+                "immudb" => cfg!(feature = "immudb"),
+                _ => cfg!(feature = "timestream"),
+            };
+            assert_eq!(e.compiled_in, compiled, "{gated}");
+            assert_eq!(
+                e.description.contains("not compiled in"),
+                !compiled,
+                "{e:?}"
+            );
+        }
+        assert!(dbs.iter().any(|e| e.name == "memory" && e.compiled_in));
+        assert!(names(1).contains(&"batch_write"));
+        assert!(names(2).contains(&"zipfian"));
+        assert!(names(3).contains(&"ycsb-a"));
+        assert!(sections
+            .iter()
+            .flat_map(|s| &s.entries)
+            .all(|e| !e.description.is_empty()));
+
+        let mut mine = Registries::builtin();
+        mine.databases
+            .register_factory("immudb", mine.databases.factory("memory").unwrap().clone());
+        assert!(mine.catalog()[0]
+            .entries
+            .iter()
+            .any(|e| e.name == "immudb" && e.compiled_in));
     }
 }

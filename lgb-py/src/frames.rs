@@ -3,8 +3,8 @@
 //! (`crate::ArrowTable`) and becomes a polars frame without a copy. This module owns
 //! the column names and types that `lgb.Run`'s methods document; it computes nothing
 //! that lgb-core does not already provide (summaries, percentiles, spectra and costs
-//! come from lgb-core and HdrHistogram; the timeline's per-second figures are
-//! `LatencySummary`'s, taken by a cheaper path in `interval_stats`).
+//! come from lgb-core and HdrHistogram; rows of the summary, its phases and the
+//! timeline's per-second figures are `lgb_core::results::tables`').
 //!
 //! Types: latencies are `Duration(ns)`, instants are `Timestamp(ns, "UTC")`, counts are
 //! `UInt64`, rates and capacity units are `Float64`, money is `Float64` US dollars (the
@@ -19,9 +19,11 @@ use arrow_array::{
 };
 use arrow_schema::{ArrowError, DataType, Field, Schema, TimeUnit};
 use lgb_core::cost::{self, PriceTable};
-use lgb_core::metrics::{LatencyHistogram, OperationMetrics, SparseHistogram};
-use lgb_core::protocol::{Phase, WorkerStatus};
+use lgb_core::metrics::{LatencyHistogram, OperationMetrics};
+use lgb_core::protocol::WorkerStatus;
 use lgb_core::report::summary_rows;
+pub use lgb_core::results::tables::phase_name;
+use lgb_core::results::tables::{summary_phases, timeline_rows, IntervalStats};
 use lgb_core::runner::{RunResult, TestResult};
 
 /// Which tests and operations a latency table covers (`None` means all).
@@ -256,14 +258,6 @@ impl Columns {
     }
 }
 
-/// `load` or `run`, as in `result.json`.
-pub fn phase_name(phase: Phase) -> &'static str {
-    match phase {
-        Phase::Load => "load",
-        Phase::Run => "run",
-    }
-}
-
 fn status_name(status: WorkerStatus) -> &'static str {
     match status {
         WorkerStatus::Completed => "completed",
@@ -276,29 +270,13 @@ fn status_name(status: WorkerStatus) -> &'static str {
 /// `summary.csv`) with latencies as durations and the test's phase.
 pub fn summary(run: &RunResult) -> Result<RecordBatch, ArrowError> {
     let rows = summary_rows(run);
-    // summary_rows walks tests in order and their operations in key order; the phase
-    // of each row is that of its test.
-    let phases: Vec<&str> = run
-        .tests
-        .iter()
-        .flat_map(|t| std::iter::repeat_n(phase_name(t.phase), t.metrics.operations.len()))
-        .collect();
-    let phases = if phases.len() == rows.len() {
-        phases
-    } else {
-        rows.iter()
-            .map(|r| {
-                let phase = run.tests.iter().find(|t| t.name == r.test).map(|t| t.phase);
-                phase_name(phase.unwrap_or_default())
-            })
-            .collect()
-    };
+    let phases = summary_phases(run, &rows);
     let col = |f: fn(&lgb_core::report::SummaryRow) -> u64| {
         rows.iter().map(|r| ns(f(r))).collect::<Vec<_>>()
     };
     Columns::default()
         .text("test", rows.iter().map(|r| &r.test))
-        .text("phase", phases)
+        .text("phase", phases.into_iter().map(phase_name))
         .text("operation", rows.iter().map(|r| &r.operation))
         .u64("ok", rows.iter().map(|r| r.ok).collect())
         .u64("failed", rows.iter().map(|r| r.failed).collect())
@@ -326,65 +304,35 @@ pub fn summary(run: &RunResult) -> Result<RecordBatch, ArrowError> {
         .finish()
 }
 
-/// Mean, p50, p90, p99, p99.9 and max (ns) of one timeline point: the numbers of
-/// [`LatencyHistogram::summary`] for the same samples (without the standard deviation),
-/// read from the point's sparse histogram, which holds only its occupied buckets.
-fn interval_stats(latency: &SparseHistogram) -> [i64; 6] {
-    if latency.is_empty() {
-        return [0; 6];
-    }
-    [
-        ns_f(latency.mean_ns()),
-        ns(latency.quantile_ns(0.50)),
-        ns(latency.quantile_ns(0.90)),
-        ns(latency.quantile_ns(0.99)),
-        ns(latency.quantile_ns(0.999)),
-        ns(latency.max_ns()),
-    ]
-}
-
 /// One row per test, second and operation: operations that ended in that second,
-/// failures, and latency statistics of that second's successful operations.
+/// failures, and latency statistics of that second's successful operations
+/// (lgb-core's [`timeline_rows`]).
 pub fn timeline(run: &RunResult) -> Result<RecordBatch, ArrowError> {
-    let n: usize = run.tests.iter().map(|t| t.metrics.timeline.len()).sum();
-    let (mut test, mut phase, mut op) = (
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-    );
-    let (mut time, mut ops, mut errors) = (
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-    );
-    let mut stats: [Vec<i64>; 6] = Default::default();
-    for t in &run.tests {
-        for p in t.metrics.timeline.points() {
-            test.push(t.name.as_str());
-            phase.push(phase_name(t.phase));
-            op.push(p.operation.as_str());
-            time.push(p.second.saturating_mul(1_000_000_000));
-            ops.push(p.ops);
-            errors.push(p.errors);
-            for (col, v) in stats.iter_mut().zip(interval_stats(&p.latency)) {
-                col.push(v);
-            }
-        }
-    }
-    let [mean, p50, p90, p99, p999, max] = stats;
+    let rows = timeline_rows(run);
+    let stat = |f: fn(&IntervalStats) -> u64| -> Vec<i64> {
+        rows.iter().map(|r| ns(f(&r.latency))).collect()
+    };
     Columns::default()
-        .text("test", test)
-        .text("phase", phase)
-        .text("operation", op)
-        .time("time", time)
-        .u64("ops", ops)
-        .u64("errors", errors)
-        .duration("mean", mean)
-        .duration("p50", p50)
-        .duration("p90", p90)
-        .duration("p99", p99)
-        .duration("p999", p999)
-        .duration("max", max)
+        .text("test", rows.iter().map(|r| r.test))
+        .text("phase", rows.iter().map(|r| phase_name(r.phase)))
+        .text("operation", rows.iter().map(|r| r.operation))
+        .time(
+            "time",
+            rows.iter()
+                .map(|r| r.second.saturating_mul(1_000_000_000))
+                .collect(),
+        )
+        .u64("ops", rows.iter().map(|r| r.ops).collect())
+        .u64("errors", rows.iter().map(|r| r.errors).collect())
+        .duration(
+            "mean",
+            rows.iter().map(|r| ns_f(r.latency.mean_ns)).collect(),
+        )
+        .duration("p50", stat(|s| s.p50_ns))
+        .duration("p90", stat(|s| s.p90_ns))
+        .duration("p99", stat(|s| s.p99_ns))
+        .duration("p999", stat(|s| s.p999_ns))
+        .duration("max", stat(|s| s.max_ns))
         .finish()
 }
 
@@ -917,44 +865,6 @@ mod tests {
             batch.column_by_name("prices_as_of").unwrap().null_count(),
             batch.num_rows()
         );
-    }
-
-    #[test]
-    fn interval_stats_are_the_summary_figures() {
-        let mut shapes = vec![LatencyHistogram::new()];
-        let mut h = LatencyHistogram::new();
-        h.record_ns(0);
-        shapes.push(h.clone());
-        // Spread over six decades, with repeats and a 60 s ceiling.
-        let mut x = 0x9E37_79B9_7F4A_7C15_u64;
-        for i in 0..20_000u64 {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            let ns = 10u64.pow((x % 7) as u32) + x % 1000;
-            h.record_n(ns, 1 + i % 3);
-            if i % 5_000 == 0 {
-                shapes.push(h.clone());
-            }
-        }
-        h.record_ns(120_000_000_000);
-        shapes.push(h);
-        for h in shapes {
-            let s = h.summary();
-            let want = [
-                ns_f(s.mean_ns),
-                ns(s.p50_ns),
-                ns(s.p90_ns),
-                ns(s.p99_ns),
-                ns(s.p999_ns),
-                ns(s.max_ns),
-            ];
-            assert_eq!(
-                interval_stats(&lgb_core::metrics::SparseHistogram::from_histogram(&h)),
-                want,
-                "{h:?}"
-            );
-        }
     }
 
     #[test]

@@ -7,14 +7,13 @@
 //! Nothing here measures or merges: that is lgb-core's runner and executor.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use lgb_core::config::{BenchmarkConfig, TestConfig};
 use lgb_core::executor::Progress;
 use lgb_core::protocol::Phase;
-use lgb_core::report::{format_ns, format_rate};
+use lgb_core::report::progress::{finished_line, TestProgress};
 use lgb_core::runner::{self, RunObserver, RunResult, Runner, TestResult};
 use lgb_core::sweep::SweepPlan;
 use pyo3::prelude::*;
@@ -31,18 +30,12 @@ const POLL: Duration = Duration::from_millis(100);
 #[derive(Default)]
 struct Live {
     events: Vec<Event>,
-    current: Option<Current>,
+    current: Option<TestProgress>,
 }
 
 enum Event {
     Started(String),
     Finished(String),
-}
-
-struct Current {
-    started: Instant,
-    planned: Option<Duration>,
-    planned_ops: Option<u64>,
 }
 
 /// A [`RunObserver`] that records test starts and ends for the progress bar. It never
@@ -61,70 +54,21 @@ impl LiveObserver {
     /// `lgb run` shows them.
     fn snapshot(&self) -> Option<(Option<f64>, String)> {
         let live = self.lock();
-        let c = live.current.as_ref()?;
-        let p = &self.progress;
-        let ops = p.ops.load(Ordering::Relaxed);
-        let errors = p.errors.load(Ordering::Relaxed);
-        let elapsed = c.started.elapsed();
-        let fraction = match (c.planned_ops, c.planned) {
-            (Some(total), _) => Some((ops as f64 / total.max(1) as f64).min(1.0)),
-            (None, Some(d)) => Some((elapsed.as_secs_f64() / d.as_secs_f64().max(1e-3)).min(1.0)),
-            _ => None,
-        };
-        let rate = ops as f64 / elapsed.as_secs_f64().max(1e-3);
-        let warming = if p.measuring.load(Ordering::Relaxed) {
-            ""
-        } else {
-            " (warming up)"
-        };
-        Some((
-            fraction,
-            format!("{ops} ops, {errors} errors, {}{warming}", format_rate(rate)),
-        ))
+        let s = live.current.as_ref()?.snapshot(&self.progress);
+        Some((s.fraction, s.message()))
     }
 }
 
 impl RunObserver for LiveObserver {
     fn test_started(&self, test: &TestConfig, phase: Phase, workers: u32) {
-        self.progress.ops.store(0, Ordering::Relaxed);
-        self.progress.errors.store(0, Ordering::Relaxed);
-        self.progress.measuring.store(false, Ordering::Relaxed);
-        let label = match phase {
-            Phase::Load => "load".to_string(),
-            Phase::Run => test.name.clone(),
-        };
-        let planned = match phase {
-            Phase::Load => None,
-            Phase::Run => test.effective_duration().map(|d| d + test.warmup.0),
-        };
+        let test = TestProgress::start(&self.progress, test, phase, workers);
         let mut live = self.lock();
-        live.events
-            .push(Event::Started(format!("{label} ×{workers}")));
-        live.current = Some(Current {
-            started: Instant::now(),
-            planned,
-            planned_ops: test.operations,
-        });
+        live.events.push(Event::Started(test.label().to_string()));
+        live.current = Some(test);
     }
 
     fn test_finished(&self, result: &TestResult) {
-        let ops = result.metrics.ok() + result.metrics.failed();
-        let p99 = result
-            .metrics
-            .operations
-            .values()
-            .map(|m| m.latency.summary().p99_ns)
-            .max()
-            .unwrap_or(0);
-        let line = format!(
-            "{} {} ops in {:.1}s, {}, {} failed, worst p99 {}",
-            result.name,
-            ops,
-            result.window_ns as f64 / 1e9,
-            format_rate(result.throughput()),
-            result.metrics.failed(),
-            format_ns(p99 as f64)
-        );
+        let line = finished_line(result, 0);
         let mut live = self.lock();
         live.current = None;
         live.events.push(Event::Finished(line));

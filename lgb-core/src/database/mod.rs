@@ -380,6 +380,16 @@ impl DatabaseRegistry {
             .collect()
     }
 
+    /// Built-in adapters this build lacks, as `(name, cargo feature that adds it)`;
+    /// an adapter registered under such a name by the user counts as present.
+    pub fn not_compiled(&self) -> Vec<(&'static str, &'static str)> {
+        FEATURE_GATED
+            .iter()
+            .filter(|(name, _)| !self.factories.contains_key(*name))
+            .copied()
+            .collect()
+    }
+
     /// The factory for `name`, or a config error that says which feature to enable.
     pub fn factory(&self, name: &str) -> Result<&Arc<dyn DatabaseFactory>> {
         if let Some(f) = self.factories.get(name) {

@@ -28,6 +28,7 @@ pub mod json;
 pub mod markdown;
 #[cfg(feature = "charts")]
 pub mod png;
+pub mod progress;
 pub mod table;
 
 use std::io::Write;
