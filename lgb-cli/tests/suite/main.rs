@@ -4,3 +4,4 @@
 mod cli;
 mod faults;
 mod report_cli;
+mod validate_options;

@@ -31,6 +31,25 @@ fn default_max_batch() -> usize {
     1000
 }
 
+impl super::AdapterOptions for MemoryOptions {
+    fn problems(&self) -> Vec<crate::error::ConfigProblem> {
+        let mut p = Vec::new();
+        if self.max_batch_size == 0 {
+            p.push(crate::error::ConfigProblem::new(
+                "max_batch_size",
+                "must be at least 1",
+            ));
+        }
+        if self.max_item_bytes == Some(0) {
+            p.push(crate::error::ConfigProblem::new(
+                "max_item_bytes",
+                "must be at least 1 (leave it out for no limit)",
+            ));
+        }
+        p
+    }
+}
+
 impl Default for MemoryOptions {
     fn default() -> Self {
         Self {

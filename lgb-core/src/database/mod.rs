@@ -169,6 +169,78 @@ pub trait DatabaseFactory: Send + Sync {
     fn build(&self, options: serde_json::Value) -> BuildFuture;
 }
 
+/// Options of one adapter type: deserialized from the `database` section (without
+/// `type`), described by a JSON Schema, and checked beyond the schema by
+/// [`AdapterOptions::problems`]. [`DatabaseRegistry::register`] requires it, and
+/// `lgb validate` runs exactly the checks the adapter's builder runs, before anything
+/// connects.
+///
+/// ```
+/// use lgb_core::database::AdapterOptions;
+/// use lgb_core::error::ConfigProblem;
+///
+/// #[derive(serde::Deserialize, schemars::JsonSchema)]
+/// struct MyOptions { shards: u32 }
+///
+/// impl AdapterOptions for MyOptions {
+///     fn problems(&self) -> Vec<ConfigProblem> {
+///         if self.shards == 0 {
+///             vec![ConfigProblem::new("shards", "must be at least 1")]
+///         } else {
+///             vec![]
+///         }
+///     }
+/// }
+/// let o = MyOptions { shards: 0 };
+/// assert_eq!(o.check().unwrap_err().config_problems()[0].path, "database.shards");
+/// ```
+pub trait AdapterOptions: DeserializeOwned + schemars::JsonSchema + Send + 'static {
+    /// Every problem a value of the right types can still have (an empty separator, a
+    /// URL without a scheme), found without connecting. Paths are relative to
+    /// `database` (`key_separator`, `sort_key.name`); the default finds none.
+    fn problems(&self) -> Vec<ConfigProblem> {
+        Vec::new()
+    }
+
+    /// [`AdapterOptions::problems`] as a result, paths under `database`: what a
+    /// builder calls first, so that it refuses exactly what validation refuses.
+    fn check(&self) -> Result<()> {
+        let problems = self.problems();
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::Config(
+                problems
+                    .into_iter()
+                    .map(|p| under_database(&p.path, p.message))
+                    .collect(),
+            ))
+        }
+    }
+}
+
+fn under_database(path: &str, message: String) -> ConfigProblem {
+    if path.is_empty() {
+        ConfigProblem::new("database", message)
+    } else if path.starts_with('[') {
+        ConfigProblem::new(format!("database{path}"), message)
+    } else {
+        ConfigProblem::new(format!("database.{path}"), message)
+    }
+}
+
+/// Options taken as they come, unchecked beyond being JSON: for adapters that read
+/// nothing from their options, or check them in their own constructor.
+impl AdapterOptions for serde_json::Value {}
+
+/// Parses adapter options and runs their [`AdapterOptions::problems`]: every problem,
+/// each named by its JSON path under `database`. Connects to nothing.
+pub fn checked_options<C: AdapterOptions>(options: &serde_json::Value) -> Result<C> {
+    let c: C = parse_options(options)?;
+    c.check()?;
+    Ok(c)
+}
+
 /// A factory from a typed options struct and an async constructor.
 struct TypedFactory<C, F> {
     description: String,
@@ -178,7 +250,7 @@ struct TypedFactory<C, F> {
 
 impl<C, F, Fut> DatabaseFactory for TypedFactory<C, F>
 where
-    C: DeserializeOwned + schemars::JsonSchema + Send + 'static,
+    C: AdapterOptions,
     F: Fn(C) -> Fut + Send + Sync,
     Fut: Future<Output = Result<Arc<dyn Database>>> + Send + 'static,
 {
@@ -191,31 +263,18 @@ where
     }
 
     fn validate(&self, options: &serde_json::Value) -> Vec<ConfigProblem> {
-        match parse_options::<C>(options) {
+        match checked_options::<C>(options) {
             Ok(_) => Vec::new(),
             Err(e) => e.config_problems().to_vec(),
         }
     }
 
     fn build(&self, options: serde_json::Value) -> BuildFuture {
-        match parse_options::<C>(&options) {
+        match checked_options::<C>(&options) {
             Ok(c) => Box::pin((self.build)(c)),
             Err(e) => Box::pin(async move { Err(e) }),
         }
     }
-}
-
-/// Parses adapter options, naming the JSON path (under `database`) of a bad field.
-pub fn parse_options<C: DeserializeOwned>(options: &serde_json::Value) -> Result<C> {
-    serde_path_to_error::deserialize(options).map_err(|e| {
-        let path = e.path().to_string();
-        let path = if path == "." {
-            "database".to_string()
-        } else {
-            format!("database.{path}")
-        };
-        Error::config(path, e.inner().to_string())
-    })
 }
 
 /// Maps adapter type names to factories. Built-in adapters are registered by
@@ -223,10 +282,11 @@ pub fn parse_options<C: DeserializeOwned>(options: &serde_json::Value) -> Result
 ///
 /// ```
 /// use std::sync::Arc;
-/// use lgb_core::database::{DatabaseRegistry, memory::MemoryDatabase, Database};
+/// use lgb_core::database::{AdapterOptions, DatabaseRegistry, memory::MemoryDatabase, Database};
 ///
 /// #[derive(serde::Deserialize, schemars::JsonSchema)]
 /// struct MyOptions { }
+/// impl AdapterOptions for MyOptions {}
 ///
 /// let mut registry = DatabaseRegistry::with_builtins();
 /// registry.register("mine", "my own store", |_: MyOptions| async {
@@ -280,16 +340,30 @@ impl DatabaseRegistry {
             },
         );
         #[cfg(feature = "immudb")]
-        r.register_factory("immudb", Arc::new(immudb::ImmudbFactory));
+        r.register(
+            "immudb",
+            "immudb over gRPC: Set/Get/Scan/History/SQL, optionally verified (VerifiableSet/VerifiableGet with client-side proofs)",
+            |o: immudb::ImmudbOptions| async move {
+                Ok(Arc::new(immudb::ImmudbDatabase::connect(o).await?) as Arc<dyn Database>)
+            },
+        );
         #[cfg(feature = "timestream")]
-        r.register_factory("timestream", Arc::new(timestream::TimestreamFactory));
+        r.register(
+            "timestream",
+            "Amazon Timestream for LiveAnalytics (timestream-write + timestream-query; moto locally)",
+            |o: timestream::TimestreamOptions| async move {
+                Ok(Arc::new(timestream::TimestreamDatabase::connect(o).await?) as Arc<dyn Database>)
+            },
+        );
         r
     }
 
-    /// Registers (or replaces) adapter `name` with typed options `C` and constructor `build`.
+    /// Registers (or replaces) adapter `name` with typed options `C` and constructor
+    /// `build`. Validation and `build` both parse the options and run
+    /// [`AdapterOptions::problems`]; `build` is called only with options that passed.
     pub fn register<C, F, Fut>(&mut self, name: &str, description: &str, build: F)
     where
-        C: DeserializeOwned + schemars::JsonSchema + Send + 'static,
+        C: AdapterOptions,
         F: Fn(C) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<Arc<dyn Database>>> + Send + 'static,
     {

@@ -7,8 +7,6 @@
 //! is not a `WorkerResult` are configuration errors it does not retry. A worker that
 //! ran and failed is a result, returned as `Ok`.
 
-use std::collections::BTreeMap;
-
 use async_trait::async_trait;
 use aws_config::{BehaviorVersion, Region};
 use aws_sdk_lambda::config::http::HttpResponse;
@@ -20,14 +18,13 @@ use base64::Engine as _;
 use tokio_util::sync::CancellationToken;
 
 use super::Invoker;
-use crate::config::RunnerConfig;
-use crate::error::{ConfigProblem, Error, Result};
+use crate::config::{LambdaTarget, RunnerConfig};
+use crate::error::{Error, Result};
 use crate::protocol::{WorkerRequest, WorkerResult, PROTOCOL_VERSION};
 use crate::redact::redact;
 use crate::worker::lambda::parse_report;
 
-/// Settings of `runner.options` for `target: lambda`.
-pub const LAMBDA_OPTIONS: &[&str] = &["endpoint", "qualifier", "region", "profile"];
+pub use crate::config::LAMBDA_OPTIONS;
 
 /// Invokes an AWS Lambda function running the lgb worker (`bootstrap` of lgb-lambda).
 #[derive(Debug, Clone)]
@@ -49,37 +46,23 @@ impl LambdaInvoker {
         }
     }
 
-    /// The invoker `runner` describes: `runner.function`, and in `runner.options`
-    /// `qualifier`, `region`, `profile` and `endpoint` (for a local emulator). AWS
-    /// credentials and the default region come from the standard chain.
+    /// The invoker `runner` describes ([`RunnerConfig::lambda_target`]:
+    /// `runner.function`, and in `runner.options` `qualifier`, `region`, `profile` and
+    /// `endpoint`, for a local emulator). AWS credentials and the default region come
+    /// from the standard chain.
     pub async fn from_config(runner: &RunnerConfig) -> Result<Self> {
-        let options = string_options(&runner.options, LAMBDA_OPTIONS, "lambda")?;
-        let function = runner
-            .function
-            .as_deref()
-            .map(str::trim)
-            .filter(|f| !f.is_empty())
-            .ok_or_else(|| {
-                Error::config(
-                    "runner.function",
-                    "target `lambda` needs the function's name or ARN (--set runner.function=NAME)",
-                )
-            })?;
-        if function.len() > 170 || function.chars().any(char::is_whitespace) {
-            return Err(Error::config(
-                "runner.function",
-                format!("`{function}` is not a Lambda function name or ARN"),
-            ));
-        }
-        let endpoint = options
-            .get("endpoint")
-            .map(|e| check_url(e, "runner.options.endpoint"))
-            .transpose()?;
+        let target = runner.lambda_target()?;
+        Self::from_target(target).await
+    }
+
+    /// The invoker for a checked [`LambdaTarget`].
+    pub async fn from_target(target: LambdaTarget) -> Result<Self> {
+        let LambdaTarget { function, options } = target;
         let mut loader = aws_config::defaults(BehaviorVersion::latest());
-        if let Some(r) = options.get("region") {
+        if let Some(r) = &options.region {
             loader = loader.region(Region::new(r.clone()));
         }
-        if let Some(p) = options.get("profile") {
+        if let Some(p) = &options.profile {
             loader = loader.profile_name(p);
         }
         let shared = loader.load().await;
@@ -92,10 +75,10 @@ impl LambdaInvoker {
         let mut builder = aws_sdk_lambda::config::Builder::from(&shared)
             // The runner retries invocation failures itself, where they are counted.
             .retry_config(aws_sdk_lambda::config::retry::RetryConfig::disabled());
-        if let Some(e) = endpoint {
+        if let Some(e) = options.endpoint {
             builder = builder.endpoint_url(e);
         }
-        let qualifier = options.get("qualifier").cloned();
+        let qualifier = options.qualifier;
         Ok(Self::new(
             Client::from_conf(builder.build()),
             function,
@@ -265,57 +248,6 @@ pub(crate) fn snippet(body: &[u8]) -> String {
     }
 }
 
-/// Checks that `url` is an http(s) URL.
-pub(crate) fn check_url(url: &str, path: &str) -> Result<String> {
-    let url = url.trim();
-    match url.split_once("://") {
-        Some(("http" | "https", rest)) if !rest.is_empty() => Ok(url.to_string()),
-        _ => Err(Error::config(
-            path,
-            format!("`{url}` is not an http:// or https:// URL"),
-        )),
-    }
-}
-
-/// `runner.options` as strings, refusing keys the target does not know and values that
-/// are not strings, each problem named by its path.
-pub(crate) fn string_options(
-    options: &BTreeMap<String, serde_json::Value>,
-    known: &[&str],
-    target: &str,
-) -> Result<BTreeMap<String, String>> {
-    let mut out = BTreeMap::new();
-    let mut problems = Vec::new();
-    for (k, v) in options {
-        let path = format!("runner.options.{k}");
-        if !known.contains(&k.as_str()) {
-            problems.push(ConfigProblem::new(
-                path,
-                format!(
-                    "unknown option for target `{target}`; known: {}",
-                    known.join(", ")
-                ),
-            ));
-            continue;
-        }
-        match v {
-            serde_json::Value::String(s) if !s.trim().is_empty() => {
-                out.insert(k.clone(), s.trim().to_string());
-            }
-            // `--set runner.options.qualifier=7` arrives as a number.
-            serde_json::Value::Number(n) => {
-                out.insert(k.clone(), n.to_string());
-            }
-            _ => problems.push(ConfigProblem::new(path, "must be a non-empty string")),
-        }
-    }
-    if problems.is_empty() {
-        Ok(out)
-    } else {
-        Err(Error::Config(problems))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -368,11 +300,15 @@ mod tests {
             err.to_string().contains("not a Lambda function name"),
             "{err}"
         );
-        let opts =
-            serde_json::from_value(serde_json::json!({"qualifier": 7, "region": "eu-west-1"}))
-                .unwrap();
-        let strings = string_options(&opts, LAMBDA_OPTIONS, "lambda").unwrap();
-        assert_eq!(strings["qualifier"], "7");
+        let t = runner(
+            Some("f"),
+            serde_json::json!({"qualifier": 7, "region": "eu-west-1"}),
+        )
+        .lambda_target()
+        .unwrap();
+        assert_eq!(t.options.qualifier.as_deref(), Some("7"));
+        let inv = LambdaInvoker::from_target(t).await.unwrap();
+        assert_eq!(inv.describe(), "`f` (qualifier `7`)");
     }
 
     #[test]
