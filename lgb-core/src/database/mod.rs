@@ -229,6 +229,20 @@ fn under_database(path: &str, message: String) -> ConfigProblem {
     }
 }
 
+/// Parses adapter options, naming the JSON path (under `database`) of a bad field; see
+/// [`checked_options`] for the checks beyond the types.
+pub fn parse_options<C: DeserializeOwned>(options: &serde_json::Value) -> Result<C> {
+    serde_path_to_error::deserialize(options).map_err(|e| {
+        let path = e.path().to_string();
+        let path = if path == "." {
+            "database".to_string()
+        } else {
+            format!("database.{path}")
+        };
+        Error::config(path, e.inner().to_string())
+    })
+}
+
 /// Options taken as they come, unchecked beyond being JSON: for adapters that read
 /// nothing from their options, or check them in their own constructor.
 impl AdapterOptions for serde_json::Value {}
