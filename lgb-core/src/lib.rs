@@ -64,7 +64,7 @@ pub use error::{Error, ErrorClass, Result};
 pub mod prelude {
     pub use crate::catalog::Registries;
     pub use crate::config::{BenchmarkConfig, TestConfig};
-    pub use crate::database::{Database, DatabaseConfig, DatabaseRegistry, OpMeta};
+    pub use crate::database::{AdapterOptions, Database, DatabaseConfig, DatabaseRegistry, OpMeta};
     pub use crate::error::{Error, ErrorClass, Result};
     pub use crate::metrics::{LatencyHistogram, TestMetrics};
     pub use crate::operation::{Operation, OperationRegistry};

@@ -22,7 +22,7 @@ use std::time::Instant;
 
 use async_trait::async_trait;
 use lambda_runtime::{service_fn, LambdaEvent};
-use lgb_core::database::{BatchOutcome, Capabilities, QueryOutcome, ReadOutcome};
+use lgb_core::database::{AdapterOptions, BatchOutcome, Capabilities, QueryOutcome, ReadOutcome};
 use lgb_core::prelude::*;
 use lgb_core::worker::lambda::LambdaHandler;
 use serde_json::{json, Value};
@@ -83,6 +83,9 @@ impl Database for KvStore {
 #[derive(serde::Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct KvOptions {}
+
+/// No checks beyond the schema: the default `problems()` finds none.
+impl AdapterOptions for KvOptions {}
 
 /// The built-in adapters plus `kv`.
 fn worker() -> Worker {

@@ -5,3 +5,4 @@ mod cli;
 mod faults;
 mod lambda_path;
 mod report_cli;
+mod validate_options;

@@ -16,6 +16,7 @@
 mod distribution;
 mod overrides;
 mod preset;
+mod target;
 mod validate;
 
 use std::collections::BTreeMap;
@@ -26,6 +27,10 @@ pub use crate::units::{ByteSize, HumanDuration};
 pub use distribution::{Distribution, ZIPFIAN_THETA};
 pub use overrides::apply_override;
 pub use preset::Preset;
+pub use target::{
+    LambdaOptions, LambdaTarget, TargetSpec, UrlAuth, UrlOptions, UrlTarget, LAMBDA_OPTIONS,
+    URL_OPTIONS,
+};
 
 use crate::error::{Error, Result};
 
@@ -321,7 +326,9 @@ pub struct RunnerConfig {
     /// Function URL, for `target: url`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
-    /// Extra settings per target, kept as given (endpoint overrides, qualifiers).
+    /// Settings of the target, as given: for `lambda` [`LambdaOptions`], for `url`
+    /// [`UrlOptions`]; [`RunnerConfig::target_spec`] reads them typed, and validation
+    /// reports every unknown key or bad value with its path.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub options: BTreeMap<String, serde_json::Value>,
     /// Most worker invocations open at once. A test with more workers runs them in

@@ -268,6 +268,7 @@ fn semantic_problems(cfg: &BenchmarkConfig) -> Vec<ConfigProblem> {
         p.push(ConfigProblem::new("tests", "needs at least one test"));
     }
     p.extend(workload_problems(&cfg.workload, "workload"));
+    p.extend(cfg.runner.target_problems());
     if !(1..=MAX_WORKERS).contains(&cfg.runner.workers) {
         p.push(ConfigProblem::new(
             "runner.workers",

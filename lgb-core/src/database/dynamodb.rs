@@ -270,15 +270,31 @@ impl DynamoDbOptions {
             key_separator: default_separator(),
         }
     }
+}
 
-    fn check(&self) -> Result<()> {
+impl super::AdapterOptions for DynamoDbOptions {
+    fn capabilities(&self) -> Option<Capabilities> {
+        Some(capabilities_for(self))
+    }
+
+    /// What `connect` refuses before it builds a client, paths under `database`.
+    fn problems(&self) -> Vec<crate::error::ConfigProblem> {
+        use crate::error::ConfigProblem;
         let mut problems = Vec::new();
         if let Some(e) = &self.endpoint {
             if !(e.starts_with("http://") || e.starts_with("https://")) {
-                problems.push(crate::error::ConfigProblem::new(
-                    "database.endpoint",
+                problems.push(ConfigProblem::new(
+                    "endpoint",
                     format!("`{e}` is not an http:// or https:// URL"),
                 ));
+            }
+        }
+        // DynamoDB attribute names of keys are 1 to 255 bytes.
+        let keys = std::iter::once(("partition_key.name", &self.partition_key))
+            .chain(self.sort_key.as_ref().map(|k| ("sort_key.name", k)));
+        for (path, key) in keys {
+            if !(1..=255).contains(&key.name.len()) {
+                problems.push(ConfigProblem::new(path, "must be 1 to 255 bytes long"));
             }
         }
         if self
@@ -286,28 +302,18 @@ impl DynamoDbOptions {
             .as_ref()
             .is_some_and(|s| s.name == self.partition_key.name)
         {
-            problems.push(crate::error::ConfigProblem::new(
-                "database.sort_key.name",
+            problems.push(ConfigProblem::new(
+                "sort_key.name",
                 "must differ from the partition key's name",
             ));
         }
         if self.key_separator.is_empty() {
-            problems.push(crate::error::ConfigProblem::new(
-                "database.key_separator",
-                "must not be empty",
-            ));
+            problems.push(ConfigProblem::new("key_separator", "must not be empty"));
         }
         if self.request_timeout.0.is_zero() {
-            problems.push(crate::error::ConfigProblem::new(
-                "database.request_timeout",
-                "must be above 0",
-            ));
+            problems.push(ConfigProblem::new("request_timeout", "must be above 0"));
         }
-        if problems.is_empty() {
-            Ok(())
-        } else {
-            Err(Error::Config(problems))
-        }
+        problems
     }
 }
 
@@ -344,7 +350,7 @@ impl DynamoDbDatabase {
     /// Builds the client (credential chain, region, endpoint) and, with
     /// `create_table_if_missing`, creates the table and waits until it is ACTIVE.
     pub async fn connect(options: DynamoDbOptions) -> Result<Self> {
-        options.check()?;
+        super::AdapterOptions::check(&options)?;
         let mut loader = aws_config::defaults(BehaviorVersion::latest());
         if let Some(r) = &options.region {
             loader = loader.region(Region::new(r.clone()));

@@ -42,8 +42,8 @@ use tonic::{Code, Request, Response, Status};
 use self::proto::immu_service_client::ImmuServiceClient;
 use self::verify::TrustedState;
 use super::{
-    BatchOutcome, BuildFuture, Capabilities, Database, DatabaseFactory, ItemFailure, OpMeta,
-    QueryOutcome, ReadOutcome,
+    AdapterOptions, BatchOutcome, Capabilities, Database, ItemFailure, OpMeta, QueryOutcome,
+    ReadOutcome,
 };
 use crate::error::{ConfigProblem, Error, Result};
 use crate::record::{Query, QueryKind, Record, Value};
@@ -163,9 +163,45 @@ impl ImmudbOptions {
             keepalive_interval: default_keepalive(),
         }
     }
+}
 
-    /// Problems found without connecting.
-    pub fn problems(&self) -> Vec<ConfigProblem> {
+/// The URI `connect` opens for `address`: `host:port` gets `http://` in front.
+fn address_uri(address: &str) -> String {
+    if address.contains("://") {
+        address.to_string()
+    } else {
+        format!("http://{address}")
+    }
+}
+
+/// Why `address` is not a `host:port` (or `http(s)://host:port`) the client can open.
+fn address_problem(address: &str) -> Option<String> {
+    let address = address.trim();
+    if address.is_empty() {
+        return Some("must be host:port".into());
+    }
+    let uri = match address_uri(address).parse::<tonic::transport::Uri>() {
+        Ok(u) => u,
+        Err(e) => return Some(format!("`{address}` is not host:port: {e}")),
+    };
+    if !matches!(uri.scheme_str(), Some("http" | "https")) {
+        return Some(format!("`{address}`: the scheme must be http or https"));
+    }
+    if uri.host().is_none_or(str::is_empty) {
+        return Some(format!("`{address}` names no host"));
+    }
+    match uri.port_u16() {
+        None => Some(format!(
+            "`{address}` names no port (immudb listens on 3322 by default)"
+        )),
+        Some(0) => Some(format!("`{address}`: port 0 cannot be connected to")),
+        Some(_) => None,
+    }
+}
+
+impl AdapterOptions for ImmudbOptions {
+    /// What `connect` refuses before it opens a connection, paths under `database`.
+    fn problems(&self) -> Vec<ConfigProblem> {
         let mut out = Vec::new();
         let sources = [
             self.password.is_some(),
@@ -174,69 +210,41 @@ impl ImmudbOptions {
         ];
         if sources.iter().filter(|s| **s).count() != 1 {
             out.push(ConfigProblem::new(
-                "database.password",
+                "password",
                 "set exactly one of `password`, `password_env` and `password_secret_id`",
             ));
         }
-        if self.address.trim().is_empty() {
-            out.push(ConfigProblem::new("database.address", "must be host:port"));
+        if let Some(m) = address_problem(&self.address) {
+            out.push(ConfigProblem::new("address", m));
         }
         if self.scan_page_size == 0 {
-            out.push(ConfigProblem::new(
-                "database.scan_page_size",
-                "must be at least 1",
-            ));
+            out.push(ConfigProblem::new("scan_page_size", "must be at least 1"));
         }
         if self.max_batch_size == Some(0) {
-            out.push(ConfigProblem::new(
-                "database.max_batch_size",
-                "must be at least 1",
-            ));
+            out.push(ConfigProblem::new("max_batch_size", "must be at least 1"));
         }
         if self.keepalive_interval.0.is_zero() {
             out.push(ConfigProblem::new(
-                "database.keepalive_interval",
+                "keepalive_interval",
                 "must be more than 0s",
             ));
         }
-        out
-    }
-}
-
-/// Builds [`ImmudbDatabase`]s for the registry; validation also checks that exactly
-/// one password source is given.
-#[derive(Debug, Default)]
-pub struct ImmudbFactory;
-
-impl DatabaseFactory for ImmudbFactory {
-    fn description(&self) -> &str {
-        "immudb over gRPC: Set/Get/Scan/History/SQL, optionally verified (VerifiableSet/VerifiableGet with client-side proofs)"
-    }
-
-    fn options_schema(&self) -> serde_json::Value {
-        schemars::schema_for!(ImmudbOptions).to_value()
-    }
-
-    fn validate(&self, options: &serde_json::Value) -> Vec<ConfigProblem> {
-        match super::parse_options::<ImmudbOptions>(options) {
-            Ok(o) => o.problems(),
-            Err(e) => e.config_problems().to_vec(),
+        if let Some(e) = &self.secrets_manager_endpoint {
+            if !(e.starts_with("http://") || e.starts_with("https://")) {
+                out.push(ConfigProblem::new(
+                    "secrets_manager_endpoint",
+                    format!("`{e}` is not an http:// or https:// URL"),
+                ));
+            }
         }
-    }
-
-    fn build(&self, options: serde_json::Value) -> BuildFuture {
-        Box::pin(async move {
-            let o = super::parse_options::<ImmudbOptions>(&options)?;
-            Ok(Arc::new(ImmudbDatabase::connect(o).await?) as Arc<dyn Database>)
-        })
+        out
     }
 
     /// The query kinds are fixed; the batch limit is `max_batch_size` or, until the
     /// server is asked, immudb's default.
-    fn capabilities(&self, options: &serde_json::Value) -> Option<Capabilities> {
-        let o = super::parse_options::<ImmudbOptions>(options).ok()?;
+    fn capabilities(&self) -> Option<Capabilities> {
         Some(Capabilities {
-            max_batch_size: o.max_batch_size.unwrap_or(DEFAULT_MAX_TX_ENTRIES),
+            max_batch_size: self.max_batch_size.unwrap_or(DEFAULT_MAX_TX_ENTRIES),
             queries: QUERIES.to_vec(),
             max_item_bytes: None,
             reads_records: true,
@@ -309,16 +317,9 @@ impl ImmudbDatabase {
     /// Connects, opens a session and, in verified mode, fetches the state to trust
     /// (trust on first use, as immudb's SDKs do).
     pub async fn connect(options: ImmudbOptions) -> Result<Self> {
-        let problems = options.problems();
-        if !problems.is_empty() {
-            return Err(Error::Config(problems));
-        }
+        options.check()?;
         let credentials = resolve_credentials(&options).await?;
-        let uri = if options.address.contains("://") {
-            options.address.clone()
-        } else {
-            format!("http://{}", options.address)
-        };
+        let uri = address_uri(&options.address);
         let endpoint = Endpoint::from_shared(uri)
             .map_err(|e| Error::config("database.address", format!("`{}`: {e}", options.address)))?
             .connect_timeout(options.connect_timeout.0)
@@ -1219,16 +1220,39 @@ mod tests {
         let mut o = ImmudbOptions::new("127.0.0.1:1", "x");
         assert!(o.problems().is_empty());
         o.password_env = Some("VAR".into());
-        assert_eq!(o.problems()[0].path, "database.password");
+        assert_eq!(o.problems()[0].path, "password");
         o.password = None;
         o.password_env = None;
-        assert_eq!(o.problems()[0].path, "database.password");
-        let f = ImmudbFactory;
+        assert_eq!(o.problems()[0].path, "password");
+        let registry = crate::database::DatabaseRegistry::with_builtins();
+        let f = registry.factory("immudb").unwrap();
         let problems = f.validate(&serde_json::json!({"password_env": "X", "verified": "yes"}));
         assert_eq!(problems[0].path, "database.verified", "{problems:?}");
         assert!(f
             .validate(&serde_json::json!({"password_env": "X"}))
             .is_empty());
+        let problems = f.validate(&serde_json::json!({"password_env": "X", "address": "db"}));
+        assert_eq!(problems[0].path, "database.address", "{problems:?}");
+        assert!(
+            problems[0].message.contains("names no port"),
+            "{problems:?}"
+        );
+    }
+
+    #[test]
+    fn addresses_need_a_host_and_a_port() {
+        assert_eq!(address_problem("127.0.0.1:3322"), None);
+        assert_eq!(address_problem("https://immudb.internal:443"), None);
+        for bad in [
+            "",
+            "127.0.0.1",
+            "127.0.0.1:99999",
+            "ftp://h:1",
+            "h:0",
+            "a b:1",
+        ] {
+            assert!(address_problem(bad).is_some(), "{bad} passed");
+        }
     }
 
     #[test]

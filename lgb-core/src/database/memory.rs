@@ -31,6 +31,39 @@ fn default_max_batch() -> usize {
     1000
 }
 
+/// The store's capabilities are known from its options, and so is the memory a data
+/// set takes, so that `lgb validate` refuses one that cannot fit in this machine.
+impl super::AdapterOptions for MemoryOptions {
+    fn capabilities(&self) -> Option<Capabilities> {
+        Some(MemoryDatabase::new(self.clone()).capabilities())
+    }
+
+    fn memory_needed(&self, records: u64, record_bytes: u64, fields: u64) -> Option<u64> {
+        // The key is held twice (the record's and the index's shared copy).
+        let per_record = record_bytes
+            .saturating_add(fields.saturating_mul(PER_FIELD_OVERHEAD))
+            .saturating_add(PER_RECORD_OVERHEAD);
+        Some(records.saturating_mul(per_record))
+    }
+
+    fn problems(&self) -> Vec<crate::error::ConfigProblem> {
+        let mut p = Vec::new();
+        if self.max_batch_size == 0 {
+            p.push(crate::error::ConfigProblem::new(
+                "max_batch_size",
+                "must be at least 1",
+            ));
+        }
+        if self.max_item_bytes == Some(0) {
+            p.push(crate::error::ConfigProblem::new(
+                "max_item_bytes",
+                "must be at least 1 (leave it out for no limit)",
+            ));
+        }
+        p
+    }
+}
+
 impl Default for MemoryOptions {
     fn default() -> Self {
         Self {
@@ -40,12 +73,6 @@ impl Default for MemoryOptions {
     }
 }
 
-/// The `memory` adapter's factory: builds stores, tells their capabilities without
-/// building one, and estimates the memory a data set takes, so that `lgb validate`
-/// refuses one that cannot fit in this machine.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct MemoryFactory;
-
 /// Bytes the store spends per record beyond its field data and key: the hash map
 /// slot, the ordered key index, the shared key, the record's allocations and its
 /// key copy (an estimate from the sizes of those types on 64-bit targets).
@@ -53,49 +80,6 @@ const PER_RECORD_OVERHEAD: u64 = 160;
 /// Bytes per field beyond its value: its name (`String`) and value (`Value`) headers
 /// and the name's text.
 const PER_FIELD_OVERHEAD: u64 = 64;
-
-impl super::DatabaseFactory for MemoryFactory {
-    fn description(&self) -> &str {
-        "in-process ordered map; needs no service (the embedded default)"
-    }
-
-    fn options_schema(&self) -> serde_json::Value {
-        schemars::schema_for!(MemoryOptions).to_value()
-    }
-
-    fn validate(&self, options: &serde_json::Value) -> Vec<crate::error::ConfigProblem> {
-        match super::parse_options::<MemoryOptions>(options) {
-            Ok(_) => Vec::new(),
-            Err(e) => e.config_problems().to_vec(),
-        }
-    }
-
-    fn build(&self, options: serde_json::Value) -> super::BuildFuture {
-        Box::pin(async move {
-            let o: MemoryOptions = super::parse_options(&options)?;
-            Ok(Arc::new(MemoryDatabase::new(o)) as Arc<dyn Database>)
-        })
-    }
-
-    fn capabilities(&self, options: &serde_json::Value) -> Option<Capabilities> {
-        let o: MemoryOptions = super::parse_options(options).ok()?;
-        Some(MemoryDatabase::new(o).capabilities())
-    }
-
-    fn memory_needed(
-        &self,
-        _options: &serde_json::Value,
-        records: u64,
-        record_bytes: u64,
-        fields: u64,
-    ) -> Option<u64> {
-        // The key is held twice (the record's and the index's shared copy).
-        let per_record = record_bytes
-            .saturating_add(fields.saturating_mul(PER_FIELD_OVERHEAD))
-            .saturating_add(PER_RECORD_OVERHEAD);
-        Some(records.saturating_mul(per_record))
-    }
-}
 
 /// Hashing of the store's keys. std's default, SipHash, resists hash flooding by
 /// untrusted keys; the keys here come from the benchmark's own generator in the same
@@ -496,19 +480,26 @@ mod tests {
     }
 
     #[test]
-    fn factory_knows_capabilities_and_memory_without_building() {
-        use crate::database::DatabaseFactory;
-        let caps = MemoryFactory
+    fn registry_knows_capabilities_and_memory_without_building() {
+        let registry = crate::database::DatabaseRegistry::with_builtins();
+        let memory = registry.factory("memory").unwrap();
+        let caps = memory
             .capabilities(&serde_json::json!({"max_batch_size": 7}))
             .unwrap();
         assert_eq!(caps.max_batch_size, 7);
         assert!(caps.queries.contains(&QueryKind::Range));
-        let need = MemoryFactory
+        let need = memory
             .memory_needed(&serde_json::json!({}), 1000, 1016, 10)
             .unwrap();
         assert_eq!(need, 1000 * (1016 + 640 + 160));
-        let huge = MemoryFactory.memory_needed(&serde_json::json!({}), u64::MAX / 2, 1016, 10);
+        let huge = memory.memory_needed(&serde_json::json!({}), u64::MAX / 2, 1016, 10);
         assert_eq!(huge, Some(u64::MAX));
+        // A database that keeps its data elsewhere needs none of this process's.
+        let noop = registry.factory("noop").unwrap();
+        assert_eq!(
+            noop.memory_needed(&serde_json::json!({}), 1000, 1016, 10),
+            None
+        );
     }
 
     #[tokio::test]

@@ -189,52 +189,87 @@ pub trait DatabaseFactory: Send + Sync {
     }
 }
 
-/// Capabilities from a factory's typed options.
-type CapabilitiesFn<C> = Box<dyn Fn(&C) -> Capabilities + Send + Sync>;
-
-/// A factory from a typed options struct and an async constructor.
-struct TypedFactory<C, F> {
-    description: String,
-    build: F,
-    capabilities: Option<CapabilitiesFn<C>>,
-    _options: std::marker::PhantomData<fn() -> C>,
-}
-
-impl<C, F, Fut> DatabaseFactory for TypedFactory<C, F>
-where
-    C: DeserializeOwned + schemars::JsonSchema + Send + 'static,
-    F: Fn(C) -> Fut + Send + Sync,
-    Fut: Future<Output = Result<Arc<dyn Database>>> + Send + 'static,
-{
-    fn description(&self) -> &str {
-        &self.description
+/// Options of one adapter type: deserialized from the `database` section (without
+/// `type`), described by a JSON Schema, and checked beyond the schema by
+/// [`AdapterOptions::problems`]. [`DatabaseRegistry::register`] requires it, and
+/// `lgb validate` runs exactly the checks the adapter's builder runs, before anything
+/// connects. What the options alone tell about the adapter (its capabilities, the
+/// memory a data set takes in process) lets validation refuse a run that cannot work.
+///
+/// ```
+/// use lgb_core::database::AdapterOptions;
+/// use lgb_core::error::ConfigProblem;
+///
+/// #[derive(serde::Deserialize, schemars::JsonSchema)]
+/// struct MyOptions { shards: u32 }
+///
+/// impl AdapterOptions for MyOptions {
+///     fn problems(&self) -> Vec<ConfigProblem> {
+///         if self.shards == 0 {
+///             vec![ConfigProblem::new("shards", "must be at least 1")]
+///         } else {
+///             vec![]
+///         }
+///     }
+/// }
+/// let o = MyOptions { shards: 0 };
+/// assert_eq!(o.check().unwrap_err().config_problems()[0].path, "database.shards");
+/// ```
+pub trait AdapterOptions: DeserializeOwned + schemars::JsonSchema + Send + 'static {
+    /// Every problem a value of the right types can still have (an empty separator, a
+    /// URL without a scheme), found without connecting. Paths are relative to
+    /// `database` (`key_separator`, `sort_key.name`); the default finds none.
+    fn problems(&self) -> Vec<ConfigProblem> {
+        Vec::new()
     }
 
-    fn options_schema(&self) -> serde_json::Value {
-        schemars::schema_for!(C).to_value()
-    }
-
-    fn validate(&self, options: &serde_json::Value) -> Vec<ConfigProblem> {
-        match parse_options::<C>(options) {
-            Ok(_) => Vec::new(),
-            Err(e) => e.config_problems().to_vec(),
+    /// [`AdapterOptions::problems`] as a result, paths under `database`: what a
+    /// builder calls first, so that it refuses exactly what validation refuses.
+    fn check(&self) -> Result<()> {
+        let problems = self.problems();
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::Config(
+                problems
+                    .into_iter()
+                    .map(|p| under_database(&p.path, p.message))
+                    .collect(),
+            ))
         }
     }
 
-    fn build(&self, options: serde_json::Value) -> BuildFuture {
-        match parse_options::<C>(&options) {
-            Ok(c) => Box::pin((self.build)(c)),
-            Err(e) => Box::pin(async move { Err(e) }),
-        }
+    /// What an adapter built from these options can do, known without connecting (see
+    /// [`DatabaseFactory::capabilities`]); `None`, the default, when only a connected
+    /// adapter knows.
+    fn capabilities(&self) -> Option<Capabilities> {
+        None
     }
 
-    fn capabilities(&self, options: &serde_json::Value) -> Option<Capabilities> {
-        let f = self.capabilities.as_ref()?;
-        parse_options::<C>(options).ok().map(|c| f(&c))
+    /// Bytes of this process's memory a data set takes in the adapter (see
+    /// [`DatabaseFactory::memory_needed`]); `None`, the default, for databases that
+    /// keep their data elsewhere.
+    fn memory_needed(&self, _records: u64, _record_bytes: u64, _fields: u64) -> Option<u64> {
+        None
     }
 }
 
-/// Parses adapter options, naming the JSON path (under `database`) of a bad field.
+fn under_database(path: &str, message: String) -> ConfigProblem {
+    if path.is_empty() {
+        ConfigProblem::new("database", message)
+    } else if path.starts_with('[') {
+        ConfigProblem::new(format!("database{path}"), message)
+    } else {
+        ConfigProblem::new(format!("database.{path}"), message)
+    }
+}
+
+/// Options taken as they come, unchecked beyond being JSON: for adapters that read
+/// nothing from their options, or check them in their own constructor.
+impl AdapterOptions for serde_json::Value {}
+
+/// Parses adapter options, naming the JSON path (under `database`) of a bad field; see
+/// [`checked_options`] for the checks beyond the types.
 pub fn parse_options<C: DeserializeOwned>(options: &serde_json::Value) -> Result<C> {
     serde_path_to_error::deserialize(options).map_err(|e| {
         let path = e.path().to_string();
@@ -247,15 +282,76 @@ pub fn parse_options<C: DeserializeOwned>(options: &serde_json::Value) -> Result
     })
 }
 
+/// Parses adapter options and runs their [`AdapterOptions::problems`]: every problem,
+/// each named by its JSON path under `database`. Connects to nothing.
+pub fn checked_options<C: AdapterOptions>(options: &serde_json::Value) -> Result<C> {
+    let c: C = parse_options(options)?;
+    c.check()?;
+    Ok(c)
+}
+
+/// A factory from a typed options struct and an async constructor.
+struct TypedFactory<C, F> {
+    description: String,
+    build: F,
+    _options: std::marker::PhantomData<fn() -> C>,
+}
+
+impl<C, F, Fut> DatabaseFactory for TypedFactory<C, F>
+where
+    C: AdapterOptions,
+    F: Fn(C) -> Fut + Send + Sync,
+    Fut: Future<Output = Result<Arc<dyn Database>>> + Send + 'static,
+{
+    fn description(&self) -> &str {
+        &self.description
+    }
+
+    fn options_schema(&self) -> serde_json::Value {
+        schemars::schema_for!(C).to_value()
+    }
+
+    fn validate(&self, options: &serde_json::Value) -> Vec<ConfigProblem> {
+        match checked_options::<C>(options) {
+            Ok(_) => Vec::new(),
+            Err(e) => e.config_problems().to_vec(),
+        }
+    }
+
+    fn build(&self, options: serde_json::Value) -> BuildFuture {
+        match checked_options::<C>(&options) {
+            Ok(c) => Box::pin((self.build)(c)),
+            Err(e) => Box::pin(async move { Err(e) }),
+        }
+    }
+
+    fn capabilities(&self, options: &serde_json::Value) -> Option<Capabilities> {
+        parse_options::<C>(options).ok()?.capabilities()
+    }
+
+    fn memory_needed(
+        &self,
+        options: &serde_json::Value,
+        records: u64,
+        record_bytes: u64,
+        fields: u64,
+    ) -> Option<u64> {
+        parse_options::<C>(options)
+            .ok()?
+            .memory_needed(records, record_bytes, fields)
+    }
+}
+
 /// Maps adapter type names to factories. Built-in adapters are registered by
 /// [`DatabaseRegistry::with_builtins`]; users add their own with [`DatabaseRegistry::register`].
 ///
 /// ```
 /// use std::sync::Arc;
-/// use lgb_core::database::{DatabaseRegistry, memory::MemoryDatabase, Database};
+/// use lgb_core::database::{AdapterOptions, DatabaseRegistry, memory::MemoryDatabase, Database};
 ///
 /// #[derive(serde::Deserialize, schemars::JsonSchema)]
 /// struct MyOptions { }
+/// impl AdapterOptions for MyOptions {}
 ///
 /// let mut registry = DatabaseRegistry::with_builtins();
 /// registry.register("mine", "my own store", |_: MyOptions| async {
@@ -286,14 +382,19 @@ impl DatabaseRegistry {
     /// A registry with every adapter compiled into this build.
     pub fn with_builtins() -> Self {
         let mut r = Self::empty();
-        r.register_factory("memory", Arc::new(memory::MemoryFactory));
-        r.register_with_capabilities(
+        r.register(
+            "memory",
+            "in-process ordered map; needs no service (the embedded default)",
+            |o: memory::MemoryOptions| async move {
+                Ok(Arc::new(memory::MemoryDatabase::new(o)) as Arc<dyn Database>)
+            },
+        );
+        r.register(
             "noop",
             "does nothing and answers at once: the harness's own ceiling (YCSB's BasicDB)",
             |o: noop::NoopOptions| async move {
                 Ok(Arc::new(noop::NoopDatabase::new(o)) as Arc<dyn Database>)
             },
-            |_| noop::NoopDatabase::default().capabilities(),
         );
         r.register(
             "scripted",
@@ -303,25 +404,38 @@ impl DatabaseRegistry {
             },
         );
         #[cfg(feature = "dynamodb")]
-        r.register_with_capabilities(
+        r.register(
             "dynamodb",
             "Amazon DynamoDB (aws-sdk-dynamodb); `endpoint` for local servers",
             |o: dynamodb::DynamoDbOptions| async move {
                 Ok(Arc::new(dynamodb::DynamoDbDatabase::connect(o).await?) as Arc<dyn Database>)
             },
-            dynamodb::capabilities_for,
         );
         #[cfg(feature = "immudb")]
-        r.register_factory("immudb", Arc::new(immudb::ImmudbFactory));
+        r.register(
+            "immudb",
+            "immudb over gRPC: Set/Get/Scan/History/SQL, optionally verified (VerifiableSet/VerifiableGet with client-side proofs)",
+            |o: immudb::ImmudbOptions| async move {
+                Ok(Arc::new(immudb::ImmudbDatabase::connect(o).await?) as Arc<dyn Database>)
+            },
+        );
         #[cfg(feature = "timestream")]
-        r.register_factory("timestream", Arc::new(timestream::TimestreamFactory));
+        r.register(
+            "timestream",
+            "Amazon Timestream for LiveAnalytics (timestream-write + timestream-query; moto locally)",
+            |o: timestream::TimestreamOptions| async move {
+                Ok(Arc::new(timestream::TimestreamDatabase::connect(o).await?) as Arc<dyn Database>)
+            },
+        );
         r
     }
 
-    /// Registers (or replaces) adapter `name` with typed options `C` and constructor `build`.
+    /// Registers (or replaces) adapter `name` with typed options `C` and constructor
+    /// `build`. Validation and `build` both parse the options and run
+    /// [`AdapterOptions::problems`]; `build` is called only with options that passed.
     pub fn register<C, F, Fut>(&mut self, name: &str, description: &str, build: F)
     where
-        C: DeserializeOwned + schemars::JsonSchema + Send + 'static,
+        C: AdapterOptions,
         F: Fn(C) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<Arc<dyn Database>>> + Send + 'static,
     {
@@ -330,33 +444,6 @@ impl DatabaseRegistry {
             Arc::new(TypedFactory {
                 description: description.to_string(),
                 build,
-                capabilities: None,
-                _options: std::marker::PhantomData,
-            }),
-        );
-    }
-
-    /// Registers adapter `name` like [`DatabaseRegistry::register`], with what its
-    /// adapters can do given their options (see [`DatabaseFactory::capabilities`]), so
-    /// that impossible operations are refused before anything connects.
-    pub fn register_with_capabilities<C, F, Fut, K>(
-        &mut self,
-        name: &str,
-        description: &str,
-        build: F,
-        capabilities: K,
-    ) where
-        C: DeserializeOwned + schemars::JsonSchema + Send + 'static,
-        F: Fn(C) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Result<Arc<dyn Database>>> + Send + 'static,
-        K: Fn(&C) -> Capabilities + Send + Sync + 'static,
-    {
-        self.register_factory(
-            name,
-            Arc::new(TypedFactory {
-                description: description.to_string(),
-                build,
-                capabilities: Some(Box::new(capabilities)),
                 _options: std::marker::PhantomData,
             }),
         );

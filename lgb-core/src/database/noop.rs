@@ -54,6 +54,13 @@ impl Default for NoopDatabase {
     }
 }
 
+/// What a no-op database can do is known without one.
+impl super::AdapterOptions for NoopOptions {
+    fn capabilities(&self) -> Option<Capabilities> {
+        Some(NoopDatabase::default().capabilities())
+    }
+}
+
 impl NoopDatabase {
     /// A no-op database whose reads answer as `options.reads` says.
     pub fn new(options: NoopOptions) -> Self {

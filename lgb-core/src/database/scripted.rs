@@ -11,9 +11,11 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde::Deserialize;
 
-use super::{BatchOutcome, Capabilities, Database, OpMeta, QueryOutcome, ReadOutcome};
+use super::{
+    AdapterOptions, BatchOutcome, Capabilities, Database, OpMeta, QueryOutcome, ReadOutcome,
+};
 use crate::clock::VirtualClock;
-use crate::error::{Error, ErrorClass, Result};
+use crate::error::{ConfigProblem, Error, ErrorClass, Result};
 use crate::record::{Query, QueryKind, Record};
 use crate::units::HumanDuration;
 
@@ -38,6 +40,19 @@ fn default_fail_class() -> ErrorClass {
     ErrorClass::Backend
 }
 
+impl AdapterOptions for ScriptedOptions {
+    fn problems(&self) -> Vec<ConfigProblem> {
+        if self.latencies.is_empty() {
+            vec![ConfigProblem::new(
+                "latencies",
+                "needs at least one latency",
+            )]
+        } else {
+            Vec::new()
+        }
+    }
+}
+
 /// A one-off stall in a [`ScriptedOptions`] schedule.
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -60,12 +75,7 @@ pub struct ScriptedDatabase {
 impl ScriptedDatabase {
     /// An adapter that really sleeps.
     pub fn new(options: ScriptedOptions) -> Result<Self> {
-        if options.latencies.is_empty() {
-            return Err(Error::config(
-                "database.latencies",
-                "needs at least one latency",
-            ));
-        }
+        options.check()?;
         Ok(Self {
             options,
             calls: AtomicU64::new(0),

@@ -47,8 +47,8 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    parse_options, BatchOutcome, BuildFuture, Capabilities, Database, DatabaseFactory, ItemFailure,
-    OpMeta, QueryOutcome, ReadOutcome,
+    AdapterOptions, BatchOutcome, Capabilities, Database, ItemFailure, OpMeta, QueryOutcome,
+    ReadOutcome,
 };
 use crate::error::{ConfigProblem, Error, ErrorClass, Result};
 use crate::record::{Query, QueryKind, Record};
@@ -210,12 +210,18 @@ impl TimestreamOptions {
             lookback: default_lookback(),
         }
     }
+}
 
-    /// Every problem with these options, with paths under `database`.
-    pub fn problems(&self) -> Vec<ConfigProblem> {
+impl AdapterOptions for TimestreamOptions {
+    /// The same for every option set.
+    fn capabilities(&self) -> Option<Capabilities> {
+        Some(capabilities())
+    }
+
+    /// What `connect` refuses before it builds a client, paths under `database`.
+    fn problems(&self) -> Vec<ConfigProblem> {
         let mut p = Vec::new();
-        let mut add =
-            |path: &str, msg: String| p.push(ConfigProblem::new(format!("database.{path}"), msg));
+        let mut add = |path: &str, msg: String| p.push(ConfigProblem::new(path, msg));
         for (path, name) in [("database", &self.database), ("table", &self.table)] {
             let ok_chars = name
                 .chars()
@@ -293,10 +299,7 @@ impl TimestreamDatabase {
     /// the database and table. Without `create_if_missing` nothing is sent until the
     /// first operation (against AWS, discovery sends one `DescribeEndpoints` per client).
     pub async fn connect(options: TimestreamOptions) -> Result<Self> {
-        let problems = options.problems();
-        if !problems.is_empty() {
-            return Err(Error::Config(problems));
-        }
+        options.check()?;
         let mut timeouts = aws_config::timeout::TimeoutConfig::builder()
             .connect_timeout(options.connect_timeout.0);
         if let Some(t) = options.request_timeout {
@@ -768,39 +771,6 @@ impl Database for TimestreamDatabase {
     }
 }
 
-/// The factory registered as `timestream`: validates options without connecting.
-#[derive(Debug, Default)]
-pub struct TimestreamFactory;
-
-impl DatabaseFactory for TimestreamFactory {
-    fn description(&self) -> &str {
-        "Amazon Timestream for LiveAnalytics (timestream-write + timestream-query; moto locally)"
-    }
-
-    fn options_schema(&self) -> serde_json::Value {
-        schemars::schema_for!(TimestreamOptions).to_value()
-    }
-
-    fn validate(&self, options: &serde_json::Value) -> Vec<ConfigProblem> {
-        match parse_options::<TimestreamOptions>(options) {
-            Ok(o) => o.problems(),
-            Err(e) => e.config_problems().to_vec(),
-        }
-    }
-
-    fn build(&self, options: serde_json::Value) -> BuildFuture {
-        Box::pin(async move {
-            let o: TimestreamOptions = parse_options(&options)?;
-            Ok(Arc::new(TimestreamDatabase::connect(o).await?) as Arc<dyn Database>)
-        })
-    }
-
-    fn capabilities(&self, options: &serde_json::Value) -> Option<Capabilities> {
-        parse_options::<TimestreamOptions>(options).ok()?;
-        Some(capabilities())
-    }
-}
-
 /// Most queries one `read_many` (a `parallel_read`) has in flight at once.
 pub const PARALLEL_READS: usize = 16;
 
@@ -829,16 +799,21 @@ mod tests {
         assert_eq!(
             paths,
             [
-                "database.database",
-                "database.table",
-                "database.endpoint",
-                "database.memory_retention_hours",
-                "database.key_dimension",
-                "database.dimensions.bench"
+                "database",
+                "table",
+                "endpoint",
+                "memory_retention_hours",
+                "key_dimension",
+                "dimensions.bench"
             ]
         );
+        assert_eq!(
+            o.check().unwrap_err().config_problems()[0].path,
+            "database.database"
+        );
         assert!(TimestreamOptions::new("lgb", "cpu").problems().is_empty());
-        let f = TimestreamFactory;
+        let registry = crate::database::DatabaseRegistry::with_builtins();
+        let f = registry.factory("timestream").unwrap();
         let p =
             f.validate(&serde_json::json!({"database": "lgb", "table": "cpu", "mapping": "wide"}));
         assert_eq!(p[0].path, "database.mapping", "{p:?}");

@@ -18,36 +18,14 @@ use aws_sigv4::sign::v4;
 use aws_smithy_runtime_api::client::identity::Identity;
 use tokio_util::sync::CancellationToken;
 
-use super::lambda::{check_url, decode_result, snippet, string_options};
+use super::lambda::{decode_result, snippet};
 use super::Invoker;
-use crate::config::RunnerConfig;
+use crate::config::{RunnerConfig, UrlTarget};
 use crate::error::{Error, Result};
 use crate::protocol::{WorkerRequest, WorkerResult};
 use crate::redact::redact;
 
-/// Settings of `runner.options` for `target: url`. `endpoint` is the Lambda API's, used
-/// only to change the function's configuration (`runner.cold_start: force`, sweeps).
-pub const URL_OPTIONS: &[&str] = &["auth", "region", "profile", "endpoint"];
-
-/// How a Function URL authenticates callers (its `AuthType`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum UrlAuth {
-    /// `AWS_IAM`: requests are signed with SigV4 (service `lambda`).
-    AwsIam,
-    /// `NONE`: public URL, requests are sent unsigned.
-    None,
-}
-
-impl UrlAuth {
-    /// Parses `AWS_IAM` / `iam` / `NONE` / `none`.
-    pub fn parse(s: &str) -> Option<Self> {
-        match s.to_ascii_uppercase().as_str() {
-            "AWS_IAM" | "IAM" => Some(UrlAuth::AwsIam),
-            "NONE" => Some(UrlAuth::None),
-            _ => None,
-        }
-    }
-}
+pub use crate::config::{UrlAuth, URL_OPTIONS};
 
 /// Where signed requests get their credentials and region.
 #[derive(Debug, Clone)]
@@ -90,36 +68,26 @@ impl FunctionUrlInvoker {
         })
     }
 
-    /// The invoker `runner` describes: `runner.url`, and in `runner.options` `auth`
-    /// (`AWS_IAM`, the default, or `NONE`), `region` (default: the URL's own region,
-    /// then the AWS chain) and `profile`. Credentials come from the standard chain.
+    /// The invoker `runner` describes ([`RunnerConfig::url_target`]: `runner.url`, and
+    /// in `runner.options` `auth` (`AWS_IAM`, the default, or `NONE`), `region`
+    /// (default: the URL's own region, then the AWS chain) and `profile`). Credentials
+    /// come from the standard chain.
     pub async fn from_config(runner: &RunnerConfig) -> Result<Self> {
-        let options = string_options(&runner.options, URL_OPTIONS, "url")?;
-        let url = runner.url.as_deref().ok_or_else(|| {
-            Error::config(
-                "runner.url",
-                "target `url` needs the Function URL (--set runner.url=https://…)",
-            )
-        })?;
-        let url = check_url(url, "runner.url")?;
-        let auth = match options.get("auth") {
-            None => UrlAuth::AwsIam,
-            Some(a) => UrlAuth::parse(a).ok_or_else(|| {
-                Error::config(
-                    "runner.options.auth",
-                    format!("`{a}` is not a Function URL auth type; use AWS_IAM or NONE"),
-                )
-            })?,
-        };
-        if auth == UrlAuth::None {
+        Self::from_target(runner.url_target()?).await
+    }
+
+    /// The invoker for a checked [`UrlTarget`].
+    pub async fn from_target(target: UrlTarget) -> Result<Self> {
+        let UrlTarget { url, options } = target;
+        if options.auth == UrlAuth::None {
             return Self::unsigned(&url);
         }
         let url_region = parse_url(&url)?.host_str().and_then(region_of_host);
         let mut loader = aws_config::defaults(BehaviorVersion::latest());
-        if let Some(r) = options.get("region").cloned().or(url_region) {
+        if let Some(r) = options.region.or(url_region) {
             loader = loader.region(Region::new(r));
         }
-        if let Some(p) = options.get("profile") {
+        if let Some(p) = &options.profile {
             loader = loader.profile_name(p);
         }
         let shared = loader.load().await;

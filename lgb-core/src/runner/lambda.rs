@@ -20,14 +20,13 @@ use base64::Engine as _;
 use tokio_util::sync::CancellationToken;
 
 use super::Invoker;
-use crate::config::RunnerConfig;
-use crate::error::{ConfigProblem, Error, Result};
+use crate::config::{LambdaTarget, RunnerConfig, Target};
+use crate::error::{Error, Result};
 use crate::protocol::{WorkerRequest, WorkerResult, PROTOCOL_VERSION};
 use crate::redact::redact;
 use crate::worker::lambda::parse_report;
 
-/// Settings of `runner.options` for `target: lambda`.
-pub const LAMBDA_OPTIONS: &[&str] = &["endpoint", "qualifier", "region", "profile"];
+pub use crate::config::LAMBDA_OPTIONS;
 
 /// Invokes an AWS Lambda function running the lgb worker (`bootstrap` of lgb-lambda).
 #[derive(Debug, Clone)]
@@ -49,15 +48,24 @@ impl LambdaInvoker {
         }
     }
 
-    /// The invoker `runner` describes: `runner.function`, and in `runner.options`
-    /// `qualifier`, `region`, `profile` and `endpoint` (for a local emulator). AWS
-    /// credentials and the default region come from the standard chain.
+    /// The invoker `runner` describes ([`RunnerConfig::lambda_target`]:
+    /// `runner.function`, and in `runner.options` `qualifier`, `region`, `profile` and
+    /// `endpoint`, for a local emulator). AWS credentials and the default region come
+    /// from the standard chain.
     pub async fn from_config(runner: &RunnerConfig) -> Result<Self> {
-        let options = string_options(&runner.options, LAMBDA_OPTIONS, "lambda")?;
-        let function = function_name(runner)?;
-        let client = lambda_client(&options).await?;
-        let qualifier = options.get("qualifier").cloned();
-        Ok(Self::new(client, function, qualifier))
+        Self::from_target(runner.lambda_target()?).await
+    }
+
+    /// The invoker for a checked [`LambdaTarget`].
+    pub async fn from_target(target: LambdaTarget) -> Result<Self> {
+        let LambdaTarget { function, options } = target;
+        let client = lambda_client(
+            options.region.as_deref(),
+            options.profile.as_deref(),
+            options.endpoint.as_deref(),
+        )
+        .await?;
+        Ok(Self::new(client, function, options.qualifier))
     }
 
     fn describe(&self) -> String {
@@ -153,13 +161,29 @@ impl LambdaFunction {
     /// client settings as [`LambdaInvoker::from_config`] (`runner.options.region`,
     /// `profile`, `endpoint`).
     pub async fn from_config(runner: &RunnerConfig) -> Result<Self> {
-        let known: &[&str] = match runner.target {
-            crate::config::Target::Url => super::function_url::URL_OPTIONS,
-            _ => LAMBDA_OPTIONS,
+        let (function, region, profile, endpoint) = match runner.target {
+            Target::Url => {
+                let t = runner.url_target()?;
+                let function = function_name(runner)?;
+                (
+                    function,
+                    t.options.region,
+                    t.options.profile,
+                    t.options.endpoint,
+                )
+            }
+            _ => {
+                let t = runner.lambda_target()?;
+                (
+                    t.function,
+                    t.options.region,
+                    t.options.profile,
+                    t.options.endpoint,
+                )
+            }
         };
-        let options = string_options(&runner.options, known, "lambda")?;
-        let function = function_name(runner)?;
-        let client = lambda_client(&options).await?;
+        let client =
+            lambda_client(region.as_deref(), profile.as_deref(), endpoint.as_deref()).await?;
         Ok(Self::new(client, function))
     }
 
@@ -276,40 +300,39 @@ impl super::FunctionControl for LambdaFunction {
     }
 }
 
-/// `runner.function`, checked.
+/// `runner.function` for a target that does not invoke it (a Function URL whose
+/// function's configuration changes), checked like a Lambda target's.
 fn function_name(runner: &RunnerConfig) -> Result<String> {
-    let function = runner
-        .function
-        .as_deref()
-        .map(str::trim)
-        .filter(|f| !f.is_empty())
-        .ok_or_else(|| {
-            Error::config(
-                "runner.function",
-                "needs the function's name or ARN (--set runner.function=NAME, or --targets)",
-            )
-        })?;
-    if function.len() > 170 || function.chars().any(char::is_whitespace) {
-        return Err(Error::config(
-            "runner.function",
-            format!("`{function}` is not a Lambda function name or ARN"),
-        ));
-    }
-    Ok(function.to_string())
+    let probe = RunnerConfig {
+        target: Target::Lambda,
+        options: Default::default(),
+        ..runner.clone()
+    };
+    probe.lambda_target().map(|t| t.function).map_err(|e| {
+        let mut problems = e.config_problems().to_vec();
+        for p in &mut problems {
+            if p.path == "runner.function" && p.message.starts_with("target `lambda` needs") {
+                p.message =
+                    "needs the function's name or ARN (--set runner.function=NAME, or --targets)"
+                        .into();
+            }
+        }
+        Error::Config(problems)
+    })
 }
 
-/// A Lambda client for the checked `runner.options` (region, profile, endpoint),
-/// without the SDK's own retries: the runner retries where it can count.
-async fn lambda_client(options: &BTreeMap<String, String>) -> Result<Client> {
-    let endpoint = options
-        .get("endpoint")
-        .map(|e| check_url(e, "runner.options.endpoint"))
-        .transpose()?;
+/// A Lambda client for checked options (region, profile, endpoint), without the SDK's
+/// own retries: the runner retries where it can count.
+async fn lambda_client(
+    region: Option<&str>,
+    profile: Option<&str>,
+    endpoint: Option<&str>,
+) -> Result<Client> {
     let mut loader = aws_config::defaults(BehaviorVersion::latest());
-    if let Some(r) = options.get("region") {
-        loader = loader.region(Region::new(r.clone()));
+    if let Some(r) = region {
+        loader = loader.region(Region::new(r.to_string()));
     }
-    if let Some(p) = options.get("profile") {
+    if let Some(p) = profile {
         loader = loader.profile_name(p);
     }
     let shared = loader.load().await;
@@ -422,57 +445,6 @@ pub(crate) fn snippet(body: &[u8]) -> String {
     }
 }
 
-/// Checks that `url` is an http(s) URL.
-pub(crate) fn check_url(url: &str, path: &str) -> Result<String> {
-    let url = url.trim();
-    match url.split_once("://") {
-        Some(("http" | "https", rest)) if !rest.is_empty() => Ok(url.to_string()),
-        _ => Err(Error::config(
-            path,
-            format!("`{url}` is not an http:// or https:// URL"),
-        )),
-    }
-}
-
-/// `runner.options` as strings, refusing keys the target does not know and values that
-/// are not strings, each problem named by its path.
-pub(crate) fn string_options(
-    options: &BTreeMap<String, serde_json::Value>,
-    known: &[&str],
-    target: &str,
-) -> Result<BTreeMap<String, String>> {
-    let mut out = BTreeMap::new();
-    let mut problems = Vec::new();
-    for (k, v) in options {
-        let path = format!("runner.options.{k}");
-        if !known.contains(&k.as_str()) {
-            problems.push(ConfigProblem::new(
-                path,
-                format!(
-                    "unknown option for target `{target}`; known: {}",
-                    known.join(", ")
-                ),
-            ));
-            continue;
-        }
-        match v {
-            serde_json::Value::String(s) if !s.trim().is_empty() => {
-                out.insert(k.clone(), s.trim().to_string());
-            }
-            // `--set runner.options.qualifier=7` arrives as a number.
-            serde_json::Value::Number(n) => {
-                out.insert(k.clone(), n.to_string());
-            }
-            _ => problems.push(ConfigProblem::new(path, "must be a non-empty string")),
-        }
-    }
-    if problems.is_empty() {
-        Ok(out)
-    } else {
-        Err(Error::Config(problems))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -525,11 +497,15 @@ mod tests {
             err.to_string().contains("not a Lambda function name"),
             "{err}"
         );
-        let opts =
-            serde_json::from_value(serde_json::json!({"qualifier": 7, "region": "eu-west-1"}))
-                .unwrap();
-        let strings = string_options(&opts, LAMBDA_OPTIONS, "lambda").unwrap();
-        assert_eq!(strings["qualifier"], "7");
+        let t = runner(
+            Some("f"),
+            serde_json::json!({"qualifier": 7, "region": "eu-west-1"}),
+        )
+        .lambda_target()
+        .unwrap();
+        assert_eq!(t.options.qualifier.as_deref(), Some("7"));
+        let inv = LambdaInvoker::from_target(t).await.unwrap();
+        assert_eq!(inv.describe(), "`f` (qualifier `7`)");
     }
 
     #[test]

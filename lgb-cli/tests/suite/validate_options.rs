@@ -1,0 +1,244 @@
+//! `lgb validate` checks every adapter's and every target's options beyond their
+//! schema, names the JSON path of a bad one, exits 2, and connects to nothing.
+//!
+//! Each config points its endpoint (or address) at a listener of this test that
+//! never answers: a connection attempt would sit in its accept queue, where the test
+//! looks after `validate` returned. The same config with the one bad option fixed
+//! must validate (exit 0), also without a connection, so the refusal is the option's.
+
+use std::io::ErrorKind;
+use std::net::TcpListener;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// How long `lgb validate` may take: it parses and checks, nothing more (an attempt
+/// to reach the listener would wait for an answer that never comes).
+const QUICK: Duration = Duration::from_secs(1);
+
+/// A TCP listener that records connection attempts and never answers.
+struct Silent {
+    listener: TcpListener,
+}
+
+impl Silent {
+    fn new() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        Self { listener }
+    }
+
+    /// `127.0.0.1:PORT`.
+    fn addr(&self) -> String {
+        self.listener.local_addr().unwrap().to_string()
+    }
+
+    fn assert_untouched(&self, what: &str) {
+        match self.listener.accept() {
+            Err(e) if e.kind() == ErrorKind::WouldBlock => {}
+            Ok((_, peer)) => panic!("{what}: validate connected to the endpoint (from {peer})"),
+            Err(e) => panic!("{what}: accept failed: {e}"),
+        }
+    }
+}
+
+/// Runs `lgb validate` on `config` and returns (exit code, stderr, elapsed).
+fn validate(config: &serde_json::Value) -> (Option<i32>, String, Duration) {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("bench.json");
+    std::fs::write(&path, serde_json::to_vec_pretty(config).unwrap()).unwrap();
+    let started = Instant::now();
+    let out = Command::new(env!("CARGO_BIN_EXE_lgb"))
+        .arg("validate")
+        .arg(&path)
+        // No AWS settings reach the checks: validation must not need them.
+        .env_remove("AWS_REGION")
+        .env_remove("AWS_DEFAULT_REGION")
+        .output()
+        .unwrap();
+    let elapsed = started.elapsed();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+        elapsed,
+    )
+}
+
+fn config(database: serde_json::Value, runner: serde_json::Value) -> serde_json::Value {
+    serde_json::json!({
+        "database": database,
+        "runner": runner,
+        "tests": [{"name": "reads", "operation": {"type": "read"}, "duration": "1s"}],
+    })
+}
+
+/// `bad` exits 2 naming `path` (and `message`), `good` exits 0; neither touches
+/// `endpoint` nor takes long.
+fn refuses(
+    what: &str,
+    bad: serde_json::Value,
+    good: serde_json::Value,
+    path: &str,
+    message: &str,
+    endpoint: &Silent,
+) {
+    let (code, err, elapsed) = validate(&bad);
+    assert_eq!(code, Some(2), "{what}: {err}");
+    assert!(
+        err.contains(&format!("{path}: ")),
+        "{what}: `{path}` not named in: {err}"
+    );
+    assert!(err.contains(message), "{what}: `{message}` not in: {err}");
+    assert!(elapsed < QUICK, "{what}: validate took {elapsed:?}");
+    endpoint.assert_untouched(what);
+
+    let (code, err, elapsed) = validate(&good);
+    assert_eq!(code, Some(0), "{what} (fixed): {err}");
+    assert!(elapsed < QUICK, "{what} (fixed): validate took {elapsed:?}");
+    endpoint.assert_untouched(what);
+}
+
+#[test]
+fn memory_options_are_checked() {
+    let none = Silent::new();
+    refuses(
+        "memory",
+        config(
+            serde_json::json!({"type": "memory", "max_batch_size": 0}),
+            serde_json::json!({}),
+        ),
+        config(
+            serde_json::json!({"type": "memory", "max_batch_size": 1}),
+            serde_json::json!({}),
+        ),
+        "database.max_batch_size",
+        "must be at least 1",
+        &none,
+    );
+}
+
+#[cfg(feature = "dynamodb")]
+#[test]
+fn dynamodb_options_are_checked_without_connecting() {
+    let server = Silent::new();
+    let db = |separator: &str| {
+        serde_json::json!({
+            "type": "dynamodb", "table": "lgb-bench", "endpoint": format!("http://{}", server.addr()),
+            "create_table_if_missing": true, "sort_key": {"name": "ts", "type": "N"},
+            "key_separator": separator,
+        })
+    };
+    refuses(
+        "dynamodb",
+        config(db(""), serde_json::json!({})),
+        config(db("#"), serde_json::json!({})),
+        "database.key_separator",
+        "must not be empty",
+        &server,
+    );
+}
+
+#[cfg(feature = "immudb")]
+#[test]
+fn immudb_options_are_checked_without_connecting() {
+    let server = Silent::new();
+    let db = |address: &str| serde_json::json!({"type": "immudb", "address": address, "password_env": "LGB_IMMUDB_PASSWORD"});
+    // A host without a port is refused where `connect` would have refused it.
+    refuses(
+        "immudb",
+        config(db("127.0.0.1"), serde_json::json!({})),
+        config(db(&server.addr()), serde_json::json!({})),
+        "database.address",
+        "names no port",
+        &server,
+    );
+}
+
+#[cfg(feature = "timestream")]
+#[test]
+fn timestream_options_are_checked_without_connecting() {
+    let server = Silent::new();
+    let db = |table: &str| {
+        serde_json::json!({
+            "type": "timestream", "database": "lgb", "table": table,
+            "endpoint": format!("http://{}", server.addr()), "create_if_missing": true,
+        })
+    };
+    refuses(
+        "timestream",
+        config(db("t"), serde_json::json!({})),
+        config(db("cpu"), serde_json::json!({})),
+        "database.table",
+        "Timestream names are 3 to 256 characters",
+        &server,
+    );
+}
+
+#[test]
+fn lambda_target_options_are_checked_without_connecting() {
+    let server = Silent::new();
+    let endpoint = format!("http://{}", server.addr());
+    let memory = serde_json::json!({"type": "memory"});
+    refuses(
+        "lambda without a function",
+        config(
+            memory.clone(),
+            serde_json::json!({"target": "lambda", "options": {"endpoint": endpoint, "region": "eu-west-1"}}),
+        ),
+        config(
+            memory.clone(),
+            serde_json::json!({"target": "lambda", "function": "lgb-worker", "options": {"endpoint": endpoint, "region": "eu-west-1"}}),
+        ),
+        "runner.function",
+        "target `lambda` needs the function's name or ARN",
+        &server,
+    );
+    refuses(
+        "lambda with an endpoint without a scheme",
+        config(
+            memory.clone(),
+            serde_json::json!({"target": "lambda", "function": "lgb-worker", "options": {"endpoint": server.addr()}}),
+        ),
+        config(
+            memory,
+            serde_json::json!({"target": "lambda", "function": "lgb-worker", "options": {"endpoint": endpoint, "qualifier": 3}}),
+        ),
+        "runner.options.endpoint",
+        "is not an http:// or https:// URL",
+        &server,
+    );
+}
+
+#[test]
+fn url_target_options_are_checked_without_connecting() {
+    let server = Silent::new();
+    let url = format!("http://{}/", server.addr());
+    let memory = serde_json::json!({"type": "memory"});
+    refuses(
+        "url that is not http(s)",
+        config(
+            memory.clone(),
+            serde_json::json!({"target": "url", "url": format!("ftp://{}/", server.addr()), "options": {"auth": "NONE"}}),
+        ),
+        config(
+            memory.clone(),
+            serde_json::json!({"target": "url", "url": url, "options": {"auth": "NONE"}}),
+        ),
+        "runner.url",
+        "is not an http:// or https:// URL",
+        &server,
+    );
+    refuses(
+        "url with an unknown auth type",
+        config(
+            memory.clone(),
+            serde_json::json!({"target": "url", "url": url, "options": {"auth": "basic"}}),
+        ),
+        config(
+            memory,
+            serde_json::json!({"target": "url", "url": url, "options": {"auth": "AWS_IAM", "region": "eu-west-1"}}),
+        ),
+        "runner.options.auth",
+        "is not a Function URL auth type",
+        &server,
+    );
+}
