@@ -12,9 +12,7 @@ use std::time::Instant;
 use lgb_core::config::{BenchmarkConfig, OperationConfig, Target, TestConfig};
 use lgb_core::database::OpMeta;
 use lgb_core::metrics::{LatencyHistogram, OperationMetrics, SparseHistogram, TestMetrics};
-use lgb_core::protocol::{
-    Environment, Phase, WorkerResult, WorkerSlot, WorkerStatus, PROTOCOL_VERSION,
-};
+use lgb_core::protocol::{Phase, WorkerResult, WorkerSlot};
 use lgb_core::results::{load_run, write_run, RunResult, RunStatus, SCHEMA_VERSION};
 use lgb_core::runner::TestMerge;
 
@@ -46,21 +44,14 @@ fn worker_json(index: u32, count: u32, seconds: i64) -> Vec<u8> {
         }
         metrics.operations.insert(op.to_string(), m);
     }
-    let r = WorkerResult {
-        version: PROTOCOL_VERSION,
-        run_id: "scale".into(),
-        test: "t".into(),
-        phase: Phase::Run,
-        worker: WorkerSlot { index, count },
-        status: WorkerStatus::Completed,
-        error: None,
-        start_unix_ms: START_S * 1000,
-        window_ns: seconds as u64 * 1_000_000_000,
-        warmup_ops: 0,
+    let r = WorkerResult::completed(
+        "scale",
+        "t",
+        WorkerSlot { index, count },
+        START_S * 1000,
+        seconds as u64 * 1_000_000_000,
         metrics,
-        environment: Environment::local(),
-        timeline_shift: 0,
-    };
+    );
     serde_json::to_vec(&r).expect("encode")
 }
 

@@ -299,7 +299,7 @@ fn find_cycle<'a>(graph: &BTreeMap<&'a str, BTreeSet<&'a str>>) -> Option<Vec<&'
         }
         stack.push(node);
         for next in graph.get(node).into_iter().flatten() {
-            if let Some(c) = visit(*next, graph, done, stack) {
+            if let Some(c) = visit(next, graph, done, stack) {
                 return Some(c);
             }
         }
@@ -310,7 +310,7 @@ fn find_cycle<'a>(graph: &BTreeMap<&'a str, BTreeSet<&'a str>>) -> Option<Vec<&'
     let mut done = BTreeSet::new();
     graph
         .keys()
-        .find_map(|n| visit(*n, graph, &mut done, &mut Vec::new()))
+        .find_map(|n| visit(n, graph, &mut done, &mut Vec::new()))
 }
 
 #[cfg(test)]

@@ -226,6 +226,35 @@ pub fn peak_rss_kb() -> Option<u64> {
 }
 
 impl WorkerResult {
+    /// A completed run-phase result of test `test` by `worker`, measured over
+    /// `window_ns` from `start_unix_ms`, in this process ([`Environment::local`]): what
+    /// synthetic results (tests, benches, other invokers' adapters) start from.
+    pub fn completed(
+        run_id: impl Into<String>,
+        test: impl Into<String>,
+        worker: WorkerSlot,
+        start_unix_ms: i64,
+        window_ns: u64,
+        metrics: TestMetrics,
+    ) -> Self {
+        Self {
+            version: PROTOCOL_VERSION,
+            run_id: run_id.into(),
+            test: test.into(),
+            phase: Phase::Run,
+            worker,
+            status: WorkerStatus::Completed,
+            error: None,
+            start_unix_ms,
+            window_ns,
+            warmup_ops: 0,
+            first_op_ns: None,
+            metrics,
+            environment: Environment::local(),
+            timeline_shift: 0,
+        }
+    }
+
     /// A failed result for `req` (or for an unreadable request when `req` is `None`).
     pub fn failed(req: Option<&WorkerRequest>, err: &Error, environment: Environment) -> Self {
         let mut errors = ErrorLog::default();

@@ -8,12 +8,15 @@
 //!   batches, rejected records, hangs);
 //! - [`latency_proxy`]: a proxy that delays requests on a schedule and records each
 //!   request's turnaround, the ground truth the measurement tests compare with;
-//! - [`services`]: the repository root and the local services of `scripts/services`.
+//! - [`services`]: the repository root and the local services of `scripts/services`;
+//! - [`control_plane`]: the local Lambda control plane, started per test;
+//! - [`outputs_tf`]: `tofu output -json` samples generated from infra/outputs.tf.
 //!
 //! Unpublished, and only ever a dev-dependency: it pulls in no AWS SDK, so it adds
 //! almost nothing to the test binaries.
 #![deny(missing_docs)]
 
+pub mod control_plane;
 pub mod fault_proxy;
 pub mod http;
 pub mod latency_proxy;

@@ -12,8 +12,8 @@ use serde_json::{json, Map, Value};
 
 /// infra/outputs.tf of this repository.
 pub fn outputs_tf() -> String {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../infra/outputs.tf");
-    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("reading {path}: {e}"))
+    let path = crate::services::repo_root().join("infra/outputs.tf");
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
 }
 
 /// One parsed HCL value.

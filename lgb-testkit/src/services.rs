@@ -7,12 +7,25 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::sync::{Mutex, OnceLock};
 
-/// The repository root (where `scripts/services` lives).
+/// The repository root (where `scripts/services` lives). Found at run time from the
+/// directory of the crate under test (cargo sets `CARGO_MANIFEST_DIR` for test
+/// binaries), so that a test kit built in another checkout sharing the target
+/// directory still finds this one; at compile time's place otherwise.
 pub fn repo_root() -> PathBuf {
-    let kit = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    kit.parent()
-        .expect("lgb-testkit sits in the repository root")
-        .to_path_buf()
+    let at_run_time = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .and_then(|crate_dir| {
+            crate_dir
+                .ancestors()
+                .find(|d| d.join("scripts/services").is_file())
+                .map(PathBuf::from)
+        });
+    at_run_time.unwrap_or_else(|| {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .expect("lgb-testkit sits in the repository root")
+            .to_path_buf()
+    })
 }
 
 /// The path of `scripts/services`.

@@ -3,19 +3,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-fn lgb() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_lgb"))
-}
-
-fn run_ok(cmd: &mut Command) -> Output {
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
+use crate::kit::{lgb, run_ok};
 
 fn write_config(dir: &Path, duration: &str) -> PathBuf {
     let path = dir.join("bench.json");

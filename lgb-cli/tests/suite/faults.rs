@@ -350,19 +350,23 @@ fn a_database_killed_mid_run_counts_connect_errors_and_exits_3() {
     assert_no_secrets(&dir, &run);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_hanging_database_is_bounded_by_the_timeout_and_exits_3() {
-    let upstream = dynamodb_service();
-    // Table setup and the first writes pass; every later request is read, never answered.
-    let hang = proxy::start(
-        &upstream,
+/// A proxy in front of the local DynamoDB that passes table setup and the first
+/// writes, then reads every later request and never answers it.
+async fn hanging_dynamodb() -> proxy::Proxy {
+    proxy::start(
+        &dynamodb_service(),
         proxy::Schedule {
             hang_after: Some(60),
             ..proxy::Schedule::default()
         },
         None,
     )
-    .await;
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hanging_database_is_bounded_by_the_timeout_and_exits_3() {
+    let hang = hanging_dynamodb().await;
     let tmp = tempfile::tempdir().unwrap();
     let config = write_config(
         tmp.path(),
@@ -459,16 +463,7 @@ fn sigterm_writes_partial_results_and_exits_143() {
 #[cfg(unix)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_while_the_database_hangs_stops_at_once() {
-    let upstream = dynamodb_service();
-    let hang = proxy::start(
-        &upstream,
-        proxy::Schedule {
-            hang_after: Some(60),
-            ..proxy::Schedule::default()
-        },
-        None,
-    )
-    .await;
+    let hang = hanging_dynamodb().await;
     let tmp = tempfile::tempdir().unwrap();
     let config = write_config(
         tmp.path(),

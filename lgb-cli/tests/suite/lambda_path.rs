@@ -11,10 +11,8 @@
 
 use lgb_testkit::outputs_tf;
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::{json, Value};
@@ -25,28 +23,8 @@ fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-fn services(args: &[&str]) -> String {
-    let script = repo_root().join("scripts/services");
-    let out = Command::new(&script)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()));
-    assert!(
-        out.status.success(),
-        "scripts/services {args:?} failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 fn dynamodb_service() -> String {
-    services(&["start", "dynamodb"]);
-    services(&["env", "dynamodb"])
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("export LGB_DYNAMODB_ENDPOINT="))
-        .map(|v| v.trim_matches(|c| c == '"' || c == '\'').to_string())
-        .expect("scripts/services env dynamodb gives LGB_DYNAMODB_ENDPOINT")
+    lgb_testkit::services::endpoint("dynamodb")
 }
 
 fn unique(name: &str) -> String {
@@ -78,18 +56,19 @@ fn bootstrap() -> PathBuf {
 }
 
 /// A local Lambda control plane serving one worker function, `FUNCTION`.
-struct ControlPlane {
-    child: Child,
-    endpoint: String,
-    log: PathBuf,
+struct ControlPlane(lgb_testkit::control_plane::ControlPlane);
+
+impl std::ops::Deref for ControlPlane {
+    type Target = lgb_testkit::control_plane::ControlPlane;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
 }
 
 impl ControlPlane {
-    fn start(dir: &Path, memory_mb: u32) -> ControlPlane {
-        let config = dir.join("functions.json");
-        std::fs::write(
-            &config,
-            json!({
+    fn start(memory_mb: u32) -> ControlPlane {
+        ControlPlane(lgb_testkit::control_plane::ControlPlane::start(
+            &json!({
                 "update_delay_ms": 100,
                 "functions": {FUNCTION: {
                     "bootstrap": bootstrap(),
@@ -97,52 +76,14 @@ impl ControlPlane {
                     "timeout": 120,
                     "environment": {"RUST_LOG": "info", "KEEP_ME": "yes"},
                 }}
-            })
-            .to_string(),
-        )
-        .unwrap();
-        let log = dir.join("control-plane.log");
-        let file = std::fs::File::create(&log).unwrap();
-        let port = services(&["free-port"]).trim().to_string();
-        let child = Command::new(repo_root().join("scripts/services"))
-            .args(["run-lambda", &port, config.to_str().unwrap()])
-            .envs(aws_env())
-            .stdin(Stdio::null())
-            .stdout(file.try_clone().unwrap())
-            .stderr(file)
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start scripts/services run-lambda: {e}"));
-        let mut cp = ControlPlane {
-            child,
-            endpoint: format!("http://127.0.0.1:{port}"),
-            log,
-        };
-        let deadline = Instant::now() + Duration::from_secs(120);
-        while get(&format!("{}/_lgb/health", cp.endpoint)).is_none() {
-            if let Some(status) = cp.child.try_wait().unwrap() {
-                panic!("the control plane exited ({status}):\n{}", cp.log_text());
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the control plane did not answer within 120 s:\n{}",
-                cp.log_text()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        cp
+            }),
+            &aws_env(),
+        ))
     }
 
-    fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
+    /// `/_lgb/stats` of `FUNCTION`.
     fn stats(&self) -> Value {
-        let text = get(&format!("{}/_lgb/stats", self.endpoint)).expect("stats");
-        serde_json::from_str::<Value>(&text).unwrap()["functions"][FUNCTION].clone()
-    }
-
-    fn reset(&self) {
-        post(&format!("{}/_lgb/reset", self.endpoint));
+        self.0.stats(FUNCTION)
     }
 
     /// The function's configuration, through lgb-core's own client (signed calls).
@@ -175,43 +116,6 @@ impl ControlPlane {
             )
         })
     }
-}
-
-impl Drop for ControlPlane {
-    fn drop(&mut self) {
-        let pid = self.child.id().to_string();
-        let _ = Command::new("kill").args(["-TERM", &pid]).status();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while self.child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn http(method: &str, url: &str) -> Option<String> {
-    let rest = url.strip_prefix("http://")?;
-    let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-    let mut s = TcpStream::connect(host).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
-    write!(
-        s,
-        "{method} {path} HTTP/1.0\r\nHost: {host}\r\nContent-Length: 0\r\n\r\n"
-    )
-    .ok()?;
-    let mut text = String::new();
-    s.read_to_string(&mut text).ok()?;
-    let (head, body) = text.split_once("\r\n\r\n")?;
-    head.contains(" 200 ").then(|| body.to_string())
-}
-
-fn get(url: &str) -> Option<String> {
-    http("GET", url)
-}
-
-fn post(url: &str) {
-    http("POST", url).expect("POST answered 200");
 }
 
 fn aws_env() -> Vec<(&'static str, &'static str)> {
@@ -268,8 +172,9 @@ fn write_config(dir: &Path, cp: &ControlPlane, moto: &str, workers: u32) -> Path
     path
 }
 
+/// `lgb ARGS` with the control plane's test credentials, whatever profile is set.
 fn lgb(args: &[&str]) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_lgb"));
+    let mut cmd = crate::kit::lgb();
     cmd.args(args).envs(aws_env()).env_remove("AWS_PROFILE");
     cmd
 }
@@ -297,7 +202,7 @@ fn only_results_dir(out: &Path) -> PathBuf {
 fn end_to_end(target: &str) {
     let moto = dynamodb_service();
     let dir = tempfile::tempdir().unwrap();
-    let cp = ControlPlane::start(dir.path(), 256);
+    let cp = ControlPlane::start(256);
     let outputs = write_outputs(dir.path(), &cp, &unique(target));
     let config = write_config(dir.path(), &cp, &moto, 20);
     let results = dir.path().join("results");
@@ -474,46 +379,77 @@ fn validate_says_when_workers_run_in_waves() {
     ));
 }
 
-fn sweep_config(dir: &Path, cp: &ControlPlane, moto: &str) -> PathBuf {
-    let path = dir.join("sweep.json");
-    std::fs::write(
-        &path,
-        json!({
-            "name": "sweep",
-            "database": {"type": "dynamodb", "endpoint": moto, "create_table_if_missing": true},
-            "workload": {"records": 100, "load_batch": 25, "load_concurrency": 1},
-            "runner": {"workers": 2, "target": "lambda", "options": {"endpoint": cp.endpoint}},
-            "tests": [{"name": "reads", "operation": {"type": "read"}, "duration": "1s"}]
-        })
-        .to_string(),
-    )
-    .unwrap();
-    path
+/// A sweep over 128, 512 and 1024 MB of a DynamoDB worker deployed at 384 MB: its
+/// control plane, outputs, config and results folder, and the function's environment
+/// before the sweep.
+struct Sweep {
+    dir: tempfile::TempDir,
+    cp: ControlPlane,
+    env_before: serde_json::Map<String, Value>,
+}
+
+impl Sweep {
+    fn new(name: &str) -> Sweep {
+        let moto = dynamodb_service();
+        let dir = tempfile::tempdir().unwrap();
+        let cp = ControlPlane::start(384);
+        write_outputs(dir.path(), &cp, &unique(name));
+        std::fs::write(
+            dir.path().join("sweep.json"),
+            json!({
+                "name": "sweep",
+                "database": {"type": "dynamodb", "endpoint": moto, "create_table_if_missing": true},
+                "workload": {"records": 100, "load_batch": 25, "load_concurrency": 1},
+                "runner": {"workers": 2, "target": "lambda", "options": {"endpoint": cp.endpoint}},
+                "tests": [{"name": "reads", "operation": {"type": "read"}, "duration": "1s"}]
+            })
+            .to_string(),
+        )
+        .unwrap();
+        let (_, env_before) = cp.configuration();
+        Sweep {
+            dir,
+            cp,
+            env_before,
+        }
+    }
+
+    fn results(&self) -> PathBuf {
+        self.dir.path().join("results")
+    }
+
+    /// `lgb sweep` of the three sizes with `extra` arguments.
+    fn command(&self, extra: &[&str]) -> Command {
+        let path = |name: &str| self.dir.path().join(name).to_str().unwrap().to_string();
+        let (config, outputs, results) =
+            (path("sweep.json"), path("outputs.json"), path("results"));
+        let mut args = vec![
+            "sweep",
+            &config,
+            "--targets",
+            &outputs,
+            "--memory",
+            "128,512,1024",
+            "--out",
+            &results,
+        ];
+        args.extend_from_slice(extra);
+        lgb(&args)
+    }
+
+    /// The function is back at 384 MB with the environment it had before.
+    fn assert_restored(&self) {
+        let (memory, env_after) = self.cp.configuration();
+        assert_eq!(memory, 384);
+        assert_eq!(env_after, self.env_before);
+    }
 }
 
 #[test]
 fn sweep_runs_each_memory_size_and_restores_the_function() {
-    let moto = dynamodb_service();
-    let dir = tempfile::tempdir().unwrap();
-    let cp = ControlPlane::start(dir.path(), 384);
-    let outputs = write_outputs(dir.path(), &cp, &unique("sweep"));
-    let config = sweep_config(dir.path(), &cp, &moto);
-    let results = dir.path().join("results");
-    let (_, env_before) = cp.configuration();
-    let out = lgb(&[
-        "sweep",
-        config.to_str().unwrap(),
-        "--targets",
-        outputs.to_str().unwrap(),
-        "--memory",
-        "128,512,1024",
-        "--p99-max",
-        "10s",
-        "--out",
-        results.to_str().unwrap(),
-    ])
-    .output()
-    .unwrap();
+    let sweep = Sweep::new("sweep");
+    let cp = &sweep.cp;
+    let out = sweep.command(&["--p99-max", "10s"]).output().unwrap();
     check(&out, "lgb sweep");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("cheapest with p99"), "{stdout}");
@@ -528,11 +464,9 @@ fn sweep_runs_each_memory_size_and_restores_the_function() {
     seen.sort_unstable();
     seen.dedup();
     assert_eq!(seen, [128, 512, 1024], "{stats}");
-    let (memory, env_after) = cp.configuration();
-    assert_eq!(memory, 384);
-    assert_eq!(env_after, env_before);
+    sweep.assert_restored();
 
-    let run_dir = only_results_dir(&results);
+    let run_dir = only_results_dir(&sweep.results());
     let sweep: Value =
         serde_json::from_str(&std::fs::read_to_string(run_dir.join("sweep.json")).unwrap())
             .unwrap();
@@ -553,29 +487,14 @@ fn sweep_runs_each_memory_size_and_restores_the_function() {
 
 #[test]
 fn sweep_restores_the_function_after_ctrl_c() {
-    let moto = dynamodb_service();
-    let dir = tempfile::tempdir().unwrap();
-    let cp = ControlPlane::start(dir.path(), 384);
-    let outputs = write_outputs(dir.path(), &cp, &unique("sweep-int"));
-    let config = sweep_config(dir.path(), &cp, &moto);
-    let results = dir.path().join("results");
-    let (_, env_before) = cp.configuration();
-    let child = lgb(&[
-        "sweep",
-        config.to_str().unwrap(),
-        "--targets",
-        outputs.to_str().unwrap(),
-        "--memory",
-        "128,512,1024",
-        "--set",
-        "tests[0].duration=30s",
-        "--out",
-        results.to_str().unwrap(),
-    ])
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped())
-    .spawn()
-    .unwrap();
+    let sweep = Sweep::new("sweep-int");
+    let cp = &sweep.cp;
+    let child = sweep
+        .command(&["--set", "tests[0].duration=30s"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
     // Wait until the first size is running (its sandboxes started), then Ctrl-C.
     let deadline = Instant::now() + Duration::from_secs(120);
     while cp.stats()["sandbox_memory_sizes"]
@@ -603,9 +522,7 @@ fn sweep_restores_the_function_after_ctrl_c() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let (memory, env_after) = cp.configuration();
-    assert_eq!(memory, 384, "not restored after Ctrl-C");
-    assert_eq!(env_after, env_before);
+    sweep.assert_restored();
 }
 
 /// 200 workers with `max_in_flight` 10: the control plane never sees more than 10
@@ -614,7 +531,7 @@ fn sweep_restores_the_function_after_ctrl_c() {
 #[test]
 fn two_hundred_workers_never_have_more_than_ten_open() {
     let dir = tempfile::tempdir().unwrap();
-    let cp = ControlPlane::start(dir.path(), 256);
+    let cp = ControlPlane::start(256);
     let config = dir.path().join("wide.json");
     std::fs::write(
         &config,

@@ -3,6 +3,7 @@
 
 mod cli;
 mod faults;
+mod kit;
 mod lambda_path;
 mod report_cli;
 mod validate_options;

@@ -1,22 +1,7 @@
 //! `lgb report`, `lgb compare`, `lgb encrypt` and `lgb decrypt` end to end.
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
-fn lgb() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_lgb"));
-    c.env_remove("LGB_RESULTS_KEY");
-    c
-}
-
-fn ok(cmd: &mut Command) -> Output {
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
+use crate::kit::{lgb, run_ok as ok};
 
 fn run(dir: &Path, name: &str, latency: &str) -> PathBuf {
     let cfg = dir.join(format!("{name}.json"));

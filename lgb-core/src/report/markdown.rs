@@ -57,19 +57,13 @@ fn write_cost(cost: &CostEstimate, out: &mut dyn Write) -> std::io::Result<()> {
     )?;
     writeln!(out, "|---|---:|---:|---:|---:|---:|")?;
     for c in &cost.tests {
-        let lambda: f64 = c
-            .items
-            .iter()
-            .filter(|i| i.service == "lambda")
-            .map(|i| i.usd)
-            .sum();
         writeln!(
             out,
             "| {} | {} | {} | {} | {} | {} |",
             cell(&c.test),
             c.operations,
-            format_usd(lambda),
-            format_usd(c.total_usd - lambda),
+            format_usd(c.lambda_usd()),
+            format_usd(c.database_usd()),
             format_usd(c.total_usd),
             c.per_million_ops_usd.map_or("-".into(), format_usd)
         )?;

@@ -3,7 +3,7 @@
 
 use std::io::Write;
 
-use super::chart::{png_chart, spectrum_series, timeline_series, Chart};
+use super::chart::{png_chart, spectrum_series, timeline_series, Chart, Series};
 use super::{Report, Reporter};
 use crate::error::{Error, Result};
 
@@ -20,21 +20,23 @@ pub fn spectrum_png(report: &Report, size: (u32, u32)) -> Result<Vec<u8>> {
 /// The two timeline charts (throughput over p99), as PNG bytes.
 pub fn timeline_png(report: &Report, size: (u32, u32)) -> Result<Vec<u8>> {
     let (thr, p99) = timeline_series(report.runs());
-    png_chart(
-        size,
-        &Chart::Stack(vec![
-            Chart::Timeline {
-                title: "Throughput per second",
-                series: &thr,
-                latency: false,
-            },
-            Chart::Timeline {
-                title: "p99 latency per second",
-                series: &p99,
-                latency: true,
-            },
-        ]),
-    )
+    png_chart(size, &Chart::Stack(timeline_charts(&thr, &p99).into()))
+}
+
+/// Throughput over p99 latency, per second.
+fn timeline_charts<'a>(thr: &'a [Series], p99: &'a [Series]) -> [Chart<'a>; 2] {
+    [
+        Chart::Timeline {
+            title: "Throughput per second",
+            series: thr,
+            latency: false,
+        },
+        Chart::Timeline {
+            title: "p99 latency per second",
+            series: p99,
+            latency: true,
+        },
+    ]
 }
 
 impl Reporter for PngReporter {
@@ -43,19 +45,11 @@ impl Reporter for PngReporter {
         let (thr, p99) = timeline_series(report.runs());
         let bytes = png_chart(
             report.png_size(),
-            &Chart::Stack(vec![
-                Chart::Spectrum(&spectrum),
-                Chart::Timeline {
-                    title: "Throughput per second",
-                    series: &thr,
-                    latency: false,
-                },
-                Chart::Timeline {
-                    title: "p99 latency per second",
-                    series: &p99,
-                    latency: true,
-                },
-            ]),
+            &Chart::Stack(
+                std::iter::once(Chart::Spectrum(&spectrum))
+                    .chain(timeline_charts(&thr, &p99))
+                    .collect(),
+            ),
         )?;
         out.write_all(&bytes)
             .map_err(|e| Error::io("writing PNG", e))

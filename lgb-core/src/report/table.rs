@@ -57,23 +57,11 @@ pub fn render_cost_table(cost: &CostEstimate, width: Option<u16>) -> String {
     let mut t = new_table(width);
     t.set_header(["test", "ops", "lambda", "database", "total", "per 1M ops"]);
     for c in &cost.tests {
-        let lambda: f64 = c
-            .items
-            .iter()
-            .filter(|i| i.service == "lambda")
-            .map(|i| i.usd)
-            .sum();
-        let db: f64 = c
-            .items
-            .iter()
-            .filter(|i| i.service != "lambda")
-            .map(|i| i.usd)
-            .sum();
         t.add_row([
             c.test.clone(),
             c.operations.to_string(),
-            format_usd(lambda),
-            format_usd(db),
+            format_usd(c.lambda_usd()),
+            format_usd(c.database_usd()),
             format_usd(c.total_usd),
             c.per_million_ops_usd.map_or("-".into(), format_usd),
         ]);

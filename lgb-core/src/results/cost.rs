@@ -154,6 +154,26 @@ pub struct TestCost {
     pub per_million_ops_usd: Option<f64>,
 }
 
+impl TestCost {
+    /// The Lambda share of the test's cost (invocations and GB-seconds), in USD.
+    pub fn lambda_usd(&self) -> f64 {
+        self.items
+            .iter()
+            .filter(|i| i.service == "lambda")
+            .map(|i| i.usd)
+            .sum()
+    }
+
+    /// Everything but Lambda: what the database billed, in USD.
+    pub fn database_usd(&self) -> f64 {
+        self.items
+            .iter()
+            .filter(|i| i.service != "lambda")
+            .map(|i| i.usd)
+            .sum()
+    }
+}
+
 /// Estimated cost of a run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CostEstimate {

@@ -640,8 +640,12 @@ mod runner_tests {
         ))
     }
 
-    #[tokio::test]
-    async fn throttled_twice_then_served_takes_three_attempts() {
+    /// An Invoke endpoint that answers the first `throttles` invocations with 429
+    /// and runs a real worker for the rest, checking that each call is a synchronous
+    /// invocation with its log tail; with the count of calls it received.
+    async fn throttled_first(
+        throttles: u32,
+    ) -> (Arc<AtomicU32>, String, tokio::task::JoinHandle<()>) {
         let calls = Arc::new(AtomicU32::new(0));
         let worker = Arc::new(Worker::default());
         let (url, server) = {
@@ -653,7 +657,7 @@ mod runner_tests {
                     assert_eq!(r.path, "/2015-03-31/functions/function/invocations");
                     assert_eq!(r.header("x-amz-log-type"), Some("Tail"));
                     assert_eq!(r.header("x-amz-invocation-type"), Some("RequestResponse"));
-                    if n < 2 {
+                    if n < throttles {
                         throttled()
                     } else {
                         worker_answer(&worker, &r).await
@@ -662,6 +666,12 @@ mod runner_tests {
             })
             .await
         };
+        (calls, url, server)
+    }
+
+    #[tokio::test]
+    async fn throttled_twice_then_served_takes_three_attempts() {
+        let (calls, url, server) = throttled_first(2).await;
         let runner = Runner::new(invoker(&url), 3).with_backoff(Duration::from_millis(1));
         let run = runner
             .run(&config(1), CancellationToken::new(), &Silent)
@@ -687,23 +697,7 @@ mod runner_tests {
 
     #[tokio::test]
     async fn lambda_throttling_is_its_own_class_with_its_own_budget() {
-        let calls = Arc::new(AtomicU32::new(0));
-        let worker = Arc::new(Worker::default());
-        let (url, server) = {
-            let calls = calls.clone();
-            serve(move |r| {
-                let n = calls.fetch_add(1, Ordering::SeqCst);
-                let worker = worker.clone();
-                async move {
-                    if n < 4 {
-                        throttled()
-                    } else {
-                        worker_answer(&worker, &r).await
-                    }
-                }
-            })
-            .await
-        };
+        let (calls, url, server) = throttled_first(4).await;
         // No retries for failures, yet four throttles in a row are waited out.
         let runner = Runner::new(invoker(&url), 0).with_backoff(Duration::from_millis(1));
         let run = runner
@@ -713,6 +707,7 @@ mod runner_tests {
         server.abort();
         let w = &run.tests[0].workers[0];
         assert_eq!((w.status, w.attempts), (WorkerStatus::Completed, 5));
+        assert_eq!(calls.load(Ordering::SeqCst), 5);
         let counts = run.error_counts();
         assert_eq!(
             counts.get(&ErrorClass::LambdaThrottled),

@@ -129,34 +129,15 @@ impl LambdaHandler {
         let cancel = CancellationToken::new();
         let answer = match Invocation::classify(event) {
             Invocation::Direct(payload) => {
-                let result = match serde_json::to_vec(&payload) {
-                    Ok(bytes) => {
-                        run_before(
-                            deadline,
-                            &cancel,
-                            self.worker.handle_json(&bytes, cancel.clone()),
-                        )
-                        .await
-                    }
-                    Err(e) => {
-                        WorkerResult::failed(None, &Error::config("", e.to_string()), environment)
-                    }
-                };
+                let bytes =
+                    serde_json::to_vec(&payload).map_err(|e| Error::config("", e.to_string()));
+                let result = self.run_bytes(bytes, deadline, &cancel, environment).await;
                 log_result(&result);
                 serde_json::to_value(&result)
             }
             Invocation::FunctionUrl(request) => {
-                let result = match request.and_then(|r| r.body_bytes()) {
-                    Ok(bytes) => {
-                        run_before(
-                            deadline,
-                            &cancel,
-                            self.worker.handle_json(&bytes, cancel.clone()),
-                        )
-                        .await
-                    }
-                    Err(e) => WorkerResult::failed(None, &e, environment),
-                };
+                let bytes = request.and_then(|r| r.body_bytes());
+                let result = self.run_bytes(bytes, deadline, &cancel, environment).await;
                 log_result(&result);
                 serde_json::to_value(FunctionUrlResponse::from_result(&result))
             }
@@ -166,6 +147,27 @@ impl LambdaHandler {
     }
 
     /// The environment of the next invocation; the first one is the cold start.
+    /// Runs the request in `bytes` (or answers its problem) before `deadline`.
+    async fn run_bytes(
+        &self,
+        bytes: Result<Vec<u8>>,
+        deadline: Option<SystemTime>,
+        cancel: &CancellationToken,
+        environment: Environment,
+    ) -> WorkerResult {
+        match bytes {
+            Ok(bytes) => {
+                run_before(
+                    deadline,
+                    cancel,
+                    self.worker.handle_json(&bytes, cancel.clone()),
+                )
+                .await
+            }
+            Err(e) => WorkerResult::failed(None, &e, environment),
+        }
+    }
+
     fn next_environment(&self) -> Environment {
         let n = self.invocations.fetch_add(1, Ordering::Relaxed);
         let init_ms = *self

@@ -20,3 +20,13 @@ pub fn key_space(records: u64, operations: Option<u64>, insert_fraction: f64) ->
     let expected = operations.unwrap_or(0) as f64 * insert_fraction * 2.0;
     records + expected as u64
 }
+
+/// splitmix64's finalizer: a fast, well-mixed hash of one word, from which the record
+/// and time-series generators derive every value deterministically from their seed.
+#[inline]
+pub(crate) fn mix(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
+}

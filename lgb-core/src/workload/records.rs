@@ -8,6 +8,7 @@
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
+use super::mix;
 use crate::record::{Record, Value};
 
 const POOL_LEN: usize = 64 * 1024;
@@ -21,15 +22,6 @@ pub struct RecordGenerator {
     field_size: usize,
     names: Vec<String>,
     pool: String,
-}
-
-#[inline]
-fn mix(mut x: u64) -> u64 {
-    // splitmix64 finalizer
-    x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    x ^ (x >> 31)
 }
 
 impl RecordGenerator {

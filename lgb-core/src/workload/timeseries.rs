@@ -16,6 +16,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use super::mix;
 use crate::record::{Record, Value};
 use crate::units::HumanDuration;
 use crate::workload::KeyFormatter;
@@ -193,15 +194,6 @@ pub struct PointId {
     pub host: u64,
     /// Step number; the point's time is `start_ms + step × interval`.
     pub step: u64,
-}
-
-#[inline]
-fn mix(mut x: u64) -> u64 {
-    // splitmix64 finalizer
-    x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    x ^ (x >> 31)
 }
 
 #[inline]

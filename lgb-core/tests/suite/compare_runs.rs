@@ -2,18 +2,12 @@
 use crate::report_common;
 
 use lgb_core::report::{compare, Format, Metric, Report};
-use report_common::{run, run_with, Shape};
+use report_common::{run, run_with, slow_run, Shape};
 
 #[test]
 fn a_known_2x_slowdown_is_significant_in_every_metric() {
     let base = run();
-    let slow = run_with(
-        "dynamodb",
-        Shape {
-            slowdown: 2.0,
-            phase: 1,
-        },
-    );
+    let slow = slow_run();
     let cmp = compare(&[base.clone(), slow.clone()]).unwrap();
     assert_eq!(cmp.rows.len(), 2);
     assert!(cmp.unmatched.is_empty());
@@ -98,18 +92,9 @@ fn comparisons_are_repeatable_and_name_unmatched_operations() {
 
 #[test]
 fn comparison_formats_state_the_method() {
-    let report = Report::compare(vec![
-        run(),
-        run_with(
-            "dynamodb",
-            Shape {
-                slowdown: 2.0,
-                phase: 1,
-            },
-        ),
-    ])
-    .unwrap()
-    .with_width(Some(140));
+    let report = Report::compare(vec![run(), slow_run()])
+        .unwrap()
+        .with_width(Some(140));
     let table = String::from_utf8(report.to_bytes(Format::Table).unwrap()).unwrap();
     assert!(
         table.contains("bootstrap") && table.contains("+100"),

@@ -568,10 +568,7 @@ async fn throttled_inserts(name: &str, max_attempts: u32) -> (lgb_core::runner::
         &[],
     )
     .unwrap();
-    let run = Runner::new(Arc::new(LocalInvoker::default()), 0)
-        .run(&config, CancellationToken::new(), &Silent)
-        .await
-        .unwrap();
+    let run = crate::common::exec::run_local(&config).await;
     (run.tests.into_iter().last().unwrap(), proxy.faults())
 }
 
@@ -707,11 +704,7 @@ async fn a_ycsb_a_run_through_the_runner_has_no_errors_and_loses_no_writes() {
         &[],
     )
     .unwrap();
-    let runner = Runner::new(Arc::new(LocalInvoker::default()), 0);
-    let run = runner
-        .run(&config, CancellationToken::new(), &Silent)
-        .await
-        .unwrap();
+    let run = crate::common::exec::run_local(&config).await;
     assert_eq!(run.tests.len(), 2);
     let load = &run.tests[0].metrics;
     assert_eq!(load.failed(), 0, "{:?}", load.errors);
@@ -774,11 +767,7 @@ async fn the_example_config_runs_against_the_local_service() {
     ]
     .into();
     let config = BenchmarkConfig::load(&path, &overrides).unwrap();
-    let runner = Runner::new(Arc::new(LocalInvoker::default()), 0);
-    let run = runner
-        .run(&config, CancellationToken::new(), &Silent)
-        .await
-        .unwrap();
+    let run = crate::common::exec::run_local(&config).await;
     let names: Vec<&str> = run.tests.iter().map(|t| t.name.as_str()).collect();
     assert_eq!(names, ["load", "ycsb-a", "batch-write", "batch-read"]);
     for t in &run.tests {
@@ -852,13 +841,13 @@ mod proxy {
                 let op = req.amz_operation().to_string();
                 match (fault, op.as_str()) {
                     (Fault::ThrottleEveryOther, "GetItem")
-                        if calls.fetch_add(1, Ordering::Relaxed) % 2 == 0 =>
+                        if calls.fetch_add(1, Ordering::Relaxed).is_multiple_of(2) =>
                     {
                         ex.fault();
                         Ok(throttled())
                     }
                     (Fault::ThrottleWrites(n), "PutItem")
-                        if (calls.fetch_add(1, Ordering::Relaxed) + 1) % n == 0 =>
+                        if (calls.fetch_add(1, Ordering::Relaxed) + 1).is_multiple_of(n) =>
                     {
                         ex.fault();
                         Ok(throttled())

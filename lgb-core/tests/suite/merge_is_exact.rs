@@ -2,17 +2,12 @@
 //! samples would hold: through the wire encoding, through `runner::merge`, and end to
 //! end with several local workers.
 
-use std::sync::Arc;
-
 use lgb_core::config::BenchmarkConfig;
 use lgb_core::database::OpMeta;
 use lgb_core::metrics::{LatencyHistogram, OperationMetrics, SparseHistogram, TestMetrics};
-use lgb_core::protocol::{
-    Environment, Phase, WorkerResult, WorkerSlot, WorkerStatus, PROTOCOL_VERSION,
-};
-use lgb_core::runner::{merge, LocalInvoker, Runner, Silent};
+use lgb_core::protocol::{Phase, WorkerResult, WorkerSlot};
+use lgb_core::runner::merge;
 use proptest::prelude::*;
-use tokio_util::sync::CancellationToken;
 
 fn worker_result(index: u32, count: u32, samples: &[u64]) -> WorkerResult {
     let mut m = OperationMetrics::new(false);
@@ -41,22 +36,14 @@ fn worker_result(index: u32, count: u32, samples: &[u64]) -> WorkerResult {
             .unwrap();
     }
     metrics.operations.insert("read".into(), m);
-    WorkerResult {
-        version: PROTOCOL_VERSION,
-        run_id: "r".into(),
-        test: "t".into(),
-        phase: Phase::Run,
-        worker: WorkerSlot { index, count },
-        status: WorkerStatus::Completed,
-        error: None,
-        start_unix_ms: 1_700_000_000_000,
-        window_ns: 3_000_000_000,
-        warmup_ops: 0,
-        first_op_ns: None,
+    WorkerResult::completed(
+        "r",
+        "t",
+        WorkerSlot { index, count },
+        1_700_000_000_000,
+        3_000_000_000,
         metrics,
-        environment: Environment::local(),
-        timeline_shift: 0,
-    }
+    )
 }
 
 proptest! {
@@ -111,11 +98,7 @@ async fn four_local_workers_merge_to_the_sum_of_their_parts() {
         &[],
     )
     .unwrap();
-    let runner = Runner::new(Arc::new(LocalInvoker::default()), 0);
-    let run = runner
-        .run(&config, CancellationToken::new(), &Silent)
-        .await
-        .unwrap();
+    let run = crate::common::exec::run_local(&config).await;
     let load = &run.tests[0];
     assert_eq!(
         load.metrics.operations["load"].meta.items, 2000,

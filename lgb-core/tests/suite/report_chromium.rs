@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use lgb_core::report::{Format, Report};
-use report_common::{run, run_with, Shape};
+use report_common::{run, slow_run};
 
 fn chromium() -> PathBuf {
     if let Ok(p) = std::env::var("LGB_CHROMIUM") {
@@ -142,17 +142,7 @@ fn the_harness_sees_a_page_fetch() {
 
 #[test]
 fn headless_chromium_renders_the_page_without_network_requests() {
-    let report = Report::compare(vec![
-        run(),
-        run_with(
-            "dynamodb",
-            Shape {
-                slowdown: 2.0,
-                phase: 1,
-            },
-        ),
-    ])
-    .unwrap();
+    let report = Report::compare(vec![run(), slow_run()]).unwrap();
     let html = String::from_utf8(report.to_bytes(Format::Html).unwrap()).unwrap();
     let r = render(&html);
     for bad in ["Uncaught", "CONSOLE(", "net::ERR_"] {

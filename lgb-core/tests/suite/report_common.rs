@@ -180,6 +180,17 @@ pub fn run() -> RunResult {
     run_with("dynamodb", Shape::default())
 }
 
+/// [`run`] twice as slow (latencies doubled, throughput halved), with other noise.
+pub fn slow_run() -> RunResult {
+    run_with(
+        "dynamodb",
+        Shape {
+            slowdown: 2.0,
+            phase: 1,
+        },
+    )
+}
+
 /// A test config, for tests that need one.
 pub fn test_config() -> TestConfig {
     run().config.tests[0].clone()

@@ -4,7 +4,7 @@
 use crate::report_common;
 
 use lgb_core::report::{html, Format, Report};
-use report_common::{run, run_with, Shape};
+use report_common::{run, run_with, slow_run, Shape};
 use scraper::{Html, Selector};
 
 fn sel(s: &str) -> Selector {
@@ -87,15 +87,9 @@ fn one_run_page_is_offline_has_every_chart_and_the_summary_numbers() {
         );
     }
     // The spectrum has one line per operation and ticks in nines.
-    let spectrum = doc
-        .select(&sel("svg[aria-label='Latency by percentile']"))
-        .next()
-        .unwrap();
+    let spectrum = spectrum(&doc);
     // Series lines are 2 px wide (axes 1 px, legend keys 3 px).
-    assert_eq!(
-        spectrum.select(&sel("polyline[stroke-width='2']")).count(),
-        2
-    );
+    assert_eq!(series_lines(spectrum), 2);
     let text: String = spectrum.text().collect();
     for tick in ["90%", "99%", "99.9%"] {
         assert!(text.contains(tick), "tick {tick}");
@@ -141,13 +135,7 @@ fn one_run_page_is_offline_has_every_chart_and_the_summary_numbers() {
 #[test]
 fn comparison_page_shows_both_runs_and_the_changes() {
     let base = run();
-    let slow = run_with(
-        "dynamodb",
-        Shape {
-            slowdown: 2.0,
-            phase: 1,
-        },
-    );
+    let slow = slow_run();
     let report = Report::compare(vec![base, slow.clone()]).unwrap();
     let page = String::from_utf8(report.to_bytes(Format::Html).unwrap()).unwrap();
     let doc = Html::parse_document(&page);
@@ -165,14 +153,8 @@ fn comparison_page_shows_both_runs_and_the_changes() {
         "a 2x slowdown is a significant regression in most cells, got {worse}"
     );
     // Two lines per operation in the spectrum: one per run.
-    let spectrum = doc
-        .select(&sel("svg[aria-label='Latency by percentile']"))
-        .next()
-        .unwrap();
-    assert_eq!(
-        spectrum.select(&sel("polyline[stroke-width='2']")).count(),
-        4
-    );
+    let spectrum = spectrum(&doc);
+    assert_eq!(series_lines(spectrum), 4);
     assert!(page.contains("bootstrap"), "the method is stated");
 }
 
@@ -198,4 +180,16 @@ fn a_run_without_errors_or_cost_still_renders() {
     );
     assert!(page.contains("No errors."));
     assert!(page.contains("no Lambda cost"));
+}
+
+/// The latency-by-percentile chart of a page.
+fn spectrum(doc: &Html) -> scraper::ElementRef<'_> {
+    doc.select(&sel("svg[aria-label='Latency by percentile']"))
+        .next()
+        .expect("a latency-by-percentile chart")
+}
+
+/// Series lines of a chart: 2 px wide (axes are 1 px, legend keys 3 px).
+fn series_lines(chart: scraper::ElementRef<'_>) -> usize {
+    chart.select(&sel("polyline[stroke-width='2']")).count()
 }

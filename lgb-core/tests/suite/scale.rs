@@ -7,8 +7,7 @@ use lgb_core::config::{OperationConfig, TestConfig};
 use lgb_core::database::OpMeta;
 use lgb_core::metrics::{LatencyHistogram, OperationMetrics, SparseHistogram, TestMetrics};
 use lgb_core::protocol::{
-    fit_response, Environment, Phase, WorkerResult, WorkerSlot, WorkerStatus, PROTOCOL_VERSION,
-    RESPONSE_BUDGET_BYTES, RESPONSE_LIMIT_BYTES,
+    fit_response, Phase, WorkerResult, WorkerSlot, RESPONSE_BUDGET_BYTES, RESPONSE_LIMIT_BYTES,
 };
 use lgb_core::runner::TestMerge;
 
@@ -67,22 +66,14 @@ fn worker(
         }
         metrics.operations.insert(op.to_string(), m);
     }
-    WorkerResult {
-        version: PROTOCOL_VERSION,
-        run_id: "scale".into(),
-        test: "t".into(),
-        phase: Phase::Run,
-        worker: WorkerSlot { index, count: 1 },
-        status: WorkerStatus::Completed,
-        error: None,
-        start_unix_ms: START_S * 1000,
-        window_ns: seconds as u64 * 1_000_000_000,
-        warmup_ops: 0,
+    WorkerResult::completed(
+        "scale",
+        "t",
+        WorkerSlot { index, count: 1 },
+        START_S * 1000,
+        seconds as u64 * 1_000_000_000,
         metrics,
-        environment: Environment::local(),
-        timeline_shift: 0,
-        first_op_ns: None,
-    }
+    )
 }
 
 #[test]

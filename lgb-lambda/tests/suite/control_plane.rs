@@ -8,9 +8,7 @@
 //! cannot start fails the test with its log. Its counters (`/_lgb/stats`) say how many
 //! invocations, cold starts and throttles happened and how many were ever in flight.
 
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use lgb_core::config::BenchmarkConfig;
 use lgb_core::prelude::CancellationToken;
@@ -18,100 +16,26 @@ use lgb_core::protocol::WorkerStatus;
 use lgb_core::runner::{build_invoker, RunResult, RunStatus, Runner, Silent};
 use serde_json::{json, Value};
 
-use crate::support::{self, http};
-use lgb_testkit::services;
+use lgb_testkit::control_plane::ControlPlane;
+
+use crate::support;
 
 /// A control plane serving `functions`, each running this crate's bootstrap.
-struct ControlPlane {
-    child: Child,
-    endpoint: String,
-    log: PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-impl ControlPlane {
-    fn start(functions: Value) -> ControlPlane {
-        let dir = tempfile::tempdir().unwrap();
-        let mut functions = functions;
-        for f in functions.as_object_mut().unwrap().values_mut() {
-            f["bootstrap"] = json!(env!("CARGO_BIN_EXE_bootstrap"));
-            f["environment"] = json!({"RUST_LOG": "info"});
-        }
-        let config = dir.path().join("functions.json");
-        std::fs::write(
-            &config,
-            json!({"functions": functions, "update_delay_ms": 200}).to_string(),
-        )
-        .unwrap();
-        let log = dir.path().join("cp.log");
-        let file = std::fs::File::create(&log).unwrap();
-        let port = services::free_port().to_string();
-        let child = Command::new(services::script())
-            .args(["run-lambda", &port, config.to_str().unwrap()])
-            .env("AWS_ACCESS_KEY_ID", support::ACCESS_KEY_ID)
-            .env("AWS_SECRET_ACCESS_KEY", support::SECRET_KEY)
-            .env("AWS_SESSION_TOKEN", support::SESSION_TOKEN)
-            .env("AWS_REGION", "us-east-1")
-            .stdin(Stdio::null())
-            .stdout(file.try_clone().unwrap())
-            .stderr(file)
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start scripts/services run-lambda: {e}"));
-        let mut cp = ControlPlane {
-            child,
-            endpoint: format!("http://127.0.0.1:{port}"),
-            log,
-            _dir: dir,
-        };
-        let deadline = Instant::now() + Duration::from_secs(120);
-        loop {
-            if let Some(status) = cp.child.try_wait().unwrap() {
-                panic!("the control plane exited ({status}):\n{}", cp.log_text());
-            }
-            let health = std::net::TcpStream::connect(("127.0.0.1", port.parse::<u16>().unwrap()));
-            if health.is_ok() {
-                return cp;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the control plane did not listen within 120 s:\n{}",
-                cp.log_text()
-            );
-            std::thread::sleep(Duration::from_millis(25));
-        }
+fn control_plane(functions: Value) -> ControlPlane {
+    let mut functions = functions;
+    for f in functions.as_object_mut().unwrap().values_mut() {
+        f["bootstrap"] = json!(env!("CARGO_BIN_EXE_bootstrap"));
+        f["environment"] = json!({"RUST_LOG": "info"});
     }
-
-    fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// `/_lgb/stats` of function `name`.
-    async fn stats(&self, name: &str) -> Value {
-        let body = http()
-            .get(format!("{}/_lgb/stats", self.endpoint))
-            .send()
-            .await
-            .unwrap()
-            .bytes()
-            .await
-            .unwrap();
-        let all: Value = serde_json::from_slice(&body).unwrap();
-        all["functions"][name].clone()
-    }
-}
-
-impl Drop for ControlPlane {
-    fn drop(&mut self) {
-        // TERM: it ends its sandboxes (emulators and bootstraps) before it exits.
-        let pid = self.child.id().to_string();
-        let _ = Command::new("kill").args(["-TERM", &pid]).status();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while self.child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+    ControlPlane::start(
+        &json!({"functions": functions, "update_delay_ms": 200}),
+        &[
+            ("AWS_ACCESS_KEY_ID", support::ACCESS_KEY_ID),
+            ("AWS_SECRET_ACCESS_KEY", support::SECRET_KEY),
+            ("AWS_SESSION_TOKEN", support::SESSION_TOKEN),
+            ("AWS_REGION", "us-east-1"),
+        ],
+    )
 }
 
 fn bench(workers: u32, runner: Value) -> BenchmarkConfig {
@@ -160,14 +84,14 @@ fn check_completed(run: &RunResult, cp: &ControlPlane) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lambda_invoker_gets_cold_then_warm_sandboxes_with_their_report_lines() {
     support::aws_env();
-    let cp = ControlPlane::start(json!({"lgb-a": {"memory_size": 256, "timeout": 60}}));
+    let cp = control_plane(json!({"lgb-a": {"memory_size": 256, "timeout": 60}}));
     let config = bench(
         3,
         json!({"target": "lambda", "function": "lgb-a", "options": {"endpoint": cp.endpoint, "region": "us-east-1"}}),
     );
     let first = run(&config, 1).await;
     check_completed(&first, &cp);
-    let stats = cp.stats("lgb-a").await;
+    let stats = cp.stats("lgb-a");
     assert_eq!(stats["invocations"], 3);
     // The runner starts its three workers at once: three sandboxes, each cold.
     assert_eq!(stats["cold_starts"], 3, "{stats}");
@@ -196,7 +120,7 @@ async fn lambda_invoker_gets_cold_then_warm_sandboxes_with_their_report_lines() 
         let report = w.environment.report.as_ref().unwrap();
         assert_eq!(report.init_duration_ms, None);
     }
-    let stats = cp.stats("lgb-a").await;
+    let stats = cp.stats("lgb-a");
     assert_eq!(
         (stats["invocations"].as_u64(), stats["cold_starts"].as_u64()),
         (Some(6), Some(3))
@@ -209,13 +133,13 @@ async fn lambda_invoker_gets_cold_then_warm_sandboxes_with_their_report_lines() 
     let third = run(&by_env, 1).await;
     std::env::remove_var("AWS_ENDPOINT_URL_LAMBDA");
     check_completed(&third, &cp);
-    assert_eq!(cp.stats("lgb-a").await["invocations"], 7);
+    assert_eq!(cp.stats("lgb-a")["invocations"], 7);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn function_url_invoker_is_signed_and_checked() {
     support::aws_env();
-    let cp = ControlPlane::start(json!({"lgb-url": {"memory_size": 128, "timeout": 60}}));
+    let cp = control_plane(json!({"lgb-url": {"memory_size": 128, "timeout": 60}}));
     let url = format!("{}/lambda-url/lgb-url/", cp.endpoint);
     let config = bench(
         2,
@@ -223,7 +147,7 @@ async fn function_url_invoker_is_signed_and_checked() {
     );
     let signed = run(&config, 1).await;
     check_completed(&signed, &cp);
-    let stats = cp.stats("lgb-url").await;
+    let stats = cp.stats("lgb-url");
     assert_eq!(
         (
             stats["url_invocations"].as_u64(),
@@ -245,7 +169,7 @@ async fn function_url_invoker_is_signed_and_checked() {
         "{:?}",
         w.error
     );
-    let stats = cp.stats("lgb-url").await;
+    let stats = cp.stats("lgb-url");
     assert_eq!(
         (
             stats["url_invocations"].as_u64(),
@@ -258,7 +182,7 @@ async fn function_url_invoker_is_signed_and_checked() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lambda_throttling_over_the_reserved_concurrency_is_retried() {
     support::aws_env();
-    let cp = ControlPlane::start(
+    let cp = control_plane(
         json!({"lgb-small": {"memory_size": 128, "timeout": 60, "reserved_concurrency": 2}}),
     );
     let config = bench(
@@ -267,7 +191,7 @@ async fn lambda_throttling_over_the_reserved_concurrency_is_retried() {
     );
     let run = run(&config, 30).await;
     check_completed(&run, &cp);
-    let stats = cp.stats("lgb-small").await;
+    let stats = cp.stats("lgb-small");
     // Six at once against a limit of two: some 429s, retried until each got a sandbox.
     assert_eq!(stats["max_in_flight"], 2, "{stats}");
     assert_eq!(stats["invocations"], 6, "{stats}");

@@ -68,3 +68,11 @@ pub fn within_precision(reported: u64, truth: u64) -> bool {
     let tol = (truth as f64 * 0.001).max(1.0);
     (reported as f64 - truth as f64).abs() <= tol
 }
+
+/// Runs `config` in this process (local workers), as `lgb run` does, to the end.
+pub async fn run_local(config: &lgb_core::config::BenchmarkConfig) -> lgb_core::results::RunResult {
+    lgb_core::runner::Runner::new(Arc::new(lgb_core::runner::LocalInvoker::default()), 0)
+        .run(config, CancellationToken::new(), &lgb_core::runner::Silent)
+        .await
+        .unwrap_or_else(|e| panic!("the local run failed: {e}"))
+}
