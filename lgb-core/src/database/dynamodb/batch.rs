@@ -1,0 +1,173 @@
+//! Batches: BatchWriteItem chunks whose unprocessed items are retried until the
+//! deadline, and BatchGetItem with its unprocessed keys.
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use aws_sdk_dynamodb::types::{KeysAndAttributes, ReturnConsumedCapacity, WriteRequest};
+
+use super::item::{item_size, Item};
+use super::{sum_capacity, DynamoDbDatabase, MAX_BATCH_GET};
+use crate::database::{BatchOutcome, ItemFailure, OpMeta};
+use crate::error::{Error, ErrorClass, Result};
+use crate::record::Record;
+
+impl DynamoDbDatabase {
+    /// Writes one chunk (unique keys, at most 25 items) and retries its UnprocessedItems
+    /// until `deadline`; leftovers become `throttled` item failures, never dropped.
+    pub(super) async fn write_chunk(
+        &self,
+        chunk: Vec<(usize, WriteRequest, usize)>,
+        deadline: Instant,
+        out: &mut BatchOutcome,
+    ) -> Result<()> {
+        let table = &self.target.table;
+        let mut todo = chunk;
+        let mut round = 0u32;
+        loop {
+            let requests: Vec<WriteRequest> = todo.iter().map(|(_, w, _)| w.clone()).collect();
+            let sent = self
+                .send("BatchWriteItem", &mut out.meta, || {
+                    self.client
+                        .batch_write_item()
+                        .request_items(table, requests.clone())
+                        .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                        .send()
+                })
+                .await;
+            let resp = match sent {
+                Ok(r) => r,
+                Err(e)
+                    if matches!(
+                        e.class(),
+                        ErrorClass::Throttled
+                            | ErrorClass::Rejected
+                            | ErrorClass::Timeout
+                            | ErrorClass::Backend
+                    ) =>
+                {
+                    let message = e.to_string();
+                    out.failed
+                        .extend(todo.iter().map(|(index, _, _)| ItemFailure {
+                            index: *index,
+                            class: e.class(),
+                            message: message.clone(),
+                        }));
+                    return Ok(());
+                }
+                Err(e) => return Err(e),
+            };
+            for c in resp.consumed_capacity() {
+                sum_capacity(Some(c), &mut out.meta, true);
+            }
+            let unprocessed = resp
+                .unprocessed_items
+                .and_then(|mut m| m.remove(table))
+                .unwrap_or_default();
+            // Keep the unprocessed ones (matched by key), count the rest as written.
+            let left_ids: Vec<String> = unprocessed
+                .iter()
+                .filter_map(|w| {
+                    w.put_request()
+                        .and_then(|p| self.schema.identity_of_item(p.item()))
+                })
+                .collect();
+            let (left, done): (Vec<_>, Vec<_>) = todo.into_iter().partition(|(_, w, _)| {
+                w.put_request()
+                    .and_then(|p| self.schema.identity_of_item(p.item()))
+                    .is_some_and(|id| left_ids.contains(&id))
+            });
+            out.meta.items += done.len() as u64;
+            out.meta.bytes += done.iter().map(|(_, _, size)| *size as u64).sum::<u64>();
+            if left.is_empty() {
+                return Ok(());
+            }
+            round += 1;
+            let wait = self.backoff.delay(round);
+            if Instant::now() + wait >= deadline {
+                let message = format!(
+                    "not written: still in UnprocessedItems after {round} attempts and the batch deadline of {:?}",
+                    self.options.batch_deadline.0
+                );
+                out.failed
+                    .extend(left.iter().map(|(index, _, _)| ItemFailure {
+                        index: *index,
+                        class: ErrorClass::Throttled,
+                        message: message.clone(),
+                    }));
+                return Ok(());
+            }
+            tokio::time::sleep(wait).await;
+            out.meta.retries += 1;
+            todo = left;
+        }
+    }
+
+    /// Reads keys with BatchGetItem, 100 per request, retrying UnprocessedKeys until the
+    /// batch deadline. Returns the found records by key identity.
+    pub(super) async fn batch_get(
+        &self,
+        keys: &[Item],
+        meta: &mut OpMeta,
+    ) -> Result<HashMap<String, Record>> {
+        let table = &self.target.table;
+        let deadline = Instant::now() + self.options.batch_deadline.0;
+        let mut found = HashMap::with_capacity(keys.len());
+        for chunk in keys.chunks(MAX_BATCH_GET) {
+            let mut todo: Vec<Item> = chunk.to_vec();
+            let mut round = 0u32;
+            while !todo.is_empty() {
+                let request = KeysAndAttributes::builder()
+                    .set_keys(Some(todo))
+                    .consistent_read(self.options.consistent_read)
+                    .build()
+                    .map_err(|e| Error::Backend(format!("cannot build BatchGetItem: {e}")))?;
+                let resp = self
+                    .send("BatchGetItem", meta, || {
+                        self.client
+                            .batch_get_item()
+                            .request_items(table, request.clone())
+                            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                            .send()
+                    })
+                    .await?;
+                for c in resp.consumed_capacity() {
+                    sum_capacity(Some(c), meta, false);
+                }
+                let mut resp = resp;
+                for it in resp
+                    .responses
+                    .take()
+                    .and_then(|mut m| m.remove(table))
+                    .unwrap_or_default()
+                {
+                    meta.bytes += item_size(&it) as u64;
+                    meta.items += 1;
+                    if let Some(id) = self.schema.identity_of_item(&it) {
+                        found.insert(id, self.schema.record(it));
+                    }
+                }
+                todo = resp
+                    .unprocessed_keys
+                    .and_then(|mut m| m.remove(table))
+                    .map(|k| k.keys)
+                    .unwrap_or_default();
+                if todo.is_empty() {
+                    break;
+                }
+                round += 1;
+                let wait = self.backoff.delay(round);
+                if Instant::now() + wait >= deadline {
+                    return Err(Error::Throttled(format!(
+                        "{} keys still in UnprocessedKeys after {round} attempts and the batch deadline of {:?}",
+                        todo.len(),
+                        self.options.batch_deadline.0
+                    )));
+                }
+                tokio::time::sleep(wait).await;
+                meta.retries += 1;
+            }
+        }
+        Ok(found)
+    }
+}
