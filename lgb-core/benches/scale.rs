@@ -1,11 +1,12 @@
 //! Results at scale: for 10, 100 and 1,000 synthetic workers of a `LGB_SCALE_MINUTES`
 //! (default 1) minute test with 4 operation kinds (200 operations per second each,
-//! latencies log-uniform from 100 µs to 10 s), prints a worker result's bytes per
+//! latencies log-uniform from 100 µs over `LGB_SCALE_DECADES`, default 5: to 10 s, the
+//! worst case; 1 is a database answering in 0.1–1 ms), prints a worker result's bytes per
 //! minute per operation, the CPU time to decode and merge all worker results (as the
 //! runner does, one at a time), the process's peak RSS during the merge, and the size
 //! and load time of the written result.json.
 //!
-//! Run: `cargo bench -p lgb-core --bench scale`.
+//! Run: `cargo bench -p lgb-core --bench scale` (and `LGB_SCALE_DECADES=1 …`).
 
 use std::time::Instant;
 
@@ -20,7 +21,7 @@ const OPS: [&str; 4] = ["read", "update", "insert", "scan"];
 const PER_SECOND: u64 = 200;
 const START_S: i64 = 1_700_000_000;
 
-fn worker_json(index: u32, count: u32, seconds: i64) -> Vec<u8> {
+fn worker_json(index: u32, count: u32, seconds: i64, decades: f64) -> Vec<u8> {
     let mut x = u64::from(index) * 2_654_435_761 + 1;
     let mut metrics = TestMetrics::default();
     for op in OPS {
@@ -32,7 +33,7 @@ fn worker_json(index: u32, count: u32, seconds: i64) -> Vec<u8> {
                     .wrapping_mul(6_364_136_223_846_793_005)
                     .wrapping_add(1_442_695_040_888_963_407);
                 let u = ((x >> 11) % 1_000_000) as f64 / 1e6;
-                let ns = (1e5 * 1e5_f64.powf(u)) as u64;
+                let ns = (1e5 * 10_f64.powf(decades * u)) as u64;
                 m.record_ok(0, 0, ns, &OpMeta::default());
                 second.record_ns(ns);
             }
@@ -70,6 +71,10 @@ fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(1);
     let seconds = minutes * 60;
+    let decades: f64 = std::env::var("LGB_SCALE_DECADES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5.0);
     let config = BenchmarkConfig::from_json_str(
         r#"{"database": {"type": "memory"}, "tests": [{"name": "t", "preset": "ycsb-c", "operations": 1}]}"#,
         &[],
@@ -77,30 +82,35 @@ fn main() {
     .expect("config");
     let dir = tempfile_dir();
     println!(
-        "{:>8} {:>22} {:>14} {:>14} {:>16} {:>12}",
+        "{:>8} {:>22} {:>14} {:>10} {:>10} {:>14} {:>16} {:>12}",
         "workers",
         "bytes/min/op (worker)",
         "merge CPU s",
+        "decode s",
+        "fold s",
         "peak RSS MB",
         "result.json MB",
         "load s"
     );
     for workers in [10u32, 100, 1_000] {
         // One worker's encoding is generated per distinct seed; the runner decodes each.
-        let sample = worker_json(0, workers, seconds);
+        let sample = worker_json(0, workers, seconds, decades);
         let per_min_op = sample.len() as f64 / minutes as f64 / OPS.len() as f64;
         reset_peak();
         let test = TestConfig::new("t", OperationConfig::new("read"));
         let mut merge = TestMerge::new(&test, Phase::Run);
-        let mut cpu = 0.0;
+        let (mut decode, mut fold) = (0.0, 0.0);
         for w in 0..workers {
-            let json = worker_json(w, workers, seconds);
+            let json = worker_json(w, workers, seconds, decades);
             // One thread, nothing else running in it: elapsed time is its CPU time.
             let t = Instant::now();
             let r: WorkerResult = serde_json::from_slice(&json).expect("decode");
+            decode += t.elapsed().as_secs_f64();
+            let t = Instant::now();
             merge.add(r, 1).expect("merge");
-            cpu += t.elapsed().as_secs_f64();
+            fold += t.elapsed().as_secs_f64();
         }
+        let cpu = decode + fold;
         let merged = merge.finish().expect("finish");
         let rss = peak_rss_mb();
         let run = RunResult {
@@ -121,7 +131,7 @@ fn main() {
         let load = t.elapsed().as_secs_f64();
         assert_eq!(back.tests[0].workers.len(), workers as usize);
         println!(
-            "{workers:>8} {per_min_op:>22.0} {cpu:>14.2} {rss:>14.1} {:>16.2} {load:>12.3}",
+            "{workers:>8} {per_min_op:>22.0} {cpu:>14.2} {decode:>10.2} {fold:>10.2} {rss:>14.1} {:>16.2} {load:>12.3}",
             size as f64 / 1e6
         );
     }

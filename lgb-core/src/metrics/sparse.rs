@@ -59,12 +59,58 @@ pub fn value_of(index: u32) -> u64 {
 }
 
 /// Latencies of one second as sorted `(bucket index, count)` pairs; see the module docs.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+///
+/// A histogram that merging has filled (most of the range between its lowest and
+/// highest bucket occupied, as a second of 1,000 merged workers is) keeps its counts
+/// in one run instead, so that adding another worker's second costs that second's
+/// size, not the merged one's; the run never takes more memory than the pairs would.
+#[derive(Debug, Clone, Default)]
 pub struct SparseHistogram {
     shift: u8,
+    /// The pairs, sorted by index; empty while `dense` holds the counts.
     buckets: Vec<(u32, u64)>,
+    dense: Option<Dense>,
     total: u64,
 }
+
+/// Counts of consecutive groups of `1 << shift` indices from `first`.
+#[derive(Debug, Clone)]
+struct Dense {
+    first: u32,
+    counts: Vec<u64>,
+}
+
+impl Dense {
+    /// Adds sorted pairs at precision `shift`, growing the run at either end.
+    fn add(&mut self, pairs: impl Iterator<Item = (u32, u64)>, shift: u8) {
+        for (i, n) in pairs {
+            if i < self.first {
+                let grow = ((self.first - i) >> shift) as usize;
+                self.counts.splice(0..0, std::iter::repeat_n(0, grow));
+                self.first = i;
+            }
+            let k = ((i - self.first) >> shift) as usize;
+            if k >= self.counts.len() {
+                self.counts.resize(k + 1, 0);
+            }
+            self.counts[k] += n;
+        }
+    }
+}
+
+/// Pairs that make a run of counts at most this many times longer are kept as a run.
+const DENSE_SPAN_PER_PAIR: usize = 2;
+/// Histograms with fewer pairs stay pairs (their merges are cheap anyway).
+const DENSE_MIN_PAIRS: usize = 256;
+
+impl PartialEq for SparseHistogram {
+    /// The same samples at the same precision, however they are kept.
+    fn eq(&self, other: &Self) -> bool {
+        self.shift == other.shift && self.total == other.total && self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for SparseHistogram {}
 
 impl SparseHistogram {
     /// An empty histogram at full precision.
@@ -90,6 +136,7 @@ impl SparseHistogram {
         Self {
             shift: 0,
             buckets,
+            dense: None,
             total,
         }
     }
@@ -98,7 +145,7 @@ impl SparseHistogram {
     /// group's samples sit at its lowest value).
     pub fn to_histogram(&self) -> LatencyHistogram {
         let mut h = LatencyHistogram::new();
-        for &(i, n) in &self.buckets {
+        for (i, n) in self.iter() {
             h.record_n(value_of(i), n);
         }
         h
@@ -109,9 +156,49 @@ impl SparseHistogram {
         self.shift
     }
 
-    /// Occupied buckets.
-    pub fn buckets(&self) -> &[(u32, u64)] {
-        &self.buckets
+    /// Occupied buckets: `(index, count)` in index order.
+    pub fn buckets(&self) -> impl Iterator<Item = (u32, u64)> + '_ {
+        self.iter()
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (u32, u64)> + '_ {
+        let shift = self.shift;
+        let dense = self.dense.iter().flat_map(move |d| {
+            d.counts
+                .iter()
+                .enumerate()
+                .filter(|(_, &n)| n > 0)
+                .map(move |(k, &n)| (d.first + ((k as u32) << shift), n))
+        });
+        self.buckets.iter().copied().chain(dense)
+    }
+
+    /// Back to pairs (for coarsening).
+    fn make_sparse(&mut self) {
+        if self.dense.is_some() {
+            let pairs: Vec<(u32, u64)> = self.iter().collect();
+            self.dense = None;
+            self.buckets = pairs;
+        }
+    }
+
+    /// Keeps the counts as a run once the pairs fill enough of their range.
+    fn maybe_densify(&mut self) {
+        let (Some(&(first, _)), Some(&(last, _))) = (self.buckets.first(), self.buckets.last())
+        else {
+            return;
+        };
+        let span = ((last - first) >> self.shift) as usize + 1;
+        if self.buckets.len() >= DENSE_MIN_PAIRS && span <= self.buckets.len() * DENSE_SPAN_PER_PAIR
+        {
+            let mut dense = Dense {
+                first,
+                counts: vec![0; span],
+            };
+            dense.add(self.buckets.drain(..), self.shift);
+            self.buckets = Vec::new();
+            self.dense = Some(dense);
+        }
     }
 
     /// Samples.
@@ -130,6 +217,7 @@ impl SparseHistogram {
         if shift <= self.shift {
             return;
         }
+        self.make_sparse();
         self.shift = shift;
         let mask = !((1u32 << shift) - 1);
         let mut out: Vec<(u32, u64)> = Vec::with_capacity(self.buckets.len());
@@ -154,12 +242,23 @@ impl SparseHistogram {
         } else if other.shift < self.shift {
             other.to_mut().coarsen(self.shift);
         }
-        if self.buckets.is_empty() {
-            self.buckets = other.buckets.clone();
-            self.total = other.total;
+        self.total += other.total;
+        if let Some(dense) = &mut self.dense {
+            dense.add(other.iter(), self.shift);
             return;
         }
-        let (a, b) = (&self.buckets, &other.buckets);
+        if self.buckets.is_empty() {
+            self.buckets = other.iter().collect();
+            return;
+        }
+        let other_pairs: Vec<(u32, u64)>;
+        let b: &[(u32, u64)] = if other.dense.is_some() {
+            other_pairs = other.iter().collect();
+            &other_pairs
+        } else {
+            &other.buckets
+        };
+        let a = &self.buckets;
         let mut out = Vec::with_capacity(a.len().max(b.len()));
         let (mut i, mut j) = (0, 0);
         while i < a.len() && j < b.len() {
@@ -182,7 +281,7 @@ impl SparseHistogram {
         out.extend_from_slice(&a[i..]);
         out.extend_from_slice(&b[j..]);
         self.buckets = out;
-        self.total += other.total;
+        self.maybe_densify();
     }
 
     /// Lowest value and span of the (possibly coarse) bucket at `index`.
@@ -199,7 +298,7 @@ impl SparseHistogram {
         let q = q.min(1.0);
         let target = ((q * self.total as f64).ceil() as u64).max(1);
         let mut seen = 0;
-        for &(i, n) in &self.buckets {
+        for (i, n) in self.iter() {
             seen += n;
             if seen >= target {
                 let (low, width) = self.range(i);
@@ -211,7 +310,15 @@ impl SparseHistogram {
 
     /// Largest value (the top of the highest occupied bucket), as HdrHistogram's `max`.
     pub fn max_ns(&self) -> u64 {
-        self.buckets.last().map_or(0, |&(i, _)| {
+        let last = match &self.dense {
+            Some(d) => d
+                .counts
+                .iter()
+                .rposition(|&n| n > 0)
+                .map(|k| d.first + ((k as u32) << self.shift)),
+            None => self.buckets.last().map(|&(i, _)| i),
+        };
+        last.map_or(0, |i| {
             let (low, width) = self.range(i);
             low + width - 1
         })
@@ -222,7 +329,7 @@ impl SparseHistogram {
         if self.total == 0 {
             return 0.0;
         }
-        self.buckets.iter().fold(0.0, |acc, &(i, n)| {
+        self.iter().fold(0.0, |acc, (i, n)| {
             let (low, width) = self.range(i);
             acc + (low + (width >> 1)) as f64 * n as f64 / self.total as f64
         })
@@ -230,12 +337,13 @@ impl SparseHistogram {
 
     /// The compact binary encoding (see the module docs).
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(4 + self.buckets.len() * 3);
+        let pairs = self.iter().count();
+        let mut out = Vec::with_capacity(4 + pairs * 3);
         out.push(FORMAT);
         out.push(self.shift);
-        put_varint(&mut out, self.buckets.len() as u64);
+        put_varint(&mut out, pairs as u64);
         let mut prev = 0u32;
-        for (k, &(i, n)) in self.buckets.iter().enumerate() {
+        for (k, (i, n)) in self.iter().enumerate() {
             let delta = if k == 0 { i } else { i - prev - 1 };
             put_varint(&mut out, u64::from(delta >> self.shift));
             put_varint(&mut out, n);
@@ -280,6 +388,7 @@ impl SparseHistogram {
         Ok(Self {
             shift,
             buckets,
+            dense: None,
             total,
         })
     }
@@ -446,13 +555,62 @@ mod tests {
     }
 
     #[test]
+    fn merges_that_fill_the_range_stay_exact_as_a_run() {
+        // 300 seconds of 50 samples each, over two decades: the merge fills its range
+        // and turns into a run; every answer stays that of one histogram of all samples.
+        let mut all = LatencyHistogram::new();
+        let mut merged = SparseHistogram::new();
+        let mut x = 0x2545_f491_4f6c_dd1d_u64;
+        for second in 0..300 {
+            let mut h = LatencyHistogram::new();
+            for _ in 0..50 {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                let ns = 1_000_000 + x % 99_000_000 + second;
+                h.record_ns(ns);
+                all.record_ns(ns);
+            }
+            merged.add(&SparseHistogram::from_histogram(&h));
+        }
+        assert!(merged.dense.is_some(), "a filled merge is kept as a run");
+        let truth = SparseHistogram::from_histogram(&all);
+        assert!(truth.dense.is_none());
+        assert_eq!(merged, truth);
+        assert_eq!(merged.encode(), truth.encode());
+        for q in [0.0, 0.5, 0.9, 0.99, 0.999, 1.0] {
+            assert_eq!(merged.quantile_ns(q), all.quantile_ns(q), "q {q}");
+        }
+        assert_eq!(merged.max_ns(), all.inner().max());
+        assert_eq!(merged.mean_ns(), truth.mean_ns());
+        // Samples below and above the run grow it; coarsening goes back to pairs.
+        let edges = SparseHistogram::from_histogram(&{
+            let mut h = LatencyHistogram::new();
+            h.record_ns(10);
+            h.record_ns(50_000_000_000);
+            all.record_ns(10);
+            all.record_ns(50_000_000_000);
+            h
+        });
+        merged.add(&edges);
+        assert_eq!(merged, SparseHistogram::from_histogram(&all));
+        let mut coarse_truth = SparseHistogram::from_histogram(&all);
+        coarse_truth.coarsen(4);
+        merged.coarsen(4);
+        assert_eq!(merged, coarse_truth);
+    }
+
+    #[test]
     fn coarsening_is_exact_and_merges_at_the_coarser_precision() {
         let mut a = SparseHistogram::from_sorted(vec![(5_000, 2), (5_001, 3), (9_000, 1)]);
         let b = SparseHistogram::from_sorted(vec![(5_003, 4)]);
         a.coarsen(3);
-        assert_eq!(a.buckets(), &[(5_000, 9 - 4), (9_000, 1)]);
+        assert_eq!(
+            a.buckets().collect::<Vec<_>>(),
+            [(5_000, 9 - 4), (9_000, 1)]
+        );
         a.add(&b);
-        assert_eq!(a.buckets(), &[(5_000, 9), (9_000, 1)]);
+        assert_eq!(a.buckets().collect::<Vec<_>>(), [(5_000, 9), (9_000, 1)]);
         assert_eq!(a.len(), 10);
         let back = SparseHistogram::decode(&a.encode()).unwrap();
         assert_eq!(back, a);
