@@ -326,7 +326,9 @@ class Sandbox:
         finally:
             conn.close()
         with self.cond:
-            self.cond.wait_for(lambda: request_id in self.reports, timeout=5)
+            # The emulator prints REPORT after it answers; with a hundred sandboxes
+            # starting on two cores its output reader can lag by seconds.
+            self.cond.wait_for(lambda: request_id in self.reports, timeout=30)
             report, lines = self.reports.pop(request_id, (None, []))
         if report is None:
             raise ApiError(502, "ServiceException", f"sandbox {self.label}: no REPORT line for {request_id}")
