@@ -5,7 +5,13 @@
 //! ```text
 //! cargo bench -p lgb-core --features dynamodb --bench dynamodb_get
 //! LGB_BENCH_OPS=20000 LGB_BENCH_ROUNDS=20 cargo bench ...   # ops per side (default 6000), rounds (default 10)
+//! LGB_BENCH_TABLE=t LGB_BENCH_SIDE=lgb cargo bench ...        # then LGB_BENCH_SIDE=plain, same table
 //! ```
+//!
+//! With `LGB_BENCH_SIDE` (`lgb` or `plain`) one process runs one side only and prints
+//! its CPU time per GetItem (user + system, over the measured rounds) and its peak RSS,
+//! so that the two sides' memory is not mixed up. Run the `lgb` side first: it creates
+//! and loads `LGB_BENCH_TABLE`, which the `plain` side then reads (and deletes).
 //!
 //! Uses `$LGB_DYNAMODB_ENDPOINT` when set, otherwise starts the service with
 //! `scripts/services`. Both sides ask for consumed capacity, as lgb always does.
@@ -170,7 +176,13 @@ fn main() {
             std::env::set_var(var, env.get(var).map_or("testing", String::as_str));
         }
     }
-    let table = format!("lgb-bench-get-{}", std::process::id());
+    let only = std::env::var("LGB_BENCH_SIDE").ok();
+    if only.as_deref().is_some_and(|s| s != "lgb" && s != "plain") {
+        panic!("LGB_BENCH_SIDE is `lgb` or `plain`");
+    }
+    let runs = |side: &str| only.as_deref().is_none_or(|s| s == side);
+    let table = std::env::var("LGB_BENCH_TABLE")
+        .unwrap_or_else(|_| format!("lgb-bench-get-{}", std::process::id()));
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -191,20 +203,47 @@ fn main() {
         let per_round = (ops / rounds).max(1);
         println!("loading {RECORDS} records into {table}, warming up both sides …");
         let (mut warm_a, mut warm_b) = (Side::new(), Side::new());
-        lgb_round(&runner, &config(&env, &table, per_round, true), &mut warm_b).await;
-        plain_round(&client, &table, per_round, 1, &mut warm_a).await;
+        if runs("lgb") {
+            lgb_round(&runner, &config(&env, &table, per_round, true), &mut warm_b).await;
+        }
+        if runs("plain") {
+            plain_round(&client, &table, per_round, 1, &mut warm_a).await;
+        }
 
         let (mut plain, mut lgb) = (Side::new(), Side::new());
         let lgb_config = config(&env, &table, per_round, false);
+        let cpu_before = process_cpu_s();
         for round in 0..rounds {
             // Alternate who goes first, so drift in the server hits both sides alike.
             if round % 2 == 0 {
-                plain_round(&client, &table, per_round, 100 + round, &mut plain).await;
-                lgb_round(&runner, &lgb_config, &mut lgb).await;
+                if runs("plain") {
+                    plain_round(&client, &table, per_round, 100 + round, &mut plain).await;
+                }
+                if runs("lgb") {
+                    lgb_round(&runner, &lgb_config, &mut lgb).await;
+                }
             } else {
-                lgb_round(&runner, &lgb_config, &mut lgb).await;
-                plain_round(&client, &table, per_round, 100 + round, &mut plain).await;
+                if runs("lgb") {
+                    lgb_round(&runner, &lgb_config, &mut lgb).await;
+                }
+                if runs("plain") {
+                    plain_round(&client, &table, per_round, 100 + round, &mut plain).await;
+                }
             }
+        }
+        if let Some(side) = &only {
+            let done = if side == "lgb" { &lgb } else { &plain };
+            let cpu = process_cpu_s() - cpu_before;
+            println!(
+                "{side} only: {} GetItems, CPU {:.1} µs per op (user + system), peak RSS {:.1} MB",
+                done.ops,
+                cpu * 1e6 / done.ops as f64,
+                lgb_core::protocol::peak_rss_kb().map_or(f64::NAN, |k| k as f64 / 1024.0)
+            );
+            if side == "plain" {
+                let _ = client.delete_table().table_name(&table).send().await;
+            }
+            return;
         }
         println!(
             "GetItem against {} ({rounds} alternating rounds, 1 task):",
@@ -223,6 +262,23 @@ fn main() {
         mapping_cost(&client, &table).await;
         let _ = client.delete_table().table_name(&table).send().await;
     });
+}
+
+/// This process's CPU time, user and system, in seconds (`/proc/self/stat`, 10 ms
+/// ticks: run enough operations for a few seconds of CPU).
+fn process_cpu_s() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or(vec![], |(_, rest)| rest.split_whitespace().collect());
+    // After the command name: state is field 3, utime 14 and stime 15.
+    let tick = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (tick(11) + tick(12)) / 100.0
 }
 
 /// The adapter's own CPU work per GetItem, without the network: building the key and

@@ -2,6 +2,7 @@
 //! file names say which).
 
 mod cli;
+mod docs_commands;
 mod faults;
 mod kit;
 mod lambda_path;
