@@ -127,9 +127,9 @@ def test_lgb_targets_shape_matches_readme(module):
 
 # The Rust option struct of each adapter, whose field names the outputs must use.
 OPTION_STRUCTS = {
-    "dynamodb": ("lgb-core/src/database/dynamodb.rs", "DynamoDbOptions"),
+    "dynamodb": ("lgb-core/src/database/dynamodb/options.rs", "DynamoDbOptions"),
     "timestream": ("lgb-core/src/database/timestream.rs", "TimestreamOptions"),
-    "immudb": ("lgb-core/src/database/immudb.rs", "ImmudbOptions"),
+    "immudb": ("lgb-core/src/database/immudb/options.rs", "ImmudbOptions"),
 }
 
 

@@ -320,33 +320,25 @@ fn an_undeployed_database_or_a_wrong_file_exits_2_before_anything_runs() {
         outputs_tf::sample_outputs(&["dynamodb", "immudb"], &|_| None).to_string(),
     )
     .unwrap();
-    let out = lgb(&[
-        "run",
-        config.to_str().unwrap(),
-        "--target",
-        "lambda",
-        "--targets",
-        outputs.to_str().unwrap(),
-    ])
-    .output()
-    .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let run = || {
+        let out = lgb(&[
+            "run",
+            config.to_str().unwrap(),
+            "--target",
+            "lambda",
+            "--targets",
+            outputs.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+        assert_eq!(out.status.code(), Some(2));
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let stderr = run();
     assert!(stderr.contains("deployed: dynamodb, immudb"), "{stderr}");
 
     std::fs::write(&outputs, "{\"name\": \"x\"}").unwrap();
-    let out = lgb(&[
-        "run",
-        config.to_str().unwrap(),
-        "--target",
-        "lambda",
-        "--targets",
-        outputs.to_str().unwrap(),
-    ])
-    .output()
-    .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = run();
     assert!(
         stderr.contains("is not Terraform/OpenTofu output JSON"),
         "{stderr}"

@@ -623,6 +623,16 @@ mod runner_tests {
         .unwrap()
     }
 
+    /// Runs `config(workers)` through the endpoint at `url` with `retries` retries and
+    /// a 1 ms backoff.
+    async fn run_through(url: &str, retries: u32, workers: u32) -> crate::results::RunResult {
+        Runner::new(invoker(url), retries)
+            .with_backoff(Duration::from_millis(1))
+            .run(&config(workers), CancellationToken::new(), &Silent)
+            .await
+            .unwrap()
+    }
+
     fn invoker(url: &str) -> Arc<LambdaInvoker> {
         let conf = aws_sdk_lambda::Config::builder()
             .behavior_version(BehaviorVersion::latest())
@@ -672,11 +682,7 @@ mod runner_tests {
     #[tokio::test]
     async fn throttled_twice_then_served_takes_three_attempts() {
         let (calls, url, server) = throttled_first(2).await;
-        let runner = Runner::new(invoker(&url), 3).with_backoff(Duration::from_millis(1));
-        let run = runner
-            .run(&config(1), CancellationToken::new(), &Silent)
-            .await
-            .unwrap();
+        let run = run_through(&url, 3, 1).await;
         server.abort();
         assert_eq!(run.status, RunStatus::Completed);
         let w = &run.tests[0].workers[0];
@@ -699,11 +705,7 @@ mod runner_tests {
     async fn lambda_throttling_is_its_own_class_with_its_own_budget() {
         let (calls, url, server) = throttled_first(4).await;
         // No retries for failures, yet four throttles in a row are waited out.
-        let runner = Runner::new(invoker(&url), 0).with_backoff(Duration::from_millis(1));
-        let run = runner
-            .run(&config(1), CancellationToken::new(), &Silent)
-            .await
-            .unwrap();
+        let run = run_through(&url, 0, 1).await;
         server.abort();
         let w = &run.tests[0].workers[0];
         assert_eq!((w.status, w.attempts), (WorkerStatus::Completed, 5));
@@ -812,11 +814,7 @@ mod runner_tests {
             })
             .await
         };
-        let runner = Runner::new(invoker(&url), 3).with_backoff(Duration::from_millis(1));
-        let run = runner
-            .run(&config(1), CancellationToken::new(), &Silent)
-            .await
-            .unwrap();
+        let run = run_through(&url, 3, 1).await;
         server.abort();
         let w = &run.tests[0].workers[0];
         assert_eq!((w.attempts, calls.load(Ordering::SeqCst)), (1, 1));
@@ -854,11 +852,7 @@ mod runner_tests {
             })
             .await
         };
-        let runner = Runner::new(invoker(&url), 2).with_backoff(Duration::from_millis(1));
-        let run = runner
-            .run(&config(2), CancellationToken::new(), &Silent)
-            .await
-            .unwrap();
+        let run = run_through(&url, 2, 2).await;
         server.abort();
         let test = &run.tests[0];
         assert_eq!(
@@ -896,11 +890,7 @@ mod runner_tests {
             })
             .await
         };
-        let runner = Runner::new(invoker(&url), 3).with_backoff(Duration::from_millis(1));
-        let run = runner
-            .run(&config(1), CancellationToken::new(), &Silent)
-            .await
-            .unwrap();
+        let run = run_through(&url, 3, 1).await;
         server.abort();
         let w = &run.tests[0].workers[0];
         assert_eq!((w.attempts, calls.load(Ordering::SeqCst)), (1, 1));
