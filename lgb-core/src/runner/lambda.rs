@@ -208,18 +208,25 @@ impl LambdaFunction {
         }
     }
 
+    /// The function's configuration (GetFunctionConfiguration of `$LATEST`).
+    async fn configuration(
+        &self,
+    ) -> Result<aws_sdk_lambda::operation::get_function_configuration::GetFunctionConfigurationOutput>
+    {
+        self.client
+            .get_function_configuration()
+            .function_name(&self.function)
+            .send()
+            .await
+            .map_err(|e| self.map_error("GetFunctionConfiguration", e))
+    }
+
     /// Polls until the last update is complete; a failed update is an error naming
     /// Lambda's reason.
     async fn wait_until_updated(&self) -> Result<()> {
         let started = tokio::time::Instant::now();
         loop {
-            let conf = self
-                .client
-                .get_function_configuration()
-                .function_name(&self.function)
-                .send()
-                .await
-                .map_err(|e| self.map_error("GetFunctionConfiguration", e))?;
+            let conf = self.configuration().await?;
             use aws_sdk_lambda::types::LastUpdateStatus as S;
             match conf.last_update_status() {
                 None | Some(S::Successful) => return Ok(()),
@@ -247,13 +254,7 @@ impl LambdaFunction {
 #[async_trait]
 impl super::FunctionControl for LambdaFunction {
     async fn settings(&self) -> Result<super::FunctionSettings> {
-        let conf = self
-            .client
-            .get_function_configuration()
-            .function_name(&self.function)
-            .send()
-            .await
-            .map_err(|e| self.map_error("GetFunctionConfiguration", e))?;
+        let conf = self.configuration().await?;
         let environment = conf
             .environment()
             .and_then(|e| e.variables())
