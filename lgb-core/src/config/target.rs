@@ -135,28 +135,18 @@ impl RunnerConfig {
                 problems.push(p);
             }
         }
-        let function = self
-            .function
-            .as_deref()
-            .map(str::trim)
-            .filter(|f| !f.is_empty());
-        match function {
-            None => problems.push(ConfigProblem::new(
-                "runner.function",
-                "target `lambda` needs the function's name or ARN (--set runner.function=NAME)",
-            )),
-            Some(f) if f.len() > MAX_FUNCTION_LEN || f.chars().any(char::is_whitespace) => problems
-                .push(ConfigProblem::new(
-                    "runner.function",
-                    format!("`{f}` is not a Lambda function name or ARN"),
-                )),
-            Some(_) => {}
-        }
+        let function = match self.function_name("target `lambda` needs") {
+            Ok(f) => f,
+            Err(p) => {
+                problems.push(p);
+                String::new()
+            }
+        };
         if !problems.is_empty() {
             return Err(Error::Config(sorted(problems)));
         }
         Ok(LambdaTarget {
-            function: function.unwrap_or_default().to_string(),
+            function,
             options: LambdaOptions {
                 qualifier: options.remove("qualifier"),
                 region: options.remove("region"),
@@ -164,6 +154,32 @@ impl RunnerConfig {
                 endpoint,
             },
         })
+    }
+
+    /// `runner.function`, trimmed, if it can be a Lambda function name or ARN; otherwise
+    /// the problem, whose message starts with `who` when it is missing (`target
+    /// \`lambda\` needs`).
+    pub(crate) fn function_name(&self, who: &str) -> std::result::Result<String, ConfigProblem> {
+        match self
+            .function
+            .as_deref()
+            .map(str::trim)
+            .filter(|f| !f.is_empty())
+        {
+            None => Err(ConfigProblem::new(
+                "runner.function",
+                format!(
+                    "{who} the function's name or ARN (--set runner.function=NAME, or --targets)"
+                ),
+            )),
+            Some(f) if f.len() > MAX_FUNCTION_LEN || f.chars().any(char::is_whitespace) => {
+                Err(ConfigProblem::new(
+                    "runner.function",
+                    format!("`{f}` is not a Lambda function name or ARN"),
+                ))
+            }
+            Some(f) => Ok(f.to_string()),
+        }
     }
 
     /// `runner.url` and `runner.options` read as a Function URL target, whatever

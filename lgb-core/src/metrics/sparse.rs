@@ -195,8 +195,8 @@ impl SparseHistogram {
                 first,
                 counts: vec![0; span],
             };
-            dense.add(self.buckets.drain(..), self.shift);
-            self.buckets = Vec::new();
+            // Taken, not drained: the pairs' allocation goes with them.
+            dense.add(std::mem::take(&mut self.buckets).into_iter(), self.shift);
             self.dense = Some(dense);
         }
     }

@@ -164,7 +164,9 @@ impl LambdaFunction {
         let (function, region, profile, endpoint) = match runner.target {
             Target::Url => {
                 let t = runner.url_target()?;
-                let function = function_name(runner)?;
+                let function = runner
+                    .function_name("changing the function's configuration needs")
+                    .map_err(|p| Error::Config(vec![p]))?;
                 (
                     function,
                     t.options.region,
@@ -299,27 +301,6 @@ impl super::FunctionControl for LambdaFunction {
             self.function
         )))
     }
-}
-
-/// `runner.function` for a target that does not invoke it (a Function URL whose
-/// function's configuration changes), checked like a Lambda target's.
-fn function_name(runner: &RunnerConfig) -> Result<String> {
-    let probe = RunnerConfig {
-        target: Target::Lambda,
-        options: Default::default(),
-        ..runner.clone()
-    };
-    probe.lambda_target().map(|t| t.function).map_err(|e| {
-        let mut problems = e.config_problems().to_vec();
-        for p in &mut problems {
-            if p.path == "runner.function" && p.message.starts_with("target `lambda` needs") {
-                p.message =
-                    "needs the function's name or ARN (--set runner.function=NAME, or --targets)"
-                        .into();
-            }
-        }
-        Error::Config(problems)
-    })
 }
 
 /// A Lambda client for checked options (region, profile, endpoint), without the SDK's
