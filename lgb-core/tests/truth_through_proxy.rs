@@ -342,13 +342,15 @@ async fn a_one_second_stall_raises_corrected_p999_as_coordinated_omission_predic
         predicted_p999,
     );
     // Service time p99.9 is an ordinary read (the stall is the single largest sample):
-    // at or above the proxy's p99.9, far below the stall.
+    // at or above the proxy's p99.9, far below the stall. Not below a fixed 100 ms: the
+    // proxy's own p99.9 (the second-slowest of ~1,100 reads) was 107.5 ms in one
+    // run of the suite, and lgb's 108.3 ms was then right.
     let (service_p999, truth_p999) = (
         service.value_at_quantile(0.999),
         p.truth().value_at_quantile(0.999),
     );
     assert!(
-        service_p999 + truth_p999 / 500 >= truth_p999 && service_p999 < 100 * MS,
+        service_p999 + truth_p999 / 500 >= truth_p999 && service_p999 < 500 * MS,
         "service p99.9 {service_p999} ns, proxy p99.9 {truth_p999} ns"
     );
     check("co service max", service.max(), p.truth().max() + overhead);
