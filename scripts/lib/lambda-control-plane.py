@@ -99,6 +99,10 @@ class ApiError(Exception):
         self.status, self.code, self.message, self.extra = status, code, message, extra or {}
 
 
+class SandboxInitFailed(ApiError):
+    """The bootstrap exited before taking its first invocation."""
+
+
 # ----------------------------------------------------------------- SigV4 ---
 
 
@@ -227,6 +231,7 @@ class Sandbox:
         self.label = f"{fn.name}#{number}"
         self.port = _free_port()
         self.reports: dict[str, tuple[str, list[str]]] = {}
+        self.init_failed = False
         self.cond = threading.Condition()
         self.lines: list[str] = []
         self.dir = tempfile.mkdtemp(prefix=f"lgb-lambda-{fn.name}-")
@@ -272,7 +277,7 @@ class Sandbox:
         deadline = time.monotonic() + 30
         while True:
             if self.proc.poll() is not None:
-                raise ApiError(502, "ServiceException", f"sandbox {self.label}: the emulator exited ({self.proc.returncode}): {self.output()}")
+                raise SandboxInitFailed(502, "ServiceException", f"sandbox {self.label}: the emulator exited ({self.proc.returncode}): {self.output()}")
             try:
                 socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
                 break
@@ -292,12 +297,23 @@ class Sandbox:
             line = raw.decode("utf-8", "replace").rstrip("\n")
             if " [INFO] (rapid) " in line:
                 continue  # the emulator's own chatter, not the function's log
+            # The function's output and the emulator's lines share one pipe: a log line
+            # of the function without its newline yet puts REPORT mid-line.
+            at = line.find("REPORT RequestId: ")
+            if at > 0:
+                with self.cond:
+                    current.append(line[:at])
+                line = line[at:]
             with self.cond:
                 self.lines = (self.lines + [line])[-200:]
                 if line.startswith("START RequestId: "):
                     current = [line]
                 else:
                     current.append(line)
+                if "(rapid) Init failed" in line:
+                    # The runtime exited before it took the invocation (no REPORT follows).
+                    self.init_failed = True
+                    self.cond.notify_all()
                 if line.startswith("REPORT RequestId: "):
                     rid = line.split()[2]
                     self.reports[rid] = (line, current)
@@ -322,16 +338,21 @@ class Sandbox:
             resp = conn.getresponse()
             status, payload = resp.status, resp.read()
         except OSError as e:
-            raise ApiError(502, "ServiceException", f"sandbox {self.label} failed: {e}: {self.output()}") from None
+            time.sleep(0.05)  # the emulator's last words
+            # A port taken between picking and binding makes the emulator panic.
+            kind = SandboxInitFailed if "address already in use" in self.output() else ApiError
+            raise kind(502, "ServiceException", f"sandbox {self.label} failed: {e}: {self.output()}") from None
         finally:
             conn.close()
         with self.cond:
             # The emulator prints REPORT after it answers; with a hundred sandboxes
             # starting on two cores its output reader can lag by seconds.
-            self.cond.wait_for(lambda: request_id in self.reports, timeout=30)
+            self.cond.wait_for(lambda: request_id in self.reports or self.init_failed, timeout=30)
             report, lines = self.reports.pop(request_id, (None, []))
+        if report is None and self.init_failed:
+            raise SandboxInitFailed(502, "ServiceException", f"sandbox {self.label}: the runtime exited during init (HTTP {status}); its last lines: {self.output()}")
         if report is None:
-            raise ApiError(502, "ServiceException", f"sandbox {self.label}: no REPORT line for {request_id}")
+            raise ApiError(502, "ServiceException", f"sandbox {self.label}: no REPORT line for {request_id} (HTTP {status}); its last lines: {self.output()}")
         # The emulator reports Memory Size from the environment and Max Memory Used as
         # equal to it; put in the configured size and the measured peak.
         fields = [f for f in report.split("\t") if f]
@@ -574,9 +595,24 @@ class ControlPlane:
         keep = False
         try:
             if sandbox is None:
-                sandbox = Sandbox(self, fn, *slot)
-            request_id = str(uuid.uuid4())
-            status, body, tail, _ = sandbox.invoke(request_id, payload, timeout)
+                # A new sandbox is started up to three times: the emulator's two ports are
+                # picked free and then bound by it, and on a busy machine another process
+                # can take one in between ("address already in use": the emulator or the
+                # bootstrap exits). A bootstrap that cannot start fails every time.
+                for attempt in range(3):
+                    try:
+                        sandbox = Sandbox(self, fn, *slot)
+                        status, body, tail, _ = sandbox.invoke(str(uuid.uuid4()), payload, timeout)
+                        break
+                    except SandboxInitFailed as e:
+                        if sandbox is not None:
+                            sandbox.stop()
+                            sandbox = None
+                        if attempt == 2:
+                            raise
+                        log(f"{fn.name}: {e.message}; starting the sandbox again")
+            else:
+                status, body, tail, _ = sandbox.invoke(str(uuid.uuid4()), payload, timeout)
             failed = _function_error(status, body)
             if failed:
                 fn.stats["function_errors"] += 1

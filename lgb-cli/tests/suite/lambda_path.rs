@@ -557,7 +557,13 @@ fn two_hundred_workers_never_have_more_than_ten_open() {
         check(&out, "lgb run");
         let stats = cp.stats();
         assert_eq!(stats["invocations"], 200, "{stats}");
-        assert_eq!(stats["max_in_flight"], 10, "{stats}");
+        // Never more than ten. Cold, sandboxes take long enough that all ten slots fill;
+        // warm, an invocation can end before the tenth one starts (9 seen once).
+        let max_in_flight = stats["max_in_flight"].as_u64().unwrap();
+        assert!(max_in_flight <= 10, "{stats}");
+        if round == "cold" {
+            assert_eq!(max_in_flight, 10, "{stats}");
+        }
         assert_eq!(stats["throttles"], 0, "{stats}");
         let result: Value = serde_json::from_str(
             &std::fs::read_to_string(only_results_dir(&results).join("result.json")).unwrap(),
