@@ -6,7 +6,8 @@
 //! runner does, one at a time), the process's peak RSS during the merge, and the size
 //! and load time of the written result.json.
 //!
-//! Run: `cargo bench -p lgb-core --bench scale` (and `LGB_SCALE_DECADES=1 …`).
+//! Run: `cargo bench -p lgb-core --bench scale` (and `LGB_SCALE_DECADES=1 …`;
+//! `LGB_SCALE_WORKERS=1000 …` runs one case).
 
 use std::time::Instant;
 
@@ -56,6 +57,14 @@ fn worker_json(index: u32, count: u32, seconds: i64, decades: f64) -> Vec<u8> {
     serde_json::to_vec(&r).expect("encode")
 }
 
+/// CPU time of this thread in seconds (Linux: the first field of its schedstat, ns).
+fn cpu_s() -> f64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        .map_or(f64::NAN, |ns| ns as f64 / 1e9)
+}
+
 fn peak_rss_mb() -> f64 {
     lgb_core::protocol::peak_rss_kb().map_or(f64::NAN, |k| k as f64 / 1024.0)
 }
@@ -92,7 +101,12 @@ fn main() {
         "result.json MB",
         "load s"
     );
-    for workers in [10u32, 100, 1_000] {
+    // `LGB_SCALE_WORKERS=1000` runs one case.
+    let cases: Vec<u32> = std::env::var("LGB_SCALE_WORKERS")
+        .ok()
+        .map(|v| v.split(',').filter_map(|w| w.trim().parse().ok()).collect())
+        .unwrap_or_else(|| vec![10, 100, 1_000]);
+    for workers in cases {
         // One worker's encoding is generated per distinct seed; the runner decodes each.
         let sample = worker_json(0, workers, seconds, decades);
         let per_min_op = sample.len() as f64 / minutes as f64 / OPS.len() as f64;
@@ -102,16 +116,19 @@ fn main() {
         let (mut decode, mut fold) = (0.0, 0.0);
         for w in 0..workers {
             let json = worker_json(w, workers, seconds, decades);
-            // One thread, nothing else running in it: elapsed time is its CPU time.
-            let t = Instant::now();
+            // This thread's CPU time, so that other processes on the machine do not count.
+            let t = cpu_s();
             let r: WorkerResult = serde_json::from_slice(&json).expect("decode");
-            decode += t.elapsed().as_secs_f64();
-            let t = Instant::now();
+            decode += cpu_s() - t;
+            let t = cpu_s();
             merge.add(r, 1).expect("merge");
-            fold += t.elapsed().as_secs_f64();
+            fold += cpu_s() - t;
         }
-        let cpu = decode + fold;
+        // The last batch of timelines is folded when the merge finishes.
+        let t = cpu_s();
         let merged = merge.finish().expect("finish");
+        fold += cpu_s() - t;
+        let cpu = decode + fold;
         let rss = peak_rss_mb();
         let run = RunResult {
             schema_version: SCHEMA_VERSION,

@@ -149,7 +149,7 @@ pub fn point(run: &RunResult, tests: &[TestResult], memory_mb: u32) -> Result<Sw
     let mut seen = Vec::new();
     for t in tests.iter().filter(|t| t.phase == Phase::Run) {
         for m in t.metrics.operations.values() {
-            latency.add(&m.latency)?;
+            latency.add(&m.latency);
         }
         ops += t.metrics.ok() + t.metrics.failed();
         window_ns += t.window_ns;

@@ -196,7 +196,7 @@ async fn closed_loop_p50_and_p99_match_the_proxy() {
     )
     .await;
     let m = &t.metrics.operations["read"];
-    let lgb = m.latency.inner();
+    let lgb = &m.latency.to_hdr();
     let truth = p.truth();
     assert_eq!(m.ok, 600);
     assert_eq!(truth.len(), 600, "the proxy saw every read");
@@ -244,11 +244,11 @@ async fn open_loop_service_time_matches_the_proxy_and_p50_is_unaffected() {
     )
     .await;
     let m = &t.metrics.operations["read"];
-    let service = m
+    let service = &m
         .service
         .as_ref()
         .expect("open loop keeps service time")
-        .inner();
+        .to_hdr();
     let truth = p.truth();
     eprintln!("open: {rate}/s for {seconds} s: {} reads", m.ok);
     assert_eq!(truth.len(), m.ok, "the proxy saw every read");
@@ -304,7 +304,7 @@ async fn a_one_second_stall_raises_corrected_p999_as_coordinated_omission_predic
     )
     .await;
     let m = &t.metrics.operations["read"];
-    let service = m.service.as_ref().expect("service time").inner();
+    let service = &m.service.as_ref().expect("service time").to_hdr();
     let turnarounds = p.turnarounds();
     assert_eq!(turnarounds.len() as u64, m.ok);
     assert!(m.ok >= 1000, "{} reads at {rate}/s for {seconds} s", m.ok);

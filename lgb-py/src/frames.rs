@@ -371,7 +371,7 @@ pub fn latencies(run: &RunResult, sel: Selection<'_>) -> Result<RecordBatch, Arr
     // vectors by doubling cost more than filling them.
     let rows: usize = histograms
         .iter()
-        .map(|(_, _, _, h)| h.inner().iter_recorded().count())
+        .map(|(_, _, _, h)| h.buckets().count())
         .sum();
     let (mut test, mut op, mut kind) = (
         TextRuns::default(),
@@ -382,7 +382,7 @@ pub fn latencies(run: &RunResult, sel: Selection<'_>) -> Result<RecordBatch, Arr
     let (mut count, mut cumulative) = (Vec::with_capacity(rows), Vec::with_capacity(rows));
     let mut percentile = Vec::with_capacity(rows);
     for (t, o, k, h) in histograms {
-        let h = h.inner();
+        let h = h.to_hdr();
         let total = h.len() as f64;
         let first = value.len();
         let mut running = 0u64;
@@ -875,7 +875,7 @@ mod tests {
         let (tests, ops, kinds) = (names("test"), names("operation"), names("histogram"));
         let mut row = 0;
         for (t, o, k, h) in selected(&run, Selection::default()) {
-            for _ in h.inner().iter_recorded() {
+            for _ in h.buckets() {
                 assert_eq!(
                     (tests.value(row), ops.value(row), kinds.value(row)),
                     (t.name.as_str(), o, k),

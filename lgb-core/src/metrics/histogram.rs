@@ -1,7 +1,10 @@
-//! [`LatencyHistogram`]: an HdrHistogram of nanoseconds that serializes to the standard
-//! compressed V2 encoding (base64 in JSON), so histograms from many workers merge exactly.
+//! [`LatencyHistogram`]: an HdrHistogram of nanoseconds (1 ns–60 s, 3 significant
+//! digits) whose counters are allocated in pages only where latencies fall, and which
+//! serializes to the standard compressed V2 encoding (base64 in JSON), so histograms
+//! from many workers merge exactly and HdrHistogram's own tools read them.
 
 use std::fmt;
+use std::io::Read;
 
 use base64::Engine;
 use hdrhistogram::serialization::{
@@ -10,15 +13,24 @@ use hdrhistogram::serialization::{
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use super::layout::{self, index_of, value_of, COUNTERS, HIGHEST_NS, SIGFIG};
 use crate::error::{Error, Result};
 
-/// Highest latency tracked exactly: 60 s. Slower operations are recorded as 60 s.
-pub const HIGHEST_NS: u64 = 60_000_000_000;
-/// Significant decimal digits kept: 3, so any value is within 0.1% of the truth.
-pub const SIGFIG: u8 = 3;
+/// Counters per page: a quarter of an HdrHistogram bucket (a factor of two in value).
+const PAGE_BITS: u32 = 8;
+const PAGE: usize = 1 << PAGE_BITS;
+const PAGES: usize = COUNTERS.div_ceil(PAGE);
+
+type Page = Box<[u64; PAGE]>;
 
 /// Latencies in nanoseconds, from 1 ns (and so from 1 µs upwards at full precision)
-/// to 60 s, with 3 significant digits.
+/// to 60 s, with 3 significant digits: HdrHistogram's bucket layout, with the
+/// counters of its 27,648 buckets kept in pages of 256 (2 KiB) allocated on first use.
+/// A histogram of one database's latencies takes tens of KiB instead of 216 KiB, and
+/// an empty one (say, the failures of a test without any) nothing.
+///
+/// Statistics are HdrHistogram's, value for value: [`LatencyHistogram::to_hdr`] gives
+/// the `hdrhistogram` crate's histogram of the same samples.
 ///
 /// ```
 /// use lgb_core::metrics::LatencyHistogram;
@@ -26,86 +38,155 @@ pub const SIGFIG: u8 = 3;
 /// a.record_ns(1_000);
 /// let mut b = LatencyHistogram::new();
 /// b.record_ns(3_000);
-/// a.add(&b).unwrap();
+/// a.add(&b);
 /// assert_eq!(a.len(), 2);
 /// let text = a.encode();
 /// assert_eq!(LatencyHistogram::decode(&text).unwrap(), a);
 /// ```
-#[derive(Clone, PartialEq)]
-pub struct LatencyHistogram(Histogram<u64>);
+#[derive(Clone, Default)]
+pub struct LatencyHistogram {
+    /// Empty until the first sample; then one slot per page of the layout.
+    pages: Vec<Option<Page>>,
+    total: u64,
+}
 
 impl LatencyHistogram {
-    /// An empty histogram.
+    /// An empty histogram (allocates nothing).
     pub fn new() -> Self {
-        Self(
-            Histogram::new_with_bounds(1, HIGHEST_NS, SIGFIG)
-                .expect("constant histogram bounds are valid"),
-        )
+        Self::default()
     }
 
     /// Records one latency in nanoseconds (clamped to 60 s).
     #[inline]
     pub fn record_ns(&mut self, ns: u64) {
-        self.0.saturating_record(ns.min(HIGHEST_NS));
+        self.add_at(index_of(ns), 1);
     }
 
-    /// Records `count` latencies of `ns` nanoseconds.
+    /// Records `count` latencies of `ns` nanoseconds (clamped to 60 s; counters saturate).
+    #[inline]
     pub fn record_n(&mut self, ns: u64, count: u64) {
-        // Cannot fail: the value is clamped into range and the counter saturates.
-        let _ = self.0.record_n(ns.min(HIGHEST_NS), count);
+        self.add_at(index_of(ns), count);
+    }
+
+    /// Adds `count` to the bucket at `index` (below [`COUNTERS`]).
+    #[inline]
+    pub(crate) fn add_at(&mut self, index: u32, count: u64) {
+        let i = index as usize;
+        let c = &mut self.page_mut(i >> PAGE_BITS)[i & (PAGE - 1)];
+        *c = c.saturating_add(count);
+        self.total = self.total.saturating_add(count);
+    }
+
+    #[inline]
+    fn page_mut(&mut self, page: usize) -> &mut [u64; PAGE] {
+        if self.pages.is_empty() {
+            self.pages.resize_with(PAGES, || None);
+        }
+        self.pages[page].get_or_insert_with(|| Box::new([0; PAGE]))
     }
 
     /// Adds every sample of `other` (exact: same bucket layout).
-    pub fn add(&mut self, other: &LatencyHistogram) -> Result<()> {
-        self.0
-            .add(&other.0)
-            .map_err(|e| Error::Internal(format!("cannot merge histograms: {e:?}")))
+    pub fn add(&mut self, other: &LatencyHistogram) {
+        for (p, page) in other.pages.iter().enumerate() {
+            let Some(src) = page else { continue };
+            if src.iter().all(|&n| n == 0) {
+                continue;
+            }
+            let dst = self.page_mut(p);
+            for (d, s) in dst.iter_mut().zip(src.iter()) {
+                *d = d.saturating_add(*s);
+            }
+        }
+        self.total = self.total.saturating_add(other.total);
     }
 
     /// Number of samples.
     pub fn len(&self) -> u64 {
-        self.0.len()
+        self.total
     }
 
     /// Whether no sample was recorded.
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.total == 0
     }
 
-    /// Clears all samples, keeping the allocation.
+    /// Clears all samples, keeping the pages.
     pub fn reset(&mut self) {
-        self.0.reset();
+        for page in self.pages.iter_mut().flatten() {
+            page.fill(0);
+        }
+        self.total = 0;
     }
 
-    /// The underlying HdrHistogram.
-    pub fn inner(&self) -> &Histogram<u64> {
-        &self.0
+    /// Occupied buckets: `(index, count)` in index order (see [`value_of`]).
+    pub fn buckets(&self) -> impl Iterator<Item = (u32, u64)> + '_ {
+        self.pages.iter().enumerate().flat_map(|(p, page)| {
+            page.iter().flat_map(move |counts| {
+                counts
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, &n)| n > 0)
+                    .map(move |(k, &n)| (((p << PAGE_BITS) + k) as u32, n))
+            })
+        })
     }
 
-    /// Value at quantile `q` (0..=1), in nanoseconds.
+    /// Bytes of counters allocated (2 KiB per page in use).
+    pub fn allocated_bytes(&self) -> usize {
+        self.pages.iter().flatten().count() * PAGE * 8
+    }
+
+    /// The `hdrhistogram` crate's histogram of the same samples (1 ns–60 s, 3 digits).
+    pub fn to_hdr(&self) -> Histogram<u64> {
+        let mut h = Histogram::new_with_bounds(1, HIGHEST_NS, SIGFIG)
+            .expect("constant histogram bounds are valid");
+        for (i, n) in self.buckets() {
+            h.saturating_record_n(value_of(i), n);
+        }
+        h
+    }
+
+    /// Value at quantile `q` (0..=1), in nanoseconds, as HdrHistogram's
+    /// `value_at_quantile`.
     pub fn quantile_ns(&self, q: f64) -> u64 {
-        self.0.value_at_quantile(q)
+        layout::quantile(self.buckets(), self.total, 0, q)
     }
 
     /// The compressed V2 encoding (HdrHistogram's standard wire form).
     pub fn to_v2_bytes(&self) -> Vec<u8> {
         let mut out = Vec::new();
         V2DeflateSerializer::new()
-            .serialize(&self.0, &mut out)
+            .serialize(&self.to_hdr(), &mut out)
             .expect("serializing to memory cannot fail");
         out
     }
 
-    /// Decodes the compressed (or plain) V2 encoding.
+    /// Decodes the compressed (or plain) V2 encoding. A histogram in lgb's own layout
+    /// (lowest 1, 3 significant digits) is read counter by counter into pages; any
+    /// other is re-bucketed value by value, as HdrHistogram's `add` would.
     pub fn from_v2_bytes(bytes: &[u8]) -> Result<Self> {
+        match v2::decode(bytes) {
+            Ok(Some(h)) => return Ok(h),
+            Ok(None) => {}
+            Err(why) => {
+                return Err(Error::Backend(format!(
+                    "not an HdrHistogram V2 encoding: {why}"
+                )))
+            }
+        }
         let h: Histogram<u64> = HdrDeserializer::new()
             .deserialize(&mut std::io::Cursor::new(bytes))
             .map_err(|e| Error::Backend(format!("not an HdrHistogram V2 encoding: {e:?}")))?;
-        // Re-home into the standard layout so that merging is always exact.
         let mut out = Self::new();
-        out.0
-            .add(&h)
-            .map_err(|e| Error::Backend(format!("histogram out of range: {e:?}")))?;
+        for v in h.iter_recorded() {
+            let value = h.lowest_equivalent(v.value_iterated_to());
+            if value > HIGHEST_NS {
+                return Err(Error::Backend(format!(
+                    "histogram out of range: a value of {value} ns is above 60 s"
+                )));
+            }
+            out.record_n(value, v.count_at_value());
+        }
         Ok(out)
     }
 
@@ -122,42 +203,58 @@ impl LatencyHistogram {
         Self::from_v2_bytes(&bytes)
     }
 
-    /// Summary statistics.
+    /// Summary statistics (HdrHistogram's values for the same samples).
     pub fn summary(&self) -> LatencySummary {
-        let h = &self.0;
-        if h.is_empty() {
+        let total = self.total;
+        let (Some((first, _)), Some((last, _))) = (self.buckets().next(), self.last_bucket())
+        else {
             return LatencySummary::default();
-        }
+        };
+        let mean = layout::mean(self.buckets(), total, 0);
+        let q = |q| self.quantile_ns(q);
         LatencySummary {
-            count: h.len(),
-            min_ns: h.min(),
-            mean_ns: h.mean(),
-            stddev_ns: h.stdev(),
-            p50_ns: h.value_at_quantile(0.50),
-            p90_ns: h.value_at_quantile(0.90),
-            p95_ns: h.value_at_quantile(0.95),
-            p99_ns: h.value_at_quantile(0.99),
-            p999_ns: h.value_at_quantile(0.999),
-            max_ns: h.max(),
+            count: total,
+            min_ns: value_of(first),
+            mean_ns: mean,
+            stddev_ns: layout::stdev(self.buckets(), total, 0, mean),
+            p50_ns: q(0.50),
+            p90_ns: q(0.90),
+            p95_ns: q(0.95),
+            p99_ns: q(0.99),
+            p999_ns: q(0.999),
+            max_ns: layout::top(last, 0),
         }
+    }
+
+    fn last_bucket(&self) -> Option<(u32, u64)> {
+        let (p, counts) = self
+            .pages
+            .iter()
+            .enumerate()
+            .rev()
+            .filter_map(|(p, page)| page.as_ref().map(|c| (p, c)))
+            .find(|(_, c)| c.iter().any(|&n| n > 0))?;
+        let k = counts.iter().rposition(|&n| n > 0)?;
+        Some((((p << PAGE_BITS) + k) as u32, counts[k]))
     }
 
     /// The percentile spectrum: `(percentile, value_ns)` pairs as HdrHistogram plots
     /// draw them, with `ticks` steps per halving of the distance to 100%.
     pub fn spectrum(&self, ticks: u32) -> Vec<(f64, u64)> {
-        if self.0.is_empty() {
+        if self.is_empty() {
             return Vec::new();
         }
-        self.0
+        self.to_hdr()
             .iter_quantiles(ticks)
             .map(|v| (v.quantile_iterated_to() * 100.0, v.value_iterated_to()))
             .collect()
     }
 }
 
-impl Default for LatencyHistogram {
-    fn default() -> Self {
-        Self::new()
+impl PartialEq for LatencyHistogram {
+    /// The same samples, however the pages were allocated.
+    fn eq(&self, other: &Self) -> bool {
+        self.total == other.total && self.buckets().eq(other.buckets())
     }
 }
 
@@ -180,8 +277,112 @@ impl Serialize for LatencyHistogram {
 
 impl<'de> Deserialize<'de> for LatencyHistogram {
     fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
         Self::decode(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+/// HdrHistogram's V2 encoding, read straight into pages when its layout is lgb's.
+mod v2 {
+    use super::*;
+
+    const V2_COOKIE: u32 = 0x1c84_9313;
+    const V2_COMPRESSED_COOKIE: u32 = 0x1c84_9314;
+    /// Cookie, payload length, normalizing offset, digits, lowest, highest, ratio.
+    const HEADER: usize = 4 + 4 + 4 + 4 + 8 + 8 + 8;
+
+    fn be_u32(b: &[u8], at: usize) -> Option<u32> {
+        Some(u32::from_be_bytes(b.get(at..at + 4)?.try_into().ok()?))
+    }
+
+    fn be_u64(b: &[u8], at: usize) -> Option<u64> {
+        Some(u64::from_be_bytes(b.get(at..at + 8)?.try_into().ok()?))
+    }
+
+    /// `Ok(None)`: a valid header of another layout (the caller re-buckets it).
+    pub(super) fn decode(bytes: &[u8]) -> std::result::Result<Option<LatencyHistogram>, String> {
+        let plain;
+        let bytes = match be_u32(bytes, 0) {
+            Some(V2_COMPRESSED_COOKIE) => {
+                let len = be_u32(bytes, 4).ok_or("truncated")? as usize;
+                let body = bytes
+                    .get(8..8 + len)
+                    .ok_or("truncated compressed payload")?;
+                // No histogram of lgb's layout inflates beyond a 9-byte varint per
+                // counter; a larger stream is not one (and is not read to its end).
+                let limit = HEADER + COUNTERS * 9;
+                let mut out = Vec::with_capacity(len.saturating_mul(4).min(limit));
+                flate2::read::ZlibDecoder::new(body)
+                    .take(limit as u64 + 1)
+                    .read_to_end(&mut out)
+                    .map_err(|e| format!("bad compressed payload: {e}"))?;
+                if out.len() > limit {
+                    return Err(
+                        "compressed payload inflates beyond any histogram of lgb's layout".into(),
+                    );
+                }
+                plain = out;
+                &plain[..]
+            }
+            Some(V2_COOKIE) => bytes,
+            _ => return Err("unknown cookie".into()),
+        };
+        if be_u32(bytes, 0) != Some(V2_COOKIE) {
+            return Err("unknown inner cookie".into());
+        }
+        let header = || -> Option<(usize, u32, u32, u64, u64)> {
+            Some((
+                be_u32(bytes, 4)? as usize,
+                be_u32(bytes, 8)?,
+                be_u32(bytes, 12)?,
+                be_u64(bytes, 16)?,
+                be_u64(bytes, 32)?,
+            ))
+        };
+        let (len, offset, digits, lowest, ratio) = header().ok_or("truncated header")?;
+        if offset != 0 || f64::from_bits(ratio) != 1.0 {
+            // HdrHistogram's reader refuses these too.
+            return Err("normalizing offset or conversion ratio not supported".into());
+        }
+        if lowest != 1 || digits != u32::from(SIGFIG) {
+            return Ok(None);
+        }
+        let mut payload = bytes.get(HEADER..HEADER + len).ok_or("truncated payload")?;
+        let mut out = LatencyHistogram::new();
+        let mut index = 0usize;
+        while !payload.is_empty() {
+            let v = take_varint(&mut payload).ok_or("truncated count")?;
+            let n = ((v >> 1) as i64) ^ -((v & 1) as i64);
+            if n < 0 {
+                index = index.saturating_add(n.unsigned_abs() as usize);
+            } else {
+                if n > 0 {
+                    if index >= COUNTERS {
+                        return Err("histogram out of range: a value above 60 s".into());
+                    }
+                    out.add_at(index as u32, n as u64);
+                }
+                index += 1;
+            }
+        }
+        Ok(Some(out))
+    }
+
+    /// HdrHistogram's LEB128 of at most 9 bytes, the ninth taken whole.
+    fn take_varint(bytes: &mut &[u8]) -> Option<u64> {
+        let mut v = 0u64;
+        for k in 0..9 {
+            let (&b, rest) = bytes.split_first()?;
+            *bytes = rest;
+            if k == 8 {
+                return Some(v | (u64::from(b) << 56));
+            }
+            v |= u64::from(b & 0x7f) << (7 * k);
+            if b & 0x80 == 0 {
+                return Some(v);
+            }
+        }
+        None
     }
 }
 
@@ -214,6 +415,20 @@ pub struct LatencySummary {
 mod tests {
     use super::*;
 
+    fn samples(n: usize, seed: u64, spread: u64) -> Vec<u64> {
+        let mut x = seed;
+        (0..n)
+            .map(|_| {
+                x = x
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                // Log-uniform-ish: a random power of two times a random mantissa.
+                let e = (x >> 58) % spread;
+                ((x >> 20) & 0xfff) << e
+            })
+            .collect()
+    }
+
     #[test]
     fn encoding_round_trips_and_clamps() {
         let mut h = LatencyHistogram::new();
@@ -231,6 +446,89 @@ mod tests {
         );
         assert!(LatencyHistogram::decode("not base64!").is_err());
         assert!(LatencyHistogram::decode("aGVsbG8=").is_err());
+    }
+
+    #[test]
+    fn answers_exactly_as_hdrhistogram() {
+        for (seed, spread) in [(1, 4), (2, 20), (3, 36)] {
+            let mut ours = LatencyHistogram::new();
+            let mut hdr = Histogram::<u64>::new_with_bounds(1, HIGHEST_NS, SIGFIG).unwrap();
+            for v in samples(20_000, seed, spread) {
+                ours.record_ns(v);
+                hdr.saturating_record(v.min(HIGHEST_NS));
+            }
+            assert_eq!(ours.to_hdr(), hdr);
+            let s = ours.summary();
+            assert_eq!(s.count, hdr.len());
+            assert_eq!(s.min_ns, hdr.min());
+            assert_eq!(s.max_ns, hdr.max());
+            assert_eq!(s.mean_ns.to_bits(), hdr.mean().to_bits());
+            assert_eq!(s.stddev_ns.to_bits(), hdr.stdev().to_bits());
+            for q in [0.0, 0.001, 0.25, 0.5, 0.9, 0.95, 0.99, 0.999, 0.99999, 1.0] {
+                assert_eq!(ours.quantile_ns(q), hdr.value_at_quantile(q), "q {q}");
+            }
+            // Through both V2 readers: ours, and HdrHistogram's (for the plain form).
+            let back = LatencyHistogram::from_v2_bytes(&ours.to_v2_bytes()).unwrap();
+            assert_eq!(back, ours);
+            let mut plain = Vec::new();
+            hdrhistogram::serialization::V2Serializer::new()
+                .serialize(&hdr, &mut plain)
+                .unwrap();
+            assert_eq!(LatencyHistogram::from_v2_bytes(&plain).unwrap(), ours);
+        }
+    }
+
+    #[test]
+    fn other_layouts_are_rebucketed_and_bad_encodings_refused() {
+        let mut coarse = Histogram::<u64>::new_with_bounds(1_000, 3_600_000_000_000, 2).unwrap();
+        coarse.record_n(5_000, 3).unwrap();
+        coarse.record(2_000_000).unwrap();
+        let mut bytes = Vec::new();
+        V2DeflateSerializer::new()
+            .serialize(&coarse, &mut bytes)
+            .unwrap();
+        let h = LatencyHistogram::from_v2_bytes(&bytes).unwrap();
+        assert_eq!(h.len(), 4);
+        let median = h.quantile_ns(0.5);
+        assert!(
+            (coarse.lowest_equivalent(5_000)..=coarse.highest_equivalent(5_000)).contains(&median),
+            "{median}"
+        );
+        // An hour does not fit in 60 s.
+        coarse.record(3_000_000_000_000).unwrap();
+        let mut bytes = Vec::new();
+        V2DeflateSerializer::new()
+            .serialize(&coarse, &mut bytes)
+            .unwrap();
+        let e = LatencyHistogram::from_v2_bytes(&bytes).unwrap_err();
+        assert!(e.to_string().contains("out of range"), "{e}");
+        let good = LatencyHistogram::new().to_v2_bytes();
+        assert!(LatencyHistogram::from_v2_bytes(&good[..good.len() - 3]).is_err());
+        assert!(LatencyHistogram::from_v2_bytes(&[0x1c, 0x84, 0x93, 0x14]).is_err());
+    }
+
+    #[test]
+    fn pages_are_allocated_where_latencies_fall() {
+        let mut h = LatencyHistogram::new();
+        assert_eq!(h.allocated_bytes(), 0);
+        for v in 1_000..2_000u64 {
+            h.record_ns(v * 10);
+        }
+        // 10–20 µs: one factor of two, four pages of 2 KiB, not 216 KiB.
+        assert!(
+            h.allocated_bytes() <= 5 * PAGE * 8,
+            "{}",
+            h.allocated_bytes()
+        );
+        let mut empty = LatencyHistogram::new();
+        empty.add(&LatencyHistogram::new());
+        assert_eq!(empty.allocated_bytes(), 0);
+        let copy = h.clone();
+        h.reset();
+        assert!(h.is_empty());
+        h.add(&copy);
+        assert_eq!(h, copy);
+        assert_eq!(h.summary(), copy.summary());
     }
 
     #[test]

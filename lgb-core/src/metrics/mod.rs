@@ -6,6 +6,7 @@
 //! all their operations, never an average of percentiles.
 
 mod histogram;
+mod layout;
 pub mod sparse;
 pub mod timeline;
 
@@ -13,7 +14,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-pub use histogram::{LatencyHistogram, LatencySummary, HIGHEST_NS, SIGFIG};
+pub use histogram::{LatencyHistogram, LatencySummary};
+pub use layout::{HIGHEST_NS, SIGFIG};
 pub use sparse::{SecondRecorder, SparseHistogram};
 pub use timeline::{Timeline, TimelinePoint};
 
@@ -124,13 +126,13 @@ impl OperationMetrics {
     pub fn merge(&mut self, other: &OperationMetrics) -> Result<()> {
         self.ok += other.ok;
         self.failed += other.failed;
-        self.latency.add(&other.latency)?;
+        self.latency.add(&other.latency);
         match (&mut self.service, &other.service) {
-            (Some(a), Some(b)) => a.add(b)?,
+            (Some(a), Some(b)) => a.add(b),
             (None, Some(b)) => self.service = Some(b.clone()),
             _ => {}
         }
-        self.failed_latency.add(&other.failed_latency)?;
+        self.failed_latency.add(&other.failed_latency);
         self.errors.merge(&other.errors);
         self.meta.add(&other.meta);
         Ok(())

@@ -16,61 +16,53 @@
 
 use base64::Engine;
 
-use super::{LatencyHistogram, HIGHEST_NS};
+use super::layout::{self, HIGHEST_NS};
+use super::LatencyHistogram;
 use crate::error::{Error, Result};
 
-/// Sub-buckets in the lower half of each HdrHistogram bucket at 3 significant digits
-/// (`2 * 10^3` rounded up to a power of two, halved).
-const HALF_MAGNITUDE: u32 = 10;
-/// `64 - log2(sub-bucket count)`: HdrHistogram's leading-zero base for unit 1.
-const LEADING_ZERO_BASE: u32 = 64 - (HALF_MAGNITUDE + 1);
-const SUB_BUCKET_MASK: u64 = (1 << (HALF_MAGNITUDE + 1)) - 1;
+pub use super::layout::{index_of, value_of};
+
 /// First byte of the encoding; HdrHistogram's V2 cookie starts with 0x1c, so the two
 /// forms never mix up.
 const FORMAT: u8 = 0x53;
 /// Largest allowed coarsening (12.5% buckets).
 pub const MAX_SHIFT: u8 = 7;
 
-/// Index of `ns` (clamped to 60 s) in the [`LatencyHistogram`] layout.
-#[inline]
-pub fn index_of(ns: u64) -> u32 {
-    let v = ns.min(HIGHEST_NS);
-    let bucket = LEADING_ZERO_BASE - (v | SUB_BUCKET_MASK).leading_zeros();
-    let sub = (v >> bucket) as u32;
-    ((bucket + 1) << HALF_MAGNITUDE) + sub - (1 << HALF_MAGNITUDE)
-}
-
-/// Lowest value of the bucket at `index` and the number of values it spans.
-#[inline]
-fn bucket_range(index: u32) -> (u64, u64) {
-    let mut bucket = (index >> HALF_MAGNITUDE) as i32 - 1;
-    let mut sub = u64::from(index & ((1 << HALF_MAGNITUDE) - 1)) + (1 << HALF_MAGNITUDE);
-    if bucket < 0 {
-        sub -= 1 << HALF_MAGNITUDE;
-        bucket = 0;
-    }
-    (sub << bucket, 1 << bucket)
-}
-
-/// Lowest value of the (fine) bucket at `index`.
-#[inline]
-pub fn value_of(index: u32) -> u64 {
-    bucket_range(index).0
-}
-
 /// Latencies of one second as sorted `(bucket index, count)` pairs; see the module docs.
 ///
-/// A histogram that merging has filled (most of the range between its lowest and
-/// highest bucket occupied, as a second of 1,000 merged workers is) keeps its counts
-/// in one run instead, so that adding another worker's second costs that second's
-/// size, not the merged one's; the run never takes more memory than the pairs would.
+/// A histogram that is only kept (a worker's second, or one just decoded) sits in
+/// memory in its encoded form, 2–3 bytes per occupied bucket, and is iterated from it.
+/// Merging turns it into pairs; a merge that fills its range (most of the range
+/// between its lowest and highest bucket occupied, as a second of 1,000 merged
+/// workers is) keeps its counts in one run instead, so that adding another worker's
+/// second costs that second's size, not the merged one's; the run never takes more
+/// memory than the pairs would.
 #[derive(Debug, Clone, Default)]
 pub struct SparseHistogram {
     shift: u8,
-    /// The pairs, sorted by index; empty while `dense` holds the counts.
-    buckets: Vec<(u32, u64)>,
-    dense: Option<Dense>,
+    store: Store,
     total: u64,
+}
+
+#[derive(Debug, Clone)]
+enum Store {
+    /// `len` pairs as the encoding writes them: index gap (shifted), count, as varints;
+    /// `last` is the highest index (meaningless when `len` is 0).
+    Packed {
+        bytes: Box<[u8]>,
+        len: u32,
+        last: u32,
+    },
+    /// Sorted pairs.
+    Pairs(Vec<(u32, u64)>),
+    /// A run of counts.
+    Dense(Dense),
+}
+
+impl Default for Store {
+    fn default() -> Self {
+        Store::Pairs(Vec::new())
+    }
 }
 
 /// Counts of consecutive groups of `1 << shift` indices from `first`.
@@ -103,6 +95,59 @@ const DENSE_SPAN_PER_PAIR: usize = 2;
 /// Histograms with fewer pairs stay pairs (their merges are cheap anyway).
 const DENSE_MIN_PAIRS: usize = 256;
 
+/// The occupied buckets of a [`SparseHistogram`], in index order.
+pub struct Buckets<'a>(BucketsInner<'a>);
+
+enum BucketsInner<'a> {
+    Packed {
+        bytes: &'a [u8],
+        left: u32,
+        next: u64,
+        shift: u8,
+    },
+    Pairs(std::slice::Iter<'a, (u32, u64)>),
+    Dense {
+        first: u32,
+        counts: std::iter::Enumerate<std::slice::Iter<'a, u64>>,
+        shift: u8,
+    },
+}
+
+impl Iterator for Buckets<'_> {
+    type Item = (u32, u64);
+
+    #[inline]
+    fn next(&mut self) -> Option<(u32, u64)> {
+        match &mut self.0 {
+            BucketsInner::Packed {
+                bytes,
+                left,
+                next,
+                shift,
+            } => {
+                if *left == 0 {
+                    return None;
+                }
+                *left -= 1;
+                // Checked when the bytes were taken in; a short read ends the walk.
+                let delta = take_varint(bytes)?;
+                let n = take_varint(bytes)?;
+                let i = *next + (delta << *shift);
+                *next = i + (1 << *shift);
+                Some((i as u32, n))
+            }
+            BucketsInner::Pairs(it) => it.next().copied(),
+            BucketsInner::Dense {
+                first,
+                counts,
+                shift,
+            } => counts
+                .find(|(_, &n)| n > 0)
+                .map(|(k, &n)| (*first + ((k as u32) << *shift), n)),
+        }
+    }
+}
+
 impl PartialEq for SparseHistogram {
     /// The same samples at the same precision, however they are kept.
     fn eq(&self, other: &Self) -> bool {
@@ -120,23 +165,28 @@ impl SparseHistogram {
 
     /// The occupied buckets of `h`, exactly.
     pub fn from_histogram(h: &LatencyHistogram) -> Self {
-        let mut out = Self::new();
-        for v in h.inner().iter_recorded() {
-            let n = v.count_at_value();
-            out.buckets.push((index_of(v.value_iterated_to()), n));
-            out.total += n;
-        }
-        out
+        Self::from_sorted(h.buckets())
     }
 
-    /// From pairs already sorted by index with no duplicates (a recorder's output).
-    pub(crate) fn from_sorted(buckets: Vec<(u32, u64)>) -> Self {
-        debug_assert!(buckets.windows(2).all(|w| w[0].0 < w[1].0));
-        let total = buckets.iter().map(|b| b.1).sum();
+    /// From pairs sorted by index with no duplicates (a recorder's output), kept packed.
+    pub(crate) fn from_sorted(buckets: impl Iterator<Item = (u32, u64)>) -> Self {
+        let mut bytes = Vec::new();
+        let (mut len, mut total, mut next) = (0u32, 0u64, 0u32);
+        for (i, n) in buckets {
+            debug_assert!(len == 0 || i >= next, "pairs out of order");
+            put_varint(&mut bytes, u64::from(i - next));
+            put_varint(&mut bytes, n);
+            next = i + 1;
+            len += 1;
+            total += n;
+        }
         Self {
             shift: 0,
-            buckets,
-            dense: None,
+            store: Store::Packed {
+                bytes: bytes.into_boxed_slice(),
+                len,
+                last: next.saturating_sub(1),
+            },
             total,
         }
     }
@@ -146,7 +196,7 @@ impl SparseHistogram {
     pub fn to_histogram(&self) -> LatencyHistogram {
         let mut h = LatencyHistogram::new();
         for (i, n) in self.iter() {
-            h.record_n(value_of(i), n);
+            h.add_at(i, n);
         }
         h
     }
@@ -157,47 +207,65 @@ impl SparseHistogram {
     }
 
     /// Occupied buckets: `(index, count)` in index order.
-    pub fn buckets(&self) -> impl Iterator<Item = (u32, u64)> + '_ {
+    pub fn buckets(&self) -> Buckets<'_> {
         self.iter()
     }
 
-    fn iter(&self) -> impl Iterator<Item = (u32, u64)> + '_ {
-        let shift = self.shift;
-        let dense = self.dense.iter().flat_map(move |d| {
-            d.counts
-                .iter()
-                .enumerate()
-                .filter(|(_, &n)| n > 0)
-                .map(move |(k, &n)| (d.first + ((k as u32) << shift), n))
-        });
-        self.buckets.iter().copied().chain(dense)
+    fn iter(&self) -> Buckets<'_> {
+        Buckets(match &self.store {
+            Store::Packed { bytes, len, .. } => BucketsInner::Packed {
+                bytes,
+                left: *len,
+                next: 0,
+                shift: self.shift,
+            },
+            Store::Pairs(p) => BucketsInner::Pairs(p.iter()),
+            Store::Dense(d) => BucketsInner::Dense {
+                first: d.first,
+                counts: d.counts.iter().enumerate(),
+                shift: self.shift,
+            },
+        })
     }
 
-    /// Back to pairs (for coarsening).
-    fn make_sparse(&mut self) {
-        if self.dense.is_some() {
-            let pairs: Vec<(u32, u64)> = self.iter().collect();
-            self.dense = None;
-            self.buckets = pairs;
+    /// Occupied buckets.
+    fn pairs_len(&self) -> usize {
+        match &self.store {
+            Store::Packed { len, .. } => *len as usize,
+            Store::Pairs(p) => p.len(),
+            Store::Dense(_) => self.iter().count(),
+        }
+    }
+
+    /// The pairs, unpacking or leaving the run if needed.
+    fn pairs_mut(&mut self) -> &mut Vec<(u32, u64)> {
+        if !matches!(self.store, Store::Pairs(_)) {
+            let pairs = self.iter().collect();
+            self.store = Store::Pairs(pairs);
+        }
+        match &mut self.store {
+            Store::Pairs(p) => p,
+            _ => unreachable!("just made pairs"),
         }
     }
 
     /// Keeps the counts as a run once the pairs fill enough of their range.
     fn maybe_densify(&mut self) {
-        let (Some(&(first, _)), Some(&(last, _))) = (self.buckets.first(), self.buckets.last())
-        else {
+        let Store::Pairs(pairs) = &mut self.store else {
+            return;
+        };
+        let (Some(&(first, _)), Some(&(last, _))) = (pairs.first(), pairs.last()) else {
             return;
         };
         let span = ((last - first) >> self.shift) as usize + 1;
-        if self.buckets.len() >= DENSE_MIN_PAIRS && span <= self.buckets.len() * DENSE_SPAN_PER_PAIR
-        {
+        if pairs.len() >= DENSE_MIN_PAIRS && span <= pairs.len() * DENSE_SPAN_PER_PAIR {
             let mut dense = Dense {
                 first,
                 counts: vec![0; span],
             };
             // Taken, not drained: the pairs' allocation goes with them.
-            dense.add(std::mem::take(&mut self.buckets).into_iter(), self.shift);
-            self.dense = Some(dense);
+            dense.add(std::mem::take(pairs).into_iter(), self.shift);
+            self.store = Store::Dense(dense);
         }
     }
 
@@ -217,23 +285,26 @@ impl SparseHistogram {
         if shift <= self.shift {
             return;
         }
-        self.make_sparse();
-        self.shift = shift;
         let mask = !((1u32 << shift) - 1);
-        let mut out: Vec<(u32, u64)> = Vec::with_capacity(self.buckets.len());
-        for &(i, n) in &self.buckets {
+        let mut out: Vec<(u32, u64)> = Vec::with_capacity(self.pairs_len());
+        for (i, n) in self.iter() {
             let i = i & mask;
             match out.last_mut() {
                 Some(last) if last.0 == i => last.1 += n,
                 _ => out.push((i, n)),
             }
         }
-        self.buckets = out;
+        self.shift = shift;
+        self.store = Store::Pairs(out);
     }
 
     /// Adds every sample of `other` (exact, at the coarser of the two precisions).
     pub fn add(&mut self, other: &SparseHistogram) {
         if other.is_empty() {
+            return;
+        }
+        if self.is_empty() && self.shift <= other.shift {
+            *self = other.clone();
             return;
         }
         let mut other = std::borrow::Cow::Borrowed(other);
@@ -243,116 +314,156 @@ impl SparseHistogram {
             other.to_mut().coarsen(self.shift);
         }
         self.total += other.total;
-        if let Some(dense) = &mut self.dense {
-            dense.add(other.iter(), self.shift);
+        let shift = self.shift;
+        if let Store::Dense(dense) = &mut self.store {
+            dense.add(other.iter(), shift);
             return;
         }
-        if self.buckets.is_empty() {
-            self.buckets = other.iter().collect();
-            return;
+        let a = std::mem::take(self.pairs_mut());
+        let mut out = Vec::with_capacity(a.len().max(other.pairs_len()));
+        let mut b = other.iter().peekable();
+        let mut a = a.into_iter().peekable();
+        loop {
+            let next = match (a.peek(), b.peek()) {
+                (Some(x), Some(y)) => match x.0.cmp(&y.0) {
+                    std::cmp::Ordering::Less => a.next(),
+                    std::cmp::Ordering::Greater => b.next(),
+                    std::cmp::Ordering::Equal => {
+                        let (i, n) = a.next().expect("peeked");
+                        let (_, m) = b.next().expect("peeked");
+                        Some((i, n + m))
+                    }
+                },
+                (Some(_), None) => a.next(),
+                (None, Some(_)) => b.next(),
+                (None, None) => break,
+            };
+            out.extend(next);
         }
-        let other_pairs: Vec<(u32, u64)>;
-        let b: &[(u32, u64)] = if other.dense.is_some() {
-            other_pairs = other.iter().collect();
-            &other_pairs
-        } else {
-            &other.buckets
-        };
-        let a = &self.buckets;
-        let mut out = Vec::with_capacity(a.len().max(b.len()));
-        let (mut i, mut j) = (0, 0);
-        while i < a.len() && j < b.len() {
-            match a[i].0.cmp(&b[j].0) {
-                std::cmp::Ordering::Less => {
-                    out.push(a[i]);
-                    i += 1;
-                }
-                std::cmp::Ordering::Greater => {
-                    out.push(b[j]);
-                    j += 1;
-                }
-                std::cmp::Ordering::Equal => {
-                    out.push((a[i].0, a[i].1 + b[j].1));
-                    i += 1;
-                    j += 1;
-                }
-            }
-        }
-        out.extend_from_slice(&a[i..]);
-        out.extend_from_slice(&b[j..]);
-        self.buckets = out;
+        self.store = Store::Pairs(out);
         self.maybe_densify();
     }
 
-    /// Lowest value and span of the (possibly coarse) bucket at `index`.
-    fn range(&self, index: u32) -> (u64, u64) {
-        let (low, width) = bucket_range(index);
-        // Bucket 0 (indices below 2048) has unit width and 2048 sub-buckets; groups
-        // never cross a bucket boundary because every boundary is a multiple of 1024.
-        (low, width << self.shift)
+    /// Lowest and highest occupied index.
+    fn bounds(&self) -> Option<(u32, u32)> {
+        if self.is_empty() {
+            return None;
+        }
+        match &self.store {
+            Store::Packed { last, .. } => Some((self.iter().next()?.0, *last)),
+            Store::Pairs(p) => Some((p.first()?.0, p.last()?.0)),
+            Store::Dense(d) => {
+                let k = d.counts.iter().rposition(|&n| n > 0)?;
+                Some((self.iter().next()?.0, d.first + ((k as u32) << self.shift)))
+            }
+        }
+    }
+
+    /// Adds every sample of `others`, as [`SparseHistogram::add`] of each in turn, but
+    /// when together they would fill their range (by the same rule as one merge) the
+    /// counts go into one run at once instead of through a merge of pairs per histogram.
+    pub fn add_many(&mut self, others: &[&SparseHistogram]) {
+        let same_shift = others.iter().all(|o| o.shift == self.shift || o.is_empty());
+        if others.len() < 2 || !same_shift {
+            for o in others {
+                self.add(o);
+            }
+            return;
+        }
+        let mut bounds = others
+            .iter()
+            .filter_map(|o| o.bounds())
+            .chain(self.bounds());
+        let Some(first) = bounds.next() else { return };
+        let (lo, hi) = bounds.fold(first, |(lo, hi), (l, h)| (lo.min(l), hi.max(h)));
+        let span = ((hi - lo) >> self.shift) as usize + 1;
+        let mut dense = match std::mem::take(&mut self.store) {
+            Store::Dense(d) => d,
+            store => {
+                self.store = store;
+                let pairs = self.pairs_len() + others.iter().map(|o| o.pairs_len()).sum::<usize>();
+                if pairs < DENSE_MIN_PAIRS || span > pairs * DENSE_SPAN_PER_PAIR {
+                    for o in others {
+                        self.add(o);
+                    }
+                    return;
+                }
+                let mut d = Dense {
+                    first: lo,
+                    counts: Vec::with_capacity(span),
+                };
+                d.add(self.iter(), self.shift);
+                d
+            }
+        };
+        // Grown once to the whole range, so that no add below grows it.
+        dense.add([(lo, 0), (hi, 0)].into_iter(), self.shift);
+        let (first, shift) = (dense.first, self.shift);
+        for o in others {
+            for (i, n) in o.iter() {
+                dense.counts[((i - first) >> shift) as usize] += n;
+            }
+            self.total += o.total;
+        }
+        self.store = Store::Dense(dense);
     }
 
     /// Value at quantile `q` (0..=1), in nanoseconds: the same value
     /// [`LatencyHistogram::quantile_ns`] gives for the same samples (at shift 0).
     pub fn quantile_ns(&self, q: f64) -> u64 {
-        let q = q.min(1.0);
-        let target = ((q * self.total as f64).ceil() as u64).max(1);
-        let mut seen = 0;
-        for (i, n) in self.iter() {
-            seen += n;
-            if seen >= target {
-                let (low, width) = self.range(i);
-                return if q == 0.0 { low } else { low + width - 1 };
-            }
-        }
-        0
+        layout::quantile(self.iter(), self.total, self.shift, q)
     }
 
     /// Largest value (the top of the highest occupied bucket), as HdrHistogram's `max`.
     pub fn max_ns(&self) -> u64 {
-        let last = match &self.dense {
-            Some(d) => d
+        let last = match &self.store {
+            Store::Dense(d) => d
                 .counts
                 .iter()
                 .rposition(|&n| n > 0)
                 .map(|k| d.first + ((k as u32) << self.shift)),
-            None => self.buckets.last().map(|&(i, _)| i),
+            Store::Pairs(p) => p.last().map(|&(i, _)| i),
+            Store::Packed { len: 0, .. } => None,
+            Store::Packed { last, .. } => Some(*last),
         };
-        last.map_or(0, |i| {
-            let (low, width) = self.range(i);
-            low + width - 1
-        })
+        last.map_or(0, |i| layout::top(i, self.shift))
     }
 
     /// Mean, from each bucket's middle value (as HdrHistogram's `mean`).
     pub fn mean_ns(&self) -> f64 {
-        if self.total == 0 {
-            return 0.0;
+        layout::mean(self.iter(), self.total, self.shift)
+    }
+
+    /// Bytes this histogram keeps its buckets in (to size a worker's memory).
+    pub fn allocated_bytes(&self) -> usize {
+        match &self.store {
+            Store::Packed { bytes, .. } => bytes.len(),
+            Store::Pairs(p) => p.capacity() * std::mem::size_of::<(u32, u64)>(),
+            Store::Dense(d) => d.counts.capacity() * 8,
         }
-        self.iter().fold(0.0, |acc, (i, n)| {
-            let (low, width) = self.range(i);
-            acc + (low + (width >> 1)) as f64 * n as f64 / self.total as f64
-        })
     }
 
     /// The compact binary encoding (see the module docs).
     pub fn to_bytes(&self) -> Vec<u8> {
-        let pairs = self.iter().count();
-        let mut out = Vec::with_capacity(4 + pairs * 3);
+        let mut out = Vec::with_capacity(12 + self.pairs_len() * 3);
         out.push(FORMAT);
         out.push(self.shift);
-        put_varint(&mut out, pairs as u64);
-        let mut prev = 0u32;
-        for (k, (i, n)) in self.iter().enumerate() {
-            let delta = if k == 0 { i } else { i - prev - 1 };
-            put_varint(&mut out, u64::from(delta >> self.shift));
+        put_varint(&mut out, self.pairs_len() as u64);
+        if let Store::Packed { bytes, .. } = &self.store {
+            out.extend_from_slice(bytes);
+            return out;
+        }
+        let mut next = 0u32;
+        for (i, n) in self.iter() {
+            put_varint(&mut out, u64::from((i - next) >> self.shift));
             put_varint(&mut out, n);
-            prev = i;
+            next = i + (1 << self.shift);
         }
         out
     }
 
-    /// Decodes [`SparseHistogram::to_bytes`].
+    /// Decodes [`SparseHistogram::to_bytes`], checking every pair; the histogram keeps
+    /// the bytes.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
         let bad = |why: &str| Error::Backend(format!("not a sparse histogram: {why}"));
         let (&format, rest) = bytes.split_first().ok_or_else(|| bad("empty"))?;
@@ -368,7 +479,7 @@ impl SparseHistogram {
         if len > limit {
             return Err(bad("more buckets than the layout has"));
         }
-        let mut buckets = Vec::with_capacity(len as usize);
+        let pairs = rest;
         let mut total = 0u64;
         let mut next = 0u64;
         for _ in 0..len {
@@ -378,7 +489,6 @@ impl SparseHistogram {
                 .checked_add(delta.checked_shl(u32::from(shift)).unwrap_or(u64::MAX))
                 .filter(|&i| i < limit)
                 .ok_or_else(|| bad("bucket index out of range"))?;
-            buckets.push((i as u32, n));
             total = total.checked_add(n).ok_or_else(|| bad("count overflow"))?;
             next = i + (1 << shift);
         }
@@ -387,8 +497,11 @@ impl SparseHistogram {
         }
         Ok(Self {
             shift,
-            buckets,
-            dense: None,
+            store: Store::Packed {
+                bytes: pairs.into(),
+                len: len as u32,
+                last: next.saturating_sub(1 << shift) as u32,
+            },
             total,
         })
     }
@@ -422,7 +535,19 @@ fn put_varint(out: &mut Vec<u8>, mut v: u64) {
     out.push(v as u8);
 }
 
+#[inline]
 fn take_varint(bytes: &mut &[u8]) -> Option<u64> {
+    // Most gaps and counts of a second take one byte.
+    match bytes.split_first() {
+        Some((&b, rest)) if b < 0x80 => {
+            *bytes = rest;
+            Some(u64::from(b))
+        }
+        _ => take_long_varint(bytes),
+    }
+}
+
+fn take_long_varint(bytes: &mut &[u8]) -> Option<u64> {
     let mut v = 0u64;
     for shift in (0..64).step_by(7) {
         let (&b, rest) = bytes.split_first()?;
@@ -448,82 +573,44 @@ impl<'de> serde::Deserialize<'de> for SparseHistogram {
     }
 }
 
-/// Per-second latency recorder of one task: counters for the [`LatencyHistogram`]
-/// layout in pages of 1,024, allocated only for the ranges latencies fall in (a few
-/// pages, 8 KiB each, instead of one 216 KiB histogram per operation kind and task).
+/// Per-second latency recorder of one task: a [`LatencyHistogram`] (pages allocated
+/// only where latencies fall) emptied into a sparse histogram at each second's end.
 #[derive(Debug, Default)]
-pub struct SecondRecorder {
-    pages: Vec<Option<Box<[u64; 1 << HALF_MAGNITUDE]>>>,
-    total: u64,
-}
+pub struct SecondRecorder(LatencyHistogram);
 
 impl SecondRecorder {
     /// Records one latency in nanoseconds (clamped to 60 s).
     #[inline]
     pub fn record_ns(&mut self, ns: u64) {
-        let i = index_of(ns) as usize;
-        let page = i >> HALF_MAGNITUDE;
-        if page >= self.pages.len() {
-            self.pages.resize_with(page + 1, || None);
-        }
-        let counts = self.pages[page].get_or_insert_with(|| Box::new([0; 1 << HALF_MAGNITUDE]));
-        counts[i & ((1 << HALF_MAGNITUDE) - 1)] += 1;
-        self.total += 1;
+        self.0.record_ns(ns);
     }
 
     /// Samples since the last take.
     pub fn len(&self) -> u64 {
-        self.total
+        self.0.len()
     }
 
     /// Whether nothing was recorded since the last take.
     pub fn is_empty(&self) -> bool {
-        self.total == 0
+        self.0.is_empty()
     }
 
     /// The recorded samples as a sparse histogram, adding them into `totals` too;
     /// clears the counters and keeps the pages.
     pub fn take_into(&mut self, totals: &mut LatencyHistogram) -> SparseHistogram {
-        let mut buckets = Vec::new();
-        if self.total > 0 {
-            for (p, page) in self.pages.iter_mut().enumerate() {
-                let Some(counts) = page else { continue };
-                for (k, c) in counts.iter_mut().enumerate() {
-                    if *c > 0 {
-                        let i = ((p << HALF_MAGNITUDE) + k) as u32;
-                        totals.record_n(value_of(i), *c);
-                        buckets.push((i, *c));
-                        *c = 0;
-                    }
-                }
-            }
+        if self.0.is_empty() {
+            return SparseHistogram::new();
         }
-        self.total = 0;
-        SparseHistogram::from_sorted(buckets)
+        totals.add(&self.0);
+        let second = SparseHistogram::from_sorted(self.0.buckets());
+        self.0.reset();
+        second
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn layout_matches_hdrhistogram_everywhere() {
-        let h = LatencyHistogram::new();
-        let h = h.inner();
-        let mut v = 0u64;
-        let mut last = None;
-        while v <= HIGHEST_NS {
-            let i = index_of(v);
-            assert_eq!(value_of(i), h.lowest_equivalent(v), "value {v}");
-            assert_eq!(bucket_range(i).1, h.equivalent_range(v), "value {v}");
-            if let Some(l) = last {
-                assert_eq!(i, l + 1, "value {v}");
-            }
-            last = Some(i);
-            v = h.next_non_equivalent(v);
-        }
-    }
 
     #[test]
     fn round_trips_and_answers_like_hdrhistogram() {
@@ -547,7 +634,7 @@ mod tests {
             assert_eq!(s.quantile_ns(q), full.quantile_ns(q), "q={q}");
         }
         assert_eq!(s.max_ns(), full.summary().max_ns);
-        assert!((s.mean_ns() - full.summary().mean_ns).abs() < 1e-6 * s.mean_ns());
+        assert_eq!(s.mean_ns().to_bits(), full.summary().mean_ns.to_bits());
         assert_eq!(SparseHistogram::decode(&s.encode()).unwrap(), s);
         assert_eq!(SparseHistogram::decode(&full.encode()).unwrap(), s);
         assert!(rec.is_empty());
@@ -573,15 +660,18 @@ mod tests {
             }
             merged.add(&SparseHistogram::from_histogram(&h));
         }
-        assert!(merged.dense.is_some(), "a filled merge is kept as a run");
+        assert!(
+            matches!(merged.store, Store::Dense(_)),
+            "a filled merge is kept as a run"
+        );
         let truth = SparseHistogram::from_histogram(&all);
-        assert!(truth.dense.is_none());
+        assert!(matches!(truth.store, Store::Packed { .. }));
         assert_eq!(merged, truth);
         assert_eq!(merged.encode(), truth.encode());
         for q in [0.0, 0.5, 0.9, 0.99, 0.999, 1.0] {
             assert_eq!(merged.quantile_ns(q), all.quantile_ns(q), "q {q}");
         }
-        assert_eq!(merged.max_ns(), all.inner().max());
+        assert_eq!(merged.max_ns(), all.summary().max_ns);
         assert_eq!(merged.mean_ns(), truth.mean_ns());
         // Samples below and above the run grow it; coarsening goes back to pairs.
         let edges = SparseHistogram::from_histogram(&{
@@ -602,8 +692,8 @@ mod tests {
 
     #[test]
     fn coarsening_is_exact_and_merges_at_the_coarser_precision() {
-        let mut a = SparseHistogram::from_sorted(vec![(5_000, 2), (5_001, 3), (9_000, 1)]);
-        let b = SparseHistogram::from_sorted(vec![(5_003, 4)]);
+        let mut a = SparseHistogram::from_sorted([(5_000, 2), (5_001, 3), (9_000, 1)].into_iter());
+        let b = SparseHistogram::from_sorted([(5_003, 4)].into_iter());
         a.coarsen(3);
         assert_eq!(
             a.buckets().collect::<Vec<_>>(),

@@ -104,7 +104,7 @@ pub fn write_interval_log(
         let offset = at.duration_since(start).unwrap_or(Duration::ZERO);
         writer
             .write_histogram(
-                p.latency.to_histogram().inner(),
+                &p.latency.to_histogram().to_hdr(),
                 offset,
                 Duration::from_secs(1),
                 tag,

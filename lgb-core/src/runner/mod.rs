@@ -592,6 +592,10 @@ pub fn merge(
 
 /// Folds worker results into one test result as they arrive, so the runner holds one
 /// merged set of metrics and a small summary per worker, never every worker's result.
+///
+/// Timelines are folded in batches (up to [`FOLD_WORKERS`] workers or
+/// [`FOLD_BYTES`] of their histograms, whichever comes first), point by point, so that
+/// each merged second is added to while it is in the CPU's cache.
 #[derive(Debug)]
 pub struct TestMerge {
     test: TestConfig,
@@ -600,7 +604,14 @@ pub struct TestMerge {
     workers: Vec<WorkerSummary>,
     start: i64,
     end: i128,
+    pending: Vec<crate::metrics::Timeline>,
+    pending_bytes: usize,
 }
+
+/// Most worker timelines a [`TestMerge`] holds before folding them.
+pub const FOLD_WORKERS: usize = 64;
+/// Most bytes of worker timeline histograms a [`TestMerge`] holds before folding them.
+pub const FOLD_BYTES: usize = 16 << 20;
 
 impl TestMerge {
     /// An empty merge for `test` in `phase`.
@@ -612,12 +623,20 @@ impl TestMerge {
             workers: Vec::new(),
             start: i64::MAX,
             end: i64::MIN as i128,
+            pending: Vec::new(),
+            pending_bytes: 0,
         }
     }
 
     /// Adds one worker's result (after `attempts` invocations) and drops it.
-    pub fn add(&mut self, r: WorkerResult, attempts: u32) -> Result<()> {
+    pub fn add(&mut self, mut r: WorkerResult, attempts: u32) -> Result<()> {
+        let timeline = std::mem::take(&mut r.metrics.timeline);
         self.metrics.merge(&r.metrics)?;
+        self.pending_bytes += timeline.allocated_bytes();
+        self.pending.push(timeline);
+        if self.pending.len() >= FOLD_WORKERS || self.pending_bytes >= FOLD_BYTES {
+            self.fold();
+        }
         // Workers that never measured (failed, or stopped before their invocation)
         // have no window.
         if r.status != WorkerStatus::Failed && r.start_unix_ms > 0 {
@@ -641,6 +660,13 @@ impl TestMerge {
         Ok(())
     }
 
+    fn fold(&mut self) {
+        self.metrics
+            .timeline
+            .merge_all(std::mem::take(&mut self.pending));
+        self.pending_bytes = 0;
+    }
+
     /// Workers added so far.
     pub fn len(&self) -> usize {
         self.workers.len()
@@ -652,7 +678,8 @@ impl TestMerge {
     }
 
     /// The merged test result, workers in index order (they arrive in any order).
-    pub fn finish(self) -> Result<TestResult> {
+    pub fn finish(mut self) -> Result<TestResult> {
+        self.fold();
         let Self {
             test,
             phase,
@@ -660,6 +687,7 @@ impl TestMerge {
             mut workers,
             start,
             end,
+            ..
         } = self;
         if workers.is_empty() {
             return Err(Error::Internal(format!(
