@@ -16,12 +16,11 @@ Run it with the venv of scripts/python-env, after building the command:
     cargo build --release -p lgb-cli
     "$(scripts/python-env)" benches/python_load.py [--rounds N] [--skip-cli] [--timeline-points N]
 
-Why not a 1M-row timeline: a timeline row is one second of one operation, and lgb-core
-keeps a full HdrHistogram for each (1 ns to 60 s at 3 digits: 27,648 counters, about
-216 KiB in memory however few samples it holds), so that per-second percentiles of many
-workers merge exactly. A million of them would need over 200 GB: such a result cannot be
-loaded as designed. Part 2 measures the cost per row of what can exist; the latency
-table is the large table a real result has.
+The timeline of a large run: a row is one second of one operation, and each keeps only
+its occupied buckets (a sparse histogram in the whole-test layout, docs/results.md,
+"Versions"); `LGB_SCALE_KEEP=1 LGB_SCALE_MINUTES=14 LGB_SCALE_WORKERS=1000 cargo bench
+-p lgb-core --bench scale` writes a 1,000-worker, 14-minute result whose load and
+timeline docs/results.md ("At scale") times.
 """
 
 from __future__ import annotations

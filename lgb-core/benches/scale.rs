@@ -7,7 +7,8 @@
 //! and load time of the written result.json.
 //!
 //! Run: `cargo bench -p lgb-core --bench scale` (and `LGB_SCALE_DECADES=1 …`;
-//! `LGB_SCALE_WORKERS=1000 …` runs one case).
+//! `LGB_SCALE_WORKERS=1000 …` runs one case; `LGB_SCALE_MINUTES=14 …` a 14-minute test;
+//! `LGB_SCALE_KEEP=1 …` keeps the written results and prints where).
 
 use std::time::Instant;
 
@@ -152,7 +153,12 @@ fn main() {
             size as f64 / 1e6
         );
     }
-    let _ = std::fs::remove_dir_all(&dir);
+    // `LGB_SCALE_KEEP=1` keeps the written results (to time `lgb report` or `lgb.load`).
+    if std::env::var_os("LGB_SCALE_KEEP").is_some() {
+        println!("results kept in {}", dir.display());
+    } else {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
 
 fn tempfile_dir() -> std::path::PathBuf {

@@ -102,7 +102,8 @@ pub struct Environment {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub report: Option<InvocationReport>,
     /// The worker process's peak resident memory in KiB when its result was made
-    /// (`VmHWM`; a local worker shares the runner's process).
+    /// (`VmHWM`): for a Lambda worker, since its invocation began; a local worker
+    /// shares the runner's process and reports the process's peak.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub peak_rss_kb: Option<u64>,
 }

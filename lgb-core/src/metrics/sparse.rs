@@ -403,8 +403,8 @@ impl SparseHistogram {
             for (i, n) in o.iter() {
                 dense.counts[((i - first) >> shift) as usize] += n;
             }
-            self.total += o.total;
         }
+        self.total += others.iter().map(|o| o.total).sum::<u64>();
         self.store = Store::Dense(dense);
     }
 
@@ -688,6 +688,58 @@ mod tests {
         coarse_truth.coarsen(4);
         merged.coarsen(4);
         assert_eq!(merged, coarse_truth);
+    }
+
+    #[test]
+    fn adding_many_at_once_equals_adding_one_by_one() {
+        let mut x = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut second = |n: usize, spread: u64| {
+            let mut h = LatencyHistogram::new();
+            for _ in 0..n {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                h.record_ns(1_000 + x % spread);
+            }
+            SparseHistogram::from_histogram(&h)
+        };
+        // Few pairs (stays pairs), many over a narrow range (becomes a run), and a
+        // target that already is a run; a coarse one falls back to one by one.
+        let cases: Vec<(SparseHistogram, Vec<SparseHistogram>)> = vec![
+            (
+                second(3, 1_000_000),
+                (0..3).map(|_| second(5, 1_000_000)).collect(),
+            ),
+            (
+                second(50, 5_000),
+                (0..40).map(|_| second(200, 5_000)).collect(),
+            ),
+            (
+                SparseHistogram::new(),
+                (0..64).map(|_| second(300, 3_000)).collect(),
+            ),
+            (second(100, 10_000_000), {
+                let mut v: Vec<_> = (0..5).map(|_| second(100, 10_000_000)).collect();
+                v[2].coarsen(3);
+                v
+            }),
+        ];
+        for (k, (start, others)) in cases.into_iter().enumerate() {
+            let mut one_by_one = start.clone();
+            for o in &others {
+                one_by_one.add(o);
+            }
+            let mut at_once = start.clone();
+            at_once.add_many(&others.iter().collect::<Vec<_>>());
+            assert_eq!(at_once, one_by_one, "case {k}");
+            assert_eq!(at_once.encode(), one_by_one.encode(), "case {k}");
+            // A run keeps taking more, one by one or many at once.
+            let more = second(100, 5_000);
+            at_once.add_many(&[&more, &more]);
+            one_by_one.add(&more);
+            one_by_one.add(&more);
+            assert_eq!(at_once, one_by_one, "case {k}, added to");
+        }
     }
 
     #[test]

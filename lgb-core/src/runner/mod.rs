@@ -611,7 +611,7 @@ pub struct TestMerge {
 /// Most worker timelines a [`TestMerge`] holds before folding them.
 pub const FOLD_WORKERS: usize = 64;
 /// Most bytes of worker timeline histograms a [`TestMerge`] holds before folding them.
-pub const FOLD_BYTES: usize = 16 << 20;
+pub const FOLD_BYTES: usize = 64 << 20;
 
 impl TestMerge {
     /// An empty merge for `test` in `phase`.

@@ -124,6 +124,7 @@ impl LambdaHandler {
     /// A run still going shortly before `deadline` is stopped and its partial result
     /// returned, so a too-long test is not lost to the Lambda timeout. Never fails.
     pub async fn handle(&self, event: Value, deadline: Option<SystemTime>) -> Value {
+        reset_peak_rss();
         let environment = self.next_environment();
         self.worker.set_environment(environment.clone());
         let cancel = CancellationToken::new();
@@ -500,6 +501,14 @@ fn parse_json_report(line: &str) -> Option<InvocationReport> {
     })
 }
 
+/// Starts a new peak of resident memory for this invocation (Linux: writing `5` to
+/// /proc/self/clear_refs sets `VmHWM` to the current RSS), so that a warm sandbox's
+/// `peak_rss_kb` is that of each test, not of the sandbox's life so far. Where the
+/// kernel does not allow it, the figure stays the process's peak.
+fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -543,6 +552,33 @@ mod tests {
 
     fn handler() -> LambdaHandler {
         LambdaHandler::new(Arc::new(Worker::default()), Instant::now()).with_platform(platform())
+    }
+
+    #[test]
+    fn each_invocation_starts_a_new_memory_peak() {
+        let Some(_) = crate::protocol::peak_rss_kb() else {
+            return; // not Linux: there is no peak to reset
+        };
+        let rss_kb = || -> u64 {
+            let status = std::fs::read_to_string("/proc/self/status").unwrap();
+            let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+            line.split_whitespace().nth(1).unwrap().parse().unwrap()
+        };
+        // 256 MiB touched and given back to the kernel: a peak well above the RSS.
+        let big = vec![1u8; 256 << 20];
+        assert_eq!(
+            big.iter().step_by(4096).map(|&b| u64::from(b)).sum::<u64>(),
+            65_536
+        );
+        drop(big);
+        let before = crate::protocol::peak_rss_kb().unwrap();
+        assert!(before > rss_kb() + (200 << 10), "{before} KiB peak");
+        reset_peak_rss();
+        let after = crate::protocol::peak_rss_kb().unwrap();
+        assert!(
+            after < before - (200 << 10),
+            "{before} KiB then {after} KiB"
+        );
     }
 
     #[test]
