@@ -14,6 +14,7 @@ use hdrhistogram::Histogram;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::layout::{self, index_of, value_of, COUNTERS, HIGHEST_NS, SIGFIG};
+use super::varint;
 use crate::error::{Error, Result};
 
 /// Counters per page: a quarter of an HdrHistogram bucket (a factor of two in value).
@@ -211,17 +212,18 @@ impl LatencyHistogram {
             return LatencySummary::default();
         };
         let mean = layout::mean(self.buckets(), total, 0);
-        let q = |q| self.quantile_ns(q);
+        let [p50_ns, p90_ns, p95_ns, p99_ns, p999_ns] =
+            layout::quantiles(self.buckets(), total, 0, [0.50, 0.90, 0.95, 0.99, 0.999]);
         LatencySummary {
             count: total,
             min_ns: value_of(first),
             mean_ns: mean,
             stddev_ns: layout::stdev(self.buckets(), total, 0, mean),
-            p50_ns: q(0.50),
-            p90_ns: q(0.90),
-            p95_ns: q(0.95),
-            p99_ns: q(0.99),
-            p999_ns: q(0.999),
+            p50_ns,
+            p90_ns,
+            p95_ns,
+            p99_ns,
+            p999_ns,
             max_ns: layout::top(last, 0),
         }
     }
@@ -349,9 +351,9 @@ mod v2 {
         }
         let mut payload = bytes.get(HEADER..HEADER + len).ok_or("truncated payload")?;
         let mut out = LatencyHistogram::new();
-        let mut index = 0usize;
+        let (mut index, mut total) = (0usize, 0u64);
         while !payload.is_empty() {
-            let v = take_varint(&mut payload).ok_or("truncated count")?;
+            let v = varint::take_hdr(&mut payload).ok_or("truncated count")?;
             let n = ((v >> 1) as i64) ^ -((v & 1) as i64);
             if n < 0 {
                 index = index.saturating_add(n.unsigned_abs() as usize);
@@ -360,29 +362,15 @@ mod v2 {
                     if index >= COUNTERS {
                         return Err("histogram out of range: a value above 60 s".into());
                     }
-                    out.add_at(index as u32, n as u64);
+                    // Each counter appears once, in order.
+                    out.page_mut(index >> PAGE_BITS)[index & (PAGE - 1)] = n as u64;
+                    total = total.saturating_add(n as u64);
                 }
                 index += 1;
             }
         }
+        out.total = total;
         Ok(Some(out))
-    }
-
-    /// HdrHistogram's LEB128 of at most 9 bytes, the ninth taken whole.
-    fn take_varint(bytes: &mut &[u8]) -> Option<u64> {
-        let mut v = 0u64;
-        for k in 0..9 {
-            let (&b, rest) = bytes.split_first()?;
-            *bytes = rest;
-            if k == 8 {
-                return Some(v | (u64::from(b) << 56));
-            }
-            v |= u64::from(b & 0x7f) << (7 * k);
-            if b & 0x80 == 0 {
-                return Some(v);
-            }
-        }
-        None
     }
 }
 
@@ -483,11 +471,12 @@ mod tests {
         let mut coarse = Histogram::<u64>::new_with_bounds(1_000, 3_600_000_000_000, 2).unwrap();
         coarse.record_n(5_000, 3).unwrap();
         coarse.record(2_000_000).unwrap();
-        let mut bytes = Vec::new();
-        V2DeflateSerializer::new()
-            .serialize(&coarse, &mut bytes)
-            .unwrap();
-        let h = LatencyHistogram::from_v2_bytes(&bytes).unwrap();
+        let deflated = |h: &Histogram<u64>| {
+            let mut bytes = Vec::new();
+            V2DeflateSerializer::new().serialize(h, &mut bytes).unwrap();
+            bytes
+        };
+        let h = LatencyHistogram::from_v2_bytes(&deflated(&coarse)).unwrap();
         assert_eq!(h.len(), 4);
         let median = h.quantile_ns(0.5);
         assert!(
@@ -496,11 +485,7 @@ mod tests {
         );
         // An hour does not fit in 60 s.
         coarse.record(3_000_000_000_000).unwrap();
-        let mut bytes = Vec::new();
-        V2DeflateSerializer::new()
-            .serialize(&coarse, &mut bytes)
-            .unwrap();
-        let e = LatencyHistogram::from_v2_bytes(&bytes).unwrap_err();
+        let e = LatencyHistogram::from_v2_bytes(&deflated(&coarse)).unwrap_err();
         assert!(e.to_string().contains("out of range"), "{e}");
         let good = LatencyHistogram::new().to_v2_bytes();
         assert!(LatencyHistogram::from_v2_bytes(&good[..good.len() - 3]).is_err());

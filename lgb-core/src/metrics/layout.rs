@@ -80,6 +80,34 @@ pub(crate) fn quantile(
     0
 }
 
+/// Values at the ascending quantiles `qs`, each as [`quantile`] gives it, in one walk.
+pub(crate) fn quantiles<const N: usize>(
+    buckets: impl Iterator<Item = (u32, u64)>,
+    total: u64,
+    shift: u8,
+    qs: [f64; N],
+) -> [u64; N] {
+    debug_assert!(
+        qs.windows(2).all(|w| w[0] <= w[1]),
+        "quantiles out of order"
+    );
+    let targets = qs.map(|q| ((q.min(1.0) * total as f64).ceil() as u64).max(1));
+    let mut out = [0; N];
+    let (mut k, mut seen) = (0, 0);
+    for (i, n) in buckets {
+        seen += n;
+        while k < N && seen >= targets[k] {
+            let (low, width) = range(i, shift);
+            out[k] = if qs[k] == 0.0 { low } else { low + width - 1 };
+            k += 1;
+        }
+        if k == N {
+            break;
+        }
+    }
+    out
+}
+
 /// The middle value of a bucket, as HdrHistogram's `median_equivalent`.
 #[inline]
 fn middle(index: u32, shift: u8) -> u64 {

@@ -9,6 +9,7 @@ mod histogram;
 mod layout;
 pub mod sparse;
 pub mod timeline;
+mod varint;
 
 use std::collections::BTreeMap;
 

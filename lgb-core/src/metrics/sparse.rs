@@ -17,6 +17,7 @@
 use base64::Engine;
 
 use super::layout::{self, HIGHEST_NS};
+use super::varint;
 use super::LatencyHistogram;
 use crate::error::{Error, Result};
 
@@ -130,8 +131,8 @@ impl Iterator for Buckets<'_> {
                 }
                 *left -= 1;
                 // Checked when the bytes were taken in; a short read ends the walk.
-                let delta = take_varint(bytes)?;
-                let n = take_varint(bytes)?;
+                let delta = varint::take(bytes)?;
+                let n = varint::take(bytes)?;
                 let i = *next + (delta << *shift);
                 *next = i + (1 << *shift);
                 Some((i as u32, n))
@@ -174,8 +175,8 @@ impl SparseHistogram {
         let (mut len, mut total, mut next) = (0u32, 0u64, 0u32);
         for (i, n) in buckets {
             debug_assert!(len == 0 || i >= next, "pairs out of order");
-            put_varint(&mut bytes, u64::from(i - next));
-            put_varint(&mut bytes, n);
+            varint::put(&mut bytes, u64::from(i - next));
+            varint::put(&mut bytes, n);
             next = i + 1;
             len += 1;
             total += n;
@@ -414,6 +415,12 @@ impl SparseHistogram {
         layout::quantile(self.iter(), self.total, self.shift, q)
     }
 
+    /// Values at the ascending quantiles `qs`, each as [`SparseHistogram::quantile_ns`]
+    /// gives it, in one walk over the buckets.
+    pub fn quantiles_ns<const N: usize>(&self, qs: [f64; N]) -> [u64; N] {
+        layout::quantiles(self.iter(), self.total, self.shift, qs)
+    }
+
     /// Largest value (the top of the highest occupied bucket), as HdrHistogram's `max`.
     pub fn max_ns(&self) -> u64 {
         let last = match &self.store {
@@ -448,15 +455,15 @@ impl SparseHistogram {
         let mut out = Vec::with_capacity(12 + self.pairs_len() * 3);
         out.push(FORMAT);
         out.push(self.shift);
-        put_varint(&mut out, self.pairs_len() as u64);
+        varint::put(&mut out, self.pairs_len() as u64);
         if let Store::Packed { bytes, .. } = &self.store {
             out.extend_from_slice(bytes);
             return out;
         }
         let mut next = 0u32;
         for (i, n) in self.iter() {
-            put_varint(&mut out, u64::from((i - next) >> self.shift));
-            put_varint(&mut out, n);
+            varint::put(&mut out, u64::from((i - next) >> self.shift));
+            varint::put(&mut out, n);
             next = i + (1 << self.shift);
         }
         out
@@ -474,7 +481,7 @@ impl SparseHistogram {
         if shift > MAX_SHIFT {
             return Err(bad("precision shift out of range"));
         }
-        let len = take_varint(&mut rest).ok_or_else(|| bad("truncated"))?;
+        let len = varint::take(&mut rest).ok_or_else(|| bad("truncated"))?;
         let limit = u64::from(index_of(HIGHEST_NS)) + 1;
         if len > limit {
             return Err(bad("more buckets than the layout has"));
@@ -483,8 +490,8 @@ impl SparseHistogram {
         let mut total = 0u64;
         let mut next = 0u64;
         for _ in 0..len {
-            let delta = take_varint(&mut rest).ok_or_else(|| bad("truncated"))?;
-            let n = take_varint(&mut rest).ok_or_else(|| bad("truncated"))?;
+            let delta = varint::take(&mut rest).ok_or_else(|| bad("truncated"))?;
+            let n = varint::take(&mut rest).ok_or_else(|| bad("truncated"))?;
             let i = next
                 .checked_add(delta.checked_shl(u32::from(shift)).unwrap_or(u64::MAX))
                 .filter(|&i| i < limit)
@@ -525,39 +532,6 @@ impl SparseHistogram {
             )?))
         }
     }
-}
-
-fn put_varint(out: &mut Vec<u8>, mut v: u64) {
-    while v >= 0x80 {
-        out.push((v as u8) | 0x80);
-        v >>= 7;
-    }
-    out.push(v as u8);
-}
-
-#[inline]
-fn take_varint(bytes: &mut &[u8]) -> Option<u64> {
-    // Most gaps and counts of a second take one byte.
-    match bytes.split_first() {
-        Some((&b, rest)) if b < 0x80 => {
-            *bytes = rest;
-            Some(u64::from(b))
-        }
-        _ => take_long_varint(bytes),
-    }
-}
-
-fn take_long_varint(bytes: &mut &[u8]) -> Option<u64> {
-    let mut v = 0u64;
-    for shift in (0..64).step_by(7) {
-        let (&b, rest) = bytes.split_first()?;
-        *bytes = rest;
-        v |= u64::from(b & 0x7f).checked_shl(shift)?;
-        if b & 0x80 == 0 {
-            return Some(v);
-        }
-    }
-    None
 }
 
 impl serde::Serialize for SparseHistogram {
@@ -630,9 +604,11 @@ mod tests {
         assert_eq!(totals, full);
         assert_eq!(s, SparseHistogram::from_histogram(&full));
         assert_eq!(s.to_histogram(), full);
-        for q in [0.0, 0.1, 0.5, 0.9, 0.99, 0.999, 1.0] {
+        let qs = [0.0, 0.1, 0.5, 0.9, 0.99, 0.999, 1.0];
+        for q in qs {
             assert_eq!(s.quantile_ns(q), full.quantile_ns(q), "q={q}");
         }
+        assert_eq!(s.quantiles_ns(qs), qs.map(|q| full.quantile_ns(q)));
         assert_eq!(s.max_ns(), full.summary().max_ns);
         assert_eq!(s.mean_ns().to_bits(), full.summary().mean_ns.to_bits());
         assert_eq!(SparseHistogram::decode(&s.encode()).unwrap(), s);

@@ -174,12 +174,13 @@ pub fn interval_stats(latency: &SparseHistogram) -> IntervalStats {
     if latency.is_empty() {
         return IntervalStats::default();
     }
+    let [p50_ns, p90_ns, p99_ns, p999_ns] = latency.quantiles_ns([0.50, 0.90, 0.99, 0.999]);
     IntervalStats {
         mean_ns: latency.mean_ns(),
-        p50_ns: latency.quantile_ns(0.50),
-        p90_ns: latency.quantile_ns(0.90),
-        p99_ns: latency.quantile_ns(0.99),
-        p999_ns: latency.quantile_ns(0.999),
+        p50_ns,
+        p90_ns,
+        p99_ns,
+        p999_ns,
         max_ns: latency.max_ns(),
     }
 }
