@@ -26,7 +26,7 @@ type Page = Box<[u64; PAGE]>;
 
 /// Latencies in nanoseconds, from 1 ns (and so from 1 µs upwards at full precision)
 /// to 60 s, with 3 significant digits: HdrHistogram's bucket layout, with the
-/// counters of its 27,648 buckets kept in pages of 256 (2 KiB) allocated on first use.
+/// counters of its 27,389 buckets kept in pages of 256 (2 KiB) allocated on first use.
 /// A histogram of one database's latencies takes tens of KiB instead of 216 KiB, and
 /// an empty one (say, the failures of a test without any) nothing.
 ///

@@ -1,8 +1,9 @@
 //! [`SparseHistogram`]: the per-second latency of the timeline, kept as sorted
 //! `(bucket index, count)` pairs in exactly the bucket layout of [`LatencyHistogram`]
 //! (1 ns–60 s, 3 significant digits). A second holds a few hundred occupied buckets
-//! rather than the 27,648 counters (216 KiB) of a full histogram, merges exactly, and
-//! answers quantiles with the same values HdrHistogram gives for the same samples.
+//! (2–3 bytes each while it is only kept) rather than the 2 KiB pages of counters of a
+//! full histogram, merges exactly, and answers quantiles with the same values
+//! HdrHistogram gives for the same samples.
 //!
 //! Encoding (base64 in JSON): a format byte, the precision shift, the number of pairs,
 //! then per pair the index delta (shifted) and the count as LEB128 varints. Typical
