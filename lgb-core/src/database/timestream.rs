@@ -28,7 +28,7 @@
 //!   `endpoint` (a local moto server) discovery is off and the endpoint is used as is.
 //!   Clients are built once per adapter, and workers cache adapters by config.
 //!
-//! This module maps SDK errors once, in [`errors`]; nothing above it sees an SDK type.
+//! This module maps SDK errors once, in its `errors` module; nothing above it sees an SDK type.
 
 mod errors;
 mod mapping;

@@ -1,6 +1,6 @@
 //! JSON: for one run, the whole `result.json` content with two more keys, `summary`
 //! (the rows of `summary.csv`) and `cost` (the estimate); for a comparison, the
-//! [`Comparison`](super::Comparison) with the cost estimate of every run.
+//! [`Comparison`] with the cost estimate of every run.
 
 use std::io::Write;
 

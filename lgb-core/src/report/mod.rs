@@ -8,7 +8,7 @@
 //! `impl Write`, so the same code serves terminals, files and tests.
 //!
 //! This module reads results; it never runs anything. Cost estimates come from
-//! [`crate::results::cost`], comparisons from [`compare`].
+//! [`crate::results::cost`], comparisons from [`compare()`].
 //!
 //! ```
 //! use lgb_core::report::{Format, Report};
