@@ -219,10 +219,15 @@ pub fn fit_response(result: &mut WorkerResult, budget: usize) -> usize {
 /// This process's peak resident memory in KiB (`VmHWM` of /proc/self/status), where
 /// the platform has it.
 pub fn peak_rss_kb() -> Option<u64> {
+    status_kb("VmHWM:")
+}
+
+/// A `… kB` field of /proc/self/status (`VmHWM:`, `VmRSS:`), in KiB.
+pub(crate) fn status_kb(field: &str) -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     status
         .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .find_map(|l| l.strip_prefix(field))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }
 

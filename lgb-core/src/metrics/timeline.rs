@@ -44,8 +44,16 @@ impl Timeline {
         errors: u64,
         latency: &SparseHistogram,
     ) -> Result<()> {
-        let p = self
-            .points
+        let p = self.point_mut(second, operation);
+        p.ops += ops;
+        p.errors += errors;
+        p.latency.add(latency);
+        Ok(())
+    }
+
+    /// The point of (`second`, `operation`), empty if it was not there.
+    fn point_mut(&mut self, second: i64, operation: &str) -> &mut TimelinePoint {
+        self.points
             .entry((second, operation.to_string()))
             .or_insert_with(|| TimelinePoint {
                 second,
@@ -53,11 +61,7 @@ impl Timeline {
                 ops: 0,
                 errors: 0,
                 latency: SparseHistogram::new(),
-            });
-        p.ops += ops;
-        p.errors += errors;
-        p.latency.add(latency);
-        Ok(())
+            })
     }
 
     /// Adds `point` (taken as it is when its second and operation are new).
@@ -94,16 +98,7 @@ impl Timeline {
                 .count();
             let (group, tail) = rest.split_at(same);
             rest = tail;
-            let p = self
-                .points
-                .entry((first.second, first.operation.clone()))
-                .or_insert_with(|| TimelinePoint {
-                    second: first.second,
-                    operation: first.operation.clone(),
-                    ops: 0,
-                    errors: 0,
-                    latency: SparseHistogram::new(),
-                });
+            let p = self.point_mut(first.second, &first.operation);
             let latencies: Vec<&SparseHistogram> = group.iter().map(|q| &q.latency).collect();
             p.ops += group.iter().map(|q| q.ops).sum::<u64>();
             p.errors += group.iter().map(|q| q.errors).sum::<u64>();

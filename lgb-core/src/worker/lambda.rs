@@ -559,11 +559,7 @@ mod tests {
         let Some(_) = crate::protocol::peak_rss_kb() else {
             return; // not Linux: there is no peak to reset
         };
-        let rss_kb = || -> u64 {
-            let status = std::fs::read_to_string("/proc/self/status").unwrap();
-            let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
-            line.split_whitespace().nth(1).unwrap().parse().unwrap()
-        };
+        let rss_kb = || crate::protocol::status_kb("VmRSS:").expect("VmRSS");
         // 256 MiB touched and given back to the kernel: a peak well above the RSS.
         let big = vec![1u8; 256 << 20];
         assert_eq!(
