@@ -277,6 +277,10 @@ data "aws_iam_policy_document" "artifacts_bucket" {
 # For the person or CI role that runs `lgb run --target lambda|url` and
 # `lgb upload`: attach this document (output runner_policy_json) to it.
 data "aws_iam_policy_document" "runner" {
+  # `--target lambda` calls Invoke (lambda:InvokeFunction). `--target url` sends a
+  # SigV4-signed POST to the Function URL, which Lambda authorizes for both actions:
+  # Function URLs created since October 2025 need lambda:InvokeFunctionUrl and
+  # lambda:InvokeFunction for an AWS_IAM caller.
   statement {
     sid    = "InvokeWorkers"
     effect = "Allow"

@@ -53,10 +53,14 @@ resource "aws_lambda_function" "worker" {
     log_group  = aws_cloudwatch_log_group.worker[each.key].name
   }
 
+  # LGB_DEPLOYMENT pins the worker to what was deployed for it (the same
+  # `database` section the lgb_targets output shows): a request for another
+  # database type, address, endpoint, table or secret is refused before the
+  # worker connects anywhere (docs/security.md).
   environment {
     variables = {
-      RUST_LOG     = var.log_level
-      LGB_DATABASE = each.key
+      RUST_LOG       = var.log_level
+      LGB_DEPLOYMENT = jsonencode(local.database_settings[each.key])
     }
   }
 
@@ -79,7 +83,8 @@ resource "aws_lambda_function_url" "worker" {
   for_each = aws_lambda_function.worker
 
   function_name = each.value.function_name
-  # Callers sign with SigV4 and need lambda:InvokeFunctionUrl (see the
+  # Callers sign with SigV4 and need lambda:InvokeFunctionUrl and
+  # lambda:InvokeFunction (URLs created since October 2025 check both; see the
   # runner_policy_json output); never NONE.
   authorization_type = "AWS_IAM"
   invoke_mode        = "BUFFERED"

@@ -90,7 +90,13 @@ impl VirtualClock {
 
     /// Moves time forward by `d`.
     pub fn advance(&self, d: Duration) {
-        self.now.fetch_add(d.as_nanos() as u64, Ordering::SeqCst);
+        let ns = u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+        // Saturates at the end of the clock's range rather than wrapping to the start.
+        let _ = self
+            .now
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |now| {
+                Some(now.saturating_add(ns))
+            });
     }
 }
 

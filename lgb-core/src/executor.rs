@@ -132,7 +132,9 @@ pub async fn execute<C: Clock>(
         return Err(Error::config("concurrency", "must be at least 1"));
     }
     let start_ns = clock.now_ns();
-    let measure_start_ns = start_ns + plan.warmup.as_nanos() as u64;
+    // Saturating: a plan built in code may carry any `Duration`; a sum past the end of
+    // the clock means "never", not a wrapped instant in the past.
+    let measure_start_ns = start_ns.saturating_add(nanos(plan.warmup));
     let kinds = strategy.kinds();
     let stopped = Arc::new(AtomicBool::new(cancel.is_cancelled()));
     let _watcher = AbortOnDrop(tokio::spawn({
@@ -145,7 +147,7 @@ pub async fn execute<C: Clock>(
     let shared = Arc::new(Shared {
         deadline_ns: plan
             .duration
-            .map(|d| measure_start_ns + d.as_nanos() as u64),
+            .map(|d| measure_start_ns.saturating_add(nanos(d))),
         interval_ns: plan.rate.map(|r| 1e9 / r),
         origin_unix_ns: i128::from(clock.origin_unix_ms()) * 1_000_000,
         plan,
@@ -177,7 +179,7 @@ pub async fn execute<C: Clock>(
         .map(|_| OperationMetrics::new(plan.rate.is_some()))
         .collect();
     let mut end_ns = measure_start_ns;
-    let mut warmup_ops = 0;
+    let mut warmup_ops = 0u64;
     let mut acked: Option<KeySet> = None;
     for h in handles {
         match h.await {
@@ -186,7 +188,7 @@ pub async fn execute<C: Clock>(
                     mine.merge(theirs)?;
                 }
                 end_ns = end_ns.max(t.end_ns);
-                warmup_ops += t.warmup_ops;
+                warmup_ops = t.warmup_ops.saturating_add(warmup_ops);
                 if let Some(set) = &t.acked {
                     acked.get_or_insert_with(KeySet::default).union(set);
                 }
@@ -216,7 +218,10 @@ pub async fn execute<C: Clock>(
     };
     Ok(Execution {
         metrics,
-        start_unix_ms: ((shared.origin_unix_ns + i128::from(measure_start_ns)) / 1_000_000) as i64,
+        start_unix_ms: i64::try_from(
+            (shared.origin_unix_ns + i128::from(measure_start_ns)) / 1_000_000,
+        )
+        .unwrap_or(i64::MAX),
         window_ns,
         cancelled,
         warmup_ops,
@@ -226,6 +231,11 @@ pub async fn execute<C: Clock>(
             ns => Some(ns),
         },
     })
+}
+
+/// `d` in nanoseconds, `u64::MAX` when it does not fit (584 years and more).
+pub(crate) fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
 /// Aborts a task when dropped, whichever way [`execute`] returns.
@@ -263,8 +273,9 @@ impl Interval {
     fn start_at<C: Clock>(&mut self, s: &Shared<C>, now_ns: u64) {
         let unix_ns = s.origin_unix_ns + i128::from(now_ns);
         let second = unix_ns.div_euclid(1_000_000_000);
-        self.second = second as i64;
-        self.boundary_ns = ((second + 1) * 1_000_000_000 - s.origin_unix_ns).max(0) as u64;
+        self.second = i64::try_from(second).unwrap_or(i64::MAX);
+        let boundary = (second + 1) * 1_000_000_000 - s.origin_unix_ns;
+        self.boundary_ns = u64::try_from(boundary.max(0)).unwrap_or(u64::MAX);
     }
 
     fn flush<C: Clock>(&mut self, s: &Shared<C>, totals: &mut [OperationMetrics]) -> Result<()> {
@@ -362,7 +373,8 @@ async fn run_task<C: Clock>(
         let intended = match s.interval_ns {
             Some(iv) => {
                 let slot = s.next_slot.fetch_add(1, Ordering::Relaxed);
-                let at = start_ns + (slot as f64 * iv) as u64;
+                // `as` from a float saturates; the sum saturates too.
+                let at = start_ns.saturating_add((slot as f64 * iv) as u64);
                 if s.deadline_ns.is_some_and(|d| at >= d) {
                     break;
                 }
@@ -495,4 +507,84 @@ fn flush_progress<C: Clock>(s: &Shared<C>, pending: &mut (u64, u64)) {
         p.errors.fetch_add(pending.1, Ordering::Relaxed);
     }
     *pending = (0, 0);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::VirtualClock;
+    use crate::database::noop::NoopDatabase;
+    use crate::operation::{Mix, Step, WorkerKeys};
+    use crate::workload::{Distribution, KeyChooser, KeyFormatter, RecordGenerator};
+
+    fn contexts(n: u64) -> Vec<OpContext> {
+        let shared = Arc::new(WorkerKeys::new(10, 0, 1));
+        let records = Arc::new(RecordGenerator::new(1, 1, 8));
+        (0..n)
+            .map(|t| {
+                OpContext::new(
+                    t,
+                    KeyChooser::new(&Distribution::Uniform, 10, None, t, n),
+                    KeyFormatter::new("k"),
+                    records.clone(),
+                    shared.clone(),
+                )
+            })
+            .collect()
+    }
+
+    async fn run(plan: ExecutionPlan, cancel: CancellationToken) -> Execution {
+        let clock = VirtualClock::new();
+        // Not at zero: a sum from here past `u64::MAX` would overflow.
+        clock.advance(Duration::from_secs(1));
+        execute(
+            plan,
+            Strategy::Builtin(Mix::single("read", Step::Read)),
+            Arc::new(NoopDatabase::default()),
+            contexts(1),
+            clock,
+            cancel,
+            None,
+        )
+        .await
+        .expect("the run ends")
+    }
+
+    #[test]
+    fn nanos_saturate_instead_of_wrapping() {
+        assert_eq!(nanos(Duration::from_millis(1500)), 1_500_000_000);
+        assert_eq!(nanos(Duration::from_nanos(u64::MAX)), u64::MAX);
+        // `as u64` would keep the low 64 bits of 2^64 ns: 0.
+        assert_eq!(
+            nanos(Duration::from_nanos(u64::MAX) + Duration::from_nanos(1)),
+            u64::MAX
+        );
+        assert_eq!(nanos(Duration::MAX), u64::MAX);
+    }
+
+    #[tokio::test]
+    async fn durations_past_the_clock_saturate_to_never() {
+        // A deadline beyond the clock's range: the run ends on its operation count.
+        let plan = ExecutionPlan {
+            duration: Some(Duration::MAX),
+            operations: Some(3),
+            ..ExecutionPlan::default()
+        };
+        let e = run(plan, CancellationToken::new()).await;
+        assert!(!e.cancelled);
+        assert_eq!(e.metrics.ok() + e.metrics.failed(), 3);
+        // A warmup beyond it: nothing is ever measured, and stopping still works.
+        let plan = ExecutionPlan {
+            warmup: Duration::MAX,
+            duration: Some(Duration::MAX),
+            ..ExecutionPlan::default()
+        };
+        let cancel = CancellationToken::new();
+        cancel.cancel();
+        let e = run(plan, cancel).await;
+        assert!(e.cancelled);
+        assert_eq!(e.metrics.ok(), 0);
+        assert_eq!(e.window_ns, 0);
+        assert!(e.start_unix_ms > 1_700_000_000_000, "{}", e.start_unix_ms);
+    }
 }

@@ -172,14 +172,20 @@ pub const LAMBDA_INVOKER: Client = Client {
 };
 
 /// IAM actions of the runner's Function URL invoker (`runner::function_url`): a POST
-/// signed with SigV4 for service `lambda`, not an SDK call.
+/// signed with SigV4 for service `lambda`, not an SDK call. Lambda authorizes an
+/// `AWS_IAM` caller of a Function URL created since October 2025 for both
+/// `lambda:InvokeFunctionUrl` and `lambda:InvokeFunction` (older URLs, for a while,
+/// only for the first): the one signed request needs both.
 pub const FUNCTION_URL_INVOKER: Client = Client {
     name: "function url invoker",
     caller: Caller::Runner,
     sources: &["runner/function_url.rs"],
     // Not an SDK client: the test checks the signing for service `lambda` instead.
     receivers: &[],
-    calls: &[always("sign", "lambda:InvokeFunctionUrl")],
+    calls: &[
+        always("sign", "lambda:InvokeFunctionUrl"),
+        always("sign", "lambda:InvokeFunction"),
+    ],
 };
 
 /// IAM actions of the results upload to S3 (`results`, `lgb upload`).
@@ -365,6 +371,18 @@ mod tests {
                 "s3:PutObject"
             ]
         );
+        // A runner that only uses Function URLs needs both invoke actions too: the
+        // Lambda invoker's InvokeFunction is not what grants it.
+        let url: Vec<&str> = FUNCTION_URL_INVOKER
+            .calls
+            .iter()
+            .map(|c| c.action)
+            .collect();
+        assert_eq!(url, ["lambda:InvokeFunctionUrl", "lambda:InvokeFunction"]);
+        assert!(FUNCTION_URL_INVOKER
+            .calls
+            .iter()
+            .all(|c| c.when == When::Always));
         let ddb = required_actions(Caller::Worker("dynamodb"));
         assert!(ddb.contains(&"dynamodb:GetItem"));
         assert!(!ddb.contains(&"dynamodb:CreateTable"));

@@ -338,3 +338,48 @@ pub fn decode_request(payload: &[u8]) -> Result<WorkerRequest> {
         )
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::config::{OperationConfig, TestConfig};
+    use crate::units::HumanDuration;
+
+    #[test]
+    fn limits_refuse_durations_that_would_overflow_without_panicking() {
+        // Built in code, the durations skip the parser's 366-day bound: the worker's
+        // check must still add them without overflowing.
+        let mut test = TestConfig::new("t", OperationConfig::new("read"));
+        test.duration = Some(HumanDuration(Duration::MAX));
+        test.warmup = HumanDuration::secs(1);
+        let req = WorkerRequest {
+            version: PROTOCOL_VERSION,
+            run_id: "r".into(),
+            phase: Phase::Run,
+            test,
+            database: DatabaseConfig::new("memory"),
+            workload: WorkloadConfig::default(),
+            worker: WorkerSlot { index: 0, count: 1 },
+            seed: 1,
+        };
+        let problems = match check_limits(&req) {
+            Err(Error::Config(p)) => p,
+            other => panic!("expected config problems, got {other:?}"),
+        };
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(problems[0].path, "test.duration");
+        assert!(
+            problems[0].message.contains("under 14 minutes"),
+            "{problems:?}"
+        );
+        // The same request from JSON is refused while decoding, at the same path.
+        let mut json = serde_json::to_value(&req).unwrap();
+        json["test"]["duration"] = "18446744073709551615s".into();
+        let e = decode_request(json.to_string().as_bytes()).unwrap_err();
+        let p = e.config_problems();
+        assert_eq!(p[0].path, "test.duration", "{p:?}");
+        assert!(p[0].message.contains("366 days"), "{p:?}");
+    }
+}

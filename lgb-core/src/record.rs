@@ -219,13 +219,14 @@ pub struct OpMeta {
 }
 
 impl OpMeta {
-    /// Adds `other` into `self`.
+    /// Adds `other` into `self`; the counts saturate (they come from workers and
+    /// result files too, whose numbers may be anything).
     pub fn add(&mut self, other: &OpMeta) {
         self.read_units += other.read_units;
         self.write_units += other.write_units;
-        self.retries += other.retries;
-        self.bytes += other.bytes;
-        self.items += other.items;
+        self.retries = self.retries.saturating_add(other.retries);
+        self.bytes = self.bytes.saturating_add(other.bytes);
+        self.items = self.items.saturating_add(other.items);
     }
 }
 

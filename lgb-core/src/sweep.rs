@@ -106,7 +106,8 @@ impl SweepReport {
         p99_max: Option<Duration>,
         original_memory_mb: u32,
     ) -> Self {
-        let max_ns = p99_max.map(|d| d.as_nanos() as u64);
+        // Saturating: a limit past `u64::MAX` ns (584 years) is no limit, not a wrapped one.
+        let max_ns = p99_max.map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
         let priced = || {
             points
                 .iter()
@@ -151,7 +152,7 @@ pub fn point(run: &RunResult, tests: &[TestResult], memory_mb: u32) -> Result<Sw
         for m in t.metrics.operations.values() {
             latency.add(&m.latency);
         }
-        ops += t.metrics.ok() + t.metrics.failed();
+        ops = ops.saturating_add(t.metrics.ok().saturating_add(t.metrics.failed()));
         window_ns += t.window_ns;
         let cost = estimate_test(run, t, &prices);
         usd += cost.total_usd;
@@ -350,8 +351,12 @@ mod tests {
         assert_eq!(r.best_cost_latency, Some(512));
         let r = SweepReport::new(points.clone(), Some(Duration::from_millis(10)), 256);
         assert_eq!(r.cheapest, Some(1024));
-        let r = SweepReport::new(points, Some(Duration::from_millis(1)), 256);
+        let r = SweepReport::new(points.clone(), Some(Duration::from_millis(1)), 256);
         assert_eq!(r.cheapest, None);
+        // A limit of 2^64 ns is no limit; cast with `as`, it was 0 ns and refused all.
+        let huge = Duration::from_nanos(u64::MAX) + Duration::from_nanos(1);
+        let r = SweepReport::new(points, Some(huge), 256);
+        assert_eq!(r.cheapest, Some(512));
     }
 
     #[test]

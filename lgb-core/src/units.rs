@@ -10,6 +10,11 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// A duration written for people: `"30s"`, `"500ms"`, `"1m 30s"`, `"250us"`.
 ///
+/// Parsing (and so deserializing) refuses durations above [`HumanDuration::MAX`]
+/// (366 days): every duration of a config or a request is bounded, so sums of a few
+/// of them cannot overflow. A value built in code (`HumanDuration(Duration::MAX)`) is
+/// not checked; whoever adds such values still uses checked arithmetic.
+///
 /// ```
 /// use lgb_core::units::HumanDuration;
 /// let d: HumanDuration = serde_json::from_str("\"1m 30s\"").unwrap();
@@ -19,6 +24,9 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 pub struct HumanDuration(pub Duration);
 
 impl HumanDuration {
+    /// The longest duration lgb parses: 366 days.
+    pub const MAX: Duration = Duration::from_secs(366 * 24 * 60 * 60);
+
     /// `secs` seconds.
     pub const fn secs(secs: u64) -> Self {
         Self(Duration::from_secs(secs))
@@ -33,11 +41,15 @@ impl HumanDuration {
 impl std::str::FromStr for HumanDuration {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        humantime::parse_duration(s.trim())
-            .map(HumanDuration)
-            .map_err(|e| {
-                format!("`{s}` is not a duration ({e}); write for example \"30s\" or \"500ms\"")
-            })
+        let d = humantime::parse_duration(s.trim()).map_err(|e| {
+            format!("`{s}` is not a duration ({e}); write for example \"30s\" or \"500ms\"")
+        })?;
+        if d > Self::MAX {
+            return Err(format!(
+                "`{s}` is longer than the longest duration lgb accepts (366 days)"
+            ));
+        }
+        Ok(HumanDuration(d))
     }
 }
 
@@ -67,7 +79,7 @@ impl schemars::JsonSchema for HumanDuration {
     fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
         schemars::json_schema!({
             "type": "string",
-            "description": "A duration such as \"30s\", \"500ms\", \"1m 30s\" or \"250us\".",
+            "description": "A duration such as \"30s\", \"500ms\", \"1m 30s\" or \"250us\", at most 366 days.",
             "pattern": "^\\s*([0-9]+\\s*(ns|nsec|us|usec|µs|ms|msec|s|sec|secs|second|seconds|m|min|mins|minute|minutes|h|hr|hrs|hour|hours|d|day|days)\\s*)+$"
         })
     }
@@ -150,6 +162,26 @@ mod tests {
             serde_json::to_string(&HumanDuration::millis(1500)).unwrap(),
             "\"1s 500ms\""
         );
+    }
+
+    #[test]
+    fn durations_above_the_maximum_are_refused() {
+        assert_eq!(HumanDuration::MAX, Duration::from_secs(366 * 86_400));
+        let max: HumanDuration = "366d".parse().unwrap();
+        assert_eq!(max.0, HumanDuration::MAX);
+        let e = "366d 1ns".parse::<HumanDuration>().unwrap_err();
+        assert_eq!(
+            e,
+            "`366d 1ns` is longer than the longest duration lgb accepts (366 days)"
+        );
+        // The largest number of seconds humantime reads: no overflow later, refused now.
+        let e = serde_json::from_str::<HumanDuration>("\"18446744073709551615s\"")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("longest duration lgb accepts (366 days)"), "{e}");
+        // The schema says so too.
+        let schema = serde_json::to_string(&schemars::schema_for!(HumanDuration)).unwrap();
+        assert!(schema.contains("at most 366 days"), "{schema}");
     }
 
     #[test]

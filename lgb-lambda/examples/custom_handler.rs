@@ -93,7 +93,8 @@ fn worker() -> Worker {
     databases.register("kv", "a toy key-value store", |_: KvOptions| async {
         Ok(Arc::new(KvStore::default()) as Arc<dyn Database>)
     });
-    Worker::new(databases, OperationRegistry::default())
+    // Pinned to LGB_DEPLOYMENT when deployed; unpinned here.
+    Worker::new(databases, OperationRegistry::default()).pinned_from_env()
 }
 
 fn request(phase: &str, test: Value) -> Value {

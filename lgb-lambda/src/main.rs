@@ -2,7 +2,8 @@
 //!
 //! Everything real happens in [`lgb_core::worker::lambda::LambdaHandler`]: this file only
 //! starts JSON logging, builds the worker once (so adapters and their connections
-//! survive warm invocations) and hands each event to the handler.
+//! survive warm invocations), pinned to the deployment infra/ sets in `LGB_DEPLOYMENT`,
+//! and hands each event to the handler.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, UNIX_EPOCH};
@@ -26,7 +27,10 @@ async fn main() -> Result<(), Error> {
         .with_span_list(false)
         .with_ansi(false)
         .init();
-    let handler = Arc::new(LambdaHandler::new(Arc::new(Worker::default()), started));
+    let handler = Arc::new(LambdaHandler::new(
+        Arc::new(Worker::default().pinned_from_env()),
+        started,
+    ));
     run(service_fn(move |event: LambdaEvent<Value>| {
         let handler = handler.clone();
         async move {

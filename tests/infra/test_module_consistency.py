@@ -162,3 +162,41 @@ def test_checkov_skips_each_have_a_reason():
 def test_no_skips_hidden_in_the_hcl():
     for path in INFRA.glob("*.tf"):
         assert "checkov:skip" not in path.read_text(encoding="utf-8"), path.name
+
+
+def test_each_worker_is_pinned_to_its_deployment(module):
+    """workers.tf gives each function LGB_DEPLOYMENT, the `database` section the
+    lgb_targets output shows, so the worker refuses requests for anything else
+    (lgb_core::worker::Deployment; docs/security.md)."""
+    ((_, _, body),) = module.resources("aws_lambda_function")
+    variables = body["environment"][0]["variables"]
+    assert variables["LGB_DEPLOYMENT"] == "${jsonencode(local.database_settings[each.key])}"
+    outputs = (INFRA / "outputs.tf").read_text(encoding="utf-8")
+    assert "database      = local.database_settings[db]" in outputs
+
+
+@pytest.mark.parametrize("db", sorted(OPTION_STRUCTS))
+def test_pinned_destinations_are_options_of_the_adapter(db):
+    """The options a pinned worker keeps as deployed (`AdapterOptions::DESTINATIONS`)
+    exist; the ones the deployment leaves out are held at their default."""
+    path, struct = OPTION_STRUCTS[db]
+    source = (REPO / path).read_text(encoding="utf-8")
+    body = re.search(rf"pub struct {struct} \{{(.*?)\n\}}", source, re.S).group(1)
+    fields = set(re.findall(r"^\s*pub ([a-z_]+):", body, re.M))
+    found = re.search(r"const DESTINATIONS: &'static \[&'static str\] = &\[(.*?)\];", source, re.S)
+    assert found, f"{struct} lists no DESTINATIONS"
+    destinations = set(re.findall(r'"([a-z_]+)"', found.group(1)))
+    assert destinations and destinations <= fields, sorted(destinations - fields)
+    # Where the adapter connects is always among them.
+    assert destinations & {"address", "endpoint"}
+
+
+def test_the_immudb_worker_reads_only_the_deployed_secret(module):
+    """The secret id a pinned immudb worker accepts (its deployment's) is the only
+    one its role may read."""
+    settings = module.locals()["database_settings"]["immudb"]
+    assert "aws_secretsmanager_secret.immudb" in text(settings["password_secret_id"])
+    iam = (INFRA / "iam.tf").read_text(encoding="utf-8")
+    grants = re.findall(r'actions\s*=\s*\["secretsmanager:GetSecretValue"\]\s*\n\s*resources\s*=\s*\[(.*)\]\s*\n', iam)
+    # The worker role and the immudb task's execution role: both that one secret only.
+    assert grants and set(grants) == {"aws_secretsmanager_secret.immudb[0].arn"}, grants

@@ -66,7 +66,7 @@ def test_timestream_create_list(timestream_env):
 def test_immudb_login_set_get(immudb_env, immudb_probe):
     host, port = immudb_env["LGB_IMMUDB_ENDPOINT"].rsplit(":", 1)
     user = immudb_env.get("LGB_IMMUDB_USER", "immudb")
-    password = immudb_env.get("LGB_IMMUDB_PASSWORD", "immudb")
+    password = immudb_env.get("LGB_SECRET_IMMUDB_PASSWORD", "immudb")
     database = immudb_env.get("LGB_IMMUDB_DATABASE", "defaultdb")
     key = f"lgb-test-{uuid.uuid4().hex}"
     value = f"value {uuid.uuid4()}"

@@ -141,7 +141,7 @@ fn dynamodb_options_are_checked_without_connecting() {
 #[test]
 fn immudb_options_are_checked_without_connecting() {
     let server = Silent::new();
-    let db = |address: &str| serde_json::json!({"type": "immudb", "address": address, "password_env": "LGB_IMMUDB_PASSWORD"});
+    let db = |address: &str| serde_json::json!({"type": "immudb", "address": address, "password_env": "LGB_SECRET_IMMUDB_PASSWORD"});
     // A host without a port is refused where `connect` would have refused it.
     refuses(
         "immudb",
@@ -239,6 +239,33 @@ fn url_target_options_are_checked_without_connecting() {
         ),
         "runner.options.auth",
         "is not a Function URL auth type",
+        &server,
+    );
+}
+
+#[test]
+fn a_duration_that_would_overflow_exits_2_naming_it() {
+    // This config made `lgb validate` panic (exit 101) adding duration and warmup.
+    let mut bad = config(serde_json::json!({"type": "memory"}), serde_json::json!({}));
+    bad["tests"][0]["duration"] = "18446744073709551615s".into();
+    bad["tests"][0]["warmup"] = "1s".into();
+    let (code, err, _) = validate(&bad);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("tests[0].duration: "), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[cfg(feature = "immudb")]
+#[test]
+fn password_env_may_name_only_lgb_secret_variables() {
+    let server = Silent::new();
+    let db = |var: &str| serde_json::json!({"type": "immudb", "address": server.addr(), "password_env": var});
+    refuses(
+        "immudb password_env",
+        config(db("AWS_SECRET_ACCESS_KEY"), serde_json::json!({})),
+        config(db("LGB_SECRET_IMMUDB_PASSWORD"), serde_json::json!({})),
+        "database.password_env",
+        "LGB_SECRET_",
         &server,
     );
 }

@@ -100,6 +100,11 @@ fn typed_messages(value: &Value) -> Vec<ConfigProblem> {
 /// Validates a raw config document and returns the typed config, or every problem.
 pub fn validate_value(value: &Value, checks: &dyn OptionChecks) -> Result<BenchmarkConfig> {
     let mut problems = schema_problems(value);
+    if problems.is_empty() {
+        // What the schema cannot say (a duration above `HumanDuration::MAX`, say) the
+        // typed parser refuses: its first problem in each section, not only the first.
+        problems = typed_messages(value);
+    }
 
     // Adapter and operation options are open in the document schema; their own
     // factories check them, so their problems are reported alongside the others.
@@ -227,7 +232,12 @@ pub(crate) fn test_problems(t: &super::TestConfig, base: &str) -> Vec<ConfigProb
                 "must be longer than zero",
             ));
         }
-        if d.0 + t.warmup.0 > MAX_TEST_DURATION {
+        // Checked: a request built in code may carry durations the parser would refuse
+        // (above `HumanDuration::MAX`), and a worker checks those too.
+        if d.0
+            .checked_add(t.warmup.0)
+            .is_none_or(|total| total > MAX_TEST_DURATION)
+        {
             p.push(ConfigProblem::new(
                 at("duration"),
                 "duration plus warmup must stay under 14 minutes (a Lambda invocation ends at 15)",
@@ -334,5 +344,102 @@ mod tests {
         );
         assert_eq!(pointer_to_path(""), "");
         assert_eq!(pointer_to_path("/a~1b"), "a/b");
+    }
+
+    /// Option checks that find nothing: the document's own rules only.
+    struct NoOptionChecks;
+
+    impl OptionChecks for NoOptionChecks {
+        fn database_problems(&self, _: &DatabaseConfig) -> Vec<ConfigProblem> {
+            Vec::new()
+        }
+        fn operation_problems(&self, _: &OperationConfig) -> Vec<ConfigProblem> {
+            Vec::new()
+        }
+        fn fit_problems(&self, _: &BenchmarkConfig) -> Vec<ConfigProblem> {
+            Vec::new()
+        }
+    }
+
+    fn problems_of(test: &str) -> Vec<ConfigProblem> {
+        let doc = format!(
+            r#"{{"database": {{"type": "memory"}}, "tests": [{{"name": "a", "operation": {{"type": "read"}}, {test}}}]}}"#
+        );
+        let value: Value = serde_json::from_str(&doc).unwrap();
+        match validate_value(&value, &NoOptionChecks) {
+            Err(Error::Config(p)) => p,
+            other => panic!("expected config problems for {test}, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_duration_that_would_overflow_is_a_problem_at_its_path() {
+        let p = problems_of(r#""duration": "18446744073709551615s", "warmup": "1s""#);
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert_eq!(p[0].path, "tests[0].duration");
+        assert!(
+            p[0].message
+                .contains("longer than the longest duration lgb accepts (366 days)"),
+            "{p:?}"
+        );
+        let p = problems_of(r#""duration": "1s", "warmup": "18446744073709551615s""#);
+        assert_eq!(p[0].path, "tests[0].warmup", "{p:?}");
+        // Every section's problem is reported, not only the first one met.
+        let doc: Value = serde_json::from_str(
+            r#"{"database": {"type": "memory"}, "runner": {"ramp": "400d"},
+                "tests": [{"name": "a", "operation": {"type": "read"}, "duration": "400d"}]}"#,
+        )
+        .unwrap();
+        let Err(Error::Config(p)) = validate_value(&doc, &NoOptionChecks) else {
+            panic!("refused")
+        };
+        let paths: Vec<&str> = p.iter().map(|p| p.path.as_str()).collect();
+        assert_eq!(paths, ["runner.ramp", "tests[0].duration"], "{p:?}");
+        // Within the parser's bound, the sum is checked against the Lambda limit.
+        let p = problems_of(r#""duration": "366d", "warmup": "366d""#);
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert_eq!(p[0].path, "tests[0].duration");
+        assert!(p[0].message.contains("under 14 minutes"), "{p:?}");
+        let p = problems_of(r#""duration": "13m", "warmup": "2m""#);
+        assert_eq!(p[0].path, "tests[0].duration");
+        assert!(p[0].message.contains("duration plus warmup"), "{p:?}");
+        let ok: Value = serde_json::from_str(
+            r#"{"database": {"type": "memory"}, "tests": [{"name": "a", "operation": {"type": "read"}, "duration": "13m", "warmup": "1m"}]}"#,
+        )
+        .unwrap();
+        assert!(validate_value(&ok, &NoOptionChecks).is_ok());
+    }
+
+    #[test]
+    fn durations_built_in_code_above_the_parser_bound_are_checked_not_added() {
+        use crate::units::HumanDuration;
+        use std::time::Duration;
+        let mut t = crate::config::TestConfig::new("t", OperationConfig::new("read"));
+        for (duration, warmup) in [
+            (Duration::MAX, Duration::from_secs(1)),
+            (Duration::from_secs(1), Duration::MAX),
+            (Duration::MAX, Duration::MAX),
+        ] {
+            t.duration = Some(HumanDuration(duration));
+            t.warmup = HumanDuration(warmup);
+            let p = test_problems(&t, "test");
+            assert_eq!(p.len(), 1, "{p:?}");
+            assert_eq!(p[0].path, "test.duration");
+            assert!(p[0].message.contains("under 14 minutes"), "{p:?}");
+        }
+        t.duration = None;
+        t.warmup = HumanDuration(Duration::MAX);
+        let p = test_problems(&t, "test");
+        assert_eq!(
+            p.iter().map(|p| p.path.as_str()).collect::<Vec<_>>(),
+            ["test.warmup"]
+        );
+        t.warmup = HumanDuration::default();
+        t.timeout = HumanDuration(Duration::MAX);
+        let p = test_problems(&t, "test");
+        assert_eq!(
+            p.iter().map(|p| p.path.as_str()).collect::<Vec<_>>(),
+            ["test.timeout"]
+        );
     }
 }

@@ -35,7 +35,6 @@ mod query;
 mod table;
 
 use std::future::Future;
-use std::time::Instant;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::config::http::HttpResponse;
@@ -215,7 +214,7 @@ impl Database for DynamoDbDatabase {
     }
 
     async fn batch_write(&self, records: &[Record]) -> Result<BatchOutcome> {
-        let deadline = Instant::now() + self.options.batch_deadline.0;
+        let deadline = batch::deadline_after(self.options.batch_deadline.0);
         let mut out = BatchOutcome::default();
         let mut chunk: Vec<(usize, WriteRequest, usize)> = Vec::with_capacity(MAX_BATCH_WRITE);
         let mut chunk_keys: Vec<(&str, Option<i64>)> = Vec::with_capacity(MAX_BATCH_WRITE);

@@ -86,6 +86,15 @@ impl Drop for ImmudbDatabase {
     }
 }
 
+/// The period of the keep-alive task for a configured `interval`. tokio's interval
+/// panics on a zero period, and on an instant past the clock's range (`now + period`
+/// when it is set up and after each tick): the options refuse zero and the parser
+/// anything above [`HumanDuration::MAX`](crate::units::HumanDuration::MAX), but
+/// options built in code are not parsed, so the period is clamped to that range here.
+fn keepalive_period(interval: Duration) -> Duration {
+    interval.clamp(Duration::from_millis(1), crate::units::HumanDuration::MAX)
+}
+
 impl ImmudbDatabase {
     /// Connects, opens a session and, in verified mode, fetches the state to trust
     /// (trust on first use, as immudb's SDKs do).
@@ -130,7 +139,7 @@ impl ImmudbDatabase {
         let inner = Arc::new(db);
         let keepalive = tokio::spawn(keep_alive(
             Arc::downgrade(&inner),
-            inner.options.keepalive_interval.0,
+            keepalive_period(inner.options.keepalive_interval.0),
         ));
         Ok(Self { inner, keepalive })
     }
@@ -576,6 +585,20 @@ mod tests {
     use crate::record::Value;
     use tonic::Status;
 
+    #[tokio::test]
+    async fn keepalive_periods_stay_in_the_range_tokio_takes() {
+        assert_eq!(
+            keepalive_period(Duration::from_secs(30)),
+            Duration::from_secs(30)
+        );
+        assert_eq!(keepalive_period(Duration::ZERO), Duration::from_millis(1));
+        // What `session::keep_alive` does with it: neither panics.
+        let every = keepalive_period(Duration::MAX);
+        assert_eq!(every, crate::units::HumanDuration::MAX);
+        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        tick.reset();
+    }
+
     #[test]
     fn password_never_prints() {
         let mut o = ImmudbOptions::new("127.0.0.1:1", "hunter2");
@@ -592,24 +615,48 @@ mod tests {
     fn exactly_one_password_source_is_required() {
         let mut o = ImmudbOptions::new("127.0.0.1:1", "x");
         assert!(o.problems().is_empty());
-        o.password_env = Some("VAR".into());
+        o.password_env = Some("LGB_SECRET_VAR".into());
         assert_eq!(o.problems()[0].path, "password");
         o.password = None;
         o.password_env = None;
         assert_eq!(o.problems()[0].path, "password");
         let registry = crate::database::DatabaseRegistry::with_builtins();
         let f = registry.factory("immudb").unwrap();
-        let problems = f.validate(&serde_json::json!({"password_env": "X", "verified": "yes"}));
+        let problems =
+            f.validate(&serde_json::json!({"password_env": "LGB_SECRET_X", "verified": "yes"}));
         assert_eq!(problems[0].path, "database.verified", "{problems:?}");
         assert!(f
-            .validate(&serde_json::json!({"password_env": "X"}))
+            .validate(&serde_json::json!({"password_env": "LGB_SECRET_X"}))
             .is_empty());
-        let problems = f.validate(&serde_json::json!({"password_env": "X", "address": "db"}));
+        let problems =
+            f.validate(&serde_json::json!({"password_env": "LGB_SECRET_X", "address": "db"}));
         assert_eq!(problems[0].path, "database.address", "{problems:?}");
         assert!(
             problems[0].message.contains("names no port"),
             "{problems:?}"
         );
+    }
+
+    #[test]
+    fn password_env_names_only_lgb_secret_variables() {
+        let registry = crate::database::DatabaseRegistry::with_builtins();
+        let f = registry.factory("immudb").unwrap();
+        for bad in [
+            "AWS_SECRET_ACCESS_KEY",
+            "AWS_SESSION_TOKEN",
+            "HOME",
+            "LGB_SECRET_",
+            "LGB_SECRET_A-B",
+            "lgb_secret_x",
+        ] {
+            let problems = f.validate(&serde_json::json!({"password_env": bad}));
+            assert_eq!(problems.len(), 1, "{bad}: {problems:?}");
+            assert_eq!(problems[0].path, "database.password_env", "{bad}");
+            assert!(problems[0].message.contains("LGB_SECRET_"), "{problems:?}");
+        }
+        assert!(f
+            .validate(&serde_json::json!({"password_env": "LGB_SECRET_IMMUDB_PASSWORD"}))
+            .is_empty());
     }
 
     #[test]

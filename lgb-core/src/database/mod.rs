@@ -187,6 +187,11 @@ pub trait DatabaseFactory: Send + Sync {
     ) -> Option<u64> {
         None
     }
+    /// Options that say where the adapter connects (see
+    /// [`AdapterOptions::DESTINATIONS`]); none by default.
+    fn destinations(&self) -> &'static [&'static str] {
+        &[]
+    }
 }
 
 /// Options of one adapter type: deserialized from the `database` section (without
@@ -252,6 +257,47 @@ pub trait AdapterOptions: DeserializeOwned + schemars::JsonSchema + Send + 'stat
     fn memory_needed(&self, _records: u64, _record_bytes: u64, _fields: u64) -> Option<u64> {
         None
     }
+
+    /// Options that say where the adapter connects or where it reads a secret (an
+    /// address, an endpoint, a table, a secret id). A pinned worker
+    /// ([`crate::worker::Deployment`]) refuses a request that sets one of them to
+    /// anything but what it was deployed with. The default names none: an adapter
+    /// with such options must list them, or a deployment must name them.
+    const DESTINATIONS: &'static [&'static str] = &[];
+}
+
+/// The prefix every environment variable that holds a secret must have
+/// (`password_env`, `token_env`): a request may not name any other variable, so it
+/// cannot make a worker send its own AWS keys (`AWS_SECRET_ACCESS_KEY`) as a password.
+pub const SECRET_ENV_PREFIX: &str = "LGB_SECRET_";
+
+/// Why `name` may not be read as a secret's variable, or `None` when it may.
+///
+/// ```
+/// use lgb_core::database::secret_env_problem;
+/// assert!(secret_env_problem("LGB_SECRET_IMMUDB_PASSWORD").is_none());
+/// assert!(secret_env_problem("AWS_SECRET_ACCESS_KEY").is_some());
+/// ```
+pub fn secret_env_problem(name: &str) -> Option<String> {
+    let ok = name.strip_prefix(SECRET_ENV_PREFIX).is_some_and(|rest| {
+        !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    });
+    (!ok).then(|| {
+        format!(
+            "`{name}` is not a secret's variable: only variables named {SECRET_ENV_PREFIX}<NAME> \
+             (letters, digits and `_`) may hold a password or token"
+        )
+    })
+}
+
+/// The value of the secret variable `name` (see [`SECRET_ENV_PREFIX`]); `path` names
+/// the option in errors. Refuses any other variable even if validation was skipped.
+pub fn read_secret_env(name: &str, path: &str) -> Result<String> {
+    if let Some(why) = secret_env_problem(name) {
+        return Err(Error::config(path, why));
+    }
+    std::env::var(name)
+        .map_err(|_| Error::config(path, format!("environment variable `{name}` is not set")))
 }
 
 fn under_database(path: &str, message: String) -> ConfigProblem {
@@ -339,6 +385,10 @@ where
         parse_options::<C>(options)
             .ok()?
             .memory_needed(records, record_bytes, fields)
+    }
+
+    fn destinations(&self) -> &'static [&'static str] {
+        C::DESTINATIONS
     }
 }
 
@@ -501,6 +551,12 @@ impl DatabaseRegistry {
             Ok(f) => f.validate(&serde_json::Value::Object(config.options.clone())),
             Err(e) => e.config_problems().to_vec(),
         }
+    }
+
+    /// The options of adapter `kind` that say where it connects or reads a secret
+    /// ([`AdapterOptions::DESTINATIONS`]); none for an unknown adapter.
+    pub fn destinations(&self, kind: &str) -> &'static [&'static str] {
+        self.factories.get(kind).map_or(&[], |f| f.destinations())
     }
 
     /// Builds an adapter from its config.

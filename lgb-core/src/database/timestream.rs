@@ -213,6 +213,9 @@ impl TimestreamOptions {
 }
 
 impl AdapterOptions for TimestreamOptions {
+    /// Where requests go: a pinned worker keeps these as deployed.
+    const DESTINATIONS: &'static [&'static str] = &["database", "table", "region", "endpoint"];
+
     /// The same for every option set.
     fn capabilities(&self) -> Option<Capabilities> {
         Some(capabilities())

@@ -153,12 +153,19 @@ impl LatencyHistogram {
         layout::quantile(self.buckets(), self.total, 0, q)
     }
 
-    /// The compressed V2 encoding (HdrHistogram's standard wire form).
+    /// The compressed V2 encoding (HdrHistogram's standard wire form). The encoding
+    /// carries counts up to `i64::MAX`; a larger one (only a saturated merge of
+    /// counts from elsewhere makes one) is written as `i64::MAX`.
     pub fn to_v2_bytes(&self) -> Vec<u8> {
+        let mut h = Histogram::new_with_bounds(1, HIGHEST_NS, SIGFIG)
+            .expect("constant histogram bounds are valid");
+        for (i, n) in self.buckets() {
+            h.saturating_record_n(value_of(i), n.min(i64::MAX as u64));
+        }
         let mut out = Vec::new();
         V2DeflateSerializer::new()
-            .serialize(&self.to_hdr(), &mut out)
-            .expect("serializing to memory cannot fail");
+            .serialize(&h, &mut out)
+            .expect("serializing to memory cannot fail: every count fits the encoding");
         out
     }
 
@@ -366,7 +373,8 @@ mod v2 {
                     out.page_mut(index >> PAGE_BITS)[index & (PAGE - 1)] = n as u64;
                     total = total.saturating_add(n as u64);
                 }
-                index += 1;
+                // Saturating: skips of up to 2^63 each may already have put it there.
+                index = index.saturating_add(1);
             }
         }
         out.total = total;
@@ -490,6 +498,67 @@ mod tests {
         let good = LatencyHistogram::new().to_v2_bytes();
         assert!(LatencyHistogram::from_v2_bytes(&good[..good.len() - 3]).is_err());
         assert!(LatencyHistogram::from_v2_bytes(&[0x1c, 0x84, 0x93, 0x14]).is_err());
+    }
+
+    /// A plain V2 encoding of lgb's layout with `payload` as its counts.
+    fn v2_with(payload: &[u8]) -> Vec<u8> {
+        let mut b = Vec::new();
+        b.extend_from_slice(&0x1c84_9313_u32.to_be_bytes());
+        b.extend_from_slice(&(payload.len() as u32).to_be_bytes());
+        b.extend_from_slice(&0u32.to_be_bytes());
+        b.extend_from_slice(&u32::from(SIGFIG).to_be_bytes());
+        b.extend_from_slice(&1u64.to_be_bytes());
+        b.extend_from_slice(&HIGHEST_NS.to_be_bytes());
+        b.extend_from_slice(&1.0f64.to_bits().to_be_bytes());
+        b.extend_from_slice(payload);
+        b
+    }
+
+    /// HdrHistogram's zigzag varint of `n` (LEB128, the ninth byte whole).
+    fn zigzag(n: i64) -> Vec<u8> {
+        let mut v = ((n << 1) ^ (n >> 63)) as u64;
+        let mut out = Vec::new();
+        for _ in 0..8 {
+            if v < 0x80 {
+                out.push(v as u8);
+                return out;
+            }
+            out.push((v as u8) | 0x80);
+            v >>= 7;
+        }
+        out.push(v as u8);
+        out
+    }
+
+    #[test]
+    fn hostile_counts_and_skips_saturate() {
+        // Two skips of 2^63 counters saturate the position; a zero count after them
+        // must not step past `usize::MAX`, and a count there is out of range.
+        let mut skips = [zigzag(i64::MIN), zigzag(i64::MIN)].concat();
+        skips.extend(zigzag(0));
+        assert!(LatencyHistogram::from_v2_bytes(&v2_with(&skips))
+            .unwrap()
+            .is_empty());
+        skips.extend(zigzag(1));
+        let e = LatencyHistogram::from_v2_bytes(&v2_with(&skips)).unwrap_err();
+        assert!(e.to_string().contains("out of range"), "{e}");
+        // Three counters of 2^63 - 1: the total saturates, and every statistic (whose
+        // walk passes more than `u64::MAX` samples) still answers.
+        let counts = [zigzag(i64::MAX), zigzag(i64::MAX), zigzag(i64::MAX)].concat();
+        let mut h = LatencyHistogram::from_v2_bytes(&v2_with(&counts)).unwrap();
+        assert_eq!(h.len(), u64::MAX);
+        let s = h.summary();
+        assert_eq!((s.count, s.min_ns, s.max_ns), (u64::MAX, 0, 2));
+        assert_eq!(h.quantile_ns(1.0), 2);
+        assert_eq!(LatencyHistogram::decode(&h.encode()).unwrap(), h);
+        // Merged, the counts pass what the V2 encoding carries (`i64::MAX`): they are
+        // written as that, not refused with a panic.
+        let copy = h.clone();
+        h.add(&copy);
+        assert_eq!(h.len(), u64::MAX);
+        assert!(h.buckets().all(|(_, n)| n == u64::MAX - 1));
+        let back = LatencyHistogram::decode(&h.encode()).unwrap();
+        assert_eq!(back, copy);
     }
 
     #[test]

@@ -69,9 +69,10 @@ pub(crate) fn quantile(
 ) -> u64 {
     let q = q.min(1.0);
     let target = ((q * total as f64).ceil() as u64).max(1);
-    let mut seen = 0;
+    let mut seen = 0u64;
     for (i, n) in buckets {
-        seen += n;
+        // Saturating: merged counts from anywhere may sum past `u64::MAX`.
+        seen = seen.saturating_add(n);
         if seen >= target {
             let (low, width) = range(i, shift);
             return if q == 0.0 { low } else { low + width - 1 };
@@ -93,9 +94,9 @@ pub(crate) fn quantiles<const N: usize>(
     );
     let targets = qs.map(|q| ((q.min(1.0) * total as f64).ceil() as u64).max(1));
     let mut out = [0; N];
-    let (mut k, mut seen) = (0, 0);
+    let (mut k, mut seen) = (0, 0u64);
     for (i, n) in buckets {
-        seen += n;
+        seen = seen.saturating_add(n);
         while k < N && seen >= targets[k] {
             let (low, width) = range(i, shift);
             out[k] = if qs[k] == 0.0 { low } else { low + width - 1 };

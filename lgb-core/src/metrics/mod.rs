@@ -4,6 +4,9 @@
 //!
 //! Everything here merges exactly: adding the metrics of N workers gives the metrics of
 //! all their operations, never an average of percentiles.
+//!
+//! Counts come from workers and result files, which may be anyone's: every sum of them
+//! saturates at `u64::MAX` instead of overflowing.
 
 mod histogram;
 mod layout;
@@ -44,22 +47,24 @@ impl ErrorLog {
 
     /// Counts one error of `class`, taking the message only if a sample is still needed.
     pub fn record_class(&mut self, class: ErrorClass, message: impl FnOnce() -> String) {
-        *self.counts.entry(class).or_default() += 1;
+        let n = self.counts.entry(class).or_default();
+        *n = n.saturating_add(1);
         let samples = self.samples.entry(class).or_default();
         if samples.len() < SAMPLES_PER_CLASS {
             samples.push(redact(&message()));
         }
     }
 
-    /// Total errors.
+    /// Total errors (saturating).
     pub fn total(&self) -> u64 {
-        self.counts.values().sum()
+        saturating_sum(self.counts.values().copied())
     }
 
     /// Adds `other` into `self`.
     pub fn merge(&mut self, other: &ErrorLog) {
         for (c, n) in &other.counts {
-            *self.counts.entry(*c).or_default() += n;
+            let mine = self.counts.entry(*c).or_default();
+            *mine = mine.saturating_add(*n);
         }
         for (c, msgs) in &other.samples {
             let mine = self.samples.entry(*c).or_default();
@@ -107,7 +112,7 @@ impl OperationMetrics {
     /// at `start_ns`, and ended at `end_ns`.
     #[inline]
     pub fn record_ok(&mut self, intended_ns: u64, start_ns: u64, end_ns: u64, meta: &OpMeta) {
-        self.ok += 1;
+        self.ok = self.ok.saturating_add(1);
         self.latency.record_ns(end_ns.saturating_sub(intended_ns));
         if let Some(s) = &mut self.service {
             s.record_ns(end_ns.saturating_sub(start_ns));
@@ -117,7 +122,7 @@ impl OperationMetrics {
 
     /// Records a failure.
     pub fn record_err(&mut self, intended_ns: u64, end_ns: u64, err: &Error) {
-        self.failed += 1;
+        self.failed = self.failed.saturating_add(1);
         self.failed_latency
             .record_ns(end_ns.saturating_sub(intended_ns));
         self.errors.record(err);
@@ -125,8 +130,8 @@ impl OperationMetrics {
 
     /// Adds `other` into `self` (exact).
     pub fn merge(&mut self, other: &OperationMetrics) -> Result<()> {
-        self.ok += other.ok;
-        self.failed += other.failed;
+        self.ok = self.ok.saturating_add(other.ok);
+        self.failed = self.failed.saturating_add(other.failed);
         self.latency.add(&other.latency);
         match (&mut self.service, &other.service) {
             (Some(a), Some(b)) => a.add(b),
@@ -139,9 +144,9 @@ impl OperationMetrics {
         Ok(())
     }
 
-    /// Operations attempted.
+    /// Operations attempted (saturating).
     pub fn total(&self) -> u64 {
-        self.ok + self.failed
+        self.ok.saturating_add(self.failed)
     }
 }
 
@@ -176,10 +181,10 @@ pub struct VerifyReport {
 impl VerifyReport {
     /// Adds `other` into `self`.
     pub fn add(&mut self, other: &VerifyReport) {
-        self.acknowledged += other.acknowledged;
-        self.found += other.found;
-        self.missing += other.missing;
-        self.unchecked += other.unchecked;
+        self.acknowledged = self.acknowledged.saturating_add(other.acknowledged);
+        self.found = self.found.saturating_add(other.found);
+        self.missing = self.missing.saturating_add(other.missing);
+        self.unchecked = self.unchecked.saturating_add(other.unchecked);
     }
 }
 
@@ -202,15 +207,21 @@ impl TestMetrics {
         Ok(())
     }
 
-    /// Successful operations over all kinds.
+    /// Successful operations over all kinds (saturating).
     pub fn ok(&self) -> u64 {
-        self.operations.values().map(|m| m.ok).sum()
+        saturating_sum(self.operations.values().map(|m| m.ok))
     }
 
-    /// Failed operations over all kinds.
+    /// Failed operations over all kinds (saturating).
     pub fn failed(&self) -> u64 {
-        self.operations.values().map(|m| m.failed).sum()
+        saturating_sum(self.operations.values().map(|m| m.failed))
     }
+}
+
+/// The sum of `counts`, `u64::MAX` if it would overflow (`Iterator::sum` panics in
+/// debug builds and wraps in release ones).
+pub(crate) fn saturating_sum(counts: impl IntoIterator<Item = u64>) -> u64 {
+    counts.into_iter().fold(0, u64::saturating_add)
 }
 
 #[cfg(test)]
@@ -253,5 +264,64 @@ mod tests {
         let json = serde_json::to_string(&a).unwrap();
         let back: OperationMetrics = serde_json::from_str(&json).unwrap();
         assert_eq!(back, a);
+    }
+
+    #[test]
+    fn counts_from_results_saturate_when_merged() {
+        // Error logs as a hostile worker result or results file may carry them.
+        let log: ErrorLog = serde_json::from_str(&format!(
+            r#"{{"counts": {{"backend": {}, "timeout": {}}}, "samples": {{}}}}"#,
+            u64::MAX - 1,
+            u64::MAX - 1
+        ))
+        .unwrap();
+        assert_eq!(log.total(), u64::MAX);
+        let mut merged = log.clone();
+        merged.merge(&log);
+        assert_eq!(merged.counts[&ErrorClass::Backend], u64::MAX);
+        assert_eq!(merged.counts[&ErrorClass::Timeout], u64::MAX);
+        merged.record(&Error::Backend("one more".into()));
+        assert_eq!(merged.counts[&ErrorClass::Backend], u64::MAX);
+
+        let mut op = OperationMetrics {
+            ok: u64::MAX - 1,
+            failed: u64::MAX - 1,
+            meta: OpMeta {
+                retries: u32::MAX,
+                bytes: u64::MAX,
+                items: 1,
+                ..OpMeta::default()
+            },
+            ..OperationMetrics::default()
+        };
+        assert_eq!(op.total(), u64::MAX);
+        let other = op.clone();
+        op.merge(&other).unwrap();
+        assert_eq!((op.ok, op.failed), (u64::MAX, u64::MAX));
+        assert_eq!(
+            (op.meta.retries, op.meta.bytes, op.meta.items),
+            (u32::MAX, u64::MAX, 2)
+        );
+        op.record_ok(0, 0, 1, &OpMeta::default());
+        op.record_err(0, 1, &Error::Timeout("slow".into()));
+        assert_eq!((op.ok, op.failed), (u64::MAX, u64::MAX));
+
+        let mut test = TestMetrics::default();
+        test.operations.insert("read".into(), op.clone());
+        test.operations.insert("write".into(), op);
+        test.verify = Some(VerifyReport {
+            acknowledged: u64::MAX,
+            found: u64::MAX,
+            missing: 1,
+            unchecked: 0,
+        });
+        let copy = test.clone();
+        test.merge(&copy).unwrap();
+        assert_eq!((test.ok(), test.failed()), (u64::MAX, u64::MAX));
+        let v = test.verify.unwrap();
+        assert_eq!(
+            (v.acknowledged, v.found, v.missing),
+            (u64::MAX, u64::MAX, 2)
+        );
     }
 }

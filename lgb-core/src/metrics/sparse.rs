@@ -87,7 +87,7 @@ impl Dense {
             if k >= self.counts.len() {
                 self.counts.resize(k + 1, 0);
             }
-            self.counts[k] += n;
+            self.counts[k] = self.counts[k].saturating_add(n);
         }
     }
 }
@@ -292,7 +292,7 @@ impl SparseHistogram {
         for (i, n) in self.iter() {
             let i = i & mask;
             match out.last_mut() {
-                Some(last) if last.0 == i => last.1 += n,
+                Some(last) if last.0 == i => last.1 = last.1.saturating_add(n),
                 _ => out.push((i, n)),
             }
         }
@@ -301,6 +301,7 @@ impl SparseHistogram {
     }
 
     /// Adds every sample of `other` (exact, at the coarser of the two precisions).
+    /// Counts saturate at `u64::MAX` (decoded histograms may carry any counts).
     pub fn add(&mut self, other: &SparseHistogram) {
         if other.is_empty() {
             return;
@@ -315,7 +316,7 @@ impl SparseHistogram {
         } else if other.shift < self.shift {
             other.to_mut().coarsen(self.shift);
         }
-        self.total += other.total;
+        self.total = self.total.saturating_add(other.total);
         let shift = self.shift;
         if let Store::Dense(dense) = &mut self.store {
             dense.add(other.iter(), shift);
@@ -333,7 +334,7 @@ impl SparseHistogram {
                     std::cmp::Ordering::Equal => {
                         let (i, n) = a.next().expect("peeked");
                         let (_, m) = b.next().expect("peeked");
-                        Some((i, n + m))
+                        Some((i, n.saturating_add(m)))
                     }
                 },
                 (Some(_), None) => a.next(),
@@ -401,12 +402,17 @@ impl SparseHistogram {
         // Grown once to the whole range, so that no add below grows it.
         dense.add([(lo, 0), (hi, 0)].into_iter(), self.shift);
         let (first, shift) = (dense.first, self.shift);
-        for o in others {
+        // An empty histogram has no bounds above; a decoded one may still list pairs
+        // (of count 0) outside the range, so it is skipped, not indexed.
+        for o in others.iter().filter(|o| !o.is_empty()) {
             for (i, n) in o.iter() {
-                dense.counts[((i - first) >> shift) as usize] += n;
+                let c = &mut dense.counts[((i - first) >> shift) as usize];
+                *c = c.saturating_add(n);
             }
         }
-        self.total += others.iter().map(|o| o.total).sum::<u64>();
+        self.total = others
+            .iter()
+            .fold(self.total, |t, o| t.saturating_add(o.total));
         self.store = Store::Dense(dense);
     }
 
@@ -497,7 +503,9 @@ impl SparseHistogram {
                 .checked_add(delta.checked_shl(u32::from(shift)).unwrap_or(u64::MAX))
                 .filter(|&i| i < limit)
                 .ok_or_else(|| bad("bucket index out of range"))?;
-            total = total.checked_add(n).ok_or_else(|| bad("count overflow"))?;
+            // Saturating, as merges are: a merged histogram whose counts saturated is
+            // written with them, and reads back.
+            total = total.saturating_add(n);
             next = i + (1 << shift);
         }
         if !rest.is_empty() {
@@ -735,5 +743,74 @@ mod tests {
         assert_eq!(back, a);
         // The top of a coarse group is the top of its last fine bucket.
         assert_eq!(a.quantile_ns(0.5), value_of(5_008) - 1);
+    }
+
+    /// The encoding of `pairs` (index gap, count) at `shift`, written by hand as a
+    /// hostile worker or results file could.
+    fn encoded(shift: u8, pairs: &[(u64, u64)]) -> Vec<u8> {
+        let mut out = vec![FORMAT, shift];
+        varint::put(&mut out, pairs.len() as u64);
+        for &(gap, n) in pairs {
+            varint::put(&mut out, gap);
+            varint::put(&mut out, n);
+        }
+        out
+    }
+
+    #[test]
+    fn counts_saturate_when_merged() {
+        let huge = SparseHistogram::from_bytes(&encoded(0, &[(5_000, u64::MAX - 1)])).unwrap();
+        let mut a = huge.clone();
+        a.add(&huge);
+        assert_eq!(a.len(), u64::MAX);
+        assert_eq!(a.buckets().collect::<Vec<_>>(), [(5_000, u64::MAX)]);
+        // Quantiles over saturated counts still answer.
+        assert_eq!(a.quantile_ns(1.0), layout::top(5_000, 0));
+        // Many at once, into a run: the same. A run of 300 buckets (1_000..1_300) and
+        // a huge count in its last bucket, twice.
+        let run: Vec<(u64, u64)> = std::iter::once((1_000, 1))
+            .chain((1..300).map(|_| (0, 1)))
+            .collect();
+        let run = SparseHistogram::from_bytes(&encoded(0, &run)).unwrap();
+        let top = SparseHistogram::from_bytes(&encoded(0, &[(1_299, u64::MAX - 1)])).unwrap();
+        let mut b = run.clone();
+        b.add_many(&[&run, &top, &top]);
+        assert!(matches!(b.store, Store::Dense(_)));
+        assert_eq!(b.len(), u64::MAX);
+        assert_eq!(b.buckets().last(), Some((1_299, u64::MAX)));
+        assert_eq!(b.buckets().next(), Some((1_000, 2)));
+        // The walk to the top passes more than `u64::MAX` samples: it saturates too.
+        assert_eq!(b.quantile_ns(1.0), layout::top(1_299, 0));
+        assert_eq!(b.quantiles_ns([0.5, 1.0]), [layout::top(1_299, 0); 2]);
+        assert_eq!(SparseHistogram::decode(&b.encode()).unwrap(), b);
+        // Coarsening sums groups of saturated counts.
+        b.coarsen(MAX_SHIFT);
+        assert_eq!(b.buckets().last().map(|(_, n)| n), Some(u64::MAX));
+        assert_eq!(SparseHistogram::decode(&b.encode()).unwrap(), b);
+    }
+
+    #[test]
+    fn hostile_encodings_merge_without_panicking_or_are_refused() {
+        // No samples, but a pair (of count 0) far below everything else.
+        let hollow = SparseHistogram::from_bytes(&encoded(0, &[(5, 0)])).unwrap();
+        assert!(hollow.is_empty());
+        let run: Vec<(u64, u64)> = std::iter::once((1_000, 1))
+            .chain((1..300).map(|_| (0, 1)))
+            .collect();
+        let run = SparseHistogram::from_bytes(&encoded(0, &run)).unwrap();
+        let mut m = SparseHistogram::new();
+        m.add_many(&[&run, &hollow, &run]);
+        assert_eq!(m.len(), 600);
+        assert_eq!(m.buckets().next(), Some((1_000, 2)));
+        // Gaps count in coarse groups: a coarse histogram's groups start at multiples
+        // of their size whatever the bytes say.
+        let coarse = SparseHistogram::from_bytes(&encoded(3, &[(5, 1), (0, 1)])).unwrap();
+        assert_eq!(coarse.buckets().collect::<Vec<_>>(), [(40, 1), (48, 1)]);
+        // An index past the layout is refused; counts past `u64::MAX` in all saturate.
+        assert!(SparseHistogram::from_bytes(&encoded(0, &[(u64::MAX, 1)])).is_err());
+        let full = SparseHistogram::from_bytes(&encoded(0, &[(1, u64::MAX), (0, 1)])).unwrap();
+        assert_eq!(full.len(), u64::MAX);
+        // Its first bucket alone holds `u64::MAX` samples: every quantile is there.
+        assert_eq!(full.quantile_ns(1.0), layout::top(1, 0));
     }
 }

@@ -11,7 +11,22 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::SparseHistogram;
-use crate::error::Result;
+use crate::error::{Error, Result};
+
+/// The seconds a timeline holds: Unix seconds from 1970 to the end of 9999. A worker's
+/// clock gives nothing else; a point outside (from a hostile worker or an altered
+/// results file) is refused, so that reports can subtract and index by seconds.
+pub const SECONDS: std::ops::RangeInclusive<i64> = 0..=253_402_300_799;
+
+fn check_second(second: i64) -> Result<()> {
+    if SECONDS.contains(&second) {
+        Ok(())
+    } else {
+        Err(Error::Backend(format!(
+            "timeline second {second} is not a Unix second between 1970 and 9999"
+        )))
+    }
+}
 
 /// One second of one operation kind.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -35,7 +50,8 @@ pub struct Timeline {
 }
 
 impl Timeline {
-    /// Adds counts and a histogram to the point of (`second`, `operation`).
+    /// Adds counts and a histogram to the point of (`second`, `operation`); counts
+    /// saturate. A `second` outside [`SECONDS`] is refused.
     pub fn add(
         &mut self,
         second: i64,
@@ -44,9 +60,10 @@ impl Timeline {
         errors: u64,
         latency: &SparseHistogram,
     ) -> Result<()> {
+        check_second(second)?;
         let p = self.point_mut(second, operation);
-        p.ops += ops;
-        p.errors += errors;
+        p.ops = p.ops.saturating_add(ops);
+        p.errors = p.errors.saturating_add(errors);
         p.latency.add(latency);
         Ok(())
     }
@@ -73,8 +90,8 @@ impl Timeline {
             }
             Entry::Occupied(mut e) => {
                 let p = e.get_mut();
-                p.ops += point.ops;
-                p.errors += point.errors;
+                p.ops = p.ops.saturating_add(point.ops);
+                p.errors = p.errors.saturating_add(point.errors);
                 p.latency.add(&point.latency);
             }
         }
@@ -100,8 +117,10 @@ impl Timeline {
             rest = tail;
             let p = self.point_mut(first.second, &first.operation);
             let latencies: Vec<&SparseHistogram> = group.iter().map(|q| &q.latency).collect();
-            p.ops += group.iter().map(|q| q.ops).sum::<u64>();
-            p.errors += group.iter().map(|q| q.errors).sum::<u64>();
+            p.ops = group.iter().fold(p.ops, |n, q| n.saturating_add(q.ops));
+            p.errors = group
+                .iter()
+                .fold(p.errors, |n, q| n.saturating_add(q.errors));
             p.latency.add_many(&latencies);
         }
     }
@@ -174,6 +193,7 @@ impl<'de> Deserialize<'de> for Timeline {
         let points = Vec::<TimelinePoint>::deserialize(d)?;
         let mut t = Timeline::default();
         for p in points {
+            check_second(p.second).map_err(serde::de::Error::custom)?;
             t.insert(p);
         }
         Ok(t)
@@ -200,5 +220,47 @@ mod tests {
         assert_eq!((pts[0].ops, pts[0].errors, pts[0].latency.len()), (3, 1, 2));
         let json = serde_json::to_string(&a).unwrap();
         assert_eq!(serde_json::from_str::<Timeline>(&json).unwrap(), a);
+    }
+
+    fn one(second: i64, ops: u64) -> TimelinePoint {
+        TimelinePoint {
+            second,
+            operation: "read".into(),
+            ops,
+            errors: ops,
+            latency: SparseHistogram::new(),
+        }
+    }
+
+    #[test]
+    fn counts_saturate_and_absurd_seconds_are_refused() {
+        let big = one(1_700_000_000, u64::MAX - 1);
+        let mut a = Timeline::default();
+        a.insert(big.clone());
+        a.insert(big.clone());
+        let b = a.clone();
+        a.merge(&b).unwrap();
+        let mut c = Timeline::default();
+        c.merge_all(vec![b.clone(), b.clone(), b]);
+        for t in [&a, &c] {
+            let p = t.points().next().unwrap();
+            assert_eq!((p.ops, p.errors), (u64::MAX, u64::MAX));
+        }
+        // Seconds no clock gives are refused, whether added or read from a file.
+        let empty = SparseHistogram::new();
+        for second in [-1, i64::MIN, i64::MAX, SECONDS.end() + 1] {
+            let e = Timeline::default()
+                .add(second, "read", 1, 0, &empty)
+                .unwrap_err();
+            assert!(e.to_string().contains("not a Unix second"), "{e}");
+            let json = serde_json::to_string(&[one(1_700_000_000, 1), one(second, 1)]).unwrap();
+            let e = serde_json::from_str::<Timeline>(&json).unwrap_err();
+            assert!(e.to_string().contains("not a Unix second"), "{e}");
+        }
+        for second in [*SECONDS.start(), *SECONDS.end()] {
+            Timeline::default()
+                .add(second, "read", 1, 0, &empty)
+                .unwrap();
+        }
     }
 }

@@ -117,7 +117,9 @@ pub fn spectrum_tick(x: f64) -> String {
     if (x - x.round()).abs() > 1e-6 {
         return String::new();
     }
-    let n = x.round() as i32;
+    // The axis ends at six nines; a tick beyond it is labelled as the end, not with
+    // as many nines as a huge `x` asks for.
+    let n = x.round().min(SPECTRUM_MAX_NINES) as i32;
     match n {
         ..=0 => "0%".into(),
         1 => "90%".into(),
@@ -159,6 +161,12 @@ pub fn spectrum_series(runs: &[RunResult]) -> Vec<Series> {
     out
 }
 
+/// Seconds from `start` to `second` (`second >= start`), without overflowing however
+/// far apart they are.
+fn offset(second: i64, start: i64) -> f64 {
+    second.abs_diff(start) as f64
+}
+
 /// Per-second throughput (ops/s) and p99 (ns) lines per run, test and operation; x is
 /// seconds since the test's first second.
 pub fn timeline_series(runs: &[RunResult]) -> (Vec<Series>, Vec<Series>) {
@@ -188,7 +196,7 @@ pub fn timeline_series(runs: &[RunResult]) -> (Vec<Series>, Vec<Series>) {
                     label: label.clone(),
                     points: pts
                         .iter()
-                        .map(|p| ((p.second - start) as f64, p.ops as f64))
+                        .map(|p| (offset(p.second, start), p.ops as f64))
                         .collect(),
                 });
                 p99.push(Series {
@@ -196,12 +204,7 @@ pub fn timeline_series(runs: &[RunResult]) -> (Vec<Series>, Vec<Series>) {
                     points: pts
                         .iter()
                         .filter(|p| !p.latency.is_empty())
-                        .map(|p| {
-                            (
-                                (p.second - start) as f64,
-                                p.latency.quantile_ns(0.99) as f64,
-                            )
-                        })
+                        .map(|p| (offset(p.second, start), p.latency.quantile_ns(0.99) as f64))
                         .collect(),
                 });
             }
@@ -339,7 +342,8 @@ pub fn draw_spectrum<DB: DrawingBackend>(
         0.0..x_max,
         "percentile (log scale of 1/(1-p))",
         &|x| spectrum_tick(*x),
-        x_max as usize + 1,
+        // One label per nine; `as` saturates, and the count stays small.
+        (x_max.min(SPECTRUM_MAX_NINES) as usize).saturating_add(1),
         true,
         false,
     )
@@ -370,7 +374,8 @@ pub fn draw_timeline<DB: DrawingBackend>(
                 String::new()
             }
         },
-        (x_max as usize + 1).min(12),
+        // `as` saturates (a timeline may span any number of seconds); so does the sum.
+        (x_max as usize).saturating_add(1).min(12),
         latency,
         true,
     )
@@ -434,6 +439,9 @@ pub(crate) fn svg_chart(size: (u32, u32), label: &str, chart: &Chart<'_>) -> Res
     Ok(svg.replacen(&fixed, &fluid, 1))
 }
 
+/// Most bytes of pixels (RGB) a PNG chart may take: 16384 × 16384 pixels' worth.
+const MAX_PNG_BYTES: usize = 16384 * 16384 * 3;
+
 /// `chart` as a PNG of `size` pixels.
 pub(crate) fn png_chart(size: (u32, u32), chart: &Chart<'_>) -> Result<Vec<u8>> {
     if size.0 == 0 || size.1 == 0 {
@@ -442,8 +450,23 @@ pub(crate) fn png_chart(size: (u32, u32), chart: &Chart<'_>) -> Result<Vec<u8>> 
             "a PNG needs a width and a height above 0",
         ));
     }
+    let bytes = (size.0 as usize)
+        .checked_mul(size.1 as usize)
+        .and_then(|n| n.checked_mul(3))
+        .filter(|&n| n <= MAX_PNG_BYTES)
+        .ok_or_else(|| {
+            Error::config(
+                "size",
+                format!(
+                    "a PNG of {}×{} pixels is larger than lgb draws ({} MiB of pixels at most)",
+                    size.0,
+                    size.1,
+                    MAX_PNG_BYTES >> 20
+                ),
+            )
+        })?;
     register_fonts();
-    let mut rgb = vec![0u8; size.0 as usize * size.1 as usize * 3];
+    let mut rgb = vec![0u8; bytes];
     {
         let root = BitMapBackend::with_buffer(&mut rgb, size).into_drawing_area();
         root.fill(&WHITE).map_err(chart_error)?;
@@ -543,5 +566,45 @@ mod tests {
         assert_eq!(spectrum_tick(2.0), "99%");
         assert_eq!(spectrum_tick(4.0), "99.99%");
         assert_eq!(spectrum_tick(2.5), "");
+        // Past the axis's end (as a caller's own series may put a tick): six nines,
+        // not a string of a billion.
+        assert_eq!(spectrum_tick(1e9), "99.9999%");
+    }
+
+    fn series(points: Vec<(f64, f64)>) -> Vec<Series> {
+        vec![Series {
+            label: "far".into(),
+            points,
+        }]
+    }
+
+    #[test]
+    fn far_apart_seconds_and_huge_axes_draw_without_overflow() {
+        assert_eq!(offset(10, 7), 3.0);
+        assert_eq!(offset(i64::MAX, i64::MIN), u64::MAX as f64);
+        // The widest timeline results may hold (1970 to 9999), and wider series than
+        // any timeline gives: the axes' label counts saturate instead of overflowing.
+        let widest = offset(*crate::metrics::timeline::SECONDS.end(), 0);
+        for x in [widest, u64::MAX as f64, 1e300] {
+            let s = series(vec![(0.0, 1.0), (x, 2.0)]);
+            let chart = Chart::Timeline {
+                title: "far",
+                series: &s,
+                latency: false,
+            };
+            let svg = svg_chart((400, 300), "far", &chart).unwrap();
+            assert!(svg.contains("far"));
+            svg_chart((400, 300), "far", &Chart::Spectrum(&s)).unwrap();
+        }
+    }
+
+    #[test]
+    fn png_sizes_beyond_memory_are_refused() {
+        let s = series(vec![(0.0, 1.0), (1.0, 2.0)]);
+        for size in [(u32::MAX, u32::MAX), (100_000, 100_000)] {
+            let e = png_chart(size, &Chart::Spectrum(&s)).unwrap_err();
+            assert_eq!(e.config_problems()[0].path, "size", "{e}");
+        }
+        assert!(png_chart((200, 100), &Chart::Spectrum(&s)).is_ok());
     }
 }

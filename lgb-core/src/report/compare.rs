@@ -189,6 +189,10 @@ struct Seconds {
     quantiles: [Vec<f64>; 4],
 }
 
+/// Most seconds of one test a comparison lays out one by one (a day; a test lasts at
+/// most 14 minutes).
+const MAX_COMPARED_SECONDS: usize = 86_400;
+
 fn seconds_of(test: &TestResult, op: &str) -> Seconds {
     let points: Vec<_> = test
         .metrics
@@ -199,12 +203,24 @@ fn seconds_of(test: &TestResult, op: &str) -> Seconds {
     let (Some(first), Some(last)) = (points.first(), points.last()) else {
         return Seconds::default();
     };
-    // A second in which no operation ended is a second of zero throughput.
-    let span = (last.second - first.second + 1).max(1) as usize;
-    let mut slots: Vec<Option<&crate::metrics::TimelinePoint>> = vec![None; span];
-    for p in &points {
-        slots[(p.second - first.second) as usize] = Some(p);
-    }
+    // A second in which no operation ended is a second of zero throughput. A span
+    // longer than any test can be (a damaged or hostile file) keeps only the seconds
+    // that have points rather than allocating a slot for each second between them.
+    let span = usize::try_from(last.second.abs_diff(first.second))
+        .unwrap_or(usize::MAX)
+        .saturating_add(1);
+    let mut slots: Vec<Option<&crate::metrics::TimelinePoint>> = if span <= MAX_COMPARED_SECONDS {
+        let mut slots = vec![None; span];
+        for p in &points {
+            let at = usize::try_from(p.second.abs_diff(first.second)).unwrap_or(usize::MAX);
+            if let Some(slot) = slots.get_mut(at) {
+                *slot = Some(*p);
+            }
+        }
+        slots
+    } else {
+        points.iter().copied().map(Some).collect()
+    };
     if slots.len() >= 3 {
         slots.remove(0);
         slots.pop();

@@ -36,7 +36,9 @@ impl TestProgress {
             Phase::Load => ("load".to_string(), None),
             Phase::Run => (
                 test.name.clone(),
-                test.effective_duration().map(|d| d + test.warmup.0),
+                // Saturating: a config built in code may hold any durations.
+                test.effective_duration()
+                    .map(|d| d.saturating_add(test.warmup.0)),
             ),
         };
         Self {
@@ -123,7 +125,7 @@ pub fn finished_line(result: &TestResult, name_width: usize) -> String {
     format!(
         "{:>name_width$} {} ops in {:.1}s, {}, {} failed, worst p99 {}",
         result.name,
-        result.metrics.ok() + result.metrics.failed(),
+        result.metrics.ok().saturating_add(result.metrics.failed()),
         result.window_ns as f64 / 1e9,
         format_rate(result.throughput()),
         result.metrics.failed(),
@@ -175,6 +177,39 @@ mod tests {
         assert_eq!(
             load.snapshot_at(&progress, Duration::from_secs(1)).fraction,
             None
+        );
+    }
+
+    #[test]
+    fn durations_and_counts_past_their_range_saturate() {
+        let progress = Progress::default();
+        let mut test = test_config(r#"{"name": "w", "duration": "1s"}"#);
+        test.duration = Some(crate::units::HumanDuration(Duration::MAX));
+        test.warmup = crate::units::HumanDuration(Duration::MAX);
+        let t = TestProgress::start(&progress, &test, Phase::Run, 1);
+        assert_eq!(t.planned, Some(Duration::MAX));
+        let f = t.snapshot_at(&progress, Duration::from_secs(1)).fraction;
+        assert!(f.is_some_and(|f| (0.0..1e-18).contains(&f)), "{f:?}");
+
+        let mut metrics = TestMetrics::default();
+        for op in ["get", "put"] {
+            let m = metrics.operations.entry(op.into()).or_default();
+            m.ok = u64::MAX - 1;
+            m.failed = u64::MAX - 1;
+        }
+        let result = TestResult {
+            name: "huge".into(),
+            phase: Phase::Run,
+            test: test_config(r#"{"name": "huge"}"#),
+            start_unix_ms: 0,
+            window_ns: 0,
+            workers: Vec::new(),
+            metrics,
+        };
+        let line = finished_line(&result, 0);
+        assert!(
+            line.starts_with(&format!("huge {} ops in 0.0s", u64::MAX)),
+            "{line}"
         );
     }
 

@@ -128,15 +128,33 @@ pub struct CostItem {
 
 impl CostItem {
     fn new(service: &str, item: &str, quantity: f64, unit: &str, unit_price_usd: f64) -> Self {
+        let quantity = finite(quantity);
         Self {
             service: service.into(),
             item: item.into(),
             quantity,
             unit: unit.into(),
             unit_price_usd,
-            usd: quantity * unit_price_usd,
+            usd: finite(quantity * unit_price_usd),
         }
     }
+}
+
+/// `x` as a quantity or an amount that a report can print and add: not negative, and
+/// finite. Worker-reported numbers (billed duration, init time, capacity units) may be
+/// anything: NaN and negatives count as 0, and infinity or an overflowing product as
+/// `f64::MAX`.
+fn finite(x: f64) -> f64 {
+    if x.is_nan() || x <= 0.0 {
+        0.0
+    } else {
+        x.min(f64::MAX)
+    }
+}
+
+/// The sum of `xs`, each and the total through [`finite`].
+fn finite_sum(xs: impl IntoIterator<Item = f64>) -> f64 {
+    xs.into_iter().fold(0.0, |sum, x| finite(sum + finite(x)))
 }
 
 /// Estimated cost of one test.
@@ -157,20 +175,22 @@ pub struct TestCost {
 impl TestCost {
     /// The Lambda share of the test's cost (invocations and GB-seconds), in USD.
     pub fn lambda_usd(&self) -> f64 {
-        self.items
-            .iter()
-            .filter(|i| i.service == "lambda")
-            .map(|i| i.usd)
-            .sum()
+        finite_sum(
+            self.items
+                .iter()
+                .filter(|i| i.service == "lambda")
+                .map(|i| i.usd),
+        )
     }
 
     /// Everything but Lambda: what the database billed, in USD.
     pub fn database_usd(&self) -> f64 {
-        self.items
-            .iter()
-            .filter(|i| i.service != "lambda")
-            .map(|i| i.usd)
-            .sum()
+        finite_sum(
+            self.items
+                .iter()
+                .filter(|i| i.service != "lambda")
+                .map(|i| i.usd),
+        )
     }
 }
 
@@ -229,7 +249,7 @@ fn reported_billed_ms(env: &Environment) -> Option<f64> {
 /// cold start (custom runtimes are billed for init).
 fn billed_seconds(test: &TestResult, window_ns: u64, env: &Environment) -> f64 {
     if let Some(ms) = reported_billed_ms(env) {
-        return ms / 1e3;
+        return finite(ms / 1e3);
     }
     let warmup = if test.phase == Phase::Run {
         test.test.warmup.0.as_secs_f64()
@@ -237,11 +257,11 @@ fn billed_seconds(test: &TestResult, window_ns: u64, env: &Environment) -> f64 {
         0.0
     };
     let init = if env.cold_start {
-        env.init_ms.unwrap_or(0.0) / 1e3
+        finite(env.init_ms.unwrap_or(0.0) / 1e3)
     } else {
         0.0
     };
-    window_ns as f64 / 1e9 + warmup + init
+    finite_sum([window_ns as f64 / 1e9, warmup, init])
 }
 
 /// Estimates the cost of one test.
@@ -252,9 +272,11 @@ pub fn estimate_test(run: &RunResult, test: &TestResult, prices: &PriceTable) ->
     let mut requests = 0u64;
     for w in &test.workers {
         if let Some(mb) = w.environment.memory_mb {
-            gb_seconds +=
-                f64::from(mb) / 1024.0 * billed_seconds(test, w.window_ns, &w.environment);
-            requests += u64::from(w.attempts.max(1));
+            gb_seconds = finite_sum([
+                gb_seconds,
+                f64::from(mb) / 1024.0 * billed_seconds(test, w.window_ns, &w.environment),
+            ]);
+            requests = requests.saturating_add(u64::from(w.attempts.max(1)));
         }
     }
     if requests > 0 {
@@ -282,8 +304,8 @@ pub fn estimate_test(run: &RunResult, test: &TestResult, prices: &PriceTable) ->
         // Timestream reports billable bytes for writes and scanned bytes for queries in
         // the same field; an operation that wrote nothing was a query.
         if m.meta.write_units == 0.0 {
-            scanned += m.meta.bytes;
-            queries += m.ok;
+            scanned = scanned.saturating_add(m.meta.bytes);
+            queries = queries.saturating_add(m.ok);
         }
     }
     match run.config.database.kind.as_str() {
@@ -331,7 +353,7 @@ pub fn estimate_test(run: &RunResult, test: &TestResult, prices: &PriceTable) ->
                 prices.timestream_per_million_writes / 1e6,
             ));
             if queries > 0 {
-                let billed = scanned.max(queries * prices.timestream_min_query_bytes);
+                let billed = scanned.max(queries.saturating_mul(prices.timestream_min_query_bytes));
                 items.push(CostItem::new(
                     "timestream",
                     "scanned",
@@ -344,14 +366,14 @@ pub fn estimate_test(run: &RunResult, test: &TestResult, prices: &PriceTable) ->
         _ => {}
     }
 
-    let operations = test.metrics.ok() + test.metrics.failed();
-    let total_usd: f64 = items.iter().map(|i| i.usd).sum();
+    let operations = test.metrics.ok().saturating_add(test.metrics.failed());
+    let total_usd = finite_sum(items.iter().map(|i| i.usd));
     TestCost {
         test: test.name.clone(),
         operations,
         items,
         total_usd,
-        per_million_ops_usd: (operations > 0).then(|| total_usd / operations as f64 * 1e6),
+        per_million_ops_usd: (operations > 0).then(|| finite(total_usd / operations as f64 * 1e6)),
     }
 }
 
@@ -400,7 +422,7 @@ pub fn estimate(run: &RunResult, prices: &PriceTable) -> CostEstimate {
     }
     CostEstimate {
         prices: prices.clone(),
-        total_usd: tests.iter().map(|t| t.total_usd).sum(),
+        total_usd: finite_sum(tests.iter().map(|t| t.total_usd)),
         tests,
         notes,
     }
@@ -416,9 +438,12 @@ pub fn format_usd(usd: f64) -> String {
         format!("${usd:.decimals$}")
     } else if usd.abs() < 1000.0 {
         format!("${usd:.2}")
+    } else if usd.is_nan() || usd.abs() >= 1e15 {
+        // Beyond any bill (or not a number): no digit grouping of a wrapped integer.
+        format!("${usd:.3e}")
     } else {
         let whole = usd.round() as i64;
-        let digits = whole.abs().to_string();
+        let digits = whole.unsigned_abs().to_string();
         let mut out = String::new();
         for (i, c) in digits.chars().enumerate() {
             if i > 0 && (digits.len() - i).is_multiple_of(3) {
@@ -451,6 +476,118 @@ mod tests {
         assert!(err.contains("dynamodb_wru"), "{err}");
     }
 
+    /// A run whose worker and metrics report what a hostile worker or an altered
+    /// results file could: huge, infinite-making and negative numbers.
+    fn hostile_run(kind: &str, billed_ms: f64, init_ms: f64) -> RunResult {
+        use crate::protocol::{InvocationReport, WorkerStatus};
+        use crate::results::{RunStatus, WorkerSummary};
+        let config: crate::config::BenchmarkConfig = serde_json::from_value(serde_json::json!({
+            "database": {"type": kind, "billing": {"provisioned": {"read_capacity": -5.0, "write_capacity": 1e308}}},
+            "tests": [{"name": "t", "operation": {"type": "read"}}]
+        }))
+        .unwrap();
+        let environment = Environment {
+            runtime: "lambda".into(),
+            cold_start: true,
+            init_ms: Some(init_ms),
+            memory_mb: Some(u32::MAX),
+            report: (billed_ms != 0.0).then(|| InvocationReport {
+                billed_duration_ms: Some(billed_ms),
+                ..InvocationReport::default()
+            }),
+            ..Environment::default()
+        };
+        let worker = WorkerSummary {
+            index: 0,
+            status: WorkerStatus::Completed,
+            error: None,
+            attempts: u32::MAX,
+            ops: u64::MAX,
+            start_unix_ms: 0,
+            window_ns: u64::MAX,
+            first_op_ns: None,
+            environment,
+            timeline_shift: 0,
+        };
+        let mut metrics = crate::metrics::TestMetrics::default();
+        for op in ["read", "scan"] {
+            let m = metrics.operations.entry(op.into()).or_default();
+            m.ok = u64::MAX;
+            m.failed = u64::MAX;
+            m.meta.read_units = f64::MAX;
+            m.meta.bytes = u64::MAX;
+        }
+        let test = TestResult {
+            name: "t".into(),
+            phase: Phase::Run,
+            test: config.tests[0].clone(),
+            start_unix_ms: 0,
+            window_ns: u64::MAX,
+            workers: vec![worker.clone(), worker],
+            metrics,
+        };
+        RunResult {
+            schema_version: crate::results::SCHEMA_VERSION,
+            run_id: "r".into(),
+            name: "n".into(),
+            created_at: "2025-01-01T00:00:00Z".into(),
+            status: RunStatus::Completed,
+            target: crate::config::Target::Lambda,
+            lgb_version: "0".into(),
+            tests: vec![test.clone(), test],
+            config,
+        }
+    }
+
+    #[test]
+    fn worker_reported_numbers_give_finite_costs() {
+        for kind in ["dynamodb", "timestream"] {
+            for (billed, init) in [(0.0, f64::MAX), (f64::MAX, 0.0), (-1e300, -1e300)] {
+                let run = hostile_run(kind, billed, init);
+                let est = estimate(&run, &PriceTable::default());
+                let mut provisioned = run.clone();
+                provisioned.config.database.options.remove("billing");
+                let on_demand = estimate(&provisioned, &PriceTable::default());
+                for e in [&est, &on_demand] {
+                    assert!(e.total_usd.is_finite() && e.total_usd >= 0.0, "{e:?}");
+                    for t in &e.tests {
+                        assert_eq!(t.operations, u64::MAX);
+                        for x in [t.total_usd, t.lambda_usd(), t.database_usd()]
+                            .into_iter()
+                            .chain(t.per_million_ops_usd)
+                            .chain(t.items.iter().flat_map(|i| [i.quantity, i.usd]))
+                        {
+                            assert!(x.is_finite() && x >= 0.0, "{x} in {t:?}");
+                        }
+                        let _ = format_usd(t.total_usd);
+                    }
+                }
+                // Lambda requests: attempts summed without overflow, as a count.
+                let requests = est.tests[0]
+                    .items
+                    .iter()
+                    .find(|i| i.item == "requests")
+                    .unwrap();
+                assert_eq!(requests.quantity, 2.0 * f64::from(u32::MAX));
+            }
+        }
+        // A negative capacity or a negative billed time is no refund.
+        let run = hostile_run("dynamodb", -1e300, -1e300);
+        let est = estimate(&run, &PriceTable::default());
+        let reads = est.tests[0]
+            .items
+            .iter()
+            .find(|i| i.unit == "RCU-h")
+            .unwrap();
+        assert_eq!(reads.usd, 0.0);
+        let compute = est.tests[0]
+            .items
+            .iter()
+            .find(|i| i.item == "compute")
+            .unwrap();
+        assert_eq!(compute.quantity, 0.0);
+    }
+
     #[test]
     fn money_is_readable() {
         assert_eq!(format_usd(0.0), "$0");
@@ -458,5 +595,10 @@ mod tests {
         assert_eq!(format_usd(0.000_337_4), "$0.000337");
         assert_eq!(format_usd(1.234), "$1.23");
         assert_eq!(format_usd(1_234_567.0), "$1,234,567");
+        assert_eq!(format_usd(-1_234.0), "-$1,234");
+        // Beyond any bill, and values no estimate gives: no wrapped integer, no panic.
+        assert_eq!(format_usd(f64::MAX), "$1.798e308");
+        assert_eq!(format_usd(f64::NEG_INFINITY), "$-inf");
+        assert_eq!(format_usd(f64::NAN), "$NaN");
     }
 }

@@ -89,7 +89,7 @@ pub struct TestResult {
 impl TestResult {
     /// Measured throughput: operations (ok and failed) per second of the window.
     pub fn throughput(&self) -> f64 {
-        let ops = self.metrics.ok() + self.metrics.failed();
+        let ops = self.metrics.ok().saturating_add(self.metrics.failed());
         if self.window_ns == 0 {
             0.0
         } else {
@@ -183,7 +183,8 @@ impl RunResult {
                 .chain([&t.metrics.errors]);
             for log in logs {
                 for (class, n) in &log.counts {
-                    *counts.entry(*class).or_insert(0) += n;
+                    let c = counts.entry(*class).or_insert(0u64);
+                    *c = c.saturating_add(*n);
                 }
             }
         }

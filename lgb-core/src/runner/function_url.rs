@@ -6,7 +6,9 @@
 //! request was wrong; both are results (`Ok`). Throttling (429), 5xx (Lambda answers 502
 //! when the function crashed), timeouts and network failures are invocation failures
 //! the runner retries; a refused caller (401/403) or a missing URL (404) are
-//! configuration errors it does not retry.
+//! configuration errors it does not retry. The body is read up to 7 MiB (Lambda's
+//! 6 MiB response limit and 1 MiB of margin), never further: a longer one is an error
+//! the runner does not retry.
 
 use std::time::SystemTime;
 
@@ -18,7 +20,7 @@ use aws_sigv4::sign::v4;
 use aws_smithy_runtime_api::client::identity::Identity;
 use tokio_util::sync::CancellationToken;
 
-use super::lambda::{decode_result, snippet};
+use super::lambda::{decode_result, response_too_large, snippet, MAX_RESPONSE_BYTES};
 use super::Invoker;
 use crate::config::{RunnerConfig, UrlTarget};
 use crate::error::{Error, Result};
@@ -174,7 +176,7 @@ fn http_client() -> Result<reqwest::Client> {
 
 fn parse_url(url: &str) -> Result<reqwest::Url> {
     reqwest::Url::parse(url.trim())
-        .map_err(|e| Error::config("runner.url", format!("`{url}` is not a URL: {e}")))
+        .map_err(|e| Error::config("runner.url", redact(&format!("`{url}` is not a URL: {e}"))))
 }
 
 /// The region in a Function URL host (`<id>.lambda-url.<region>.on.aws`).
@@ -206,16 +208,20 @@ impl Invoker for FunctionUrlInvoker {
                 post = post.header(k, v);
             }
         }
-        let target = format!("Function URL {}", self.url);
+        let target = format!("Function URL {}", redact(self.url.as_str()));
         let call = async {
-            let response = post.body(body).send().await?;
+            let response = post
+                .body(body)
+                .send()
+                .await
+                .map_err(|e| map_http_error(&target, &e))?;
             let status = response.status().as_u16();
-            let bytes = response.bytes().await?;
-            Ok::<_, reqwest::Error>((status, bytes))
+            let bytes = read_body(response, MAX_RESPONSE_BYTES, &target).await?;
+            Ok::<_, Error>((status, bytes))
         };
         // The function keeps running when the caller gives up; it is billed either way.
         let (status, bytes) = tokio::select! {
-            r = call => r.map_err(|e| map_http_error(&target, &e))?,
+            r = call => r?,
             _ = cancel.cancelled() => return Err(Error::Cancelled),
         };
         let what = || {
@@ -230,7 +236,9 @@ impl Invoker for FunctionUrlInvoker {
             401 | 403 => Err(Error::config(
                 "runner.options.auth",
                 format!(
-                    "{} (with AWS_IAM auth the caller needs lambda:InvokeFunctionUrl; a URL with auth NONE needs runner.options.auth=NONE)",
+                    "{} (with AWS_IAM auth the caller needs both lambda:InvokeFunctionUrl and \
+                     lambda:InvokeFunction on the function: Function URLs created since October \
+                     2025 check both; a URL with auth NONE needs runner.options.auth=NONE)",
                     what()
                 ),
             )),
@@ -239,6 +247,31 @@ impl Invoker for FunctionUrlInvoker {
             _ => Err(Error::Rejected(what())),
         }
     }
+}
+
+/// Reads a response body of at most `limit` bytes ([`MAX_RESPONSE_BYTES`] outside
+/// tests) chunk by chunk: a body that says (`content-length`) or turns out to be
+/// longer is refused as soon as that is known, never holding more than `limit` bytes
+/// of it ([`response_too_large`] says why that error is not retried).
+async fn read_body(mut response: reqwest::Response, limit: usize, target: &str) -> Result<Vec<u8>> {
+    let declared = response.content_length().unwrap_or(0);
+    if declared > limit as u64 {
+        let size = usize::try_from(declared).unwrap_or(usize::MAX);
+        return Err(response_too_large(size, limit, target));
+    }
+    let mut body = Vec::with_capacity(declared as usize);
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| map_http_error(target, &e))?
+    {
+        let size = body.len() + chunk.len();
+        if size > limit {
+            return Err(response_too_large(size, limit, target));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 fn map_http_error(target: &str, e: &reqwest::Error) -> Error {
@@ -336,5 +369,153 @@ mod tests {
             .await
             .unwrap_err();
         assert_eq!(err.class(), ErrorClass::Connect, "{err}");
+    }
+
+    /// Whether `text` names `action` as a whole word (`lambda:InvokeFunction` is not
+    /// named by `lambda:InvokeFunctionUrl`).
+    fn names(text: &str, action: &str) -> bool {
+        text.match_indices(action).any(|(i, _)| {
+            !text[i + action.len()..]
+                .chars()
+                .next()
+                .is_some_and(char::is_alphanumeric)
+        })
+    }
+
+    #[tokio::test]
+    async fn a_refused_caller_is_told_every_action_a_function_url_needs() {
+        use crate::runner::lambda::test_support::{serve, Reply};
+        let (url, server) = serve(|_| async {
+            Reply::json(403, r#"{"Message":"Forbidden. For troubleshooting Function URL authorization issues, see: https://docs.aws.amazon.com/lambda/latest/dg/urls-auth.html"}"#)
+        })
+        .await;
+        let inv = FunctionUrlInvoker::unsigned(&url).unwrap();
+        let req = crate::runner::lambda::test_support::request(0, 1);
+        let err = inv
+            .invoke(&req, CancellationToken::new())
+            .await
+            .unwrap_err();
+        server.abort();
+        assert_eq!(err.config_problems()[0].path, "runner.options.auth");
+        let text = err.to_string();
+        let actions: Vec<&str> = crate::iam::FUNCTION_URL_INVOKER
+            .calls
+            .iter()
+            .map(|c| c.action)
+            .collect();
+        assert_eq!(
+            actions,
+            ["lambda:InvokeFunctionUrl", "lambda:InvokeFunction"]
+        );
+        for action in actions {
+            assert!(names(&text, action), "{action} missing: {text}");
+        }
+        assert!(!names(
+            "needs lambda:InvokeFunctionUrl",
+            "lambda:InvokeFunction"
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_body_over_the_limit_is_refused_once_and_not_retried() {
+        use crate::runner::lambda::test_support::{serve, Reply};
+        use std::sync::atomic::{AtomicU32, Ordering};
+        use std::sync::Arc;
+        assert_eq!(MAX_RESPONSE_BYTES, 7 * 1024 * 1024);
+        let calls = Arc::new(AtomicU32::new(0));
+        let (url, server) = {
+            let calls = calls.clone();
+            serve(move |_| {
+                calls.fetch_add(1, Ordering::SeqCst);
+                async { Reply::json(200, vec![b' '; MAX_RESPONSE_BYTES + 1]) }
+            })
+            .await
+        };
+        let inv = Arc::new(FunctionUrlInvoker::unsigned(&url).unwrap());
+        let req = crate::runner::lambda::test_support::request(0, 1);
+        let err = inv
+            .invoke(&req, CancellationToken::new())
+            .await
+            .unwrap_err();
+        assert_eq!(err.class(), ErrorClass::Internal, "{err}");
+        assert!(!crate::runner::retryable(&err));
+        let text = err.to_string();
+        assert!(
+            text.contains(&format!("at least {} bytes", MAX_RESPONSE_BYTES + 1))
+                && text.contains("not retried"),
+            "{text}"
+        );
+        // Through the runner: one attempt, whatever the retry budget.
+        let config = crate::config::BenchmarkConfig::from_json_str(
+            r#"{"database": {"type": "memory"}, "workload": {"records": 100, "load": false},
+                "tests": [{"name": "writes", "operation": {"type": "write"}, "operations": 10}]}"#,
+            &[],
+        )
+        .unwrap();
+        calls.store(0, Ordering::SeqCst);
+        let run = crate::runner::Runner::new(inv, 3)
+            .with_backoff(std::time::Duration::from_millis(1))
+            .run(&config, CancellationToken::new(), &crate::runner::Silent)
+            .await
+            .unwrap();
+        server.abort();
+        let w = &run.tests[0].workers[0];
+        assert_eq!((w.attempts, calls.load(Ordering::SeqCst)), (1, 1));
+        assert_eq!(w.status, crate::protocol::WorkerStatus::Failed);
+        assert_eq!(run.tests[0].metrics.ok(), 0);
+    }
+
+    /// A server that answers one request with status 200, no length, and `body_len`
+    /// bytes streamed until it closes; its task returns whether it wrote them all.
+    async fn streaming_server(body_len: usize) -> (String, tokio::task::JoinHandle<bool>) {
+        use tokio::io::AsyncWriteExt;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/", listener.local_addr().unwrap());
+        let task = tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            lgb_testkit::http::read_request(&mut socket).await.unwrap();
+            let head =
+                b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n";
+            let sent = async {
+                socket.write_all(head).await?;
+                for _ in 0..body_len / 4096 {
+                    socket.write_all(&[b' '; 4096]).await?;
+                }
+                socket.write_all(&vec![b' '; body_len % 4096]).await?;
+                socket.shutdown().await
+            };
+            sent.await.is_ok()
+        });
+        (url, task)
+    }
+
+    #[tokio::test]
+    async fn a_body_without_a_length_is_read_in_chunks_up_to_the_limit() {
+        let client = reqwest::Client::new();
+        // Exactly the limit is read whole.
+        let (url, server) = streaming_server(10_000).await;
+        let response = client.post(&url).send().await.unwrap();
+        let body = read_body(response, 10_000, "t").await.unwrap();
+        assert_eq!(body.len(), 10_000);
+        assert!(server.await.unwrap());
+        // One byte more is refused; a 64 MiB stream is refused long before its end:
+        // the server cannot write it all.
+        for (len, limit) in [(10_001, 10_000), (64 << 20, 10_000)] {
+            let (url, server) = streaming_server(len).await;
+            let response = client.post(&url).send().await.unwrap();
+            assert_eq!(response.content_length(), None);
+            let err = read_body(response, limit, "Function URL t")
+                .await
+                .unwrap_err();
+            assert_eq!(err.class(), ErrorClass::Internal, "{err}");
+            assert!(err.to_string().contains("over the 10000"), "{err}");
+            if len > limit + 1 {
+                let wrote_all = tokio::time::timeout(std::time::Duration::from_secs(20), server)
+                    .await
+                    .expect("the server stops once the reader is gone")
+                    .unwrap();
+                assert!(!wrote_all, "the whole stream was read");
+            }
+        }
     }
 }

@@ -22,7 +22,7 @@ use tokio_util::sync::CancellationToken;
 use super::Invoker;
 use crate::config::{LambdaTarget, RunnerConfig, Target};
 use crate::error::{Error, Result};
-use crate::protocol::{WorkerRequest, WorkerResult, PROTOCOL_VERSION};
+use crate::protocol::{WorkerRequest, WorkerResult, PROTOCOL_VERSION, RESPONSE_LIMIT_BYTES};
 use crate::redact::redact;
 use crate::worker::lambda::parse_report;
 
@@ -364,6 +364,13 @@ impl Invoker for LambdaInvoker {
             .and_then(|b64| base64::engine::general_purpose::STANDARD.decode(b64).ok())
             .and_then(|tail| parse_report(&String::from_utf8_lossy(&tail)));
         let body = out.payload().map(Blob::as_ref).unwrap_or_default();
+        if body.len() > MAX_RESPONSE_BYTES {
+            return Err(response_too_large(
+                body.len(),
+                MAX_RESPONSE_BYTES,
+                &self.describe(),
+            ));
+        }
         if let Some(kind) = out.function_error() {
             return Err(function_error(&self.describe(), kind, body));
         }
@@ -397,6 +404,29 @@ pub(crate) fn function_error(function: &str, kind: &str, body: &[u8]) -> Error {
     } else {
         Error::Backend(what)
     }
+}
+
+/// The largest answer an invoker reads: Lambda returns at most
+/// [`RESPONSE_LIMIT_BYTES`] (6 MiB) from a synchronous invocation, and the margin of
+/// 1 MiB covers an HTTP front end's framing. Anything larger did not come from an lgb
+/// worker through Lambda, and is refused before it is held or decoded.
+pub(crate) const MAX_RESPONSE_BYTES: usize = RESPONSE_LIMIT_BYTES + 1024 * 1024;
+
+/// The error for an answer from `target` of at least `size` bytes, over `limit`
+/// ([`MAX_RESPONSE_BYTES`] outside tests).
+///
+/// The class is [`Error::Internal`], which the runner never retries: the worker fits
+/// its result into [`crate::protocol::RESPONSE_BUDGET_BYTES`] and Lambda cannot return
+/// more than its limit, so an answer this large is a broken worker or something that
+/// is not a Lambda worker answering. Another attempt gets the same answer (and reads
+/// megabytes again); a throttle, a timeout or a 5xx, which a retry can fix, have their
+/// own retryable classes.
+pub(crate) fn response_too_large(size: usize, limit: usize, target: &str) -> Error {
+    Error::Internal(format!(
+        "{target} answered with at least {size} bytes, over the {limit} an invoker reads \
+         (Lambda returns at most {RESPONSE_LIMIT_BYTES}): not an lgb worker's answer; not \
+         read further and not retried"
+    ))
 }
 
 /// Decodes a worker's answer; an answer that is not a `WorkerResult` means the target
@@ -881,5 +911,42 @@ mod runner_tests {
             error.contains("runner.function") && error.contains("Function not found"),
             "{error}"
         );
+    }
+
+    #[tokio::test]
+    async fn a_payload_over_the_limit_is_refused_and_not_retried() {
+        assert_eq!(MAX_RESPONSE_BYTES, 7 * 1024 * 1024);
+        // (a function error?, payload bytes, the error's start)
+        let cases = [
+            (false, MAX_RESPONSE_BYTES + 1, "internal error: `function` answered with at least 7340033 bytes"),
+            (true, MAX_RESPONSE_BYTES + 1, "internal error: `function` answered with at least 7340033 bytes"),
+            // At the limit, the payload is decoded: it is not a result.
+            (false, MAX_RESPONSE_BYTES, "invalid configuration: runner.function: `function` answered something that is not an lgb WorkerResult"),
+        ];
+        for (function_error, len, want) in cases {
+            let calls = Arc::new(AtomicU32::new(0));
+            let (url, server) = {
+                let calls = calls.clone();
+                serve(move |_| {
+                    calls.fetch_add(1, Ordering::SeqCst);
+                    async move {
+                        let reply = Reply::json(200, vec![b' '; len]);
+                        if function_error {
+                            reply.with_header("x-amz-function-error", "Unhandled")
+                        } else {
+                            reply
+                        }
+                    }
+                })
+                .await
+            };
+            let run = run_through(&url, 3, 1).await;
+            server.abort();
+            let w = &run.tests[0].workers[0];
+            assert_eq!((w.attempts, calls.load(Ordering::SeqCst)), (1, 1));
+            assert_eq!(w.status, WorkerStatus::Failed);
+            let error = w.error.as_deref().unwrap();
+            assert!(error.starts_with(want), "{error}");
+        }
     }
 }

@@ -446,7 +446,11 @@ impl Runner {
         loop {
             attempt += 1;
             match self.invoker.invoke(req, cancel.clone()).await {
-                Ok(mut r) => {
+                Ok(r) => {
+                    // An answer for another request is a failure of this worker, never
+                    // retried (the same target would answer the same way) and never
+                    // merged: its measurements are not this worker's.
+                    let mut r = answer_for(req, r);
                     r.metrics.errors.merge(&retried);
                     return (r, attempt);
                 }
@@ -497,6 +501,69 @@ impl Runner {
     }
 }
 
+/// `answer` if it is the result of `req`: the protocol version, run id, phase, worker
+/// slot and test it names are the request's. A failed result without a run id is the
+/// worker's own refusal of a request it could not decode (it has nothing to echo): it
+/// is kept, with the request's identity filled in so that it lands on its worker.
+/// Any other answer becomes a failed result of `req` whose [`Error::Internal`] names
+/// each field that differs; it keeps only the answer's environment (the invocation
+/// ran, and its billed duration is this call's), none of its measurements.
+fn answer_for(req: &WorkerRequest, mut answer: WorkerResult) -> WorkerResult {
+    if answer.status == WorkerStatus::Failed && answer.run_id.is_empty() {
+        answer.run_id.clone_from(&req.run_id);
+        answer.test.clone_from(&req.test.name);
+        answer.phase = req.phase;
+        answer.worker = req.worker;
+        return answer;
+    }
+    let mut differs = Vec::new();
+    if answer.version != PROTOCOL_VERSION {
+        differs.push(format!(
+            "protocol version {} instead of {PROTOCOL_VERSION}",
+            answer.version
+        ));
+    }
+    if answer.run_id != req.run_id {
+        differs.push(format!(
+            "run_id `{}` instead of `{}`",
+            answer.run_id, req.run_id
+        ));
+    }
+    if answer.phase != req.phase {
+        differs.push(format!(
+            "phase {:?} instead of {:?}",
+            answer.phase, req.phase
+        ));
+    }
+    if answer.worker != req.worker {
+        differs.push(format!(
+            "worker {} of {} instead of {} of {}",
+            answer.worker.index, answer.worker.count, req.worker.index, req.worker.count
+        ));
+    }
+    if answer.test != req.test.name {
+        differs.push(format!(
+            "test `{}` instead of `{}`",
+            answer.test, req.test.name
+        ));
+    }
+    if differs.is_empty() {
+        return answer;
+    }
+    let mut what = format!(
+        "worker {} of {} answered for another request, so its result is not merged: {}",
+        req.worker.index,
+        req.worker.count,
+        differs.join("; ")
+    );
+    if let Some(e) = &answer.error {
+        what.push_str(&format!(" (its error: {e})"));
+    }
+    let error = Error::Internal(what);
+    tracing::warn!(worker = req.worker.index, %error, "the answer does not match the request");
+    WorkerResult::failed(Some(req), &error, answer.environment)
+}
+
 /// Whether another attempt of a failed invocation may succeed: throttling, timeouts,
 /// network and server failures may pass; a wrong setup (missing function, refused
 /// caller), a rejected request or a cancelled run will not.
@@ -526,10 +593,13 @@ impl InvocationGate {
         }
     }
 
-    /// When worker `index` may start, counted from the test's start.
+    /// When worker `index` may start, counted from the test's start: never after the
+    /// ramp. Not `Duration::mul_f64`, which panics when the product leaves `Duration`'s
+    /// range (a ramp built in code may be anything, an index past the last worker too).
     fn delay(&self, index: u32) -> Duration {
-        self.ramp
-            .mul_f64(f64::from(index) / f64::from(self.workers))
+        let share = f64::from(index.min(self.workers)) / f64::from(self.workers);
+        Duration::try_from_secs_f64(self.ramp.as_secs_f64() * share)
+            .map_or(self.ramp, |d| d.min(self.ramp))
     }
 
     /// Runs `call` (one worker's invocations, retries included) once its ramp delay
@@ -567,6 +637,37 @@ impl InvocationGate {
         let out = call.await;
         drop(permit);
         out
+    }
+}
+
+#[cfg(test)]
+mod gate_tests {
+    use super::*;
+
+    fn gate(ramp: Duration, workers: u32) -> InvocationGate {
+        let runner = RunnerConfig {
+            ramp: crate::units::HumanDuration(ramp),
+            ..RunnerConfig::default()
+        };
+        InvocationGate::new(&runner, workers)
+    }
+
+    #[test]
+    fn ramp_delays_stay_within_the_ramp_whatever_it_is() {
+        let g = gate(Duration::from_millis(400), 4);
+        let delays: Vec<Duration> = (0..4).map(|i| g.delay(i)).collect();
+        assert_eq!(delays, [0, 100, 200, 300].map(Duration::from_millis));
+        // The whole range of `Duration`, and indices at or past the worker count:
+        // `Duration::mul_f64` panics there (2^64 s does not fit).
+        let g = gate(Duration::MAX, 1000);
+        assert_eq!(g.delay(0), Duration::ZERO);
+        assert!(g.delay(999) < Duration::MAX);
+        assert_eq!(g.delay(1000), Duration::MAX);
+        assert_eq!(g.delay(u32::MAX), Duration::MAX);
+        assert_eq!(
+            gate(Duration::from_secs(8), 4).delay(9),
+            Duration::from_secs(8)
+        );
     }
 }
 
@@ -648,7 +749,7 @@ impl TestMerge {
         self.workers.push(WorkerSummary {
             index: r.worker.index,
             status: r.status,
-            ops: r.metrics.ok() + r.metrics.failed(),
+            ops: r.metrics.ok().saturating_add(r.metrics.failed()),
             error: r.error,
             attempts,
             start_unix_ms: r.start_unix_ms,
@@ -725,6 +826,216 @@ mod tests {
         assert!(!retryable(&bug));
         assert_eq!(bug.class(), ErrorClass::Internal);
         assert_eq!(bug.class().as_str(), "internal");
+    }
+
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    /// Runs a real local worker, then lets `tamper` change its answer (as a worker of
+    /// another run, version or slot would answer); counts its calls.
+    struct TamperingInvoker<F> {
+        local: LocalInvoker,
+        calls: AtomicU32,
+        tamper: F,
+    }
+
+    #[async_trait]
+    impl<F> Invoker for TamperingInvoker<F>
+    where
+        F: Fn(&WorkerRequest, &mut WorkerResult) + Send + Sync,
+    {
+        fn name(&self) -> &str {
+            "tampering"
+        }
+        async fn invoke(
+            &self,
+            request: &WorkerRequest,
+            cancel: CancellationToken,
+        ) -> Result<WorkerResult> {
+            self.calls.fetch_add(1, Ordering::SeqCst);
+            let mut r = self.local.invoke(request, cancel).await?;
+            (self.tamper)(request, &mut r);
+            Ok(r)
+        }
+    }
+
+    /// Runs 2 workers of 20 writes each through `tamper`, with 3 retries; the test
+    /// result and the number of invocations.
+    async fn run_tampered<F>(tamper: F) -> (TestResult, u32)
+    where
+        F: Fn(&WorkerRequest, &mut WorkerResult) + Send + Sync + 'static,
+    {
+        let inv = Arc::new(TamperingInvoker {
+            local: LocalInvoker::default(),
+            calls: AtomicU32::new(0),
+            tamper,
+        });
+        let config = BenchmarkConfig::from_json_str(
+            r#"{"database": {"type": "memory"}, "workload": {"records": 100, "load": false},
+                "runner": {"workers": 2},
+                "tests": [{"name": "writes", "operation": {"type": "write"}, "operations": 40}]}"#,
+            &[],
+        )
+        .unwrap();
+        let mut run = Runner::new(inv.clone(), 3)
+            .with_backoff(Duration::from_millis(1))
+            .run(&config, CancellationToken::new(), &Silent)
+            .await
+            .unwrap();
+        (run.tests.remove(0), inv.calls.load(Ordering::SeqCst))
+    }
+
+    /// Worker 1's answer is changed by `tamper`: it must fail alone, after one
+    /// attempt, with an internal error containing `names`, and only worker 0's 20
+    /// operations are merged.
+    async fn assert_worker_1_refused<F>(tamper: F, names: &str)
+    where
+        F: Fn(&mut WorkerResult) + Send + Sync + 'static,
+    {
+        let (test, calls) = run_tampered(move |req, r| {
+            if req.worker.index == 1 {
+                tamper(r)
+            }
+        })
+        .await;
+        assert_eq!(calls, 2, "no retry of the refused answer");
+        let (good, bad) = (&test.workers[0], &test.workers[1]);
+        assert_eq!(
+            (good.index, good.status, good.ops, good.attempts),
+            (0, WorkerStatus::Completed, 20, 1)
+        );
+        assert_eq!(
+            (bad.index, bad.status, bad.attempts),
+            (1, WorkerStatus::Failed, 1)
+        );
+        let error = bad.error.as_deref().unwrap();
+        assert!(
+            error.starts_with(
+                "internal error: worker 1 of 2 answered for another request, so its result is not merged: "
+            ) && error.contains(names),
+            "{error}"
+        );
+        // Only worker 0's operations, and the one refused answer as an internal error.
+        assert_eq!(test.metrics.ok(), 20);
+        assert_eq!(
+            test.metrics.errors.counts.get(&ErrorClass::Internal),
+            Some(&1)
+        );
+        assert_eq!(test.metrics.errors.counts.values().sum::<u64>(), 1);
+    }
+
+    #[tokio::test]
+    async fn an_answer_for_another_run_is_not_merged() {
+        assert_worker_1_refused(
+            |r| r.run_id = "20250101T000000Z-other-0001".into(),
+            "run_id `20250101T000000Z-other-0001` instead of `",
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn an_answer_for_another_worker_slot_is_not_merged() {
+        assert_worker_1_refused(|r| r.worker.index = 0, "worker 0 of 2 instead of 1 of 2").await;
+        assert_worker_1_refused(|r| r.worker.count = 10, "worker 1 of 10 instead of 1 of 2").await;
+    }
+
+    #[tokio::test]
+    async fn an_answer_of_another_version_test_or_phase_is_not_merged() {
+        assert_worker_1_refused(
+            |r| r.version = PROTOCOL_VERSION + 1,
+            &format!(
+                "protocol version {} instead of {PROTOCOL_VERSION}",
+                PROTOCOL_VERSION + 1
+            ),
+        )
+        .await;
+        assert_worker_1_refused(
+            |r| r.test = "reads".into(),
+            "test `reads` instead of `writes`",
+        )
+        .await;
+        assert_worker_1_refused(|r| r.phase = Phase::Load, "phase Load instead of Run").await;
+        // A failed answer for another run keeps what its worker said.
+        assert_worker_1_refused(
+            |r| {
+                r.run_id = "x".into();
+                r.status = WorkerStatus::Failed;
+                r.error = Some("unknown database `nosuch`".into());
+            },
+            "run_id `x` instead of `",
+        )
+        .await;
+        let (test, _) = run_tampered(|req, r| {
+            if req.worker.index == 1 {
+                r.run_id = "x".into();
+                r.error = Some("unknown database `nosuch`".into());
+            }
+        })
+        .await;
+        assert!(
+            test.workers[1]
+                .error
+                .as_deref()
+                .unwrap()
+                .ends_with("(its error: unknown database `nosuch`)"),
+            "{:?}",
+            test.workers[1].error
+        );
+    }
+
+    #[tokio::test]
+    async fn a_failed_answer_without_a_run_id_is_kept_on_its_worker() {
+        // What a worker answers when it cannot decode the request: nothing to echo.
+        let (test, calls) = run_tampered(|req, r| {
+            if req.worker.index == 1 {
+                *r = WorkerResult::failed(
+                    None,
+                    &Error::config("run_id", "invalid type: integer `5`, expected a string"),
+                    Environment::default(),
+                );
+            }
+        })
+        .await;
+        assert_eq!(calls, 2);
+        let bad = &test.workers[1];
+        assert_eq!(
+            (bad.index, bad.status, bad.attempts),
+            (1, WorkerStatus::Failed, 1)
+        );
+        let error = bad.error.as_deref().unwrap();
+        assert!(
+            error.contains("run_id: invalid type") && !error.contains("another request"),
+            "{error}"
+        );
+        assert_eq!(
+            test.metrics.errors.counts.get(&ErrorClass::Config),
+            Some(&1)
+        );
+        assert_eq!(test.metrics.errors.counts.get(&ErrorClass::Internal), None);
+        // The identity is the request's.
+        let req = WorkerRequest {
+            version: PROTOCOL_VERSION,
+            run_id: "r".into(),
+            phase: Phase::Load,
+            test: TestConfig::new("load", crate::config::OperationConfig::new("load")),
+            database: crate::database::DatabaseConfig::new("memory"),
+            workload: crate::config::WorkloadConfig::default(),
+            worker: WorkerSlot { index: 3, count: 4 },
+            seed: 1,
+        };
+        let kept = answer_for(
+            &req,
+            WorkerResult::failed(None, &Error::Internal("x".into()), Environment::default()),
+        );
+        assert_eq!(
+            (
+                kept.run_id.as_str(),
+                kept.test.as_str(),
+                kept.phase,
+                kept.worker
+            ),
+            ("r", "load", Phase::Load, req.worker)
+        );
+        assert_eq!(kept.error.as_deref(), Some("internal error: x"));
     }
 }
 

@@ -189,7 +189,7 @@ impl LambdaHandler {
 }
 
 fn log_result(result: &WorkerResult) {
-    let ops = result.metrics.ok() + result.metrics.failed();
+    let ops = result.metrics.ok().saturating_add(result.metrics.failed());
     match &result.error {
         Some(error) => {
             tracing::warn!(test = %result.test, worker = result.worker.index, status = ?result.status, error = %error, "request failed")
@@ -391,19 +391,23 @@ pub struct FunctionUrlResponse {
 }
 
 impl FunctionUrlResponse {
-    /// The response for `result`: 400 when the request itself was wrong (the result
-    /// failed with configuration errors only), otherwise 200; the body is the result in
+    /// The response for `result`: 400 when the request itself was wrong or refused
+    /// before anything ran (the result failed with configuration errors or the
+    /// worker's deployment refused it), otherwise 200; the body is the result in
     /// both cases, so the caller always gets the structured error. Failures of the
     /// database are measurements, not HTTP errors, and must not make a client retry.
     pub fn from_result(result: &WorkerResult) -> Self {
+        // A request refused before anything ran: wrong input (config) or a database
+        // this worker was not deployed for (rejected by its pin).
         let bad_request = result.status == WorkerStatus::Failed
+            && result.metrics.operations.is_empty()
             && !result.metrics.errors.counts.is_empty()
             && result
                 .metrics
                 .errors
                 .counts
                 .keys()
-                .all(|c| *c == ErrorClass::Config);
+                .all(|c| matches!(c, ErrorClass::Config | ErrorClass::Rejected));
         let body = serde_json::to_string(result)
             .unwrap_or_else(|e| format!("{{\"error\":\"cannot encode the result: {e}\"}}"));
         Self {

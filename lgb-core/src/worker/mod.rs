@@ -2,13 +2,18 @@
 //! configuration, so a warm Lambda reuses its connections), plans the test, runs the
 //! executor and answers a [`WorkerResult`]; [`lambda`] shapes that for AWS Lambda.
 //!
+//! A deployed worker is pinned to its [`Deployment`] ([`Worker::pinned_from_env`]):
+//! it refuses a request for another database before building anything.
+//!
 //! A worker never panics on bad input: every failure becomes a result with
 //! `status: failed` and the error counted by class. It must not know the runner or the
 //! results model: what it answers is the wire type of `crate::protocol`.
 
+mod deployment;
 pub mod lambda;
 
-use std::collections::HashMap;
+pub use deployment::{Deployment, DEPLOYMENT_ENV};
+
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -26,18 +31,38 @@ use crate::protocol::{
 };
 use crate::workload::{KeyChooser, KeyFormatter, RecordGenerator};
 
-/// A worker: registries plus adapters cached by configuration.
+/// A worker: registries, adapters cached by configuration (at most
+/// [`MAX_CACHED_ADAPTERS`], least recently used dropped first) and, when deployed,
+/// the [`Deployment`] it is pinned to.
 ///
 /// ```
 /// use lgb_core::worker::Worker;
-/// let worker = Worker::default();
+/// // Unpinned unless LGB_DEPLOYMENT is set.
+/// let worker = Worker::default().pinned_from_env();
 /// # let _ = worker;
 /// ```
 pub struct Worker {
     databases: DatabaseRegistry,
     operations: OperationRegistry,
-    adapters: Mutex<HashMap<String, Arc<dyn Database>>>,
+    /// Most recently used last.
+    adapters: Mutex<Vec<(String, Arc<dyn Database>)>>,
     environment: Mutex<Environment>,
+    pin: Pin,
+}
+
+/// Most adapters a warm worker keeps; a request for another configuration drops (and
+/// closes) the least recently used one.
+pub const MAX_CACHED_ADAPTERS: usize = 4;
+
+/// What a worker may run.
+#[derive(Debug, Clone)]
+enum Pin {
+    /// Any database (local runs, tests, library users).
+    Unpinned,
+    /// Only its deployment.
+    Pinned(Deployment),
+    /// Deployed, but the deployment could not be read: nothing.
+    Unreadable(String),
 }
 
 impl Default for Worker {
@@ -53,6 +78,7 @@ impl std::fmt::Debug for Worker {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Worker")
             .field("databases", &self.databases)
+            .field("pin", &self.pin)
             .finish()
     }
 }
@@ -82,8 +108,56 @@ impl Worker {
         Self {
             databases,
             operations,
-            adapters: Mutex::new(HashMap::new()),
+            adapters: Mutex::new(Vec::new()),
             environment: Mutex::new(Environment::local()),
+            pin: Pin::Unpinned,
+        }
+    }
+
+    /// Pins this worker to `deployment`: see [`Worker::admit`].
+    pub fn pinned(mut self, deployment: Deployment) -> Self {
+        self.pin = Pin::Pinned(deployment);
+        self
+    }
+
+    /// Pins this worker to the deployment in [`DEPLOYMENT_ENV`], if the variable is
+    /// set; one that cannot be read makes the worker refuse every request (it never
+    /// runs unpinned because of a typo). What a Lambda handler calls once at start.
+    pub fn pinned_from_env(mut self) -> Self {
+        self.pin = match Deployment::from_env() {
+            Ok(Some(d)) => Pin::Pinned(d),
+            Ok(None) => Pin::Unpinned,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read the deployment; refusing every request");
+                Pin::Unreadable(e.to_string())
+            }
+        };
+        self
+    }
+
+    /// The deployment this worker is pinned to, if any.
+    pub fn deployment(&self) -> Option<&Deployment> {
+        match &self.pin {
+            Pin::Pinned(d) => Some(d),
+            _ => None,
+        }
+    }
+
+    /// The database configuration a request for `requested` runs with here: itself on
+    /// an unpinned worker; on a pinned one, the request completed with the deployed
+    /// values, or a `rejected` error naming each option that differs from the
+    /// deployment ([`Deployment::admit`], with the adapter's
+    /// [`crate::database::AdapterOptions::DESTINATIONS`]). [`Worker::handle`] calls
+    /// it before building an adapter; a custom handler that builds adapters itself
+    /// calls it first.
+    pub fn admit(&self, requested: &DatabaseConfig) -> Result<DatabaseConfig> {
+        match &self.pin {
+            Pin::Unpinned => Ok(requested.clone()),
+            Pin::Pinned(d) => d.admit(requested, self.databases.destinations(&requested.kind)),
+            Pin::Unreadable(why) => Err(Error::Rejected(format!(
+                "this worker's deployment ({DEPLOYMENT_ENV}) cannot be read, so it runs \
+                 nothing: {why}"
+            ))),
         }
     }
 
@@ -101,18 +175,51 @@ impl Worker {
             .unwrap_or_default()
     }
 
-    /// The adapter for `config`, built once and then reused.
+    /// The adapter for `config`, built once and then reused while it stays among the
+    /// [`MAX_CACHED_ADAPTERS`] most recently used. Does not check the deployment: call
+    /// [`Worker::admit`] first.
     pub async fn adapter(&self, config: &DatabaseConfig) -> Result<Arc<dyn Database>> {
         let key = config.cache_key();
-        if let Some(db) = self.adapters.lock().ok().and_then(|m| m.get(&key).cloned()) {
+        if let Some(db) = self.cached(&key) {
             return Ok(db);
         }
         let db = self.databases.build(config).await?;
-        if let Ok(mut m) = self.adapters.lock() {
-            // Another request may have built the same adapter meanwhile; keep the first.
-            return Ok(m.entry(key).or_insert(db).clone());
+        let (db, evicted) = match self.adapters.lock() {
+            Ok(mut cache) => {
+                // Another request may have built the same adapter meanwhile; keep the first.
+                if let Some(i) = cache.iter().position(|(k, _)| *k == key) {
+                    let entry = cache.remove(i);
+                    let first = entry.1.clone();
+                    cache.push(entry);
+                    (first, Vec::new())
+                } else {
+                    cache.push((key, db.clone()));
+                    let over = cache.len().saturating_sub(MAX_CACHED_ADAPTERS);
+                    let evicted: Vec<_> = cache.drain(..over).map(|(_, d)| d).collect();
+                    (db, evicted)
+                }
+            }
+            Err(_) => (db, Vec::new()),
+        };
+        for old in evicted {
+            close_when_unused(old).await;
         }
         Ok(db)
+    }
+
+    /// A cached adapter, marked as the most recently used.
+    fn cached(&self, key: &str) -> Option<Arc<dyn Database>> {
+        let mut cache = self.adapters.lock().ok()?;
+        let i = cache.iter().position(|(k, _)| k == key)?;
+        let entry = cache.remove(i);
+        let db = entry.1.clone();
+        cache.push(entry);
+        Some(db)
+    }
+
+    /// How many adapters are cached.
+    pub fn cached_adapters(&self) -> usize {
+        self.adapters.lock().map(|c| c.len()).unwrap_or(0)
     }
 
     /// Handles one request. Never fails: problems become a `failed` result.
@@ -153,7 +260,8 @@ impl Worker {
             ));
         }
         check_limits(req)?;
-        let db = self.adapter(&req.database).await?;
+        let database = self.admit(&req.database)?;
+        let db = self.adapter(&database).await?;
         let caps = db.capabilities();
         let w = &req.workload;
         let (strategy, plan, dist) = match req.phase {
@@ -300,6 +408,16 @@ impl Worker {
     }
 }
 
+/// Closes an adapter dropped from the cache, unless a request still uses it (then it
+/// closes when that request drops it).
+async fn close_when_unused(db: Arc<dyn Database>) {
+    if Arc::strong_count(&db) == 1 {
+        if let Err(e) = db.close().await {
+            tracing::warn!(error = %e, adapter = db.name(), "closing an unused adapter failed");
+        }
+    }
+}
+
 /// Keys read back per call when verifying.
 const VERIFY_BATCH: usize = 100;
 
@@ -348,12 +466,13 @@ fn per_worker(total: u64, w: WorkerSlot) -> u64 {
     total / n + u64::from(u64::from(w.index) < total % n)
 }
 
-/// Handles `request` with a process-wide default [`Worker`] (built-in adapters): the
-/// one call a custom Lambda handler needs.
+/// Handles `request` with a process-wide default [`Worker`] (built-in adapters,
+/// pinned to [`DEPLOYMENT_ENV`] when it is set): the one call a custom Lambda handler
+/// needs.
 pub async fn handle(request: &WorkerRequest) -> WorkerResult {
     static WORKER: std::sync::OnceLock<Worker> = std::sync::OnceLock::new();
     WORKER
-        .get_or_init(Worker::default)
+        .get_or_init(|| Worker::default().pinned_from_env())
         .handle(request, CancellationToken::new(), None)
         .await
 }
@@ -394,6 +513,138 @@ mod tests {
             "{:?}",
             r.error
         );
+    }
+
+    fn request(database: DatabaseConfig) -> WorkerRequest {
+        let mut test = TestConfig::new("t", crate::config::OperationConfig::new("read"));
+        test.operations = Some(10);
+        let mut workload = WorkloadConfig::default();
+        workload.records = 10;
+        WorkerRequest {
+            version: PROTOCOL_VERSION,
+            run_id: "r".into(),
+            phase: Phase::Run,
+            test,
+            database,
+            workload,
+            worker: WorkerSlot { index: 0, count: 1 },
+            seed: 1,
+        }
+    }
+
+    fn memory(max_batch: u64) -> DatabaseConfig {
+        serde_json::from_value(serde_json::json!({"type": "memory", "max_batch_size": max_batch}))
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_pinned_worker_refuses_other_databases_before_building_them() {
+        let deployed = Deployment::new(memory(7));
+        let w = Worker::default().pinned(deployed);
+        let r = w
+            .handle(&request(memory(8)), CancellationToken::new(), None)
+            .await;
+        assert_eq!(r.status, WorkerStatus::Failed);
+        assert_eq!(
+            r.metrics.errors.counts.keys().copied().collect::<Vec<_>>(),
+            vec![crate::error::ErrorClass::Rejected]
+        );
+        assert!(r.error.unwrap().contains("database.max_batch_size"));
+        assert_eq!(w.cached_adapters(), 0, "nothing was built");
+        let r = w
+            .handle(
+                &request(DatabaseConfig::new("noop")),
+                CancellationToken::new(),
+                None,
+            )
+            .await;
+        assert!(r.error.unwrap().contains("database.type"));
+        // The deployed database runs, and so does a request that leaves it to the pin.
+        let r = w
+            .handle(&request(memory(7)), CancellationToken::new(), None)
+            .await;
+        assert_eq!(r.status, WorkerStatus::Completed, "{:?}", r.error);
+        let r = w
+            .handle(
+                &request(DatabaseConfig::new("memory")),
+                CancellationToken::new(),
+                None,
+            )
+            .await;
+        assert_eq!(r.status, WorkerStatus::Completed, "{:?}", r.error);
+    }
+
+    #[tokio::test]
+    async fn the_overflowing_duration_is_a_failed_result_not_a_panic() {
+        let mut req = serde_json::to_value(request(DatabaseConfig::new("noop"))).unwrap();
+        req["test"]["duration"] = "18446744073709551615s".into();
+        req["test"]["warmup"] = "1s".into();
+        let r = Worker::default()
+            .handle_json(req.to_string().as_bytes(), CancellationToken::new())
+            .await;
+        assert_eq!(r.status, WorkerStatus::Failed);
+        assert!(
+            r.error.as_deref().unwrap().contains("test.duration"),
+            "{:?}",
+            r.error
+        );
+        // Built in code past the parser's bound: refused by the limits, no panic.
+        let mut req = request(DatabaseConfig::new("noop"));
+        req.test.operations = None;
+        req.test.duration = Some(crate::units::HumanDuration(Duration::MAX));
+        req.test.warmup = crate::units::HumanDuration(Duration::MAX);
+        let r = Worker::default()
+            .handle(&req, CancellationToken::new(), None)
+            .await;
+        assert_eq!(r.status, WorkerStatus::Failed);
+        assert!(
+            r.error.as_deref().unwrap().contains("test.duration"),
+            "{:?}",
+            r.error
+        );
+    }
+
+    #[tokio::test]
+    async fn an_unreadable_deployment_refuses_everything() {
+        let w = Worker {
+            pin: Pin::Unreadable("bad".into()),
+            ..Worker::default()
+        };
+        let r = w
+            .handle(
+                &request(DatabaseConfig::new("memory")),
+                CancellationToken::new(),
+                None,
+            )
+            .await;
+        assert_eq!(r.status, WorkerStatus::Failed);
+        assert!(r.error.unwrap().contains("LGB_DEPLOYMENT"));
+    }
+
+    #[tokio::test]
+    async fn the_adapter_cache_keeps_the_most_recently_used() {
+        let w = Worker::default();
+        let first = w.adapter(&memory(1)).await.unwrap();
+        let second = w.adapter(&memory(2)).await.unwrap();
+        for n in 3..=(MAX_CACHED_ADAPTERS as u64 + 2) {
+            // Using the first one again keeps it in the cache.
+            assert!(Arc::ptr_eq(&first, &w.adapter(&memory(1)).await.unwrap()));
+            w.adapter(&memory(n)).await.unwrap();
+            assert!(w.cached_adapters() <= MAX_CACHED_ADAPTERS);
+        }
+        assert_eq!(w.cached_adapters(), MAX_CACHED_ADAPTERS);
+        assert!(Arc::ptr_eq(&first, &w.adapter(&memory(1)).await.unwrap()));
+        // The least recently used ones (2, then 3) were dropped: 2 is built anew.
+        assert!(!Arc::ptr_eq(&second, &w.adapter(&memory(2)).await.unwrap()));
+        let keys: Vec<String> = w
+            .adapters
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(k, _)| k.clone())
+            .collect();
+        assert!(!keys.contains(&memory(3).cache_key()), "{keys:?}");
+        assert!(keys.contains(&memory(1).cache_key()), "{keys:?}");
     }
 
     #[tokio::test]

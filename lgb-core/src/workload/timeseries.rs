@@ -181,7 +181,8 @@ impl TimeSeriesOptions {
     /// The start time: `start_ms`, or `start_offset` before `now_ms` rounded down to the hour.
     pub fn start_at(&self, now_ms: i64) -> i64 {
         self.start_ms.unwrap_or_else(|| {
-            let t = now_ms - self.start_offset.0.as_millis() as i64;
+            let offset = i64::try_from(self.start_offset.0.as_millis()).unwrap_or(i64::MAX);
+            let t = now_ms.saturating_sub(offset);
             t - t.rem_euclid(3_600_000)
         })
     }

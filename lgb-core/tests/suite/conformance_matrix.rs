@@ -151,7 +151,7 @@ async fn matrix_immudb() {
         "address": env["LGB_IMMUDB_ENDPOINT"],
         "database": env["LGB_IMMUDB_DATABASE"],
         "username": env["LGB_IMMUDB_USER"],
-        "password": env["LGB_IMMUDB_PASSWORD"],
+        "password": env["LGB_SECRET_IMMUDB_PASSWORD"],
     });
     column("immudb", db, &common::unique_prefix("matrix"), &[]).await;
 }

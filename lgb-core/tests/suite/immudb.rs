@@ -23,7 +23,10 @@ fn env() -> HashMap<String, String> {
 
 fn options(verified: bool) -> ImmudbOptions {
     let env = env();
-    let mut o = ImmudbOptions::new(&env["LGB_IMMUDB_ENDPOINT"], &env["LGB_IMMUDB_PASSWORD"]);
+    let mut o = ImmudbOptions::new(
+        &env["LGB_IMMUDB_ENDPOINT"],
+        &env["LGB_SECRET_IMMUDB_PASSWORD"],
+    );
     o.database = env["LGB_IMMUDB_DATABASE"].clone();
     o.username = Some(env["LGB_IMMUDB_USER"].clone());
     o.verified = verified;
@@ -492,7 +495,7 @@ async fn wrong_password_and_unknown_database_are_config_errors_without_the_passw
 
     let mut o = options(false);
     o.password = None;
-    o.password_env = Some("LGB_TEST_IMMUDB_UNSET_VARIABLE".into());
+    o.password_env = Some("LGB_SECRET_TEST_UNSET_VARIABLE".into());
     let err = ImmudbDatabase::connect(o).await.unwrap_err();
     assert_eq!(err.config_problems()[0].path, "database.password_env");
 
@@ -538,7 +541,7 @@ async fn password_from_secrets_manager() {
     let sm = aws_sdk_secretsmanager::Client::new(&conf);
     let env = env();
     let name = common::unique_prefix("secret");
-    let secret = serde_json::json!({"username": env["LGB_IMMUDB_USER"], "password": env["LGB_IMMUDB_PASSWORD"]});
+    let secret = serde_json::json!({"username": env["LGB_IMMUDB_USER"], "password": env["LGB_SECRET_IMMUDB_PASSWORD"]});
     sm.create_secret()
         .name(&name)
         .secret_string(secret.to_string())
@@ -548,7 +551,7 @@ async fn password_from_secrets_manager() {
     let plain_name = format!("{name}-plain");
     sm.create_secret()
         .name(&plain_name)
-        .secret_string(&env["LGB_IMMUDB_PASSWORD"])
+        .secret_string(&env["LGB_SECRET_IMMUDB_PASSWORD"])
         .send()
         .await
         .unwrap();
@@ -600,7 +603,7 @@ fn database_json(verified: bool) -> serde_json::Value {
         "address": env["LGB_IMMUDB_ENDPOINT"],
         "database": env["LGB_IMMUDB_DATABASE"],
         "username": env["LGB_IMMUDB_USER"],
-        "password": env["LGB_IMMUDB_PASSWORD"],
+        "password": env["LGB_SECRET_IMMUDB_PASSWORD"],
         "verified": verified,
     })
 }
@@ -805,7 +808,7 @@ impl PlainClient {
         let session = client
             .open_session(proto::OpenSessionRequest {
                 username: env["LGB_IMMUDB_USER"].as_bytes().to_vec(),
-                password: env["LGB_IMMUDB_PASSWORD"].as_bytes().to_vec(),
+                password: env["LGB_SECRET_IMMUDB_PASSWORD"].as_bytes().to_vec(),
                 database_name: env["LGB_IMMUDB_DATABASE"].clone(),
             })
             .await
@@ -935,8 +938,11 @@ async fn get_overhead_against_a_plain_client_loop_and_verified_ratio() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_example_config_runs_with_the_documented_override() {
     let env = env();
-    if std::env::var("LGB_IMMUDB_PASSWORD").is_err() {
-        std::env::set_var("LGB_IMMUDB_PASSWORD", &env["LGB_IMMUDB_PASSWORD"]);
+    if std::env::var("LGB_SECRET_IMMUDB_PASSWORD").is_err() {
+        std::env::set_var(
+            "LGB_SECRET_IMMUDB_PASSWORD",
+            &env["LGB_SECRET_IMMUDB_PASSWORD"],
+        );
     }
     let prefix = common::unique_prefix("example");
     let mut overrides = vec![

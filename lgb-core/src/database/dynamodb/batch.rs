@@ -2,7 +2,7 @@
 //! deadline, and BatchGetItem with its unprocessed keys.
 
 use std::collections::HashMap;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::types::{KeysAndAttributes, ReturnConsumedCapacity, WriteRequest};
 
@@ -11,6 +11,25 @@ use super::{sum_capacity, DynamoDbDatabase, MAX_BATCH_GET};
 use crate::database::{BatchOutcome, ItemFailure, OpMeta};
 use crate::error::{Error, ErrorClass, Result};
 use crate::record::Record;
+
+/// The instant `d` from now: a batch's deadline. `Instant + Duration` panics past the
+/// clock's range; options built in code may hold any duration (the parser stops at
+/// 366 days), and such a deadline is as good as never: the furthest instant the clock
+/// can represent from now, within a year, stands in for it.
+pub(super) fn deadline_after(d: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(d)
+        .or_else(|| now.checked_add(crate::units::HumanDuration::MAX))
+        .unwrap_or(now)
+}
+
+/// Whether waiting `wait` from now would reach `deadline` (an instant past the clock's
+/// range does).
+fn waits_past(wait: Duration, deadline: Instant) -> bool {
+    Instant::now()
+        .checked_add(wait)
+        .is_none_or(|t| t >= deadline)
+}
 
 impl DynamoDbDatabase {
     /// Writes one chunk (unique keys, at most 25 items) and retries its UnprocessedItems
@@ -84,7 +103,7 @@ impl DynamoDbDatabase {
             }
             round += 1;
             let wait = self.backoff.delay(round);
-            if Instant::now() + wait >= deadline {
+            if waits_past(wait, deadline) {
                 let message = format!(
                     "not written: still in UnprocessedItems after {round} attempts and the batch deadline of {:?}",
                     self.options.batch_deadline.0
@@ -111,7 +130,7 @@ impl DynamoDbDatabase {
         meta: &mut OpMeta,
     ) -> Result<HashMap<String, Record>> {
         let table = &self.target.table;
-        let deadline = Instant::now() + self.options.batch_deadline.0;
+        let deadline = deadline_after(self.options.batch_deadline.0);
         let mut found = HashMap::with_capacity(keys.len());
         for chunk in keys.chunks(MAX_BATCH_GET) {
             let mut todo: Vec<Item> = chunk.to_vec();
@@ -157,7 +176,7 @@ impl DynamoDbDatabase {
                 }
                 round += 1;
                 let wait = self.backoff.delay(round);
-                if Instant::now() + wait >= deadline {
+                if waits_past(wait, deadline) {
                     return Err(Error::Throttled(format!(
                         "{} keys still in UnprocessedKeys after {round} attempts and the batch deadline of {:?}",
                         todo.len(),
@@ -169,5 +188,26 @@ impl DynamoDbDatabase {
             }
         }
         Ok(found)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deadlines_past_the_clock_do_not_panic() {
+        let before = Instant::now();
+        let soon = deadline_after(Duration::from_secs(5));
+        assert!(soon >= before + Duration::from_secs(5));
+        // `Instant::now() + Duration::MAX` panics; this is a year or so away instead.
+        let never = deadline_after(Duration::MAX);
+        assert!(
+            never >= before + Duration::from_secs(300 * 86_400),
+            "{never:?}"
+        );
+        assert!(!waits_past(Duration::from_secs(1), never));
+        assert!(waits_past(Duration::MAX, never));
+        assert!(waits_past(Duration::from_secs(10), soon));
     }
 }

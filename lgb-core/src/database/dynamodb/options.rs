@@ -223,6 +223,9 @@ impl DynamoDbOptions {
 }
 
 impl AdapterOptions for DynamoDbOptions {
+    /// Where requests go: a pinned worker keeps these as deployed.
+    const DESTINATIONS: &'static [&'static str] = &["table", "region", "endpoint"];
+
     fn capabilities(&self) -> Option<Capabilities> {
         Some(capabilities_for(self))
     }

@@ -33,7 +33,7 @@ impl std::fmt::Debug for Password {
 ///
 /// ```json
 /// { "type": "immudb", "address": "127.0.0.1:3322", "database": "defaultdb",
-///   "username": "immudb", "password_env": "LGB_IMMUDB_PASSWORD", "verified": false }
+///   "username": "immudb", "password_env": "LGB_SECRET_IMMUDB_PASSWORD", "verified": false }
 /// ```
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -51,7 +51,8 @@ pub struct ImmudbOptions {
     /// prefer `password_env` or `password_secret_id` outside local tests.
     #[serde(default)]
     pub password: Option<Password>,
-    /// Name of an environment variable holding the password.
+    /// Name of an environment variable holding the password; it must start with
+    /// `LGB_SECRET_` ([`crate::database::SECRET_ENV_PREFIX`]).
     #[serde(default)]
     pub password_env: Option<String>,
     /// AWS Secrets Manager secret id or ARN: a plain password, or a JSON object with
@@ -150,6 +151,14 @@ pub(super) fn address_problem(address: &str) -> Option<String> {
 }
 
 impl AdapterOptions for ImmudbOptions {
+    /// The server the password goes to and where the password comes from.
+    const DESTINATIONS: &'static [&'static str] = &[
+        "address",
+        "database",
+        "password_secret_id",
+        "secrets_manager_endpoint",
+    ];
+
     /// What `connect` refuses before it opens a connection, paths under `database`.
     fn problems(&self) -> Vec<ConfigProblem> {
         let mut out = Vec::new();
@@ -163,6 +172,13 @@ impl AdapterOptions for ImmudbOptions {
                 "password",
                 "set exactly one of `password`, `password_env` and `password_secret_id`",
             ));
+        }
+        if let Some(why) = self
+            .password_env
+            .as_deref()
+            .and_then(crate::database::secret_env_problem)
+        {
+            out.push(ConfigProblem::new("password_env", why));
         }
         if let Some(m) = address_problem(&self.address) {
             out.push(ConfigProblem::new("address", m));

@@ -254,12 +254,7 @@ pub(super) async fn resolve_credentials(o: &ImmudbOptions) -> Result<Credentials
     let (password, secret_user) = if let Some(p) = &o.password {
         (p.clone(), None)
     } else if let Some(var) = &o.password_env {
-        let p = std::env::var(var).map_err(|_| {
-            Error::config(
-                "database.password_env",
-                format!("environment variable `{var}` is not set"),
-            )
-        })?;
+        let p = crate::database::read_secret_env(var, "database.password_env")?;
         (Password(p), None)
     } else if let Some(id) = &o.password_secret_id {
         secret_password(id, o.secrets_manager_endpoint.as_deref()).await?

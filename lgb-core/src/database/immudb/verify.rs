@@ -189,11 +189,15 @@ fn htree_levels(digests: &[Digest]) -> Vec<Vec<Digest>> {
 }
 
 /// `htree.InclusionProof(i)`: the shortest list of nodes needed to compute the root.
-fn htree_proof(levels: &[Vec<Digest>], i: usize) -> Vec<Digest> {
-    let width = levels[0].len();
+/// `None` when there is no leaf `i` (no leaves at all, or `i` past the last).
+fn htree_proof(levels: &[Vec<Digest>], i: usize) -> Option<Vec<Digest>> {
+    let width = levels.first()?.len();
+    if i >= width {
+        return None;
+    }
     let mut terms = Vec::new();
     if width == 1 {
-        return terms;
+        return Some(terms);
     }
     let (mut m, mut n, mut offset) = (i, width, 0usize);
     loop {
@@ -213,9 +217,9 @@ fn htree_proof(levels: &[Vec<Digest>], i: usize) -> Vec<Digest> {
         }
         let layer = (usize::BITS - (r - l).leading_zeros()) as usize;
         let index = l / (1 << layer);
-        terms.insert(0, levels[layer][index]);
+        terms.insert(0, *levels.get(layer)?.get(index)?);
         if n < 1 || (n == 1 && m == 0) {
-            return terms;
+            return Some(terms);
         }
     }
 }
@@ -353,7 +357,8 @@ fn verify_linear_advance_proof(
     if end < start {
         return Ok(false);
     }
-    if end <= start + 1 {
+    // Not `start + 1`: both ids come from the server and may be `u64::MAX`.
+    if end - start <= 1 {
         return Ok(true);
     }
     let Some(proof) = proof else {
@@ -509,6 +514,14 @@ pub fn verify_set(
         .header
         .as_ref()
         .ok_or_else(|| tampered("the server sent no transaction header"))?;
+    if tx.entries.is_empty() {
+        // Nothing to build a hash tree of: a transaction that wrote something has entries.
+        return Err(tampered(format!(
+            "the transaction has no entries ({} in its header), {} were written",
+            header.nentries,
+            kvs.len()
+        )));
+    }
     if header.nentries as usize != kvs.len() || tx.entries.len() != kvs.len() {
         return Err(tampered(format!(
             "the transaction has {} entries ({} listed), {} were written",
@@ -530,7 +543,10 @@ pub fn verify_set(
         )?);
     }
     let levels = htree_levels(&entry_digests);
-    let eh = levels.last().expect("one level at least")[0];
+    let eh = *levels
+        .last()
+        .and_then(|top| top.first())
+        .ok_or_else(|| tampered("the transaction's entries make no hash tree"))?;
     for (key, value) in kvs {
         let stored_key = prefixed(SET_KEY_PREFIX, key);
         let index = tx
@@ -547,7 +563,8 @@ pub fn verify_set(
         let md = kv_metadata_bytes(e.metadata.as_ref());
         let value_hash = sha256(&[&prefixed(PLAIN_VALUE_PREFIX, value)]);
         let expected = entry_digest(header.version, &stored_key, &md, &value_hash)?;
-        let proof = htree_proof(&levels, index);
+        let proof = htree_proof(&levels, index)
+            .ok_or_else(|| tampered("a written entry is outside its transaction's hash tree"))?;
         if !htree_verify(index as u64, kvs.len() as u64, &proof, &expected, &eh) {
             return Err(tampered(
                 "a written entry is not included in its transaction",
@@ -698,7 +715,7 @@ mod tests {
             let levels = htree_levels(&leaves);
             let root = levels.last().unwrap()[0];
             for (i, leaf) in leaves.iter().enumerate() {
-                let proof = htree_proof(&levels, i);
+                let proof = htree_proof(&levels, i).unwrap();
                 assert!(
                     htree_verify(i as u64, width as u64, &proof, leaf, &root),
                     "width {width} leaf {i}"
@@ -810,6 +827,60 @@ mod tests {
                 .class(),
             crate::ErrorClass::Tampered
         );
+    }
+
+    #[test]
+    fn htree_proofs_of_missing_leaves_are_none() {
+        assert_eq!(htree_proof(&htree_levels(&[]), 0), None);
+        assert_eq!(htree_proof(&[], 0), None);
+        let levels = htree_levels(&[d(1), d(2), d(3)]);
+        assert!(htree_proof(&levels, 2).is_some());
+        assert_eq!(htree_proof(&levels, 3), None);
+    }
+
+    fn header(nentries: i32) -> proto::TxHeader {
+        proto::TxHeader {
+            id: 7,
+            prev_alh: vec![0; 32],
+            nentries,
+            e_h: vec![0; 32],
+            bl_root: vec![0; 32],
+            version: 1,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn an_empty_transaction_is_tampering_not_a_panic() {
+        let state = TrustedState::default();
+        for (nentries, kvs) in [(0, vec![]), (1, vec![(&b"k"[..], &b"v"[..])])] {
+            let vtx = proto::VerifiableTx {
+                tx: Some(proto::Tx {
+                    header: Some(header(nentries)),
+                    entries: Vec::new(),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            };
+            let e = verify_set(&state, &kvs, &vtx).unwrap_err();
+            assert_eq!(e.class(), crate::ErrorClass::Tampered, "{e}");
+            assert!(e.to_string().contains("no entries"), "{e}");
+        }
+    }
+
+    #[test]
+    fn transaction_ids_at_the_end_of_the_range_do_not_overflow() {
+        let d0 = d(0);
+        // Nothing to advance between a transaction and itself, even the last id.
+        assert!(verify_linear_advance_proof(None, u64::MAX, u64::MAX, &d0, &d0, 1).unwrap());
+        assert!(!verify_linear_advance_proof(None, u64::MAX, u64::MAX - 1, &d0, &d0, 1).unwrap());
+        // A linear proof from 0, or across the whole range, is refused, not computed.
+        let proof = proto::LinearProof {
+            source_tx_id: 1,
+            target_tx_id: u64::MAX,
+            terms: vec![d0.to_vec()],
+        };
+        assert!(!verify_linear_proof(Some(&proof), 1, u64::MAX, &d0, &d0).unwrap());
     }
 
     #[test]

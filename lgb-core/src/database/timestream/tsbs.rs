@@ -280,9 +280,9 @@ impl<'a> TsbsQueries<'a> {
     }
 
     fn window<R: Rng>(&self, rng: &mut R, span: Duration) -> Window {
-        let span = span.as_millis() as i64;
+        let span = i64::try_from(span.as_millis()).unwrap_or(i64::MAX);
         let first = self.series.start_ms();
-        let latest_start = (self.end_ms - span).max(first);
+        let latest_start = self.end_ms.saturating_sub(span).max(first);
         let start_ms = rng.gen_range(first..=latest_start);
         Window::Between {
             start_ms,
