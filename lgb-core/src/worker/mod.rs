@@ -518,8 +518,10 @@ mod tests {
     fn request(database: DatabaseConfig) -> WorkerRequest {
         let mut test = TestConfig::new("t", crate::config::OperationConfig::new("read"));
         test.operations = Some(10);
-        let mut workload = WorkloadConfig::default();
-        workload.records = 10;
+        let workload = WorkloadConfig {
+            records: 10,
+            ..WorkloadConfig::default()
+        };
         WorkerRequest {
             version: PROTOCOL_VERSION,
             run_id: "r".into(),

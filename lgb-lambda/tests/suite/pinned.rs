@@ -17,7 +17,7 @@ use lgb_core::prelude::CancellationToken;
 use lgb_core::protocol::{
     Phase, WorkerRequest, WorkerResult, WorkerSlot, WorkerStatus, PROTOCOL_VERSION,
 };
-use lgb_core::runner::{build_invoker, Invoker, RunStatus, Runner, Silent};
+use lgb_core::runner::{build_invoker, RunStatus, Runner, Silent};
 use lgb_core::ErrorClass;
 use serde_json::{json, Value};
 
