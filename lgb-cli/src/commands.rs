@@ -12,7 +12,8 @@ use lgb_core::config::BenchmarkConfig;
 use lgb_core::executor::Progress;
 use lgb_core::protocol::WorkerStatus;
 use lgb_core::report;
-use lgb_core::runner::{self, RunOutcome, Runner};
+use lgb_core::runner::{self, RunOutcome};
+use lgb_core::session::{self, ConfigSource, Session};
 use lgb_core::sweep::SweepPlan;
 use lgb_core::targets::DeployedTargets;
 use tokio_util::sync::CancellationToken;
@@ -101,13 +102,9 @@ pub fn dispatch(cmd: Command) -> Result<Outcome> {
     }
 }
 
-fn load_config(path: &Path, set: &[String]) -> Result<BenchmarkConfig> {
-    Ok(BenchmarkConfig::load(path, set)?)
-}
-
-/// The config of `lgb run`/`lgb sweep`: file, `--workers`, `--target`, `--set`, and
+/// The session of `lgb run`/`lgb sweep`: file, `--workers`, `--target`, `--set`, and
 /// what `--targets` fills in (printed, so the user sees where each value came from).
-fn prepare(args: &RunArgs) -> Result<BenchmarkConfig> {
+fn prepare(args: &RunArgs) -> Result<Session> {
     let mut set = args.set.clone();
     if let Some(w) = args.workers {
         set.push(format!("runner.workers={w}"));
@@ -124,10 +121,11 @@ fn prepare(args: &RunArgs) -> Result<BenchmarkConfig> {
         .as_deref()
         .map(DeployedTargets::load)
         .transpose()?;
-    let (config, filled) = lgb_core::targets::load_config(&args.config, &set, targets.as_ref())?;
+    let session = Session::load(ConfigSource::Path(&args.config), &set, targets.as_ref())?;
     if let Some(file) = &args.targets {
         let mut shown = serde_json::Value::Object(
-            filled
+            session
+                .filled()
                 .iter()
                 .map(|f| (f.path.clone(), f.value.clone()))
                 .collect(),
@@ -148,7 +146,7 @@ fn prepare(args: &RunArgs) -> Result<BenchmarkConfig> {
             eprintln!("from {}:\n{}", file.display(), lines.join("\n"));
         }
     }
-    Ok(config)
+    Ok(session)
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {
@@ -159,21 +157,17 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 }
 
 fn run(args: RunArgs) -> Result<Outcome> {
-    let config = prepare(&args)?;
+    let session = prepare(&args)?;
     runtime()?.block_on(async move {
         let cancel = CancellationToken::new();
         let signal = spawn_signal_handler(cancel.clone());
         let progress = Arc::new(Progress::default());
-        let invoker = runner::build_invoker(&config, Some(progress.clone())).await?;
-        let mut runner = Runner::new(invoker, config.runner.retries);
-        if let Some(control) = runner::build_function_control(&config, false).await? {
-            runner = runner.with_control(control);
-        }
+        let connected = session.connect(Some(progress.clone())).await?;
         let observer = ProgressObserver::new(progress, args.quiet);
-        let run = runner.run(&config, cancel.clone(), &observer).await;
+        let run = connected.run(cancel.clone(), &observer).await;
         observer.finish();
         let run = run?;
-        let dir = runner::write_run(&run, &args.out)?;
+        let dir = session::write(&run, None, &args.out)?;
         if !args.quiet {
             // A reader that went away (`| head`) leaves the exit code to the run.
             match write_stdout(format!("{}\n", report::render_table(&run, None)).as_bytes()) {
@@ -188,7 +182,7 @@ fn run(args: RunArgs) -> Result<Outcome> {
 }
 
 fn sweep(args: SweepArgs) -> Result<Outcome> {
-    let config = prepare(&args.run)?;
+    let session = prepare(&args.run)?;
     let p99_max = args
         .p99_max
         .as_deref()
@@ -203,25 +197,12 @@ fn sweep(args: SweepArgs) -> Result<Outcome> {
         let cancel = CancellationToken::new();
         let signal = spawn_signal_handler(cancel.clone());
         let progress = Arc::new(Progress::default());
-        let invoker = runner::build_invoker(&config, Some(progress.clone())).await?;
-        let control = runner::build_function_control(&config, true)
-            .await?
-            .context("a sweep needs a function to change")?;
-        let runner = Runner::new(invoker, config.runner.retries).with_control(control.clone());
+        let connected = session.connect(Some(progress.clone())).await?;
         let observer = ProgressObserver::new(progress, args.run.quiet);
-        let swept = lgb_core::sweep::sweep(
-            &runner,
-            control.as_ref(),
-            &config,
-            &plan,
-            cancel.clone(),
-            &observer,
-        )
-        .await;
+        let swept = connected.sweep(&plan, cancel.clone(), &observer).await;
         observer.finish();
         let (run, sweep_report) = swept?;
-        let dir = runner::write_run(&run, &args.run.out)?;
-        lgb_core::sweep::write_report(&sweep_report, &dir)?;
+        let dir = session::write(&run, Some(&sweep_report), &args.run.out)?;
         if !args.run.quiet {
             println!("{}", report::render_table(&run, None));
         }
@@ -379,7 +360,8 @@ async fn recv(signal: &mut Option<tokio::signal::unix::Signal>) {
 }
 
 fn validate(path: &Path, set: &[String]) -> Result<Outcome> {
-    let cfg = load_config(path, set)?;
+    let session = Session::load(ConfigSource::Path(path), set, None)?;
+    let cfg = session.config();
     let workers: u32 = cfg
         .tests
         .iter()

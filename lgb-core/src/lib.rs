@@ -49,6 +49,7 @@ pub mod redact;
 pub mod report;
 pub mod results;
 pub mod runner;
+pub mod session;
 pub mod sweep;
 pub mod targets;
 pub mod units;
@@ -72,6 +73,7 @@ pub mod prelude {
     pub use crate::record::{Query, Record, Value};
     pub use crate::results::{RunResult, TestResult};
     pub use crate::runner::{LocalInvoker, Runner, Silent};
+    pub use crate::session::{ConfigSource, Session};
     pub use crate::worker::Worker;
     pub use tokio_util::sync::CancellationToken;
 }

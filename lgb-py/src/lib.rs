@@ -24,6 +24,7 @@ use lgb_core::cost::PriceTable;
 use lgb_core::database::DatabaseRegistry;
 use lgb_core::operation::OperationRegistry;
 use lgb_core::runner::{self, RunResult};
+use lgb_core::session::{ConfigSource, Session};
 use lgb_core::sweep::SweepPlan;
 use lgb_core::targets::DeployedTargets;
 use pyo3::prelude::*;
@@ -36,32 +37,23 @@ fn json_name<T: serde::Serialize>(value: &T) -> String {
     }
 }
 
-/// Reads and validates a config given as JSON text or as a path.
-fn parse_config(
-    config: &str,
-    is_path: bool,
-    overrides: &[String],
-) -> lgb_core::Result<BenchmarkConfig> {
-    parse_config_with_targets(config, is_path, overrides, None)
-}
-
-/// The config, with what the deployment outputs at `targets` (a path) fill in.
-fn parse_config_with_targets(
+/// The session of a config given as JSON text or as a path, with what the deployment
+/// outputs at `targets` (a path) fill in.
+fn load_session(
     config: &str,
     is_path: bool,
     overrides: &[String],
     targets: Option<&str>,
-) -> lgb_core::Result<BenchmarkConfig> {
+) -> lgb_core::Result<Session> {
     let targets = targets
         .map(|t| DeployedTargets::load(Path::new(t)))
         .transpose()?;
-    let text = if is_path {
-        std::fs::read_to_string(config)
-            .map_err(|e| lgb_core::Error::io(format!("reading {config}"), e))?
+    let source = if is_path {
+        ConfigSource::Path(Path::new(config))
     } else {
-        config.to_string()
+        ConfigSource::Text(config)
     };
-    Ok(lgb_core::targets::config_with_targets(&text, overrides, targets.as_ref())?.0)
+    Session::load(source, overrides, targets.as_ref())
 }
 
 /// The default price table, or it with the fields of `prices` (JSON text, or a path
@@ -278,9 +270,9 @@ fn run(
     progress: Option<Py<PyAny>>,
     targets: Option<&str>,
 ) -> PyResult<(RunData, String)> {
-    let config = parse_config_with_targets(config, is_path, &overrides, targets)
-        .map_err(|e| errors::to_py(py, &e))?;
-    let (run, dir) = running::run(py, config, &out, progress, None)?;
+    let session =
+        load_session(config, is_path, &overrides, targets).map_err(|e| errors::to_py(py, &e))?;
+    let (run, dir) = running::run(py, session, &out, progress, None)?;
     let shown = dir.display().to_string();
     Ok((
         RunData {
@@ -307,11 +299,11 @@ fn sweep(
     progress: Option<Py<PyAny>>,
     targets: Option<&str>,
 ) -> PyResult<(RunData, String, String)> {
-    let config = parse_config_with_targets(config, is_path, &overrides, targets)
-        .map_err(|e| errors::to_py(py, &e))?;
+    let session =
+        load_session(config, is_path, &overrides, targets).map_err(|e| errors::to_py(py, &e))?;
     let plan = SweepPlan::new(memory, p99_max_ns.map(std::time::Duration::from_nanos))
         .map_err(|e| errors::to_py(py, &e))?;
-    let (run, dir) = running::run(py, config, &out, progress, Some(plan))?;
+    let (run, dir) = running::run(py, session, &out, progress, Some(plan))?;
     let report = lgb_core::sweep::load_report(&dir).map_err(|e| errors::to_py(py, &e))?;
     let report = serde_json::to_string(&report)
         .map_err(|e| errors::internal(py, format!("encoding the sweep report: {e}")))?;
@@ -351,8 +343,9 @@ fn validate(
     is_path: bool,
     overrides: Vec<String>,
 ) -> PyResult<String> {
-    let cfg = parse_config(config, is_path, &overrides).map_err(|e| errors::to_py(py, &e))?;
-    serde_json::to_string(&cfg)
+    let session =
+        load_session(config, is_path, &overrides, None).map_err(|e| errors::to_py(py, &e))?;
+    serde_json::to_string(session.config())
         .map_err(|e| errors::internal(py, format!("encoding the config: {e}")))
 }
 

@@ -10,11 +10,12 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use lgb_core::config::{BenchmarkConfig, TestConfig};
+use lgb_core::config::TestConfig;
 use lgb_core::executor::Progress;
 use lgb_core::protocol::Phase;
 use lgb_core::report::progress::{finished_line, TestProgress};
-use lgb_core::runner::{self, RunObserver, RunResult, Runner, TestResult};
+use lgb_core::runner::{RunObserver, RunResult, TestResult};
+use lgb_core::session::{self, Session};
 use lgb_core::sweep::SweepPlan;
 use pyo3::prelude::*;
 use tokio_util::sync::CancellationToken;
@@ -93,13 +94,14 @@ fn deliver(py: Python<'_>, observer: &LiveObserver, bar: Option<&Py<PyAny>>) -> 
     Ok(())
 }
 
-/// Runs `config` and writes its results under `out`. Returns the run and its results
+/// Runs `session` (or sweeps it over `sweep`'s sizes) and writes its results under
+/// `out`. Returns the run and its results
 /// directory. On a signal (or an exception from the progress bar) the run is
 /// cancelled, its partial results are written, and that exception is returned with
 /// the results directory in its `results` attribute.
 pub fn run(
     py: Python<'_>,
-    config: BenchmarkConfig,
+    session: Session,
     out: &Path,
     bar: Option<Py<PyAny>>,
     sweep: Option<SweepPlan>,
@@ -117,25 +119,14 @@ pub fn run(
     let mut task = {
         let (observer, cancel) = (observer.clone(), cancel.clone());
         rt.spawn(async move {
-            let invoker = runner::build_invoker(&config, Some(progress)).await?;
-            let mut runner = Runner::new(invoker, config.runner.retries);
-            let control = runner::build_function_control(&config, sweep.is_some()).await?;
-            if let Some(c) = &control {
-                runner = runner.with_control(c.clone());
-            }
-            match (sweep, control) {
-                (Some(plan), Some(control)) => lgb_core::sweep::sweep(
-                    &runner,
-                    control.as_ref(),
-                    &config,
-                    &plan,
-                    cancel,
-                    &*observer,
-                )
-                .await
-                .map(|(run, report)| (run, Some(report))),
-                _ => runner
-                    .run(&config, cancel, &*observer)
+            let connected = session.connect(Some(progress)).await?;
+            match sweep {
+                Some(plan) => connected
+                    .sweep(&plan, cancel, &*observer)
+                    .await
+                    .map(|(run, report)| (run, Some(report))),
+                None => connected
+                    .run(cancel, &*observer)
                     .await
                     .map(|run| (run, None)),
             }
@@ -162,13 +153,7 @@ pub fn run(
 
     let outcome = match joined {
         Ok(Ok((run, report))) => {
-            let written = py.detach(|| {
-                let dir = runner::write_run(&run, out)?;
-                if let Some(r) = &report {
-                    lgb_core::sweep::write_report(r, &dir)?;
-                }
-                Ok::<_, lgb_core::Error>(dir)
-            });
+            let written = py.detach(|| session::write(&run, report.as_ref(), out));
             written
                 .map(|dir| (run, dir))
                 .map_err(|e| errors::to_py(py, &e))

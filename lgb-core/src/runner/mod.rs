@@ -267,6 +267,11 @@ impl Runner {
         }
     }
 
+    /// How many times a failed invocation is retried.
+    pub fn retries(&self) -> u32 {
+        self.retries
+    }
+
     /// Changes the function's configuration through `control` where the config asks
     /// (`runner.cold_start: force`).
     pub fn with_control(mut self, control: Arc<dyn FunctionControl>) -> Self {
