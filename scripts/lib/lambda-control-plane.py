@@ -310,8 +310,10 @@ class Sandbox:
                     current = [line]
                 else:
                     current.append(line)
-                if "(rapid) Init failed" in line:
-                    # The runtime exited before it took the invocation (no REPORT follows).
+                if "(rapid) Init failed" in line or "address already in use" in line:
+                    # The runtime exited before it took the invocation (no REPORT follows),
+                    # or the emulator lost its port between picking and binding: then
+                    # whatever took the port answered (a 404, say) and no REPORT comes.
                     self.init_failed = True
                     self.cond.notify_all()
                 if line.startswith("REPORT RequestId: "):

@@ -501,6 +501,6 @@ impl BenchmarkConfig {
 
 pub(crate) use validate::{test_problems, workload_problems};
 pub use validate::{
-    validate_value, OptionChecks, MAX_BATCH, MAX_CONCURRENCY, MAX_RECORD_BYTES, MAX_TEST_DURATION,
-    MAX_WORKERS,
+    validate_value, OptionChecks, MAX_BATCH, MAX_CONCURRENCY, MAX_RECORDS, MAX_RECORD_BYTES,
+    MAX_TEST_DURATION, MAX_WORKERS,
 };

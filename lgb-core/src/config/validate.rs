@@ -161,16 +161,20 @@ pub const MAX_CONCURRENCY: u32 = 4096;
 pub const MAX_WORKERS: u32 = 1000;
 /// Largest record (fields × field size) a workload may ask for.
 pub const MAX_RECORD_BYTES: u64 = 16 * 1024 * 1024;
+/// Most records a workload may load, and most operations a test may count: 2^48
+/// (2.8 × 10^14), far past any benchmark, and low enough that every key number a run
+/// makes (records, plus each worker's inserts interleaved above them) fits in 64 bits.
+pub const MAX_RECORDS: u64 = 1 << 48;
 /// Largest batch (load batch, batch write, parallel read fan-out).
 pub const MAX_BATCH: usize = 10_000;
 
 /// Problems with a workload, under `base` (`workload`).
 pub(crate) fn workload_problems(w: &super::WorkloadConfig, base: &str) -> Vec<ConfigProblem> {
     let mut p = Vec::new();
-    if w.records == 0 {
+    if w.records == 0 || w.records > MAX_RECORDS {
         p.push(ConfigProblem::new(
             format!("{base}.records"),
-            "must be at least 1",
+            format!("must be between 1 and {MAX_RECORDS}"),
         ));
     }
     if w.load_batch == 0 || w.load_batch > MAX_BATCH {
@@ -249,8 +253,11 @@ pub(crate) fn test_problems(t: &super::TestConfig, base: &str) -> Vec<ConfigProb
             "must stay under 14 minutes",
         ));
     }
-    if t.operations == Some(0) {
-        p.push(ConfigProblem::new(at("operations"), "must be at least 1"));
+    if t.operations.is_some_and(|n| n == 0 || n > MAX_RECORDS) {
+        p.push(ConfigProblem::new(
+            at("operations"),
+            format!("must be between 1 and {MAX_RECORDS}"),
+        ));
     }
     if let Some(rate) = t.rate {
         if !(rate.is_finite() && rate > 0.0 && rate <= 10_000_000.0) {
@@ -370,6 +377,29 @@ mod tests {
             Err(Error::Config(p)) => p,
             other => panic!("expected config problems for {test}, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn records_and_operations_stay_where_key_numbers_fit() {
+        let p = problems_of(r#""operations": 18446744073709551615"#);
+        assert_eq!(p[0].path, "tests[0].operations", "{p:?}");
+        assert!(p[0].message.contains(&MAX_RECORDS.to_string()), "{p:?}");
+        assert!(problems_of(r#""operations": 0"#)[0].path == "tests[0].operations");
+        let doc: Value = serde_json::from_str(
+            r#"{"database": {"type": "noop"}, "workload": {"records": 18446744073709551615},
+                "tests": [{"name": "a", "operation": {"type": "read"}}]}"#,
+        )
+        .unwrap();
+        let Err(Error::Config(p)) = validate_value(&doc, &NoOptionChecks) else {
+            panic!("refused")
+        };
+        assert_eq!(p[0].path, "workload.records", "{p:?}");
+        let at_limit = format!(
+            r#"{{"database": {{"type": "noop"}}, "workload": {{"records": {MAX_RECORDS}}},
+                "tests": [{{"name": "a", "operation": {{"type": "read"}}, "operations": {MAX_RECORDS}}}]}}"#
+        );
+        let doc: Value = serde_json::from_str(&at_limit).unwrap();
+        assert!(validate_value(&doc, &NoOptionChecks).is_ok());
     }
 
     #[test]

@@ -176,11 +176,12 @@ impl SparseHistogram {
         let (mut len, mut total, mut next) = (0u32, 0u64, 0u32);
         for (i, n) in buckets {
             debug_assert!(len == 0 || i >= next, "pairs out of order");
-            varint::put(&mut bytes, u64::from(i - next));
+            varint::put(&mut bytes, u64::from(i.saturating_sub(next)));
             varint::put(&mut bytes, n);
-            next = i + 1;
-            len += 1;
-            total += n;
+            next = i.saturating_add(1);
+            len = len.saturating_add(1);
+            // Counts decoded from a file may sum past u64 (four counts of 2^62).
+            total = total.saturating_add(n);
         }
         Self {
             shift: 0,

@@ -534,6 +534,12 @@ mod tests {
         }
     }
 
+    /// What `w` answers a small read test on `database`.
+    async fn answer(w: &Worker, database: DatabaseConfig) -> WorkerResult {
+        w.handle(&request(database), CancellationToken::new(), None)
+            .await
+    }
+
     fn memory(max_batch: u64) -> DatabaseConfig {
         serde_json::from_value(serde_json::json!({"type": "memory", "max_batch_size": max_batch}))
             .unwrap()
@@ -543,9 +549,7 @@ mod tests {
     async fn a_pinned_worker_refuses_other_databases_before_building_them() {
         let deployed = Deployment::new(memory(7));
         let w = Worker::default().pinned(deployed);
-        let r = w
-            .handle(&request(memory(8)), CancellationToken::new(), None)
-            .await;
+        let r = answer(&w, memory(8)).await;
         assert_eq!(r.status, WorkerStatus::Failed);
         assert_eq!(
             r.metrics.errors.counts.keys().copied().collect::<Vec<_>>(),
@@ -553,26 +557,12 @@ mod tests {
         );
         assert!(r.error.unwrap().contains("database.max_batch_size"));
         assert_eq!(w.cached_adapters(), 0, "nothing was built");
-        let r = w
-            .handle(
-                &request(DatabaseConfig::new("noop")),
-                CancellationToken::new(),
-                None,
-            )
-            .await;
+        let r = answer(&w, DatabaseConfig::new("noop")).await;
         assert!(r.error.unwrap().contains("database.type"));
         // The deployed database runs, and so does a request that leaves it to the pin.
-        let r = w
-            .handle(&request(memory(7)), CancellationToken::new(), None)
-            .await;
+        let r = answer(&w, memory(7)).await;
         assert_eq!(r.status, WorkerStatus::Completed, "{:?}", r.error);
-        let r = w
-            .handle(
-                &request(DatabaseConfig::new("memory")),
-                CancellationToken::new(),
-                None,
-            )
-            .await;
+        let r = answer(&w, DatabaseConfig::new("memory")).await;
         assert_eq!(r.status, WorkerStatus::Completed, "{:?}", r.error);
     }
 
@@ -612,13 +602,7 @@ mod tests {
             pin: Pin::Unreadable("bad".into()),
             ..Worker::default()
         };
-        let r = w
-            .handle(
-                &request(DatabaseConfig::new("memory")),
-                CancellationToken::new(),
-                None,
-            )
-            .await;
+        let r = answer(&w, DatabaseConfig::new("memory")).await;
         assert_eq!(r.status, WorkerStatus::Failed);
         assert!(r.error.unwrap().contains("LGB_DEPLOYMENT"));
     }
