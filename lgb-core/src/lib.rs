@@ -77,3 +77,9 @@ pub mod prelude {
     pub use crate::worker::Worker;
     pub use tokio_util::sync::CancellationToken;
 }
+
+/// docs/contributing.md's worked example (a new adapter in one module and one
+/// registration line) runs as a doc test, so the guide stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/contributing.md")]
+pub struct ContributingGuide;

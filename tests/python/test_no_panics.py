@@ -150,9 +150,13 @@ CONFIGS: List[Tuple[str, Config]] = [
         workload={"records": U64_MAX, "load": False, "distribution": {"type": "latest"}},
         runner={"workers": 3},
     )),
+    ("verify-at-max-records", hostile(
+        {"operation": {"type": "insert"}, "operations": 10, "verify": True},
+        workload={"records": 2**48, "load": False},
+    )),
     ("records-1e19-uniform", hostile(
         {"operation": {"type": "scan"}, "concurrency": 4},
-        workload={"records": 1e19, "load": False, "scan_length": 100000},
+        workload={"records": 1e19, "load": False, "scan_length": 1000},
         runner={"workers": 2},
     )),
     # Wrong types and shapes.

@@ -371,7 +371,7 @@ fn memory_database_refuses_a_data_set_larger_than_memory() {
     let cfg = tmp.path().join("huge.json");
     std::fs::write(
         &cfg,
-        r#"{"database": {"type": "memory"}, "workload": {"records": 1e18},
+        r#"{"database": {"type": "memory"}, "workload": {"records": 2e14},
             "tests": [{"name": "r", "operation": {"type": "read"}, "operations": 10}]}"#,
     )
     .unwrap();
@@ -386,7 +386,7 @@ fn memory_database_refuses_a_data_set_larger_than_memory() {
         assert_eq!(out.status.code(), Some(2), "{sub}");
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains("workload.records"), "{err}");
-        assert!(err.contains("need about") && err.contains("EiB"), "{err}");
+        assert!(err.contains("need about") && err.contains("PiB"), "{err}");
         assert!(err.contains("available"), "{err}");
     }
     // A data set that fits passes.
