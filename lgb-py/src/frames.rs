@@ -388,7 +388,8 @@ pub fn latencies(run: &RunResult, sel: Selection<'_>) -> Result<RecordBatch, Arr
         let mut running = 0u64;
         for v in h.iter_recorded() {
             let n = v.count_at_value();
-            running += n;
+            // Counts of a loaded file may sum past u64 (four of 2^62): the column saturates.
+            running = running.saturating_add(n);
             low.push(ns(h.lowest_equivalent(v.value_iterated_to())));
             value.push(ns(v.value_iterated_to()));
             count.push(n);

@@ -138,8 +138,10 @@ CONFIGS: List[Tuple[str, Config]] = [
     ("mix-weights-huge", hostile({"operation": {"type": "mix", "weights": {"read": 1e308, "update": 1e308}}})),
     ("mix-weights-negative", hostile({"operation": {"type": "mix", "weights": {"read": -1, "update": 2}}})),
     ("mix-weights-zero", hostile({"operation": {"type": "mix", "weights": {"read": 0}}})),
-    # Accepted and bounded, at the edges of the key space: every key number near
-    # u64::MAX, several workers, inserts (the key space grows past the records).
+    # At the edges of the key space: key numbers near u64::MAX (refused: records are
+    # capped), and at the largest accepted data set, run (bounded: no load phase, 200
+    # operations) with several workers and inserts, which grow the key space past the
+    # records, and with verification, which remembers every acknowledged key.
     ("key-space-at-u64-max", hostile(
         {"operation": {"type": "mix", "weights": {"read": 1, "insert": 1}}},
         workload={"records": U64_MAX, "load": False, "distribution": {"type": "scrambled_zipfian"}},
@@ -148,6 +150,16 @@ CONFIGS: List[Tuple[str, Config]] = [
     ("latest-at-u64-max", hostile(
         {"operation": {"type": "mix", "weights": {"read": 1, "insert": 1}}, "verify": True},
         workload={"records": U64_MAX, "load": False, "distribution": {"type": "latest"}},
+        runner={"workers": 3},
+    )),
+    ("key-space-at-max-records", hostile(
+        {"operation": {"type": "mix", "weights": {"read": 1, "insert": 1}}},
+        workload={"records": 2**48, "load": False, "distribution": {"type": "scrambled_zipfian"}},
+        runner={"workers": 2},
+    )),
+    ("latest-at-max-records", hostile(
+        {"operation": {"type": "mix", "weights": {"read": 1, "insert": 1, "scan": 1}}, "concurrency": 2},
+        workload={"records": 2**48, "load": False, "scan_length": 10, "distribution": {"type": "latest"}},
         runner={"workers": 3},
     )),
     ("verify-at-max-records", hostile(

@@ -189,10 +189,12 @@ pub(crate) fn workload_problems(w: &super::WorkloadConfig, base: &str) -> Vec<Co
             format!("must be between 1 and {MAX_CONCURRENCY}"),
         ));
     }
-    if w.scan_length == 0 || w.scan_length > 100_000 {
+    // The scan operation takes the same bound for its `max_length` (defaulting to
+    // this), so a value validation accepts never fails every worker.
+    if w.scan_length == 0 || w.scan_length > MAX_BATCH {
         p.push(ConfigProblem::new(
             format!("{base}.scan_length"),
-            "must be between 1 and 100000",
+            format!("must be between 1 and {MAX_BATCH}"),
         ));
     }
     if (w.fields as u64).saturating_mul(w.field_size.0) > MAX_RECORD_BYTES {

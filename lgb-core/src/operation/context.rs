@@ -182,49 +182,44 @@ pub struct OpContext {
     version: u64,
 }
 
-/// A growable set of key numbers, one bit each.
+/// A set of key numbers, one bit each in 64-key words kept only where keys are (a
+/// sparse bitmap): its memory follows the keys written, not the largest key number,
+/// so verifying a few writes into a key space of 2^48 records takes a few words.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct KeySet {
-    words: Vec<u64>,
+    words: std::collections::BTreeMap<u64, u64>,
 }
 
 impl KeySet {
     /// Adds key number `id`.
     #[inline]
     pub fn insert(&mut self, id: u64) {
-        let (w, b) = ((id / 64) as usize, id % 64);
-        if w >= self.words.len() {
-            self.words.resize(w + 1, 0);
-        }
-        self.words[w] |= 1 << b;
+        *self.words.entry(id / 64).or_insert(0) |= 1 << (id % 64);
     }
 
     /// Adds every key of `other`.
     pub fn union(&mut self, other: &KeySet) {
-        if other.words.len() > self.words.len() {
-            self.words.resize(other.words.len(), 0);
-        }
-        for (a, b) in self.words.iter_mut().zip(&other.words) {
-            *a |= b;
+        for (&w, &bits) in &other.words {
+            *self.words.entry(w).or_insert(0) |= bits;
         }
     }
 
     /// Number of keys.
     pub fn len(&self) -> u64 {
-        self.words.iter().map(|w| u64::from(w.count_ones())).sum()
+        self.words.values().map(|w| u64::from(w.count_ones())).sum()
     }
 
     /// Whether the set is empty.
     pub fn is_empty(&self) -> bool {
-        self.words.iter().all(|w| *w == 0)
+        self.words.values().all(|w| *w == 0)
     }
 
     /// The key numbers, ascending.
     pub fn iter(&self) -> impl Iterator<Item = u64> + '_ {
-        self.words.iter().enumerate().flat_map(|(i, &w)| {
+        self.words.iter().flat_map(|(&i, &w)| {
             (0..64u64)
                 .filter(move |b| w & (1 << b) != 0)
-                .map(move |b| i as u64 * 64 + b)
+                .map(move |b| i * 64 + b)
         })
     }
 }
@@ -426,6 +421,20 @@ mod tests {
         a.union(&b);
         assert_eq!(a.len(), 5);
         assert_eq!(a.iter().collect::<Vec<_>>(), [0, 5, 63, 64, 1000]);
+    }
+
+    #[test]
+    fn key_sets_take_memory_for_their_keys_not_the_largest_number() {
+        // A dense bitmap of 2^48 keys would be 32 TiB: verifying writes near the
+        // record limit aborted the process.
+        let mut a = KeySet::default();
+        let top = crate::config::MAX_RECORDS * 1001;
+        for id in [top, top - 1, 7, u64::MAX] {
+            a.insert(id);
+        }
+        assert_eq!(a.words.len(), 4, "one word each");
+        assert_eq!(a.iter().collect::<Vec<_>>(), [7, top - 1, top, u64::MAX]);
+        assert_eq!(a.len(), 4);
     }
 
     #[test]
