@@ -1,10 +1,10 @@
 //! `lgb validate` never panics, whatever the file holds: the text goes through the
-//! function the command reads configs with (`BenchmarkConfig::load` reads the file and
-//! hands its text to `BenchmarkConfig::from_json_str`, no overrides), then what the
-//! command prints of an accepted config (workers per test, the fan-out summary). A
-//! refusal is always `Error::Config` naming at least one problem, each with a message.
+//! front door the command (and Python's `lgb.validate`) takes, `Session::load` with no
+//! overrides and no deployment, then what the command prints of an accepted config
+//! (workers per test, the fan-out summary). A refusal is always `Error::Config` naming
+//! at least one problem, each with a message.
 #![no_main]
-use lgb_core::config::BenchmarkConfig;
+use lgb_core::session::{ConfigSource, Session};
 use lgb_core::Error;
 use libfuzzer_sys::fuzz_target;
 
@@ -13,7 +13,7 @@ fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    match BenchmarkConfig::from_json_str(text, &[]) {
+    match Session::load(ConfigSource::Text(text), &[], None).map(|s| s.config().clone()) {
         Ok(cfg) => {
             assert!(!cfg.tests.is_empty(), "an accepted config has a test");
             let workers = cfg.tests.iter().map(|t| cfg.workers_for(t)).max();
@@ -21,7 +21,7 @@ fuzz_target!(|data: &[u8]| {
             assert!(!cfg.fan_out_summary().is_empty());
             // What validation accepts, it accepts again as it would run.
             let json = serde_json::to_string(&cfg).expect("an accepted config encodes");
-            if let Err(e) = BenchmarkConfig::from_json_str(&json, &[]) {
+            if let Err(e) = Session::load(ConfigSource::Text(&json), &[], None) {
                 panic!("an accepted config, encoded, is refused: {e}\n{json}");
             }
         }

@@ -635,19 +635,10 @@ mod tests {
 
     #[tokio::test]
     async fn absurd_requests_are_refused_before_running() {
-        let mut test = TestConfig::new("t", crate::config::OperationConfig::new("read"));
-        test.concurrency = 1_000_000;
-        test.duration = Some(crate::units::HumanDuration::secs(3600));
-        let req = WorkerRequest {
-            version: PROTOCOL_VERSION,
-            run_id: "r".into(),
-            phase: Phase::Run,
-            test,
-            database: DatabaseConfig::new("memory"),
-            workload: WorkloadConfig::default(),
-            worker: WorkerSlot { index: 3, count: 2 },
-            seed: 1,
-        };
+        let mut req = request(DatabaseConfig::new("memory"));
+        req.test.concurrency = 1_000_000;
+        req.test.duration = Some(crate::units::HumanDuration::secs(3600));
+        req.worker = WorkerSlot { index: 3, count: 2 };
         let r = Worker::default()
             .handle(&req, CancellationToken::new(), None)
             .await;
