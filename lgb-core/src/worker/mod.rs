@@ -185,20 +185,16 @@ impl Worker {
         }
         let db = self.databases.build(config).await?;
         let (db, evicted) = match self.adapters.lock() {
-            Ok(mut cache) => {
-                // Another request may have built the same adapter meanwhile; keep the first.
-                if let Some(i) = cache.iter().position(|(k, _)| *k == key) {
-                    let entry = cache.remove(i);
-                    let first = entry.1.clone();
-                    cache.push(entry);
-                    (first, Vec::new())
-                } else {
+            // Another request may have built the same adapter meanwhile; keep the first.
+            Ok(mut cache) => match touch(&mut cache, &key) {
+                Some(first) => (first, Vec::new()),
+                None => {
                     cache.push((key, db.clone()));
                     let over = cache.len().saturating_sub(MAX_CACHED_ADAPTERS);
                     let evicted: Vec<_> = cache.drain(..over).map(|(_, d)| d).collect();
                     (db, evicted)
                 }
-            }
+            },
             Err(_) => (db, Vec::new()),
         };
         for old in evicted {
@@ -209,12 +205,7 @@ impl Worker {
 
     /// A cached adapter, marked as the most recently used.
     fn cached(&self, key: &str) -> Option<Arc<dyn Database>> {
-        let mut cache = self.adapters.lock().ok()?;
-        let i = cache.iter().position(|(k, _)| k == key)?;
-        let entry = cache.remove(i);
-        let db = entry.1.clone();
-        cache.push(entry);
-        Some(db)
+        touch(&mut *self.adapters.lock().ok()?, key)
     }
 
     /// How many adapters are cached.
@@ -406,6 +397,15 @@ impl Worker {
         crate::protocol::fit_response(&mut result, crate::protocol::RESPONSE_BUDGET_BYTES);
         Ok(result)
     }
+}
+
+/// The adapter cached under `key`, moved to the most recently used end.
+fn touch(cache: &mut Vec<(String, Arc<dyn Database>)>, key: &str) -> Option<Arc<dyn Database>> {
+    let i = cache.iter().position(|(k, _)| k == key)?;
+    let entry = cache.remove(i);
+    let db = entry.1.clone();
+    cache.push(entry);
+    Some(db)
 }
 
 /// Closes an adapter dropped from the cache, unless a request still uses it (then it
