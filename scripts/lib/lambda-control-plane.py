@@ -12,6 +12,8 @@ Everything listens on 127.0.0.1. FUNCTIONS.json:
       "region": "us-east-1",              # optional; default $AWS_REGION or us-east-1
       "account_id": "123456789012",       # optional, appears in ARNs
       "account_concurrency": 1000,        # optional: invocations in flight over all functions
+      "memory_cap_mb": 10240,             # optional: the most MemorySize the account allows
+                                          # (new accounts: 3008)
       "update_delay_ms": 300,             # optional: how long LastUpdateStatus stays InProgress
       "credentials": {"AKID": "SECRET"},  # optional: accepted SigV4 keys; default the
                                           # AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY it runs with
@@ -22,7 +24,11 @@ Everything listens on 127.0.0.1. FUNCTIONS.json:
           "memory_size": 128,                 # optional (MB), default 128
           "timeout": 60,                      # optional (s), default 3 like Lambda
           "reserved_concurrency": 10,         # optional: more in flight answers 429
-          "url_auth": "AWS_IAM"               # optional: AWS_IAM (default) or NONE
+          "url_auth": "AWS_IAM",              # optional: AWS_IAM (default) or NONE
+          "architecture": "x86_64",           # optional: x86_64 (default) or arm64, as reported
+          "kms_key_arn": "arn:aws:kms:...",   # optional: the environment's key, as reported
+          "kms_access": "allowed"             # optional: "denied" answers like Lambda does to a
+                                              # caller that may not use that key
         }
       }
     }
@@ -32,12 +38,29 @@ The API (every call must carry a valid SigV4 signature, service `lambda`):
     POST /2015-03-31/functions/NAME/invocations            Invoke (RequestResponse,
          Event, DryRun; X-Amz-Log-Type: Tail gives X-Amz-Log-Result with the REPORT line)
     GET  /2015-03-31/functions/NAME/configuration          GetFunctionConfiguration
+         (?Qualifier= a version or alias)
     PUT  /2015-03-31/functions/NAME/configuration          UpdateFunctionConfiguration
          (MemorySize, Timeout, Environment.Variables, Description; LastUpdateStatus
-         InProgress for update_delay_ms, then Successful and the warm sandboxes retire)
+         InProgress for update_delay_ms, then Successful and the warm sandboxes retire;
+         MemorySize over memory_cap_mb is refused as Lambda refuses it)
     GET  /2015-03-31/functions/NAME                        GetFunction
     GET  /2015-03-31/functions/                            ListFunctions
+    POST /2015-03-31/functions/NAME/versions               PublishVersion (a frozen copy of
+         $LATEST's configuration; an unchanged $LATEST gives the version it already has)
+    GET  /2015-03-31/functions/NAME/versions               ListVersionsByFunction
+    DELETE /2015-03-31/functions/NAME?Qualifier=N          DeleteFunction of version N
+         (409 while an alias points at it)
+    POST /2015-03-31/functions/NAME/aliases                CreateAlias
+    GET  /2015-03-31/functions/NAME/aliases                ListAliases
+    GET|PUT|DELETE /2015-03-31/functions/NAME/aliases/A    GetAlias, UpdateAlias, DeleteAlias
     GET  /2019-09-30/functions/NAME/concurrency            GetFunctionConcurrency
+    PUT|DELETE /2017-10-31/functions/NAME/concurrency      PutFunctionConcurrency (refused when
+         it leaves the account fewer than 100 unreserved), DeleteFunctionConcurrency
+    GET  /2016-08-19/account-settings/                     GetAccountSettings (AccountLimit:
+         ConcurrentExecutions, UnreservedConcurrentExecutions)
+
+Invocations (and GetFunctionConfiguration) take a qualifier: a published version or
+an alias runs in sandboxes of its own, with that version's memory and environment.
     ANY  /lambda-url/NAME/...                              the function's Function URL
          (SigV4 checked when url_auth is AWS_IAM; the request becomes a payload 2.0 event)
 
@@ -49,6 +72,13 @@ And, unsigned, for tests:
                            sandbox_memory_sizes (of each sandbox started), updates,
                            signature_failures; and the same totals over all functions
     POST /_lgb/reset       zeroes the counters (max_in_flight becomes in_flight)
+    POST /_lgb/account     {"account_concurrency": N, "memory_cap_mb": M}: the account's
+                           limits, changed while it runs
+
+Stats also count versions_published/_deleted, aliases_created/_deleted, the most
+versions with invocations open at once (max_versions_in_flight) and configuration
+updates made while an invocation was open (updates_while_invoking); and list the
+published versions, the aliases, the reserved concurrency and $LATEST's environment.
 
 Sandboxes: one RIE process per concurrent invocation. An invocation takes a warm
 (idle) sandbox of the function's current configuration, or starts a new one
@@ -224,9 +254,10 @@ def _peak_rss_kib(pid: int) -> int:
 class Sandbox:
     """One Runtime Interface Emulator running one function's bootstrap."""
 
-    def __init__(self, cp: "ControlPlane", fn: "Function", config: dict, generation: int, number: int):
+    def __init__(self, cp: "ControlPlane", fn: "Function", config: dict, generation: int, number: int, version: str = "$LATEST"):
         self.fn_name = fn.name
         self.generation = generation
+        self.version = version
         self.memory_size = config["memory_size"]
         self.label = f"{fn.name}#{number}"
         self.port = _free_port()
@@ -251,7 +282,7 @@ class Sandbox:
                 "AWS_LAMBDA_FUNCTION_NAME": fn.name,
                 "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(config["memory_size"]),
                 "AWS_LAMBDA_FUNCTION_TIMEOUT": str(config["timeout"]),
-                "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+                "AWS_LAMBDA_FUNCTION_VERSION": version,
                 "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{fn.name}",
                 "AWS_LAMBDA_LOG_STREAM_NAME": self.label,
             }
@@ -408,12 +439,27 @@ class Function:
             "environment": dict(env),
             "description": str(spec.get("description", "")),
         }
+        self.architecture = str(spec.get("architecture", "x86_64"))
+        if self.architecture not in ("x86_64", "arm64"):
+            raise ValueError(f"functions.{name}.architecture: must be x86_64 or arm64")
+        kms = spec.get("kms_key_arn")
+        if kms is not None and (not isinstance(kms, str) or not kms.startswith("arn:")):
+            raise ValueError(f"functions.{name}.kms_key_arn: must be a KMS key ARN")
+        self.kms_key_arn = kms
+        self.kms_access = str(spec.get("kms_access", "allowed"))
+        if self.kms_access not in ("allowed", "denied"):
+            raise ValueError(f"functions.{name}.kms_access: must be allowed or denied")
+        with open(self.bootstrap, "rb") as f:
+            self.code_sha = base64.b64encode(hashlib.sha256(f.read()).digest()).decode()
         rc = spec.get("reserved_concurrency")
         self.reserved = None if rc is None else _int(spec, "reserved_concurrency", 0, 0, 100000, name)
         self.url_auth = str(spec.get("url_auth", "AWS_IAM")).upper()
         if self.url_auth not in ("AWS_IAM", "NONE"):
             raise ValueError(f"functions.{name}.url_auth: must be AWS_IAM or NONE")
-        unknown = set(spec) - {"bootstrap", "environment", "memory_size", "timeout", "reserved_concurrency", "url_auth", "description"}
+        unknown = set(spec) - {
+            "bootstrap", "environment", "memory_size", "timeout", "reserved_concurrency", "url_auth", "description",
+            "architecture", "kms_key_arn", "kms_access",
+        }
         if unknown:
             raise ValueError(f"functions.{name}.{sorted(unknown)[0]}: unknown setting")
         self.lock = threading.Lock()
@@ -423,8 +469,17 @@ class Function:
         self.revision = str(uuid.uuid4())
         self.modified = _now_iso()
         self.idle: list[Sandbox] = []
-        self.busy: set[Sandbox] = set()
+        # What each open invocation runs on (a sandbox, or a placeholder while one
+        # starts) -> the version it serves.
+        self.busy: dict[object, str] = {}
         self.started = 0
+        # Published versions ("1", "2", ...): a frozen copy of $LATEST's configuration.
+        self.versions: dict[str, dict] = {}
+        self.next_version = 1
+        # The $LATEST revision each version was published from (PublishVersion of an
+        # unchanged $LATEST returns the version it already has).
+        self.published_from: dict[str, str] = {}
+        self.aliases: dict[str, dict] = {}
         self.reset()
 
     def reset(self) -> None:
@@ -437,8 +492,28 @@ class Function:
             "max_in_flight": len(getattr(self, "busy", ())),
             "sandbox_memory_sizes": [],
             "updates": 0,
+            "updates_while_invoking": 0,
             "signature_failures": 0,
+            "max_versions_in_flight": len(set(getattr(self, "busy", {}).values())),
+            "versions_published": 0,
+            "versions_deleted": 0,
+            "aliases_created": 0,
+            "aliases_deleted": 0,
         }
+
+    def resolve(self, qualifier: str | None) -> tuple[str, dict]:
+        """The version a qualifier names ($LATEST, a version number or an alias) and
+        its configuration; call with the lock held."""
+        if qualifier in (None, "", "$LATEST"):
+            return "$LATEST", self.config
+        alias = self.aliases.get(qualifier)
+        version = alias["version"] if alias else qualifier
+        if version == "$LATEST":
+            return "$LATEST", self.config
+        v = self.versions.get(version)
+        if v is None:
+            raise KeyError(qualifier)
+        return version, v["config"]
 
 
 def _int(spec: dict, key: str, default: int, lo: int, hi: int, name: str) -> int:
@@ -459,6 +534,9 @@ class ControlPlane:
         self.region = str(config.get("region") or os.environ.get("AWS_REGION") or "us-east-1")
         self.account = str(config.get("account_id", "123456789012"))
         self.account_concurrency = int(config.get("account_concurrency", 1000))
+        # New accounts may set MemorySize only up to 3008 MB (an account cap below
+        # Lambda's 10240): UpdateFunctionConfiguration refuses more, as Lambda does.
+        self.memory_cap = _int(config, "memory_cap_mb", 10240, 128, 10240, "(control plane)")
         self.update_delay = float(config.get("update_delay_ms", 300)) / 1000
         creds = config.get("credentials")
         if creds is None:
@@ -474,6 +552,11 @@ class ControlPlane:
         return f"arn:aws:lambda:{self.region}:{self.account}:function:{name}"
 
     def function(self, ref: str, qualifier: str | None = None) -> Function:
+        return self.qualified(ref, qualifier)[0]
+
+    def qualified(self, ref: str, qualifier: str | None = None) -> tuple[Function, str | None]:
+        """The function a name or ARN names, and its qualifier (from the ARN or the
+        Qualifier parameter), which must exist."""
         ref = urllib.parse.unquote(ref)
         name = ref
         if ref.startswith("arn:"):
@@ -485,17 +568,42 @@ class ControlPlane:
             name, _, q = ref.partition(":")
             qualifier = qualifier or q
         fn = self.functions.get(name)
-        if fn is None or qualifier not in (None, "", "$LATEST"):
-            what = self.arn(name) + (f":{qualifier}" if qualifier else "")
+        what = self.arn(name) + (f":{qualifier}" if qualifier else "")
+        if fn is None:
             raise ApiError(404, "ResourceNotFoundException", f"Function not found: {what}")
-        return fn
+        if qualifier not in (None, "", "$LATEST"):
+            with fn.lock:
+                try:
+                    fn.resolve(qualifier)
+                except KeyError:
+                    raise ApiError(404, "ResourceNotFoundException", f"Function not found: {what}") from None
+        return fn, (qualifier or None)
 
-    def view(self, fn: Function) -> dict:
+    def view(self, fn: Function, qualifier: str | None = None) -> dict:
         with fn.lock:
-            cfg = fn.pending or fn.config
+            if qualifier in (None, "", "$LATEST"):
+                version, cfg = "$LATEST", fn.pending or fn.config
+                status, revision, modified = fn.update_status, fn.revision, fn.modified
+            else:
+                version, _ = fn.resolve(qualifier)
+                v = fn.versions[version]
+                cfg, status, revision, modified = v["config"], "Successful", v["revision"], v["modified"]
+            if fn.kms_access == "denied":
+                # What Lambda answers a caller that may not use the function's key.
+                environment = {
+                    "Error": {
+                        "ErrorCode": "AccessDeniedException",
+                        "Message": "Lambda was unable to decrypt the environment variables because KMS access was denied. "
+                        "Please check the function's KMS key settings. KMS Exception: AccessDeniedException",
+                    }
+                }
+            else:
+                environment = {"Variables": dict(cfg["environment"])}
+            extra = {"KMSKeyArn": fn.kms_key_arn} if fn.kms_key_arn else {}
             return {
+                **extra,
                 "FunctionName": fn.name,
-                "FunctionArn": self.arn(fn.name),
+                "FunctionArn": self.arn(fn.name) + ("" if version == "$LATEST" else f":{version}"),
                 "Runtime": "provided.al2023",
                 "Handler": "bootstrap",
                 "Role": f"arn:aws:iam::{self.account}:role/{fn.name}",
@@ -503,14 +611,15 @@ class ControlPlane:
                 "Description": cfg["description"],
                 "Timeout": cfg["timeout"],
                 "MemorySize": cfg["memory_size"],
-                "LastModified": fn.modified,
-                "Version": "$LATEST",
-                "Environment": {"Variables": dict(cfg["environment"])},
-                "RevisionId": fn.revision,
+                "LastModified": modified,
+                "CodeSha256": fn.code_sha,
+                "Version": version,
+                "Environment": environment,
+                "RevisionId": revision,
                 "State": "Active",
-                "LastUpdateStatus": fn.update_status,
+                "LastUpdateStatus": status,
                 "PackageType": "Zip",
-                "Architectures": ["x86_64"],
+                "Architectures": [fn.architecture],
                 "EphemeralStorage": {"Size": 512},
             }
 
@@ -535,6 +644,12 @@ class ControlPlane:
                 m = body["MemorySize"]
                 if not isinstance(m, int) or not 128 <= m <= 10240:
                     raise ApiError(400, "InvalidParameterValueException", "MemorySize must be from 128 to 10240 MB")
+                if m > self.memory_cap:
+                    raise ApiError(
+                        400,
+                        "InvalidParameterValueException",
+                        f"'MemorySize' value failed to satisfy constraint: Member must have value less than or equal to {self.memory_cap}",
+                    )
                 new["memory_size"] = m
             if "Timeout" in body:
                 t = body["Timeout"]
@@ -542,6 +657,13 @@ class ControlPlane:
                     raise ApiError(400, "InvalidParameterValueException", "Timeout must be from 1 to 900 seconds")
                 new["timeout"] = t
             if "Environment" in body:
+                if fn.kms_access == "denied":
+                    raise ApiError(
+                        502,
+                        "KMSAccessDeniedException",
+                        "Lambda was unable to encrypt the environment variables because KMS access was denied. "
+                        "Please check the function's KMS key settings.",
+                    )
                 variables = (body["Environment"] or {}).get("Variables") or {}
                 if not all(isinstance(v, str) for v in variables.values()):
                     raise ApiError(400, "InvalidParameterValueException", "Environment.Variables must be strings")
@@ -553,6 +675,8 @@ class ControlPlane:
             fn.revision = str(uuid.uuid4())
             fn.modified = _now_iso()
             fn.stats["updates"] += 1
+            if fn.busy:
+                fn.stats["updates_while_invoking"] += 1
         threading.Timer(self.update_delay, self._finish_update, args=(fn,)).start()
         log(f"{fn.name}: update in progress (MemorySize {new['memory_size']}, Timeout {new['timeout']})")
         return self.view(fn)
@@ -567,13 +691,181 @@ class ControlPlane:
             sb.stop()
         log(f"{fn.name}: update successful; {len(retired)} warm sandbox(es) retired")
 
+    # --- Versions, aliases, concurrency, account --------------------------------
+
+    def publish_version(self, fn: Function, body: dict) -> dict:
+        with fn.lock:
+            if fn.pending is not None:
+                raise ApiError(
+                    409,
+                    "ResourceConflictException",
+                    f"The operation cannot be performed at this time. An update is in progress for resource: {self.arn(fn.name)}",
+                )
+            if "RevisionId" in body and body["RevisionId"] != fn.revision:
+                raise ApiError(412, "PreconditionFailedException", "The RevisionId provided does not match the latest RevisionId for the Lambda function.")
+            if "CodeSha256" in body and body["CodeSha256"] != fn.code_sha:
+                raise ApiError(412, "PreconditionFailedException", "CodeSha256 does not match the function's code.")
+            # Lambda publishes nothing new when $LATEST has not changed since the last
+            # version: it answers with that version.
+            existing = fn.published_from.get(fn.revision)
+            if existing is None or existing not in fn.versions:
+                existing = str(fn.next_version)
+                fn.next_version += 1
+                fn.versions[existing] = {
+                    "config": {
+                        **fn.config,
+                        "environment": dict(fn.config["environment"]),
+                        "description": str(body.get("Description", fn.config["description"])),
+                    },
+                    "revision": str(uuid.uuid4()),
+                    "modified": _now_iso(),
+                }
+                fn.published_from[fn.revision] = existing
+                fn.stats["versions_published"] += 1
+        log(f"{fn.name}: published version {existing}")
+        return self.view(fn, existing)
+
+    def delete_version(self, fn: Function, qualifier: str | None) -> None:
+        if qualifier in (None, "", "$LATEST"):
+            raise ApiError(
+                400,
+                "InvalidParameterValueException",
+                "$LATEST version cannot be deleted without deleting the function (deleting a whole function is not an operation of the local control plane).",
+            )
+        with fn.lock:
+            if qualifier not in fn.versions:
+                raise ApiError(404, "ResourceNotFoundException", f"Function not found: {self.arn(fn.name)}:{qualifier}")
+            using = sorted(a for a, v in fn.aliases.items() if v["version"] == qualifier)
+            if using:
+                raise ApiError(
+                    409,
+                    "ResourceConflictException",
+                    f"Unable to delete version because the following aliases reference it: [{', '.join(using)}]",
+                )
+            del fn.versions[qualifier]
+            fn.stats["versions_deleted"] += 1
+            retired = [sb for sb in fn.idle if sb.version == qualifier]
+            fn.idle = [sb for sb in fn.idle if sb.version != qualifier]
+        for sb in retired:
+            sb.stop()
+        log(f"{fn.name}: deleted version {qualifier}; {len(retired)} warm sandbox(es) ended")
+
+    def alias_view(self, fn: Function, name: str) -> dict:
+        a = fn.aliases[name]
+        return {
+            "AliasArn": f"{self.arn(fn.name)}:{name}",
+            "Name": name,
+            "FunctionVersion": a["version"],
+            "Description": a["description"],
+            "RevisionId": a["revision"],
+        }
+
+    def _alias_version(self, fn: Function, version) -> str:
+        if not isinstance(version, str) or not (version == "$LATEST" or version in fn.versions):
+            raise ApiError(404, "ResourceNotFoundException", f"Function not found: {self.arn(fn.name)}:{version}")
+        return version
+
+    def create_alias(self, fn: Function, body: dict) -> dict:
+        name = body.get("Name")
+        if not isinstance(name, str) or not name or name.isdigit() or name == "$LATEST":
+            raise ApiError(400, "ValidationException", "1 validation error detected: Value at 'name' failed to satisfy constraint")
+        with fn.lock:
+            if name in fn.aliases:
+                raise ApiError(409, "ResourceConflictException", f"Alias already exists: {self.arn(fn.name)}:{name}")
+            version = self._alias_version(fn, body.get("FunctionVersion"))
+            fn.aliases[name] = {"version": version, "description": str(body.get("Description", "")), "revision": str(uuid.uuid4())}
+            fn.stats["aliases_created"] += 1
+            return self.alias_view(fn, name)
+
+    def get_alias(self, fn: Function, name: str) -> dict:
+        with fn.lock:
+            if name not in fn.aliases:
+                raise ApiError(404, "ResourceNotFoundException", f"Alias not found: {self.arn(fn.name)}:{name}")
+            return self.alias_view(fn, name)
+
+    def update_alias(self, fn: Function, name: str, body: dict) -> dict:
+        with fn.lock:
+            if name not in fn.aliases:
+                raise ApiError(404, "ResourceNotFoundException", f"Alias not found: {self.arn(fn.name)}:{name}")
+            a = fn.aliases[name]
+            if "RevisionId" in body and body["RevisionId"] != a["revision"]:
+                raise ApiError(412, "PreconditionFailedException", "The RevisionId provided does not match the latest RevisionId for the alias.")
+            if "FunctionVersion" in body:
+                a["version"] = self._alias_version(fn, body["FunctionVersion"])
+            if "Description" in body:
+                a["description"] = str(body["Description"])
+            a["revision"] = str(uuid.uuid4())
+            return self.alias_view(fn, name)
+
+    def delete_alias(self, fn: Function, name: str) -> None:
+        with fn.lock:
+            # Lambda answers 204 for an alias that is not there.
+            if fn.aliases.pop(name, None) is not None:
+                fn.stats["aliases_deleted"] += 1
+
+    def put_concurrency(self, fn: Function, body: dict) -> dict:
+        n = body.get("ReservedConcurrentExecutions")
+        if not isinstance(n, int) or isinstance(n, bool) or n < 0:
+            raise ApiError(400, "InvalidParameterValueException", "ReservedConcurrentExecutions must be a whole number of at least 0")
+        with self.lock:
+            others = sum(f.reserved or 0 for f in self.functions.values() if f is not fn)
+            if self.account_concurrency - others - n < 100:
+                raise ApiError(
+                    400,
+                    "InvalidParameterValueException",
+                    "Specified ReservedConcurrentExecutions for function decreases account's UnreservedConcurrentExecution below its minimum value of [100].",
+                )
+            fn.reserved = n
+        return {"ReservedConcurrentExecutions": n}
+
+    def delete_concurrency(self, fn: Function) -> None:
+        with self.lock:
+            fn.reserved = None
+
+    def account_settings(self) -> dict:
+        with self.lock:
+            sizes = [os.path.getsize(f.bootstrap) for f in self.functions.values()]
+            return {
+                "AccountLimit": {
+                    "TotalCodeSize": 80530636800,
+                    "CodeSizeUnzipped": 262144000,
+                    "CodeSizeZipped": 52428800,
+                    "ConcurrentExecutions": self.account_concurrency,
+                    "UnreservedConcurrentExecutions": self.unreserved(),
+                },
+                "AccountUsage": {"TotalCodeSize": sum(sizes), "FunctionCount": len(sizes)},
+            }
+
+    def set_account(self, body: dict) -> None:
+        """Test hook (/_lgb/account): the account's concurrency and memory cap."""
+        with self.lock:
+            if "account_concurrency" in body:
+                self.account_concurrency = _int(body, "account_concurrency", 1000, 1, 100000, "(account)")
+            if "memory_cap_mb" in body:
+                self.memory_cap = _int(body, "memory_cap_mb", 10240, 128, 10240, "(account)")
+
     # --- Invoke --------------------------------------------------------------
 
-    def invoke(self, fn: Function, payload: bytes, url: bool) -> tuple[int, bytes, str, bool]:
-        """Runs one invocation on a warm or new sandbox: (status, body, log tail, function error)."""
+    def unreserved(self) -> int:
+        """UnreservedConcurrentExecutions: the account's concurrency less every
+        function's reservation (call with self.lock held)."""
+        return self.account_concurrency - sum(f.reserved or 0 for f in self.functions.values())
+
+    def invoke(self, fn: Function, payload: bytes, url: bool, qualifier: str | None = None) -> tuple[int, bytes, str, bool, str]:
+        """Runs one invocation of the version `qualifier` names on a warm or new
+        sandbox: (status, body, log tail, function error, executed version)."""
         with self.lock, fn.lock:
-            limit = fn.reserved if fn.reserved is not None else self.account_concurrency
-            if len(fn.busy) >= limit or self.in_flight >= self.account_concurrency:
+            try:
+                version, config = fn.resolve(qualifier)
+            except KeyError:
+                raise ApiError(404, "ResourceNotFoundException", f"Function not found: {self.arn(fn.name)}:{qualifier}") from None
+            if fn.reserved is not None:
+                full = len(fn.busy) >= fn.reserved
+            else:
+                # Functions without a reservation share what the others left.
+                shared = sum(len(f.busy) for f in self.functions.values() if f.reserved is None)
+                full = shared >= self.unreserved()
+            if full or self.in_flight >= self.account_concurrency:
                 fn.stats["throttles"] += 1
                 reason = (
                     "ReservedFunctionConcurrentInvocationLimitExceeded"
@@ -582,18 +874,21 @@ class ControlPlane:
                 )
                 raise ApiError(429, "TooManyRequestsException", "Rate Exceeded.", {"Reason": reason, "Type": "User"})
             fn.stats["url_invocations" if url else "invocations"] += 1
-            sandbox = fn.idle.pop() if fn.idle else None
-            if sandbox is None:
+            sandbox = next((sb for sb in reversed(fn.idle) if sb.version == version), None)
+            if sandbox is not None:
+                fn.idle.remove(sandbox)
+            else:
                 fn.started += 1
                 fn.stats["cold_starts"] += 1
-                fn.stats["sandbox_memory_sizes"].append(fn.config["memory_size"])
-                slot = (dict(fn.config), fn.generation, fn.started)
+                fn.stats["sandbox_memory_sizes"].append(config["memory_size"])
+                slot = (dict(config), fn.generation, fn.started, version)
             placeholder = sandbox or object()
-            fn.busy.add(placeholder)
+            fn.busy[placeholder] = version
             fn.stats["max_in_flight"] = max(fn.stats["max_in_flight"], len(fn.busy))
+            fn.stats["max_versions_in_flight"] = max(fn.stats["max_versions_in_flight"], len(set(fn.busy.values())))
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
-            timeout = fn.config["timeout"]
+            timeout = config["timeout"]
         keep = False
         try:
             if sandbox is None:
@@ -620,12 +915,15 @@ class ControlPlane:
                 fn.stats["function_errors"] += 1
                 body = failed
             keep = not failed
-            return 200, body, tail, bool(failed)
+            return 200, body, tail, bool(failed), version
         finally:
             with self.lock, fn.lock:
-                fn.busy.discard(placeholder)
+                fn.busy.pop(placeholder, None)
                 self.in_flight -= 1
-                if sandbox is not None and keep and sandbox.generation == fn.generation:
+                current = sandbox is not None and (
+                    sandbox.generation == fn.generation if version == "$LATEST" else version in fn.versions
+                )
+                if keep and current:
                     fn.idle.append(sandbox)
                     sandbox = None
             if sandbox is not None:
@@ -634,13 +932,22 @@ class ControlPlane:
     def stats(self) -> dict:
         out = {}
         with self.lock:
-            total = {"in_flight": self.in_flight, "max_in_flight": self.max_in_flight}
+            total = {
+                "in_flight": self.in_flight,
+                "max_in_flight": self.max_in_flight,
+                "account_concurrency": self.account_concurrency,
+                "memory_cap_mb": self.memory_cap,
+            }
             for fn in self.functions.values():
                 with fn.lock:
                     out[fn.name] = {
                         **fn.stats,
                         "sandbox_memory_sizes": list(fn.stats["sandbox_memory_sizes"]),
                         "in_flight": len(fn.busy),
+                        "reserved_concurrency": fn.reserved,
+                        "versions": sorted(fn.versions, key=int),
+                        "aliases": {a: v["version"] for a, v in fn.aliases.items()},
+                        "environment": dict(fn.config["environment"]),
                         "sandboxes": len(fn.idle) + sum(isinstance(s, Sandbox) for s in fn.busy),
                         "warm": len(fn.idle),
                         "memory_size": fn.config["memory_size"],
@@ -756,7 +1063,7 @@ class Handler(BaseHTTPRequestHandler):
         try:
             body = self._body()
             if parts[:1] == ["_lgb"]:
-                return self._internal(method, parts[1:])
+                return self._internal(method, parts[1:], body)
             if url:
                 if len(parts) < 2:
                     raise ApiError(404, "NotFound", "no such Function URL")
@@ -777,29 +1084,68 @@ class Handler(BaseHTTPRequestHandler):
                     with f.lock:
                         f.stats["signature_failures"] += 1
                 raise
+            def document() -> dict:
+                try:
+                    value = json.loads(body or b"{}")
+                except ValueError:
+                    raise ApiError(400, "InvalidRequestContentException", "Could not parse request body into json") from None
+                if not isinstance(value, dict):
+                    raise ApiError(400, "InvalidRequestContentException", "the request body must be a JSON object")
+                return value
+
+            if parts == ["2016-08-19", "account-settings"] and method == "GET":
+                return self._json(200, cp.account_settings())
             if parts[:2] == ["2015-03-31", "functions"]:
                 if len(parts) == 2 and method == "GET":
                     items = [cp.view(f) for f in cp.functions.values()]
                     return self._json(200, {"Functions": items})
-                fn = cp.function(parts[2], params.get("Qualifier")) if len(parts) >= 3 else None
+                fn, qualifier = cp.qualified(parts[2], params.get("Qualifier")) if len(parts) >= 3 else (None, None)
                 rest = parts[3:]
                 if fn and rest == ["invocations"] and method == "POST":
-                    return self._invoke(fn, body)
+                    return self._invoke(fn, body, qualifier)
                 if fn and rest == ["configuration"] and method == "GET":
-                    return self._json(200, cp.view(fn))
+                    return self._json(200, cp.view(fn, qualifier))
                 if fn and rest == ["configuration"] and method == "PUT":
-                    try:
-                        update = json.loads(body or b"{}")
-                    except ValueError:
-                        raise ApiError(400, "InvalidRequestContentException", "Could not parse request body into json") from None
-                    return self._json(200, cp.update(fn, update))
+                    if qualifier is not None:
+                        raise ApiError(400, "InvalidParameterValueException", "Only $LATEST's configuration can be changed")
+                    return self._json(200, cp.update(fn, document()))
+                if fn and rest == ["versions"] and method == "POST":
+                    return self._json(201, cp.publish_version(fn, document()))
+                if fn and rest == ["versions"] and method == "GET":
+                    with fn.lock:
+                        published = sorted(fn.versions, key=int)
+                    return self._json(200, {"Versions": [cp.view(fn)] + [cp.view(fn, v) for v in published]})
+                if fn and rest == ["aliases"] and method == "POST":
+                    return self._json(201, cp.create_alias(fn, document()))
+                if fn and rest == ["aliases"] and method == "GET":
+                    with fn.lock:
+                        return self._json(200, {"Aliases": [cp.alias_view(fn, a) for a in sorted(fn.aliases)]})
+                if fn and len(rest) == 2 and rest[0] == "aliases":
+                    name = urllib.parse.unquote(rest[1])
+                    if method == "GET":
+                        return self._json(200, cp.get_alias(fn, name))
+                    if method == "PUT":
+                        return self._json(200, cp.update_alias(fn, name, document()))
+                    if method == "DELETE":
+                        cp.delete_alias(fn, name)
+                        return self._send(204, b"")
+                if fn and rest == [] and method == "DELETE":
+                    cp.delete_version(fn, qualifier)
+                    return self._send(204, b"")
                 if fn and rest == [] and method == "GET":
-                    cfg = cp.view(fn)
+                    cfg = cp.view(fn, qualifier)
                     extra = {"Concurrency": {"ReservedConcurrentExecutions": fn.reserved}} if fn.reserved is not None else {}
                     return self._json(200, {"Configuration": cfg, "Code": {"RepositoryType": "Local", "Location": fn.bootstrap}, **extra})
             if parts[:2] == ["2019-09-30", "functions"] and len(parts) == 4 and parts[3] == "concurrency" and method == "GET":
                 fn = cp.function(parts[2])
                 return self._json(200, {} if fn.reserved is None else {"ReservedConcurrentExecutions": fn.reserved})
+            if parts[:2] == ["2017-10-31", "functions"] and len(parts) == 4 and parts[3] == "concurrency":
+                fn = cp.function(parts[2])
+                if method == "PUT":
+                    return self._json(200, cp.put_concurrency(fn, document()))
+                if method == "DELETE":
+                    cp.delete_concurrency(fn)
+                    return self._send(204, b"")
             raise ApiError(404, "UnknownOperationException", f"{method} {path} is not an operation of the local control plane")
         except ApiError as e:
             self._error(e, url)
@@ -809,7 +1155,7 @@ class Handler(BaseHTTPRequestHandler):
             log(f"{method} {path}: {type(e).__name__}: {e}")
             self._error(ApiError(500, "ServiceException", f"{type(e).__name__}: {e}"), url)
 
-    def _internal(self, method: str, parts: list[str]) -> None:
+    def _internal(self, method: str, parts: list[str], body: bytes = b"") -> None:
         if parts == ["health"]:
             return self._json(200, {"ok": True, "functions": sorted(self.cp.functions)})
         if parts == ["stats"] and method == "GET":
@@ -817,28 +1163,34 @@ class Handler(BaseHTTPRequestHandler):
         if parts == ["reset"] and method == "POST":
             self.cp.reset()
             return self._json(200, self.cp.stats())
+        if parts == ["account"] and method == "POST":
+            try:
+                self.cp.set_account(json.loads(body or b"{}"))
+            except (ValueError, AttributeError) as e:
+                raise ApiError(400, "InvalidParameterValueException", str(e)) from None
+            return self._json(200, self.cp.stats())
         raise ApiError(404, "NotFound", "unknown /_lgb endpoint")
 
-    def _invoke(self, fn: Function, body: bytes) -> None:
+    def _invoke(self, fn: Function, body: bytes, qualifier: str | None = None) -> None:
         kind = self.headers.get("x-amz-invocation-type", "RequestResponse")
         if kind == "DryRun":
             return self._send(204, b"")
         if kind == "Event":
-            threading.Thread(target=self._background, args=(fn, body), daemon=True).start()
+            threading.Thread(target=self._background, args=(fn, body, qualifier), daemon=True).start()
             return self._send(202, b"")
         if kind != "RequestResponse":
             raise ApiError(400, "InvalidParameterValueException", f"unknown X-Amz-Invocation-Type {kind}")
-        status, out, tail, failed = self.cp.invoke(fn, body, url=False)
-        headers = {"X-Amz-Executed-Version": "$LATEST", "x-amzn-RequestId": str(uuid.uuid4())}
+        status, out, tail, failed, version = self.cp.invoke(fn, body, url=False, qualifier=qualifier)
+        headers = {"X-Amz-Executed-Version": version, "x-amzn-RequestId": str(uuid.uuid4())}
         if failed:
             headers["X-Amz-Function-Error"] = "Unhandled"
         if self.headers.get("x-amz-log-type") == "Tail":
             headers["X-Amz-Log-Result"] = base64.b64encode(tail.encode()).decode()
         self._send(status, out, headers)
 
-    def _background(self, fn: Function, body: bytes) -> None:
+    def _background(self, fn: Function, body: bytes, qualifier: str | None = None) -> None:
         try:
-            self.cp.invoke(fn, body, url=False)
+            self.cp.invoke(fn, body, url=False, qualifier=qualifier)
         except ApiError as e:
             log(f"{fn.name}: asynchronous invocation failed: {e.message}")
 
@@ -883,7 +1235,7 @@ class Handler(BaseHTTPRequestHandler):
             event["queryStringParameters"] = dict(urllib.parse.parse_qsl(query))
         if body:
             event["body"] = body.decode() if text else base64.b64encode(body).decode()
-        _, out, _, failed = self.cp.invoke(fn, json.dumps(event).encode(), url=True)
+        _, out, _, failed, _ = self.cp.invoke(fn, json.dumps(event).encode(), url=True)
         if failed:
             return self._json(502, {"Message": "Internal Server Error"})
         try:

@@ -405,3 +405,94 @@ def test_sigv4_verifier_agrees_with_botocore():
             with pytest.raises(cp.ApiError) as e:
                 cp.verify_sigv4(bad[0], bad[1], headers, bad[2], bad[3])
             assert e.value.status == 403
+
+
+def test_versions_aliases_concurrency_and_account_limits(bootstrap):
+    """What `lgb sweep` and the preflight call, through boto3's own shapes: versions are
+    frozen copies with sandboxes of their own, aliases point at them, reservations and
+    the account's concurrency and memory cap answer as Lambda does."""
+    functions = {"lgb-a": fn(bootstrap, architecture="arm64", kms_key_arn="arn:aws:kms:us-east-1:123456789012:key/k")}
+    with control_plane(functions, account_concurrency=400, memory_cap_mb=3008) as cp:
+        client = cp.client()
+        limits = client.get_account_settings()["AccountLimit"]
+        assert (limits["ConcurrentExecutions"], limits["UnreservedConcurrentExecutions"]) == (400, 400)
+        conf = client.get_function_configuration(FunctionName="lgb-a")
+        assert conf["Architectures"] == ["arm64"] and conf["KMSKeyArn"].endswith("key/k")
+        assert conf["Version"] == "$LATEST" and conf["CodeSha256"]
+
+        # The account's memory cap, in Lambda's words.
+        with pytest.raises(ClientError) as e:
+            client.update_function_configuration(FunctionName="lgb-a", MemorySize=4096)
+        assert e.value.response["Error"]["Code"] == "InvalidParameterValueException"
+        assert "less than or equal to 3008" in e.value.response["Error"]["Message"]
+
+        # A version per memory size, each with an alias.
+        versions = {}
+        for mb in (128, 512):
+            client.update_function_configuration(FunctionName="lgb-a", MemorySize=mb)
+            client.get_waiter("function_updated_v2").wait(FunctionName="lgb-a", WaiterConfig={"Delay": 1})
+            v = client.publish_version(FunctionName="lgb-a", Description=f"{mb} MB")
+            assert v["MemorySize"] == mb and v["FunctionArn"].endswith(f":{v['Version']}")
+            # Publishing an unchanged $LATEST again gives the same version.
+            assert client.publish_version(FunctionName="lgb-a")["Version"] == v["Version"]
+            alias = client.create_alias(FunctionName="lgb-a", Name=f"lgb-{mb}", FunctionVersion=v["Version"])
+            assert alias["AliasArn"].endswith(f":lgb-{mb}")
+            versions[mb] = v["Version"]
+        with pytest.raises(ClientError) as e:
+            client.create_alias(FunctionName="lgb-a", Name="lgb-128", FunctionVersion=versions[128])
+        assert e.value.response["Error"]["Code"] == "ResourceConflictException"
+        assert client.get_alias(FunctionName="lgb-a", Name="lgb-512")["FunctionVersion"] == versions[512]
+        assert client.get_function_configuration(FunctionName="lgb-a", Qualifier="lgb-128")["MemorySize"] == 128
+
+        # Each alias runs its own version's memory; $LATEST is untouched by invoking them.
+        for mb in (128, 512):
+            r = client.invoke(FunctionName="lgb-a", Qualifier=f"lgb-{mb}", Payload=json.dumps(worker_request()).encode())
+            body = json.loads(r["Payload"].read())
+            assert r["ExecutedVersion"] == versions[mb]
+            assert body["environment"]["memory_mb"] == mb and body["environment"]["function_version"] == versions[mb]
+        s = cp.stats("lgb-a")
+        assert s["sandbox_memory_sizes"] == [128, 512] and s["updates_while_invoking"] == 0
+        assert s["aliases"] == {"lgb-128": versions[128], "lgb-512": versions[512]}
+
+        # A version an alias points at cannot go; after the alias, it can.
+        with pytest.raises(ClientError) as e:
+            client.delete_function(FunctionName="lgb-a", Qualifier=versions[128])
+        assert e.value.response["Error"]["Code"] == "ResourceConflictException"
+        client.update_alias(FunctionName="lgb-a", Name="lgb-128", FunctionVersion=versions[512])
+        client.delete_function(FunctionName="lgb-a", Qualifier=versions[128])
+        for mb in (128, 512):
+            client.delete_alias(FunctionName="lgb-a", Name=f"lgb-{mb}")
+        client.delete_function(FunctionName="lgb-a", Qualifier=versions[512])
+        listed = client.list_versions_by_function(FunctionName="lgb-a")["Versions"]
+        assert [v["Version"] for v in listed] == ["$LATEST"]
+        assert client.list_aliases(FunctionName="lgb-a")["Aliases"] == []
+        with pytest.raises(ClientError) as e:
+            client.invoke(FunctionName="lgb-a", Qualifier="lgb-128", Payload=b"{}")
+        assert e.value.response["Error"]["Code"] == "ResourceNotFoundException"
+
+        # Reserved concurrency: at most what leaves 100 unreserved.
+        with pytest.raises(ClientError) as e:
+            client.put_function_concurrency(FunctionName="lgb-a", ReservedConcurrentExecutions=301)
+        assert "below its minimum value of [100]" in e.value.response["Error"]["Message"]
+        client.put_function_concurrency(FunctionName="lgb-a", ReservedConcurrentExecutions=300)
+        assert client.get_function_concurrency(FunctionName="lgb-a")["ReservedConcurrentExecutions"] == 300
+        assert client.get_account_settings()["AccountLimit"]["UnreservedConcurrentExecutions"] == 100
+        client.delete_function_concurrency(FunctionName="lgb-a")
+        assert "ReservedConcurrentExecutions" not in client.get_function_concurrency(FunctionName="lgb-a")
+
+        # The test hook changes the account's limits while it runs.
+        req = urllib.request.Request(f"{cp.endpoint}/_lgb/account", data=json.dumps({"account_concurrency": 50}).encode(), method="POST")
+        with OPENER.open(req, timeout=10):
+            pass
+        assert client.get_account_settings()["AccountLimit"]["ConcurrentExecutions"] == 50
+
+
+def test_kms_denied_environment_is_reported_not_returned(bootstrap):
+    functions = {"lgb-k": fn(bootstrap, kms_key_arn="arn:aws:kms:us-east-1:123456789012:key/k", kms_access="denied")}
+    with control_plane(functions) as cp:
+        client = cp.client()
+        env = client.get_function_configuration(FunctionName="lgb-k")["Environment"]
+        assert "Variables" not in env and env["Error"]["ErrorCode"] == "AccessDeniedException"
+        with pytest.raises(ClientError) as e:
+            client.update_function_configuration(FunctionName="lgb-k", Environment={"Variables": {"A": "b"}})
+        assert e.value.response["Error"]["Code"] == "KMSAccessDeniedException"
