@@ -21,23 +21,28 @@ resource "aws_secretsmanager_secret" "immudb" {
   recovery_window_in_days = 0
 }
 
-# The password lives in the Terraform state too: keep the state private
-# (README). With an external server, put the secret value yourself instead.
-resource "random_password" "immudb" {
+# The server's admin password: drawn by Secrets Manager (GetRandomPassword) at
+# apply time and written straight into the secret through a write-only argument,
+# so it is in neither the plan nor the state. It is written once; raise
+# secret_string_wo_version to draw and write a new one (then replace the immudb
+# task, which reads it at start). With an external server, put the secret value
+# yourself instead.
+ephemeral "aws_secretsmanager_random_password" "immudb" {
   count = local.immudb_server ? 1 : 0
 
-  length  = 32
-  special = false
+  password_length     = 32
+  exclude_punctuation = true
 }
 
 resource "aws_secretsmanager_secret_version" "immudb" {
   count = local.immudb_server ? 1 : 0
 
   secret_id = aws_secretsmanager_secret.immudb[0].id
-  secret_string = jsonencode({
+  secret_string_wo = jsonencode({
     username = "immudb"
-    password = random_password.immudb[0].result
+    password = ephemeral.aws_secretsmanager_random_password.immudb[0].random_password
   })
+  secret_string_wo_version = 1
 }
 
 # -------------------------------------------------------------------- VPC ---

@@ -31,6 +31,9 @@ locals {
       password_secret_id = one(aws_secretsmanager_secret.immudb[*].arn)
     }
   }
+
+  # null only in a local_stand_in apply, which has no dashboard.
+  dashboard_url = one([for name in aws_cloudwatch_dashboard.benchmark[*].dashboard_name : "https://${var.region}.console.aws.amazon.com/cloudwatch/home?region=${var.region}#dashboards:name=${name}"])
 }
 
 output "lgb_targets" {
@@ -45,8 +48,8 @@ output "lgb_targets" {
       uri    = "s3://${aws_s3_bucket.artifacts.id}/${var.results_prefix}"
     }
     dashboard = {
-      name = aws_cloudwatch_dashboard.benchmark.dashboard_name
-      url  = "https://${var.region}.console.aws.amazon.com/cloudwatch/home?region=${var.region}#dashboards:name=${aws_cloudwatch_dashboard.benchmark.dashboard_name}"
+      name = one(aws_cloudwatch_dashboard.benchmark[*].dashboard_name)
+      url  = local.dashboard_url
     }
     workers = {
       for db, w in local.workers : db => {
@@ -81,7 +84,7 @@ output "results_uri" {
 
 output "dashboard_url" {
   description = "The CloudWatch dashboard of the benchmark."
-  value       = "https://${var.region}.console.aws.amazon.com/cloudwatch/home?region=${var.region}#dashboards:name=${aws_cloudwatch_dashboard.benchmark.dashboard_name}"
+  value       = local.dashboard_url
 }
 
 output "runner_policy_json" {

@@ -328,3 +328,11 @@ variable "vpc_cidr" {
     error_message = "vpc_cidr must be an IPv4 CIDR block of /20 or larger."
   }
 }
+
+# ------------------------------------------------------ local stand-ins ---
+
+variable "local_stand_in" {
+  description = "Test only, never for AWS: true leaves out what moto server (the local AWS stand-in of scripts/infra-check) cannot create: the CloudWatch dashboard and the bucket's TLS-only policy (README.md, \"Applied against moto\"). Everything else is applied as for AWS."
+  type        = bool
+  default     = false
+}

@@ -192,7 +192,7 @@ CHANGES = [
 
 
 def test_unchanged_copy_is_clean(tmp_path):
-    copy = copy_with_change(tmp_path / "infra", "versions.tf", 'required_version = ">= 1.6.0"', 'required_version = ">= 1.6.0"')
+    copy = copy_with_change(tmp_path / "infra", "versions.tf", 'required_version = ">= 1.11.0"', 'required_version = ">= 1.11.0"')
     assert lp.check(lp.load_module(copy)) == []
 
 
