@@ -7,16 +7,13 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
-use lgb_core::catalog::Registries;
-use lgb_core::config::BenchmarkConfig;
-use lgb_core::executor::Progress;
-use lgb_core::protocol::WorkerStatus;
+use lgb_core::prelude::{
+    BenchmarkConfig, ConfigSource, DeployedTargets, Progress, Registries, Session, SweepPlan,
+    WorkerStatus,
+};
 use lgb_core::report;
-use lgb_core::runner::{self, RunOutcome};
-use lgb_core::session::{self, ConfigSource, Session};
-use lgb_core::sweep::SweepPlan;
-use lgb_core::targets::DeployedTargets;
-use tokio_util::sync::CancellationToken;
+use lgb_core::results::RunOutcome;
+use lgb_core::session;
 
 use crate::output::write_stdout;
 use crate::progress::ProgressObserver;
@@ -47,9 +44,15 @@ pub struct RunArgs {
     /// Override a config value: `--set tests[0].concurrency=8` (repeatable).
     #[arg(long = "set", value_name = "PATH=VALUE")]
     set: Vec<String>,
-    /// Results go to OUT/<run-id>/.
+    /// Results go to OUT/<run-id>/, a new directory written as the run goes (an
+    /// existing one is never written over).
     #[arg(long, short, default_value = "results")]
     out: PathBuf,
+    /// Upload the results directory when the run ends (also when it stopped early) to
+    /// `s3://bucket/prefix`, as `lgb upload` does: SSE-S3, LGB_S3_ENDPOINT honoured,
+    /// the manifest last.
+    #[arg(long, value_name = "S3_URL")]
+    upload: Option<String>,
     /// No progress bar and no table; print only the results directory.
     #[arg(long, short)]
     quiet: bool,
@@ -77,7 +80,12 @@ pub fn dispatch(cmd: Command) -> Result<Outcome> {
     match cmd {
         Command::Run(args) => run(args),
         Command::Sweep(args) => sweep(args),
-        Command::Validate { config, set } => validate(&config, &set),
+        Command::Validate {
+            config,
+            set,
+            target,
+            targets,
+        } => validate(&config, &set, target, targets.as_deref()),
         Command::List => list(),
         Command::Schema => {
             let mut schema = serde_json::to_string_pretty(&BenchmarkConfig::json_schema())?;
@@ -121,6 +129,14 @@ fn prepare(args: &RunArgs) -> Result<Session> {
         .as_deref()
         .map(DeployedTargets::load)
         .transpose()?;
+    if let Some(to) = &args.upload {
+        to.parse::<lgb_core::results::S3Location>().map_err(|_| {
+            lgb_core::Error::config(
+                "--upload",
+                format!("`{to}` is not an s3://bucket/prefix URL"),
+            )
+        })?;
+    }
     let session = Session::load(ConfigSource::Path(&args.config), &set, targets.as_ref())?;
     if let Some(file) = &args.targets {
         let mut shown = serde_json::Value::Object(
@@ -159,25 +175,17 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 fn run(args: RunArgs) -> Result<Outcome> {
     let session = prepare(&args)?;
     runtime()?.block_on(async move {
-        let cancel = CancellationToken::new();
-        let signal = spawn_signal_handler(cancel.clone());
+        let signals = spawn_signal_handler();
         let progress = Arc::new(Progress::default());
         let connected = session.connect(Some(progress.clone())).await?;
         let observer = ProgressObserver::new(progress, args.quiet);
-        let run = connected.run(cancel.clone(), &observer).await;
+        let recorded = connected.run(&args.out, &signals.stop, &observer).await;
         observer.finish();
-        let run = run?;
-        let dir = session::write(&run, None, &args.out)?;
+        let recorded = recorded?;
         if !args.quiet {
-            // A reader that went away (`| head`) leaves the exit code to the run.
-            match write_stdout(format!("{}\n", report::render_table(&run, None)).as_bytes()) {
-                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
-                    return Err(lgb_core::Error::io("printing the results table", e).into())
-                }
-                _ => {}
-            }
+            print_table(&recorded.run)?;
         }
-        Ok(conclude(&run, &dir, &signal))
+        conclude(recorded, args.upload.as_deref(), &signals).await
     })
 }
 
@@ -187,39 +195,94 @@ fn sweep(args: SweepArgs) -> Result<Outcome> {
         .p99_max
         .as_deref()
         .map(|d| {
-            d.parse::<lgb_core::config::HumanDuration>()
+            d.parse::<lgb_core::units::HumanDuration>()
                 .map(|d| d.0)
                 .map_err(|e| lgb_core::Error::config("--p99-max", e))
         })
         .transpose()?;
     let plan = SweepPlan::new(args.memory.clone(), p99_max)?;
     runtime()?.block_on(async move {
-        let cancel = CancellationToken::new();
-        let signal = spawn_signal_handler(cancel.clone());
+        let signals = spawn_signal_handler();
         let progress = Arc::new(Progress::default());
         let connected = session.connect(Some(progress.clone())).await?;
         let observer = ProgressObserver::new(progress, args.run.quiet);
-        let swept = connected.sweep(&plan, cancel.clone(), &observer).await;
+        let recorded = connected
+            .sweep(&plan, &args.run.out, &signals.stop, &observer)
+            .await;
         observer.finish();
-        let (run, sweep_report) = swept?;
-        let dir = session::write(&run, Some(&sweep_report), &args.run.out)?;
+        let recorded = recorded?;
         if !args.run.quiet {
-            println!("{}", report::render_table(&run, None));
+            print_table(&recorded.run)?;
         }
-        println!("{}", lgb_core::sweep::render(&sweep_report));
-        Ok(conclude(&run, &dir, &signal))
+        if let Some(report) = &recorded.sweep {
+            println!("{}", lgb_core::sweep::render(report));
+        }
+        conclude(recorded, args.run.upload.as_deref(), &signals).await
     })
 }
 
-/// Prints how the run ended and returns its outcome (the exit code).
-fn conclude(run: &runner::RunResult, dir: &Path, signal: &AtomicU8) -> Outcome {
+/// `eprintln!` that never panics: after SIGHUP the terminal may be gone, and what
+/// is left to do (writing the end of the run, uploading) matters more than the note.
+macro_rules! note {
+    ($($arg:tt)*) => {{
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
+/// Prints the results table; a reader that went away (`| head`) leaves the exit code
+/// to the run.
+fn print_table(run: &lgb_core::results::RunResult) -> Result<()> {
+    match write_stdout(format!("{}\n", report::render_table(run, None)).as_bytes()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(lgb_core::Error::io("printing the results table", e).into())
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Prints how the run ended, uploads its directory when `--upload` asks, and returns
+/// its outcome (the exit code). An error that stopped the run is returned after the
+/// directory is named (and uploaded): its exit code says why.
+async fn conclude(
+    recorded: session::Recorded,
+    upload: Option<&str>,
+    signals: &Signals,
+) -> Result<Outcome> {
+    let session::Recorded {
+        run, dir, error, ..
+    } = recorded;
+    if let Some(e) = &error {
+        note!(
+            "stopped by an error; the tests that ended are kept (incomplete): {}",
+            dir.display()
+        );
+        if let Some(i) = &run.incomplete {
+            if !i.not_run.is_empty() {
+                note!("not run: {}", i.not_run.join(", "));
+            }
+        }
+        tracing::debug!(error = %e, "the run stopped early");
+    }
+    let uploaded = match upload {
+        Some(to) => crate::report_cmd::upload_run(&dir, to).await,
+        None => Ok(()),
+    };
+    if let Some(e) = error {
+        return Err(e.into());
+    }
+    let outcome = outcome_of(&run, &dir, signals.received.load(Ordering::SeqCst));
+    uploaded.map(|()| outcome)
+}
+
+/// Prints how a run that reached its end (or was stopped) ended; its exit code.
+fn outcome_of(run: &lgb_core::results::RunResult, dir: &Path, signal: u8) -> Outcome {
     let outcome = run.outcome();
     if matches!(outcome, RunOutcome::WorkersFailed | RunOutcome::Failed) {
         print_worker_failures(run);
     }
     match outcome {
         RunOutcome::Clean => {
-            eprintln!("results: {}", dir.display());
+            note!("results: {}", dir.display());
             Outcome::Success
         }
         RunOutcome::Errors => {
@@ -228,7 +291,7 @@ fn conclude(run: &runner::RunResult, dir: &Path, signal: &AtomicU8) -> Outcome {
                 .iter()
                 .map(|(class, n)| format!("{n} {class}"))
                 .collect();
-            eprintln!(
+            note!(
                 "completed with errors ({}); results: {}",
                 counts.join(", "),
                 dir.display()
@@ -236,29 +299,29 @@ fn conclude(run: &runner::RunResult, dir: &Path, signal: &AtomicU8) -> Outcome {
             Outcome::Errors
         }
         RunOutcome::WorkersFailed => {
-            eprintln!(
+            note!(
                 "some workers did not finish; partial results: {}",
                 dir.display()
             );
             Outcome::WorkersFailed
         }
         RunOutcome::Cancelled => {
-            eprintln!("interrupted; partial results: {}", dir.display());
-            let signal = match signal.load(Ordering::SeqCst) {
+            note!("interrupted; partial results: {}", dir.display());
+            let signal = match signal {
                 0 => SIGINT,
                 s => s,
             };
             Outcome::Interrupted { signal }
         }
         RunOutcome::Failed => {
-            eprintln!("run failed; results: {}", dir.display());
+            note!("run failed; results: {}", dir.display());
             Outcome::RunFailed
         }
     }
 }
 
 /// Names each worker that did not finish, with its reason.
-fn print_worker_failures(run: &runner::RunResult) {
+fn print_worker_failures(run: &lgb_core::results::RunResult) {
     for t in &run.tests {
         for w in t
             .workers
@@ -269,7 +332,7 @@ fn print_worker_failures(run: &runner::RunResult) {
                 WorkerStatus::Failed => "failed",
                 _ => "stopped early",
             };
-            eprintln!(
+            note!(
                 "test {}: worker {} {status} after {} attempt{}: {}",
                 t.name,
                 w.index,
@@ -283,24 +346,56 @@ fn print_worker_failures(run: &runner::RunResult) {
 
 const SIGINT: u8 = 2;
 #[cfg(unix)]
+const SIGHUP: u8 = 1;
+#[cfg(unix)]
 const SIGTERM: u8 = 15;
 
-/// Ctrl-C (SIGINT) or SIGTERM cancels the run (partial results are still written); a
-/// second one of either exits at once. Returns the number of the first signal (0 while
-/// none came), which decides the exit code.
-fn spawn_signal_handler(cancel: CancellationToken) -> Arc<AtomicU8> {
+/// The stop of a run and the number of the signal that gave it (0 while none came).
+struct Signals {
+    stop: session::Stop,
+    received: Arc<AtomicU8>,
+}
+
+/// Ctrl-C (SIGINT), SIGTERM or SIGHUP (a closed terminal or SSH session) stops the
+/// run: the tests that ended are on disk already, the running one is kept with what
+/// its workers measured (remote workers about to answer get a few seconds), and the
+/// directory is marked incomplete with the signal. A second signal exits at once.
+fn spawn_signal_handler() -> Signals {
     let received = Arc::new(AtomicU8::new(0));
-    let first = received.clone();
+    let stop = session::Stop::new();
+    let (first, stopper) = (received.clone(), stop.clone());
     tokio::spawn(async move {
         let mut signals = StopSignals::listen();
         let signal = signals.next().await;
         first.store(signal, Ordering::SeqCst);
-        eprintln!("\nstopping: writing what was measured (Ctrl-C again to quit at once)");
-        cancel.cancel();
+        stopper.stop(format!("stopped by {}", signal_name(signal)));
+        // A closed terminal may be gone: the note is best effort.
+        let _ = writeln!(
+            std::io::stderr(),
+            "\nstopping: keeping what was measured; remote workers about to answer get up \
+             to {} s ({} again to quit at once)",
+            lgb_core::runner::REMOTE_STOP_GRACE.as_secs(),
+            if signal == SIGINT {
+                "Ctrl-C"
+            } else {
+                "a signal"
+            }
+        );
         let again = signals.next().await;
         std::process::exit(128 + i32::from(again));
     });
-    received
+    Signals { stop, received }
+}
+
+fn signal_name(signal: u8) -> &'static str {
+    match signal {
+        SIGINT => "SIGINT (Ctrl-C)",
+        #[cfg(unix)]
+        SIGTERM => "SIGTERM",
+        #[cfg(unix)]
+        SIGHUP => "SIGHUP (the terminal or session closed)",
+        _ => "a signal",
+    }
 }
 
 /// The signals that stop a run. Once listened to, they no longer end the process by
@@ -310,6 +405,8 @@ struct StopSignals {
     interrupt: Option<tokio::signal::unix::Signal>,
     #[cfg(unix)]
     terminate: Option<tokio::signal::unix::Signal>,
+    #[cfg(unix)]
+    hangup: Option<tokio::signal::unix::Signal>,
 }
 
 impl StopSignals {
@@ -320,6 +417,7 @@ impl StopSignals {
             Self {
                 interrupt: signal(SignalKind::interrupt()).ok(),
                 terminate: signal(SignalKind::terminate()).ok(),
+                hangup: signal(SignalKind::hangup()).ok(),
             }
         }
         #[cfg(not(unix))]
@@ -335,6 +433,7 @@ impl StopSignals {
             tokio::select! {
                 _ = recv(&mut self.interrupt) => SIGINT,
                 _ = recv(&mut self.terminate) => SIGTERM,
+                _ = recv(&mut self.hangup) => SIGHUP,
             }
         }
         #[cfg(not(unix))]
@@ -359,8 +458,18 @@ async fn recv(signal: &mut Option<tokio::signal::unix::Signal>) {
     }
 }
 
-fn validate(path: &Path, set: &[String]) -> Result<Outcome> {
-    let session = Session::load(ConfigSource::Path(path), set, None)?;
+fn validate(
+    path: &Path,
+    set: &[String],
+    target: Option<TargetArg>,
+    targets: Option<&Path>,
+) -> Result<Outcome> {
+    let mut set = set.to_vec();
+    if let Some(t) = target.and_then(|t| t.to_possible_value()) {
+        set.push(format!("runner.target={}", t.get_name()));
+    }
+    let targets = targets.map(DeployedTargets::load).transpose()?;
+    let session = Session::load(ConfigSource::Path(path), &set, targets.as_ref())?;
     let cfg = session.config();
     let workers: u32 = cfg
         .tests
@@ -378,7 +487,7 @@ fn validate(path: &Path, set: &[String]) -> Result<Outcome> {
         if workers == 1 { "" } else { "s" }
     );
     write_stdout(line.as_bytes())?;
-    write_stdout(format!("fan-out: {}\n", cfg.fan_out_summary()).as_bytes())?;
+    write_stdout(format!("fan-out: {}\n", lgb_core::runner::FanOut::of(cfg).summary()).as_bytes())?;
     Ok(Outcome::Success)
 }
 

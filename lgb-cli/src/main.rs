@@ -43,6 +43,13 @@ enum Command {
         /// Override a config value: `--set tests[0].concurrency=8` (repeatable).
         #[arg(long = "set", value_name = "PATH=VALUE")]
         set: Vec<String>,
+        /// Where workers run (overrides `runner.target`); `--targets` needs lambda or url.
+        #[arg(long, short, value_enum)]
+        target: Option<commands::TargetArg>,
+        /// Deployment outputs (`tofu output -json > outputs.json` in infra/): checked
+        /// with the deployed worker and settings filled in, as `lgb run --targets` does.
+        #[arg(long, value_name = "FILE")]
+        targets: Option<PathBuf>,
     },
     /// List databases, operations, key distributions and presets.
     List,
@@ -79,14 +86,19 @@ enum Command {
 const RUN_EXIT_CODES: &str = "\
 Exit codes:
   0    every worker ran to its end and nothing failed
-  1    the run failed: a test where no worker could run, or an error before anything ran
-  2    bad input (config, arguments, files); nothing ran
+  1    the run failed: a test where no worker could run, or an error (a failed forced
+       cold start, sweep size or restore); the tests that ended are kept, marked
+       incomplete
+  2    bad input (config, arguments, files, an existing --out run); nothing ran
   3    completed, but errors were counted (failed operations, lost writes, retried
        worker invocations); stderr sums them by class
   4    some workers failed after their retries or stopped early; the others' results
        are kept and stderr names each failed worker
-  130  interrupted by Ctrl-C; partial results written
-  143  stopped by SIGTERM; partial results written";
+  129  stopped by SIGHUP (terminal or SSH session closed); partial results kept
+  130  interrupted by Ctrl-C; partial results kept
+  143  stopped by SIGTERM; partial results kept
+Results are written after each test, so a run stopped early keeps every test that
+ended; result.json's `incomplete` says why and which tests did not run.";
 
 /// How `lgb` ends; the README's "Exit codes" lists the numbers.
 #[derive(Debug)]

@@ -8,9 +8,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use clap::{Args, ValueEnum};
-use lgb_core::cost::PriceTable;
+use lgb_core::prelude::PriceTable;
 use lgb_core::report::{Format, Report};
-use lgb_core::runner;
 
 use crate::Outcome;
 
@@ -182,7 +181,7 @@ fn check_compiled_in(format: Format) -> Result<()> {
 /// `lgb report`.
 pub fn report(args: ReportArgs) -> Result<Outcome> {
     check_compiled_in(args.format.into())?;
-    let run = runner::load_run(&args.dir)?;
+    let run = lgb_core::results::load_run(&args.dir)?;
     let report = Report::new(run)
         .with_prices(prices(args.prices.as_deref())?)
         .with_png_size(args.size);
@@ -195,7 +194,7 @@ pub fn compare(args: CompareArgs) -> Result<Outcome> {
     let runs = args
         .dirs
         .iter()
-        .map(|d| runner::load_run(d))
+        .map(|d| lgb_core::results::load_run(d))
         .collect::<lgb_core::Result<Vec<_>>>()?;
     let report = Report::compare(runs)?.with_prices(prices(args.prices.as_deref())?);
     emit(report, args.format.into(), args.out.as_deref())
@@ -280,13 +279,39 @@ pub fn upload(args: UploadArgs) -> Result<Outcome> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let keys = rt.block_on(lgb_core::results::upload_dir(&args.dir, &to, &options))?;
+    let up = rt.block_on(lgb_core::results::upload_dir(&args.dir, &to, &options))?;
     let mut listing = String::new();
-    for k in &keys {
+    for k in &up.keys {
         listing.push_str(&format!("s3://{}/{k}\n", to.bucket));
     }
     crate::output::write_stdout(listing.as_bytes())?;
+    if up.already_there > 0 {
+        eprintln!(
+            "{} files were there already and were not sent again; {} sent",
+            up.already_there, up.sent
+        );
+    }
     Ok(Outcome::Success)
+}
+
+/// `lgb run --upload` and `lgb sweep --upload`: the results directory `dir` to `to`,
+/// as `lgb upload` puts it (SSE-S3, LGB_S3_ENDPOINT honoured, manifest last).
+pub async fn upload_run(dir: &Path, to: &str) -> Result<()> {
+    let to: lgb_core::results::S3Location = to.parse()?;
+    let up = lgb_core::results::upload_dir(dir, &to, &Default::default()).await?;
+    let run = dir.file_name().unwrap_or_default().to_string_lossy();
+    eprintln!(
+        "uploaded to s3://{}/{}{run}/ ({} files sent, {} there already)",
+        to.bucket,
+        if to.prefix.is_empty() {
+            String::new()
+        } else {
+            format!("{}/", to.prefix)
+        },
+        up.sent,
+        up.already_there
+    );
+    Ok(())
 }
 
 #[cfg(test)]

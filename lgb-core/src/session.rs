@@ -7,30 +7,38 @@
 //!
 //! ```
 //! use lgb_core::session::{ConfigSource, Session};
-//! use lgb_core::prelude::{CancellationToken, Silent};
+//! use lgb_core::session::Stop;
+//! use lgb_core::prelude::Silent;
 //!
 //! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
 //! let text = r#"{"database": {"type": "memory"}, "workload": {"records": 100},
 //!                "tests": [{"name": "reads", "operation": {"type": "read"}, "operations": 500}]}"#;
 //! let session = Session::load(ConfigSource::Text(text), &[], None).unwrap();
 //! let connected = session.connect(None).await.unwrap();
-//! let run = connected.run(CancellationToken::new(), &Silent).await.unwrap();
-//! assert_eq!(run.tests.last().unwrap().metrics.ok(), 500);
 //! let out = tempfile::tempdir().unwrap();
-//! let dir = lgb_core::session::write(&run, None, out.path()).unwrap();
-//! assert!(dir.join("result.json").exists());
+//! let recorded = connected.run(out.path(), &Stop::new(), &Silent).await.unwrap();
+//! assert!(recorded.error.is_none());
+//! assert_eq!(recorded.run.tests.last().unwrap().metrics.ok(), 500);
+//! assert!(recorded.dir.join("result.json").exists());
 //! # });
 //! ```
+//!
+//! Nothing measured is lost: [`Connected::run`] and [`Connected::sweep`] create the
+//! results directory before the first test (never over an existing one) and write it
+//! after each test and each sweep size ([`RunDir`]). A run that stops early, by a
+//! [`Stop`] (Ctrl-C, SIGTERM, SIGHUP) or an error, leaves a directory marked
+//! incomplete with the reason and the tests that did not run.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::config::BenchmarkConfig;
+use crate::catalog::Registries;
+use crate::config::{BenchmarkConfig, Target};
 use crate::error::{Error, Result};
 use crate::executor::Progress;
-use crate::results::RunResult;
+use crate::results::{Incomplete, RunDir, RunResult, RunStatus};
 use crate::runner::{self, FunctionControl, RunObserver, Runner};
 use crate::sweep::{SweepPlan, SweepReport};
 use crate::targets::{DeployedTargets, FilledSetting};
@@ -50,6 +58,7 @@ pub enum ConfigSource<'a> {
 pub struct Session {
     config: BenchmarkConfig,
     filled: Vec<FilledSetting>,
+    registries: Registries,
 }
 
 impl Session {
@@ -62,13 +71,51 @@ impl Session {
         overrides: &[String],
         targets: Option<&DeployedTargets>,
     ) -> Result<Self> {
-        let (config, filled) = match source {
-            ConfigSource::Path(path) => crate::targets::load_config(path, overrides, targets)?,
-            ConfigSource::Text(text) => {
-                crate::targets::config_with_targets(text, overrides, targets)?
+        Self::load_with(source, overrides, targets, Registries::builtin())
+    }
+
+    /// [`Session::load`] with adapters and operations of your own (registered in
+    /// `registries`): the config is validated against them, and local workers run
+    /// with them.
+    pub fn load_with(
+        source: ConfigSource<'_>,
+        overrides: &[String],
+        targets: Option<&DeployedTargets>,
+        registries: Registries,
+    ) -> Result<Self> {
+        let owned;
+        let text = match source {
+            ConfigSource::Path(path) => {
+                owned = std::fs::read_to_string(path)
+                    .map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
+                owned.as_str()
             }
+            ConfigSource::Text(text) => text,
         };
-        Ok(Self { config, filled })
+        let mut document = BenchmarkConfig::document(text, overrides)?;
+        let filled = match targets {
+            Some(t) => {
+                let target = match document.pointer("/runner/target") {
+                    None => Target::Local,
+                    Some(v) => serde_json::from_value(v.clone())
+                        .map_err(|e| Error::config("runner.target", format!("{e}")))?,
+                };
+                t.apply(&mut document, target)?
+            }
+            None => Vec::new(),
+        };
+        let config = crate::config::validate_value(&document, &registries)?;
+        Ok(Self {
+            config,
+            filled,
+            registries,
+        })
+    }
+
+    /// The validated config, taken out of the session: for code that runs it its own
+    /// way (a custom [`crate::runner::Invoker`], tests, benches).
+    pub fn into_config(self) -> BenchmarkConfig {
+        self.config
     }
 
     /// The validated config.
@@ -85,7 +132,7 @@ impl Session {
     /// report live counts into `progress`), the control of `runner.function` when one
     /// is named (forced cold starts, sweeps), and a [`Runner`] with `runner.retries`.
     pub async fn connect(self, progress: Option<Arc<Progress>>) -> Result<Connected> {
-        let invoker = runner::build_invoker(&self.config, progress).await?;
+        let invoker = runner::build_invoker_with(&self.config, &self.registries, progress).await?;
         let control = runner::build_function_control(&self.config, false).await?;
         let mut runner = Runner::new(invoker, self.config.runner.retries);
         if let Some(c) = &control {
@@ -122,25 +169,50 @@ impl Connected {
         &self.config
     }
 
-    /// Runs every test; `cancel` stops the run (what was measured is returned, marked
-    /// cancelled) and `observer` hears each test start and end.
+    /// Runs every test into a new results directory under `out` (`out/<run-id>/`,
+    /// created before the first test; an existing one is refused), written after each
+    /// test. `stop` stops the run: what was measured is kept, marked cancelled with
+    /// the stop's reason; `observer` hears each test start and end. An error once the
+    /// directory exists does not lose it: the returned [`Recorded`] carries the error,
+    /// and the directory every test that ended before it.
     pub async fn run(
         &self,
-        cancel: CancellationToken,
+        out: &Path,
+        stop: &Stop,
         observer: &dyn RunObserver,
-    ) -> Result<RunResult> {
-        self.runner.run(&self.config, cancel, observer).await
+    ) -> Result<Recorded> {
+        let planned: Vec<String> = Runner::plan(&self.config)
+            .into_iter()
+            .map(|(t, _)| t.name)
+            .collect();
+        let run = RunResult::begin(&self.config, runner::new_run_id(&self.config.name));
+        let mut recording = Recording::start(out, run, planned)?;
+        let (dir, planned) = (&recording.dir, &recording.planned);
+        let outcome = self
+            .runner
+            .run_into(
+                &self.config,
+                &mut recording.run,
+                stop.token(),
+                observer,
+                &mut |run| save_running(dir, run, planned),
+            )
+            .await;
+        recording.finish(stop, outcome.err(), None)
     }
 
     /// Runs the config once per memory size of `plan` on the function of
-    /// `runner.function`, restoring its configuration afterwards
-    /// ([`crate::sweep::sweep`]).
+    /// `runner.function` into a new results directory under `out`, as
+    /// [`Connected::run`] does, writing it after each test and each size (with
+    /// `sweep.json` of the sizes so far), and restores the function's configuration
+    /// afterwards ([`crate::sweep::sweep`]), also after an error or a stop.
     pub async fn sweep(
         &self,
         plan: &SweepPlan,
-        cancel: CancellationToken,
+        out: &Path,
+        stop: &Stop,
         observer: &dyn RunObserver,
-    ) -> Result<(RunResult, SweepReport)> {
+    ) -> Result<Recorded> {
         let control = match &self.control {
             Some(c) => c.clone(),
             // Says why there is none (a local target, no function named).
@@ -150,26 +222,191 @@ impl Connected {
                     Error::config("runner.function", "a sweep needs a function to change")
                 })?,
         };
-        crate::sweep::sweep(
+        let planned = crate::sweep::planned_tests(&self.config, plan);
+        let run = RunResult::begin(&self.config, crate::sweep::new_sweep_id(&self.config.name));
+        let mut recording = Recording::start(out, run, planned)?;
+        let (dir, planned) = (&recording.dir, &recording.planned);
+        let outcome = crate::sweep::sweep(
             &self.runner,
             control.as_ref(),
             &self.config,
             plan,
-            cancel,
+            &mut recording.run,
+            stop.token(),
             observer,
+            &mut |run, report| {
+                save_running(dir, run, planned)?;
+                match report {
+                    Some(r) => write_sweep(dir, r),
+                    None => Ok(()),
+                }
+            },
         )
-        .await
+        .await;
+        match outcome {
+            Ok(report) => recording.finish(stop, None, Some(report)),
+            Err(e) => recording.finish(stop, Some(e), None),
+        }
     }
 }
 
-/// Writes `run` (and the sweep's report, if any) to `out/<run-id>/` and returns that
-/// directory: `result.json`, `summary.csv`, the histograms and `sweep.json`.
-pub fn write(run: &RunResult, sweep: Option<&SweepReport>, out: &Path) -> Result<PathBuf> {
-    let dir = crate::results::write_run(run, out)?;
-    if let Some(report) = sweep {
-        crate::sweep::write_report(report, &dir)?;
+/// Stops a run and says why; the reason goes into `result.json` (`incomplete`).
+/// Clones share one stop.
+#[derive(Debug, Clone, Default)]
+pub struct Stop {
+    token: CancellationToken,
+    reason: Arc<std::sync::OnceLock<String>>,
+}
+
+impl Stop {
+    /// A stop not given yet.
+    pub fn new() -> Self {
+        Self::default()
     }
-    Ok(dir)
+
+    /// Stops the run (`reason`: "stopped by SIGTERM", …); the first reason given is
+    /// the one kept.
+    pub fn stop(&self, reason: impl Into<String>) {
+        let _ = self.reason.set(reason.into());
+        self.token.cancel();
+    }
+
+    /// Whether the run was told to stop.
+    pub fn is_stopped(&self) -> bool {
+        self.token.is_cancelled()
+    }
+
+    /// Why the run was told to stop, if it was.
+    pub fn reason(&self) -> Option<&str> {
+        self.reason.get().map(String::as_str)
+    }
+
+    /// The token the runner watches.
+    pub fn token(&self) -> CancellationToken {
+        self.token.clone()
+    }
+}
+
+/// A run as it was recorded: the run, its results directory and, for a sweep, its
+/// report. `error` is what stopped the run before its end, if anything did: the
+/// directory keeps every test that ended before it, and `run.incomplete` (also in
+/// `result.json`) says why and which tests did not run.
+#[derive(Debug)]
+pub struct Recorded {
+    /// The run as written.
+    pub run: RunResult,
+    /// Its results directory, `<out>/<run-id>`.
+    pub dir: PathBuf,
+    /// The sweep's report, when the sweep reached its end (the sizes measured before
+    /// an error are in `sweep.json` too).
+    pub sweep: Option<SweepReport>,
+    /// The error that ended the run early.
+    pub error: Option<Error>,
+}
+
+/// A run being written: its directory and the tests it plans.
+struct Recording {
+    dir: RunDir,
+    run: RunResult,
+    planned: Vec<String>,
+}
+
+impl Recording {
+    /// Creates the run's directory (refusing an existing one) and writes the run with
+    /// no test yet, marked running.
+    fn start(out: &Path, mut run: RunResult, planned: Vec<String>) -> Result<Self> {
+        let dir = RunDir::create(out, &run.run_id)?;
+        save_running(&dir, &mut run, &planned)?;
+        Ok(Self { dir, run, planned })
+    }
+
+    /// Writes how the run ended: its status, and when it did not reach its end, why
+    /// and which tests did not run.
+    fn finish(
+        self,
+        stop: &Stop,
+        error: Option<Error>,
+        sweep: Option<SweepReport>,
+    ) -> Result<Recorded> {
+        let Recording {
+            dir,
+            mut run,
+            planned,
+        } = self;
+        let not_run = not_run(&planned, &run);
+        let reason = match (&error, run.status) {
+            (Some(e), _) => {
+                run.status = RunStatus::Failed;
+                Some(e.to_string())
+            }
+            (None, RunStatus::Cancelled) => {
+                Some(stop.reason().unwrap_or("stopped by the caller").to_string())
+            }
+            (None, RunStatus::Failed) => Some(match run.tests.last() {
+                Some(t) => format!(
+                    "no worker of test `{}` ran, so the run stopped there",
+                    t.name
+                ),
+                None => "no test ran".to_string(),
+            }),
+            (None, RunStatus::Running) => {
+                run.status = RunStatus::Failed;
+                Some("the run ended without saying how".to_string())
+            }
+            (None, RunStatus::Completed) => None,
+        };
+        run.incomplete = reason.map(|reason| Incomplete { reason, not_run });
+        let saved = dir.save(&run).and_then(|()| match &sweep {
+            Some(r) => write_sweep(&dir, r),
+            None => Ok(()),
+        });
+        let error = match (error, saved) {
+            (e, Ok(())) => e,
+            (None, Err(s)) => Some(s),
+            (Some(e), Err(s)) => Some(Error::Backend(format!(
+                "{e}; and writing the results directory failed: {s}"
+            ))),
+        };
+        let path = dir.path().to_path_buf();
+        let sweep = sweep.or_else(|| crate::sweep::load_report(&path).ok());
+        Ok(Recorded {
+            run,
+            dir: path,
+            sweep,
+            error,
+        })
+    }
+}
+
+/// The planned tests after those `run` has (tests run in the order planned).
+fn not_run(planned: &[String], run: &RunResult) -> Vec<String> {
+    planned.iter().skip(run.tests.len()).cloned().collect()
+}
+
+/// Writes `run` while it is going: marked running, with the tests still to run, so
+/// that a directory left by a process that died says so.
+fn save_running(dir: &RunDir, run: &mut RunResult, planned: &[String]) -> Result<()> {
+    let status = run.status;
+    if status == RunStatus::Completed {
+        // A sweep's size ended; the next one has not started yet.
+        run.status = RunStatus::Running;
+    }
+    if run.status == RunStatus::Running {
+        run.incomplete = Some(Incomplete {
+            reason: "running: the run had not ended when this was written".into(),
+            not_run: not_run(planned, run),
+        });
+    }
+    let saved = dir.save(run);
+    run.status = status;
+    run.incomplete = None;
+    saved
+}
+
+fn write_sweep(dir: &RunDir, report: &SweepReport) -> Result<()> {
+    let text = serde_json::to_vec_pretty(report)
+        .map_err(|e| Error::Internal(format!("encoding the sweep report: {e}")))?;
+    dir.write_file(crate::sweep::SWEEP_FILE, &text)
 }
 
 #[cfg(test)]
@@ -197,15 +434,21 @@ mod tests {
             4,
             "retries come from the config"
         );
-        let run = connected
-            .run(CancellationToken::new(), &Silent)
+        let out = tempfile::tempdir().unwrap();
+        let recorded = connected
+            .run(out.path(), &Stop::new(), &Silent)
             .await
             .unwrap();
+        assert!(recorded.error.is_none());
+        let run = &recorded.run;
         let test = run.tests.last().unwrap();
         assert_eq!((test.workers.len(), test.metrics.ok()), (3, 100));
-        let out = tempfile::tempdir().unwrap();
-        let dir = write(&run, None, out.path()).unwrap();
-        assert_eq!(crate::results::load_run(&dir).unwrap().run_id, run.run_id);
+        let loaded = crate::results::load_run(&recorded.dir).unwrap();
+        assert_eq!(&loaded, run);
+        assert_eq!(
+            (loaded.status, loaded.incomplete),
+            (RunStatus::Completed, None)
+        );
     }
 
     #[tokio::test]
@@ -216,11 +459,17 @@ mod tests {
             .await
             .unwrap();
         let plan = SweepPlan::new(vec![128, 256], None).unwrap();
+        let out = tempfile::tempdir().unwrap();
         let e = connected
-            .sweep(&plan, CancellationToken::new(), &Silent)
+            .sweep(&plan, out.path(), &Stop::new(), &Silent)
             .await
             .unwrap_err();
         assert_eq!(e.config_problems()[0].path, "runner.target", "{e}");
+        assert_eq!(
+            std::fs::read_dir(out.path()).unwrap().count(),
+            0,
+            "nothing written"
+        );
     }
 
     #[test]

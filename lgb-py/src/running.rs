@@ -10,15 +10,11 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use lgb_core::config::TestConfig;
-use lgb_core::executor::Progress;
-use lgb_core::protocol::Phase;
+use lgb_core::prelude::{
+    Phase, Progress, RunObserver, RunResult, Session, Stop, SweepPlan, TestConfig, TestResult,
+};
 use lgb_core::report::progress::{finished_line, TestProgress};
-use lgb_core::runner::{RunObserver, RunResult, TestResult};
-use lgb_core::session::{self, Session};
-use lgb_core::sweep::SweepPlan;
 use pyo3::prelude::*;
-use tokio_util::sync::CancellationToken;
 
 use crate::errors;
 
@@ -94,11 +90,13 @@ fn deliver(py: Python<'_>, observer: &LiveObserver, bar: Option<&Py<PyAny>>) -> 
     Ok(())
 }
 
-/// Runs `session` (or sweeps it over `sweep`'s sizes) and writes its results under
-/// `out`. Returns the run and its results
-/// directory. On a signal (or an exception from the progress bar) the run is
-/// cancelled, its partial results are written, and that exception is returned with
-/// the results directory in its `results` attribute.
+/// Runs `session` (or sweeps it over `sweep`'s sizes) into a new results directory
+/// under `out`, written after each test (lgb-core's session). Returns the run and its
+/// results directory. On a signal (Ctrl-C, or SIGTERM or SIGHUP while they are ours:
+/// see [`StopSignals`]) or an exception from the progress bar, the run is stopped,
+/// the directory keeps what was measured (marked incomplete with the reason), and
+/// that exception is returned with the directory in its `results` attribute. An
+/// error that stopped the run early is raised the same way.
 pub fn run(
     py: Python<'_>,
     session: Session,
@@ -115,24 +113,19 @@ pub fn run(
         progress: progress.clone(),
         live: Mutex::new(Live::default()),
     });
-    let cancel = CancellationToken::new();
+    let stop = Stop::new();
     let mut task = {
-        let (observer, cancel) = (observer.clone(), cancel.clone());
+        let (observer, stop, out) = (observer.clone(), stop.clone(), out.to_path_buf());
         rt.spawn(async move {
             let connected = session.connect(Some(progress)).await?;
             match sweep {
-                Some(plan) => connected
-                    .sweep(&plan, cancel, &*observer)
-                    .await
-                    .map(|(run, report)| (run, Some(report))),
-                None => connected
-                    .run(cancel, &*observer)
-                    .await
-                    .map(|run| (run, None)),
+                Some(plan) => connected.sweep(&plan, &out, &stop, &*observer).await,
+                None => connected.run(&out, &stop, &*observer).await,
             }
         })
     };
 
+    let signals = StopSignals::install(py)?;
     let mut stopped_by: Option<PyErr> = None;
     let joined = loop {
         let done =
@@ -142,7 +135,7 @@ pub fn run(
             // what the caller sees, and nothing measured is lost.
             let checked = deliver(py, &observer, bar.as_ref()).and_then(|()| py.check_signals());
             if let Err(e) = checked {
-                cancel.cancel();
+                stop.stop(stop_reason(py, &e));
                 stopped_by = Some(e);
             }
         }
@@ -150,14 +143,10 @@ pub fn run(
             break joined;
         }
     };
+    drop(signals);
 
     let outcome = match joined {
-        Ok(Ok((run, report))) => {
-            let written = py.detach(|| session::write(&run, report.as_ref(), out));
-            written
-                .map(|dir| (run, dir))
-                .map_err(|e| errors::to_py(py, &e))
-        }
+        Ok(Ok(recorded)) => Ok(recorded),
         Ok(Err(e)) => Err(errors::to_py(py, &e)),
         Err(join) => Err(errors::internal(
             py,
@@ -166,18 +155,100 @@ pub fn run(
     };
     py.detach(move || rt.shutdown_timeout(Duration::from_secs(5)));
 
-    match (stopped_by, outcome) {
-        (None, outcome) => {
-            if outcome.is_ok() {
-                deliver(py, &observer, bar.as_ref())?;
-            }
-            outcome
-        }
-        (Some(stop), Ok((_, dir))) => {
+    let recorded = match (stopped_by, outcome) {
+        (None, Ok(recorded)) => recorded,
+        (None, Err(e)) | (Some(_), Err(e)) => return Err(e),
+        (Some(stop), Ok(recorded)) => {
             stop.value(py)
-                .setattr("results", dir.display().to_string())?;
-            Err(stop)
+                .setattr("results", recorded.dir.display().to_string())?;
+            return Err(stop);
         }
-        (Some(stop), Err(_)) => Err(stop),
+    };
+    if let Some(e) = &recorded.error {
+        let raised = errors::to_py(py, e);
+        raised
+            .value(py)
+            .setattr("results", recorded.dir.display().to_string())?;
+        return Err(raised);
+    }
+    deliver(py, &observer, bar.as_ref())?;
+    Ok((recorded.run, recorded.dir))
+}
+
+/// What `result.json` says stopped the run, from the exception that stopped it.
+fn stop_reason(py: Python<'_>, e: &PyErr) -> String {
+    if e.is_instance_of::<pyo3::exceptions::PySystemExit>(py) {
+        if let Ok(code) = e.value(py).getattr("code").and_then(|c| c.extract::<i32>()) {
+            match code {
+                129 => return "stopped by SIGHUP (the terminal or session closed)".into(),
+                143 => return "stopped by SIGTERM".into(),
+                _ => {}
+            }
+        }
+    }
+    if e.is_instance_of::<pyo3::exceptions::PyKeyboardInterrupt>(py) {
+        return "stopped by KeyboardInterrupt (Ctrl-C or an interrupted kernel)".into();
+    }
+    let name = e
+        .get_type(py)
+        .name()
+        .map(|n| n.to_string())
+        .unwrap_or_else(|_| "an exception".into());
+    format!("stopped by {name}: {}", e.value(py))
+}
+
+/// SIGTERM and SIGHUP stop a run like Ctrl-C does, while it runs on the main thread
+/// and the program has no handler of its own for them: a handler that raises
+/// `SystemExit(128 + signal)` (what the process would have ended with) is installed
+/// for the run and the previous handler put back after it.
+struct StopSignals<'py> {
+    signal: Option<Bound<'py, PyModule>>,
+    previous: Vec<(i32, Bound<'py, PyAny>)>,
+}
+
+impl<'py> StopSignals<'py> {
+    fn install(py: Python<'py>) -> PyResult<Self> {
+        let mut out = Self {
+            signal: None,
+            previous: Vec::new(),
+        };
+        let threading = py.import("threading")?;
+        let main = threading.call_method0("main_thread")?;
+        if !threading.call_method0("current_thread")?.is(&main) {
+            return Ok(out);
+        }
+        let signal = py.import("signal")?;
+        let default = signal.getattr("SIG_DFL")?;
+        for name in ["SIGTERM", "SIGHUP"] {
+            let Ok(number) = signal.getattr(name).and_then(|n| n.extract::<i32>()) else {
+                continue;
+            };
+            let previous = signal.call_method1("getsignal", (number,))?;
+            if !previous.eq(&default)? {
+                continue;
+            }
+            let handler = pyo3::types::PyCFunction::new_closure(
+                py,
+                None,
+                None,
+                move |_args, _kwargs| -> PyResult<()> {
+                    Err(pyo3::exceptions::PySystemExit::new_err(128 + number))
+                },
+            )?;
+            signal.call_method1("signal", (number, handler))?;
+            out.previous.push((number, previous));
+        }
+        out.signal = Some(signal);
+        Ok(out)
+    }
+}
+
+impl Drop for StopSignals<'_> {
+    fn drop(&mut self) {
+        if let Some(signal) = &self.signal {
+            for (number, previous) in self.previous.drain(..) {
+                let _ = signal.call_method1("signal", (number, previous));
+            }
+        }
     }
 }

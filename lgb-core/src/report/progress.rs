@@ -205,6 +205,7 @@ mod tests {
             window_ns: 0,
             workers: Vec::new(),
             metrics,
+            files: Default::default(),
         };
         let line = finished_line(&result, 0);
         assert!(
@@ -231,6 +232,7 @@ mod tests {
             window_ns: 2_000_000_000,
             workers: Vec::new(),
             metrics,
+            files: Default::default(),
         };
         let p99 = format_ns(result.metrics.operations["get"].latency.summary().p99_ns as f64);
         assert_eq!(

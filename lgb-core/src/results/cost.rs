@@ -11,7 +11,7 @@
 //! results do not show (storage, data transfer, free tiers are left out and said so).
 //!
 //! ```
-//! use lgb_core::cost::PriceTable;
+//! use lgb_core::results::cost::PriceTable;
 //! let prices = PriceTable::from_json_str(r#"{"lambda_gb_second": 0.0000133334}"#).unwrap();
 //! assert_eq!(prices.lambda_per_million_requests, PriceTable::default().lambda_per_million_requests);
 //! ```
@@ -36,8 +36,10 @@ pub struct PriceTable {
     pub as_of: String,
     /// Where they come from, shown in reports.
     pub source: String,
-    /// Lambda compute, per GB-second (x86_64; arm64 is 20% less).
+    /// Lambda compute, per GB-second (x86_64).
     pub lambda_gb_second: f64,
+    /// Lambda compute on arm64 (Graviton), per GB-second: 20% less than x86_64.
+    pub lambda_gb_second_arm64: f64,
     /// Lambda requests, per million invocations.
     pub lambda_per_million_requests: f64,
     /// DynamoDB on-demand, per million read request units.
@@ -66,6 +68,7 @@ impl Default for PriceTable {
                      Timestream for LiveAnalytics (writes; scan-based query pricing)"
                 .into(),
             lambda_gb_second: 0.000_016_666_7,
+            lambda_gb_second_arm64: 0.000_013_333_4,
             lambda_per_million_requests: 0.20,
             dynamodb_per_million_rru: 0.125,
             dynamodb_per_million_wru: 0.625,
@@ -91,6 +94,16 @@ impl PriceTable {
             };
             Error::config(path, e.inner().to_string())
         })
+    }
+
+    /// This table with Lambda compute at `architecture`'s price (`arm64` or
+    /// `x86_64`), for estimates of a function whose architecture is known.
+    pub fn for_architecture(&self, architecture: &str) -> Self {
+        let mut t = self.clone();
+        if architecture == "arm64" {
+            t.lambda_gb_second = self.lambda_gb_second_arm64;
+        }
+        t
     }
 
     /// Reads an override file (see [`PriceTable::from_json_str`]).
@@ -525,6 +538,7 @@ mod tests {
             window_ns: u64::MAX,
             workers: vec![worker.clone(), worker],
             metrics,
+            files: Default::default(),
         };
         RunResult {
             schema_version: crate::results::SCHEMA_VERSION,
@@ -536,6 +550,7 @@ mod tests {
             lgb_version: "0".into(),
             tests: vec![test.clone(), test],
             config,
+            incomplete: None,
         }
     }
 

@@ -8,10 +8,12 @@
 //! ```
 //!
 //! `result.json` carries `schema_version`; loaders accept every version up to
-//! [`SCHEMA_VERSION`] and refuse newer ones with a clear message. Version 2 stores each
-//! timeline point's latency as a sparse histogram
-//! ([`crate::metrics::SparseHistogram`]); version 1 stored full HdrHistograms there,
-//! which still load (converted exactly).
+//! [`SCHEMA_VERSION`] and refuse newer ones with a clear message. Version 3 stores each
+//! test's timeline as one string, the base64 of its binary form
+//! ([`crate::metrics::Timeline::to_binary`]: per-second sparse histograms, runs of
+//! counts where merged seconds fill their range, deflated); version 2 stored a list of
+//! points with a sparse histogram each, and version 1 full HdrHistograms there; both
+//! still load (converted exactly).
 
 use std::fs;
 use std::io::Write;
@@ -26,14 +28,64 @@ use super::RunResult;
 use crate::error::{Error, Result};
 
 /// Current layout version of a results directory.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 /// Name of the main file of a results directory.
 pub const RESULT_FILE: &str = "result.json";
 
+/// The temporary name a file is written under before it is renamed into place: hidden,
+/// so that readers (and [`super::files_of`]) never take a half-written file for one.
+pub(crate) fn temp_name(path: &Path) -> PathBuf {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    path.with_file_name(format!(".{name}.{}.tmp", std::process::id()))
+}
+
+/// Whether `name` is one of [`temp_name`]'s.
+pub(crate) fn is_temp_name(name: &str) -> bool {
+    name.starts_with('.') && name.ends_with(".tmp")
+}
+
+/// Makes what was written under `dir` durable: the directory's entries (new names,
+/// renames) reach the disk.
+pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
+    let d = fs::File::open(dir).map_err(|e| Error::io(format!("opening {}", dir.display()), e))?;
+    d.sync_all()
+        .map_err(|e| Error::io(format!("syncing {}", dir.display()), e))
+}
+
+/// Writes `path` so that it is either its old content or all of the new one, also
+/// after a crash or a power loss: a temporary file in the same directory, written
+/// through `fill`, fsynced, renamed over `path`, and the directory fsynced.
+pub(crate) fn write_durable(
+    path: &Path,
+    fill: impl FnOnce(&mut dyn Write) -> Result<()>,
+) -> Result<()> {
+    let tmp = temp_name(path);
+    let file =
+        fs::File::create(&tmp).map_err(|e| Error::io(format!("writing {}", tmp.display()), e))?;
+    let mut out = std::io::BufWriter::new(file);
+    let written = fill(&mut out).and_then(|()| {
+        let file = out
+            .into_inner()
+            .map_err(|e| Error::io(format!("writing {}", tmp.display()), e.into_error()))?;
+        file.sync_all()
+            .map_err(|e| Error::io(format!("syncing {}", tmp.display()), e))
+    });
+    if let Err(e) = written {
+        let _ = fs::remove_file(&tmp);
+        return Err(e);
+    }
+    fs::rename(&tmp, path).map_err(|e| Error::io(format!("renaming {}", tmp.display()), e))?;
+    sync_dir(path.parent().unwrap_or(Path::new(".")))
+}
+
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = path.with_extension("tmp");
-    fs::write(&tmp, bytes).map_err(|e| Error::io(format!("writing {}", tmp.display()), e))?;
-    fs::rename(&tmp, path).map_err(|e| Error::io(format!("renaming {}", tmp.display()), e))
+    write_durable(path, |out| {
+        out.write_all(bytes)
+            .map_err(|e| Error::io(format!("writing {}", path.display()), e))
+    })
 }
 
 /// A file name made of safe characters only.
@@ -49,28 +101,172 @@ pub(crate) fn safe_name(s: &str) -> String {
         .collect()
 }
 
-/// Writes `run` into `<out>/<run-id>/` and returns that directory.
-pub fn write_run(run: &RunResult, out: &Path) -> Result<PathBuf> {
-    let dir = out.join(&run.run_id);
-    let hdr = dir.join("hdr");
-    fs::create_dir_all(&hdr).map_err(|e| Error::io(format!("creating {}", hdr.display()), e))?;
-    let json = serde_json::to_vec_pretty(run)
-        .map_err(|e| Error::Internal(format!("encoding results: {e}")))?;
-    write_atomic(&dir.join(RESULT_FILE), &json)?;
-
-    let mut csv = Vec::new();
-    write_csv(&summary_rows(run), &mut csv)?;
-    write_atomic(&dir.join("summary.csv"), &csv)?;
-
-    for test in &run.tests {
-        for op in test.metrics.operations.keys() {
-            let mut buf = Vec::new();
-            write_interval_log(run, test, op, &mut buf)?;
-            let name = format!("{}.{}.hlog", safe_name(&test.name), safe_name(op));
-            write_atomic(&hdr.join(name), &buf)?;
+/// A readable piece of a file name for a test or operation name: letters and digits
+/// of any script, `-` and `_` are kept, anything else becomes `_`, at most 60 bytes.
+fn file_part(s: &str) -> String {
+    let mut out = String::new();
+    for c in s.chars() {
+        let c = if c.is_alphanumeric() || c == '-' || c == '_' {
+            c
+        } else {
+            '_'
+        };
+        if out.len() + c.len_utf8() > 60 {
+            break;
         }
+        out.push(c);
     }
-    Ok(dir)
+    if out.is_empty() {
+        out.push('_');
+    }
+    out
+}
+
+/// The histogram file of each operation of `test`, unique among the `taken` ones
+/// (kept in lower case, for file systems that ignore case), which it adds to: names
+/// that map to one file name (`a b` and `a_b`; `读`+`取` and `写`+`入` on a system
+/// that kept only ASCII) get `-2`, `-3`, … Each path is relative to the results
+/// directory.
+pub(crate) fn unique_files(
+    taken: &mut std::collections::BTreeSet<String>,
+    test: &super::TestResult,
+) -> std::collections::BTreeMap<String, String> {
+    let mut files = std::collections::BTreeMap::new();
+    for op in test.metrics.operations.keys() {
+        let base = format!("hdr/{}.{}", file_part(&test.name), file_part(op));
+        let mut n = 1u32;
+        let path = loop {
+            let candidate = if n == 1 {
+                format!("{base}.hlog")
+            } else {
+                format!("{base}-{n}.hlog")
+            };
+            if taken.insert(candidate.to_lowercase()) {
+                break candidate;
+            }
+            n = n.saturating_add(1);
+        };
+        files.insert(op.clone(), path);
+    }
+    files
+}
+
+/// Each test's histogram files: those the run recorded ([`RunResult::push_test`]),
+/// and for tests built without them, names given the same way.
+fn files_of_run(run: &RunResult) -> Vec<std::collections::BTreeMap<String, String>> {
+    let mut taken = std::collections::BTreeSet::new();
+    run.tests
+        .iter()
+        .map(|t| {
+            let recorded = !t.files.is_empty()
+                && t.metrics
+                    .operations
+                    .keys()
+                    .all(|op| t.files.contains_key(op));
+            if recorded {
+                taken.extend(t.files.values().map(|f| f.to_lowercase()));
+                t.files.clone()
+            } else {
+                unique_files(&mut taken, t)
+            }
+        })
+        .collect()
+}
+
+/// A results directory written as the run goes. [`RunDir::create`] makes it (never
+/// over an existing one); [`RunDir::save`] after each test writes the tests not
+/// written yet (their histogram files), `summary.csv` and `result.json`, each to a
+/// temporary file, fsynced, renamed, the directory fsynced: at any moment the
+/// directory holds the last complete state, which `load_run`, `lgb report`, `lgb
+/// compare` and `lgb.load` read. Safe to share between tasks (a sweep's sizes).
+#[derive(Debug)]
+pub struct RunDir {
+    dir: PathBuf,
+    /// Tests whose histogram files are written.
+    written: std::sync::Mutex<usize>,
+}
+
+impl RunDir {
+    /// Creates `<out>/<run_id>/` (and `out` if needed). Refuses, as a config error at
+    /// `--out` before anything runs, an `out` that is itself a results directory
+    /// and a run directory that exists: lgb never writes over results.
+    pub fn create(out: &Path, run_id: &str) -> Result<Self> {
+        if out.join(RESULT_FILE).exists() {
+            return Err(Error::config(
+                "--out",
+                format!(
+                    "{} is the results directory of a run; lgb never writes over results: \
+                     give the directory that holds runs (results/) or a new one",
+                    out.display()
+                ),
+            ));
+        }
+        fs::create_dir_all(out).map_err(|e| Error::io(format!("creating {}", out.display()), e))?;
+        let dir = out.join(run_id);
+        match fs::create_dir(&dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                return Err(Error::config(
+                    "--out",
+                    format!(
+                        "{} already exists; lgb never writes over results",
+                        dir.display()
+                    ),
+                ))
+            }
+            Err(e) => return Err(Error::io(format!("creating {}", dir.display()), e)),
+        }
+        let hdr = dir.join("hdr");
+        fs::create_dir(&hdr).map_err(|e| Error::io(format!("creating {}", hdr.display()), e))?;
+        sync_dir(&dir)?;
+        sync_dir(out)?;
+        Ok(Self {
+            dir,
+            written: std::sync::Mutex::new(0),
+        })
+    }
+
+    /// The run's directory, `<out>/<run-id>`.
+    pub fn path(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Makes the directory hold `run` as it is now: the histogram files of the tests
+    /// added since the last call, then `summary.csv`, then `result.json` (last, so
+    /// that every file it names is there).
+    pub fn save(&self, run: &RunResult) -> Result<()> {
+        let mut written = self.written.lock().unwrap_or_else(|e| e.into_inner());
+        let files = files_of_run(run);
+        for (test, files) in run.tests.iter().zip(&files).skip(*written) {
+            for (op, file) in files {
+                let path = self.dir.join(file);
+                write_durable(&path, |mut out| write_interval_log(run, test, op, &mut out))?;
+            }
+        }
+        *written = run.tests.len();
+        let mut csv = Vec::new();
+        write_csv(&summary_rows(run), &mut csv)?;
+        write_atomic(&self.dir.join("summary.csv"), &csv)?;
+        let path = self.dir.join(RESULT_FILE);
+        write_durable(&path, |out| {
+            serde_json::to_writer_pretty(out, run)
+                .map_err(|e| Error::Internal(format!("encoding results: {e}")))
+        })
+    }
+
+    /// Writes one more file of the run (such as the sweep's `sweep.json`) the same
+    /// way: complete or not at all.
+    pub fn write_file(&self, name: &str, bytes: &[u8]) -> Result<()> {
+        write_atomic(&self.dir.join(name), bytes)
+    }
+}
+
+/// Writes `run` into a new directory `<out>/<run-id>/` and returns it; refuses to
+/// write over an existing one (see [`RunDir::create`]).
+pub fn write_run(run: &RunResult, out: &Path) -> Result<PathBuf> {
+    let dir = RunDir::create(out, &run.run_id)?;
+    dir.save(run)?;
+    Ok(dir.dir)
 }
 
 /// Writes the per-second histograms of one test and operation in HdrHistogram's

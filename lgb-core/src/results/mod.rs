@@ -1,22 +1,24 @@
 //! The results model and the results directory: [`RunResult`] and its parts (what
 //! `result.json` holds), writing and loading a run directory ([`write_run`],
 //! [`load_run`]), the summary table of `summary.csv` ([`tables`]), the cost estimate
-//! ([`cost`]; `lgb_core::cost` is the same module), and results at rest (client-side
+//! ([`cost`]; `lgb_core::results::cost` is the same module), and results at rest (client-side
 //! encryption, S3 upload).
 //!
 //! This layer sits below the runner, which builds a [`RunResult`], and above the
 //! worker protocol whose types it keeps. It must not run anything, and it must not
 //! know the report formats: reports read this model.
 
-pub mod at_rest;
+mod at_rest;
 pub mod cost;
+pub(crate) mod faults;
 mod files;
 pub mod tables;
 
 use serde::{Deserialize, Serialize};
 
 pub use at_rest::*;
-pub use files::{load_run, write_run, RESULT_FILE, SCHEMA_VERSION};
+pub use faults::FAULT_ENV;
+pub use files::{load_run, write_run, RunDir, RESULT_FILE, SCHEMA_VERSION};
 
 use crate::config::{BenchmarkConfig, Target, TestConfig};
 use crate::metrics::TestMetrics;
@@ -30,8 +32,25 @@ pub enum RunStatus {
     Completed,
     /// Stopped by the user; results cover what ran.
     Cancelled,
-    /// At least one test had no worker that ran.
+    /// At least one test had no worker that ran, or an error stopped the run;
+    /// `incomplete` says which.
     Failed,
+    /// Written while the run was going. A directory left with this status belongs to
+    /// a run whose process ended before it could finish its results (killed, host
+    /// lost), or to a run still going; every test in it had ended.
+    Running,
+}
+
+/// Why a run did not reach its end, and the tests it did not run (`result.json`'s
+/// `incomplete`; absent when the run ran every test to its end).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Incomplete {
+    /// Why: the signal that stopped it, the error, or that it was still running.
+    pub reason: String,
+    /// Tests planned that did not run, in the order they would have run. A test that
+    /// was running when the run stopped is in `tests` (its workers say how they ended),
+    /// not here.
+    pub not_run: Vec<String>,
 }
 
 /// One worker's part in a test, as kept in results.
@@ -84,6 +103,11 @@ pub struct TestResult {
     pub workers: Vec<WorkerSummary>,
     /// Merged measurements (exact).
     pub metrics: TestMetrics,
+    /// The histogram file of each operation, relative to the results directory
+    /// (`hdr/<test>.<operation>.hlog`, made unique within the run); set when the test
+    /// is written.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub files: std::collections::BTreeMap<String, String>,
 }
 
 impl TestResult {
@@ -127,6 +151,10 @@ pub struct RunResult {
     pub config: BenchmarkConfig,
     /// Tests in the order they ran, the load phase first.
     pub tests: Vec<TestResult>,
+    /// Set when the run did not reach its end (stopped, failed, or still running when
+    /// written): why, and the tests that did not run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incomplete: Option<Incomplete>,
 }
 
 /// How a run ended, in the terms a frontend reports it (the CLI's exit code). Worse
@@ -149,11 +177,43 @@ pub enum RunOutcome {
 }
 
 impl RunResult {
+    /// A run of `config` with no test yet, [`RunStatus::Running`]: what the runner
+    /// adds each test to. The config is kept redacted (results are shared).
+    pub fn begin(config: &BenchmarkConfig, run_id: String) -> Self {
+        RunResult {
+            schema_version: SCHEMA_VERSION,
+            run_id,
+            name: config.name.clone(),
+            created_at: time::OffsetDateTime::now_utc()
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default(),
+            status: RunStatus::Running,
+            target: config.runner.target,
+            lgb_version: env!("CARGO_PKG_VERSION").into(),
+            config: config.redacted(),
+            tests: Vec::new(),
+            incomplete: None,
+        }
+    }
+
+    /// Adds a test that ended, naming the histogram file of each of its operations
+    /// (`files`) so that no two tests of the run share one, whatever their names.
+    pub fn push_test(&mut self, mut test: TestResult) {
+        let mut taken = self
+            .tests
+            .iter()
+            .flat_map(|t| t.files.values())
+            .map(|f| f.to_lowercase())
+            .collect();
+        test.files = files::unique_files(&mut taken, &test);
+        self.tests.push(test);
+    }
+
     /// How the run ended; see [`RunOutcome`].
     pub fn outcome(&self) -> RunOutcome {
         match self.status {
             RunStatus::Cancelled => return RunOutcome::Cancelled,
-            RunStatus::Failed => return RunOutcome::Failed,
+            RunStatus::Failed | RunStatus::Running => return RunOutcome::Failed,
             RunStatus::Completed => {}
         }
         let workers_failed = self

@@ -192,6 +192,10 @@ impl Invoker for FunctionUrlInvoker {
         "url"
     }
 
+    fn stop_grace(&self) -> std::time::Duration {
+        super::REMOTE_STOP_GRACE
+    }
+
     async fn invoke(
         &self,
         request: &WorkerRequest,

@@ -338,6 +338,10 @@ impl Invoker for LambdaInvoker {
         "lambda"
     }
 
+    fn stop_grace(&self) -> std::time::Duration {
+        super::REMOTE_STOP_GRACE
+    }
+
     async fn invoke(
         &self,
         request: &WorkerRequest,

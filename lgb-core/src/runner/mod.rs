@@ -1,33 +1,41 @@
-//! Fans a benchmark out to workers and merges what they measured (the seed's Command
-//! pattern): each worker invocation is a [`WorkerRequest`] handed to an [`Invoker`].
+//! Fans a benchmark out to workers and merges what they measured: each worker
+//! invocation is a self-contained [`WorkerRequest`] handed to an [`Invoker`].
 //! [`LocalInvoker`] runs workers in this process; Lambda and Function URL invokers run
 //! them in AWS. Invocation failures are retried with backoff and jitter; the
 //! benchmark's own errors never are (they are measurements).
 
 #[cfg(feature = "lambda")]
-pub mod function_url;
+mod answer;
+pub mod deployed;
+mod fan_out;
 #[cfg(feature = "lambda")]
-pub mod lambda;
+mod function_url;
+#[cfg(feature = "lambda")]
+mod lambda;
+#[cfg(feature = "lambda")]
+mod lambda_admin;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use rand::Rng;
-use tokio_util::sync::CancellationToken;
+pub use tokio_util::sync::CancellationToken;
 
-pub use crate::results::{
-    load_run, write_run, RunOutcome, RunResult, RunStatus, TestResult, WorkerSummary, RESULT_FILE,
-    SCHEMA_VERSION,
-};
+use crate::results::{RunResult, RunStatus, TestResult, WorkerSummary};
 #[cfg(feature = "lambda")]
-pub use function_url::{FunctionUrlInvoker, UrlAuth};
+pub use answer::parse_report;
+pub use fan_out::FanOut;
+use fan_out::InvocationGate;
 #[cfg(feature = "lambda")]
-pub use lambda::LambdaInvoker;
+pub use function_url::{region_of_host, FunctionUrlInvoker};
+#[cfg(feature = "lambda")]
+pub use lambda::{LambdaFunction, LambdaInvoker};
 
 use std::collections::BTreeMap;
 
-use crate::config::{BenchmarkConfig, ColdStart, RunnerConfig, Target, TestConfig};
+use crate::catalog::Registries;
+use crate::config::{BenchmarkConfig, ColdStart, Target, TestConfig};
 use crate::error::{Error, Result};
 use crate::executor::Progress;
 use crate::metrics::TestMetrics;
@@ -41,6 +49,13 @@ use crate::worker::Worker;
 pub trait Invoker: Send + Sync {
     /// Short name for results (`local`, `lambda`, `url`).
     fn name(&self) -> &str;
+    /// How long a stopped run still waits for this invoker's workers to answer. Local
+    /// workers see the stop themselves and return what they measured at once (zero);
+    /// remote workers cannot be told to stop, so those about to answer get
+    /// [`REMOTE_STOP_GRACE`].
+    fn stop_grace(&self) -> Duration {
+        Duration::ZERO
+    }
     /// Invokes one worker. An `Err` is an invocation failure (retried); a worker that ran
     /// and failed returns `Ok` with a failed status (not retried).
     async fn invoke(
@@ -104,9 +119,20 @@ pub async fn build_invoker(
     config: &BenchmarkConfig,
     progress: Option<Arc<Progress>>,
 ) -> Result<Arc<dyn Invoker>> {
+    build_invoker_with(config, &Registries::builtin(), progress).await
+}
+
+/// [`build_invoker`] whose local workers run the adapters and operations of
+/// `registries` (the session's).
+pub(crate) async fn build_invoker_with(
+    config: &BenchmarkConfig,
+    registries: &Registries,
+    progress: Option<Arc<Progress>>,
+) -> Result<Arc<dyn Invoker>> {
     match config.runner.target {
         Target::Local => {
-            let mut local = LocalInvoker::default();
+            let worker = Worker::new(registries.databases.clone(), registries.operations.clone());
+            let mut local = LocalInvoker::new(Arc::new(worker));
             if let Some(p) = progress {
                 local = local.with_progress(p);
             }
@@ -166,6 +192,9 @@ pub trait RunObserver: Send + Sync {
     fn test_started(&self, _test: &TestConfig, _phase: Phase, _workers: u32) {}
     /// A test ended.
     fn test_finished(&self, _result: &TestResult) {}
+    /// One worker of `test` answered (before its result is merged and dropped): what
+    /// a sweep needs to keep cold and warm workers' latencies apart.
+    fn worker_finished(&self, _test: &TestConfig, _result: &WorkerResult) {}
 }
 
 /// An observer that ignores everything.
@@ -210,6 +239,31 @@ pub async fn force_cold_start(control: &dyn FunctionControl, nonce: &str) -> Res
     let mut env = control.settings().await?.environment;
     env.insert(COLD_START_NONCE_VAR.to_string(), nonce.to_string());
     control.update(None, Some(&env)).await
+}
+
+/// How long a stopped run waits for remote workers (Lambda, Function URL) of the
+/// running test that are about to answer: their answers are kept, the workers still
+/// running after it are marked cancelled (docs/measurement.md, docs/lambda.md).
+pub const REMOTE_STOP_GRACE: Duration = Duration::from_secs(5);
+
+/// A token that fires `grace` after `cancel` does (at once when `grace` is zero), and
+/// a guard that fires it when dropped, which ends the wait.
+fn answers_until(
+    cancel: &CancellationToken,
+    grace: Duration,
+) -> (CancellationToken, Option<tokio_util::sync::DropGuard>) {
+    if grace.is_zero() {
+        return (cancel.clone(), None);
+    }
+    let late = CancellationToken::new();
+    let (stop, fire) = (cancel.clone(), late.clone());
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = async { stop.cancelled().await; tokio::time::sleep(grace).await } => fire.cancel(),
+            _ = fire.cancelled() => {}
+        }
+    });
+    (late.clone(), Some(late.drop_guard()))
 }
 
 /// Lambda refusing invocations for lack of concurrency is retried this many times per
@@ -293,13 +347,15 @@ impl Runner {
         cancel: CancellationToken,
         observer: &dyn RunObserver,
     ) -> Result<RunResult> {
-        let run_id = new_run_id(&config.name);
-        let created_at = time::OffsetDateTime::now_utc()
-            .format(&time::format_description::well_known::Rfc3339)
-            .unwrap_or_default();
-        let mut tests = Vec::new();
-        let mut status = RunStatus::Completed;
+        let mut run = RunResult::begin(config, new_run_id(&config.name));
+        self.run_into(config, &mut run, cancel, observer, &mut |_| Ok(()))
+            .await?;
+        Ok(run)
+    }
 
+    /// The tests `config` plans, in order: the load phase (if enabled), then each test
+    /// with its preset resolved.
+    pub fn plan(config: &BenchmarkConfig) -> Vec<(TestConfig, Phase)> {
         let mut plan: Vec<(TestConfig, Phase)> = Vec::new();
         if config.workload.load {
             let mut load = TestConfig::new("load", crate::config::OperationConfig::new("load"));
@@ -310,7 +366,24 @@ impl Runner {
         for t in &config.tests {
             plan.push((resolve_preset(t), Phase::Run));
         }
+        plan
+    }
 
+    /// Runs every test of `config` into `run` (see [`RunResult::begin`]), as
+    /// [`Runner::run`] does, and calls `ended` after each test is added to
+    /// `run.tests`: the moment to keep it (the results directory is written there).
+    /// On an error, from the runner or from `ended`, `run` keeps every test that
+    /// ended before it and the error is returned; `run.status` is set when the loop
+    /// ends on its own (completed, cancelled, or failed when no worker of a test ran).
+    pub async fn run_into(
+        &self,
+        config: &BenchmarkConfig,
+        run: &mut RunResult,
+        cancel: CancellationToken,
+        observer: &dyn RunObserver,
+        ended: &mut (dyn FnMut(&mut RunResult) -> Result<()> + Send),
+    ) -> Result<()> {
+        run.status = RunStatus::Running;
         let force_cold = config.runner.cold_start == ColdStart::Force;
         if force_cold && self.control.is_none() {
             return Err(Error::config(
@@ -319,25 +392,34 @@ impl Runner {
                  (target `lambda` or `url` with runner.function set)",
             ));
         }
-        for (test, phase) in plan {
+        let mut status = RunStatus::Completed;
+        for (test, phase) in Self::plan(config) {
             if cancel.is_cancelled() {
                 status = RunStatus::Cancelled;
                 break;
             }
+            crate::results::faults::check(&format!("test:{}", test.name))?;
             let workers = match phase {
                 Phase::Load => config.runner.workers.max(1),
                 Phase::Run => config.workers_for(&test),
             };
             observer.test_started(&test, phase, workers);
             let result = self
-                .run_test(config, &run_id, &test, phase, workers, &cancel)
+                .run_test(
+                    config,
+                    &run.run_id,
+                    (&test, phase, workers),
+                    &cancel,
+                    observer,
+                )
                 .await?;
             observer.test_finished(&result);
             let all_failed = result
                 .workers
                 .iter()
                 .all(|w| w.status == WorkerStatus::Failed);
-            tests.push(result);
+            run.push_test(result);
+            ended(run)?;
             // Only the caller's token means the run was stopped. A worker that stopped
             // early on its own (its Lambda deadline came first) is a partial worker, not
             // an interrupted run: later tests still run. A stop also comes before
@@ -351,28 +433,17 @@ impl Runner {
                 break;
             }
         }
-        Ok(RunResult {
-            schema_version: SCHEMA_VERSION,
-            run_id,
-            name: config.name.clone(),
-            created_at,
-            status,
-            target: config.runner.target,
-            lgb_version: env!("CARGO_PKG_VERSION").into(),
-            // Results are shared; the config in them must not carry secrets.
-            config: config.redacted(),
-            tests,
-        })
+        run.status = status;
+        Ok(())
     }
 
     async fn run_test(
         &self,
         config: &BenchmarkConfig,
         run_id: &str,
-        test: &TestConfig,
-        phase: Phase,
-        workers: u32,
+        (test, phase, workers): (&TestConfig, Phase, u32),
         cancel: &CancellationToken,
+        observer: &dyn RunObserver,
     ) -> Result<TestResult> {
         use futures::StreamExt;
         let request = |index| WorkerRequest {
@@ -395,11 +466,15 @@ impl Runner {
         // runner never holds all workers' results (and their timelines) at once.
         let force_cold = config.runner.cold_start == ColdStart::Force;
         let wave = if force_cold {
-            config.runner.max_in_flight.max(1)
+            FanOut::of(config).in_flight()
         } else {
             workers.max(1)
         };
         let mut acc = TestMerge::new(test, phase);
+        // Remote workers about to answer when the run is stopped get the invoker's
+        // grace to do so (see `Invoker::stop_grace`); the guard ends the wait with the test.
+        let (answers, _answers_guard) = answers_until(cancel, self.invoker.stop_grace());
+        let answers = &answers;
         let mut first = 0u32;
         let mut number = 0u32;
         while first < workers {
@@ -408,7 +483,10 @@ impl Runner {
             {
                 let nonce = format!("{run_id}-{}-{number}", test.name);
                 tokio::select! {
-                    r = force_cold_start(control.as_ref(), &nonce) => r?,
+                    r = async {
+                        crate::results::faults::check(&format!("cold-start:{}", test.name))?;
+                        force_cold_start(control.as_ref(), &nonce).await
+                    } => r?,
                     _ = cancel.cancelled() => {}
                 }
             }
@@ -422,13 +500,14 @@ impl Runner {
                             index - first,
                             req.worker,
                             cancel,
-                            self.invoke_with_retries(&req, cancel.clone()),
+                            self.invoke_with_retries(&req, cancel.clone(), answers.clone()),
                         )
                         .await
                     }
                 })
                 .collect();
             while let Some((result, attempts)) = outcomes.next().await {
+                observer.worker_finished(test, &result);
                 acc.add(result, attempts)?;
             }
             first = last;
@@ -437,10 +516,13 @@ impl Runner {
         acc.finish()
     }
 
+    /// Invokes one worker, retrying failed invocations; no retry starts once
+    /// `cancel` fired, and an invocation under way gives up when `answers` fires.
     async fn invoke_with_retries(
         &self,
         req: &WorkerRequest,
         cancel: CancellationToken,
+        answers: CancellationToken,
     ) -> (WorkerResult, u32) {
         let mut attempt = 0;
         // Lambda's own throttling has a budget of its own; see LAMBDA_THROTTLE_RETRIES.
@@ -450,7 +532,7 @@ impl Runner {
         let mut retried = crate::metrics::ErrorLog::default();
         loop {
             attempt += 1;
-            match self.invoker.invoke(req, cancel.clone()).await {
+            match self.invoker.invoke(req, answers.clone()).await {
                 Ok(r) => {
                     // An answer for another request is a failure of this worker, never
                     // retried (the same target would answer the same way) and never
@@ -578,102 +660,6 @@ fn retryable(e: &Error) -> bool {
         e.class(),
         C::Throttled | C::LambdaThrottled | C::Timeout | C::Connect | C::Backend | C::Io
     )
-}
-
-/// Bounds a test's fan-out: at most `runner.max_in_flight` invocations open at once
-/// (later workers wait for a free slot: the test runs in waves), and worker `i` of `n`
-/// does not start before `runner.ramp * i / n`.
-struct InvocationGate {
-    slots: tokio::sync::Semaphore,
-    ramp: Duration,
-    workers: u32,
-}
-
-impl InvocationGate {
-    fn new(runner: &RunnerConfig, workers: u32) -> Self {
-        Self {
-            slots: tokio::sync::Semaphore::new(runner.max_in_flight.max(1) as usize),
-            ramp: runner.ramp.0,
-            workers: workers.max(1),
-        }
-    }
-
-    /// When worker `index` may start, counted from the test's start: never after the
-    /// ramp. Not `Duration::mul_f64`, which panics when the product leaves `Duration`'s
-    /// range (a ramp built in code may be anything, an index past the last worker too).
-    fn delay(&self, index: u32) -> Duration {
-        let share = f64::from(index.min(self.workers)) / f64::from(self.workers);
-        Duration::try_from_secs_f64(self.ramp.as_secs_f64() * share)
-            .map_or(self.ramp, |d| d.min(self.ramp))
-    }
-
-    /// Runs `call` (one worker's invocations, retries included) once its ramp delay
-    /// has passed and a slot is free. A worker that never got to start because the run
-    /// was stopped is reported cancelled, never invoked.
-    async fn run<F>(
-        &self,
-        index: u32,
-        slot: WorkerSlot,
-        cancel: &CancellationToken,
-        call: F,
-    ) -> (WorkerResult, u32)
-    where
-        F: std::future::Future<Output = (WorkerResult, u32)>,
-    {
-        let delay = self.delay(index);
-        let ready = async {
-            if !delay.is_zero() {
-                tokio::time::sleep(delay).await;
-            }
-            self.slots.acquire().await
-        };
-        let permit = tokio::select! {
-            p = ready => p,
-            _ = cancel.cancelled() => {
-                let mut r = WorkerResult::failed(None, &Error::Cancelled, Environment::default());
-                r.worker = slot;
-                r.status = WorkerStatus::Cancelled;
-                // Not an error that happened: the worker was never invoked.
-                r.metrics = TestMetrics::default();
-                r.error = Some("stopped before it was invoked".into());
-                return (r, 0);
-            }
-        };
-        let out = call.await;
-        drop(permit);
-        out
-    }
-}
-
-#[cfg(test)]
-mod gate_tests {
-    use super::*;
-
-    fn gate(ramp: Duration, workers: u32) -> InvocationGate {
-        let runner = RunnerConfig {
-            ramp: crate::units::HumanDuration(ramp),
-            ..RunnerConfig::default()
-        };
-        InvocationGate::new(&runner, workers)
-    }
-
-    #[test]
-    fn ramp_delays_stay_within_the_ramp_whatever_it_is() {
-        let g = gate(Duration::from_millis(400), 4);
-        let delays: Vec<Duration> = (0..4).map(|i| g.delay(i)).collect();
-        assert_eq!(delays, [0, 100, 200, 300].map(Duration::from_millis));
-        // The whole range of `Duration`, and indices at or past the worker count:
-        // `Duration::mul_f64` panics there (2^64 s does not fit).
-        let g = gate(Duration::MAX, 1000);
-        assert_eq!(g.delay(0), Duration::ZERO);
-        assert!(g.delay(999) < Duration::MAX);
-        assert_eq!(g.delay(1000), Duration::MAX);
-        assert_eq!(g.delay(u32::MAX), Duration::MAX);
-        assert_eq!(
-            gate(Duration::from_secs(8), 4).delay(9),
-            Duration::from_secs(8)
-        );
-    }
 }
 
 /// The test with its preset expanded into an operation and a distribution
@@ -815,6 +801,7 @@ impl TestMerge {
             workers,
             metrics,
             test,
+            files: Default::default(),
         })
     }
 }
@@ -1022,7 +1009,7 @@ mod tests {
             run_id: "r".into(),
             phase: Phase::Load,
             test: TestConfig::new("load", crate::config::OperationConfig::new("load")),
-            database: crate::database::DatabaseConfig::new("memory"),
+            database: crate::config::DatabaseConfig::new("memory"),
             workload: crate::config::WorkloadConfig::default(),
             worker: WorkerSlot { index: 3, count: 4 },
             seed: 1,
@@ -1124,12 +1111,6 @@ mod fan_out_tests {
             .iter()
             .all(|w| w.status == WorkerStatus::Completed && w.attempts == 1));
         assert_eq!(test.metrics.ok(), 2000);
-        assert_eq!(
-            config(r#"{"workers": 200, "max_in_flight": 10}"#).fan_out_summary(),
-            "200 workers run in waves: at most 10 invocations are open at once \
-             (runner.max_in_flight), and a worker starts when an earlier one returns, so \
-             workers of one test do not all measure at the same time"
-        );
         // The default lets 20 workers go at once.
         let inv = invoker();
         Runner::new(inv.clone(), 0)

@@ -2,11 +2,11 @@
 #![allow(dead_code)]
 
 use lgb_core::config::{BenchmarkConfig, TestConfig};
-use lgb_core::database::OpMeta;
-use lgb_core::error::Error;
 use lgb_core::metrics::{LatencyHistogram, OperationMetrics, TestMetrics};
 use lgb_core::protocol::{Environment, Phase, WorkerStatus};
-use lgb_core::runner::{RunResult, RunStatus, TestResult, WorkerSummary, SCHEMA_VERSION};
+use lgb_core::record::OpMeta;
+use lgb_core::results::{RunResult, RunStatus, TestResult, WorkerSummary, SCHEMA_VERSION};
+use lgb_core::Error;
 
 /// 2026-01-01T00:00:00Z.
 pub const START_S: i64 = 1_767_225_600;
@@ -171,7 +171,9 @@ pub fn run_with(kind: &str, shape: Shape) -> RunResult {
                 worker(1, false, total - total / 2),
             ],
             metrics,
+            files: Default::default(),
         }],
+        incomplete: None,
     }
 }
 
