@@ -10,6 +10,8 @@
 //!   request's turnaround, the ground truth the measurement tests compare with;
 //! - [`services`]: the repository root and the local services of `scripts/services`;
 //! - [`control_plane`]: the local Lambda control plane, started per test;
+//! - [`influxdb`]: the InfluxDB 2 and 3 requests the `influxdb` adapter must send, and a
+//!   recorder that answers like those servers;
 //! - [`outputs_tf`]: `tofu output -json` samples generated from infra/outputs.tf.
 //!
 //! Unpublished, and only ever a dev-dependency: it pulls in no AWS SDK, so it adds
@@ -19,6 +21,7 @@
 pub mod control_plane;
 pub mod fault_proxy;
 pub mod http;
+pub mod influxdb;
 pub mod latency_proxy;
 pub mod outputs_tf;
 pub mod services;

@@ -1,5 +1,5 @@
 //! The local services of `scripts/services` (moto for DynamoDB and Timestream, immudb,
-//! the Lambda Runtime Interface Emulator) as tests reach them. A service that cannot
+//! InfluxDB 1.6.7, the Lambda Runtime Interface Emulator) as tests reach them. A service that cannot
 //! start fails the test loudly with the script's output: tests never skip.
 
 use std::collections::HashMap;
@@ -132,6 +132,12 @@ pub fn aws_endpoint(name: &str) -> String {
         }
     });
     env[&endpoint_var(name)].clone()
+}
+
+/// The HTTP endpoint of the local InfluxDB (Debian's 1.6.7, v1 API, no
+/// authentication), started with `scripts/services start influxdb` when needed.
+pub fn influxdb_endpoint() -> String {
+    endpoint("influxdb")
 }
 
 /// A key prefix unique to this test process, so tests against long-lived services

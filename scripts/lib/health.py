@@ -5,7 +5,7 @@ Run with the services venv's python (it needs boto3):
     health.py check NAME ENDPOINT [--probe PATH]            one attempt
     health.py wait NAME ENDPOINT [--timeout S] [--pid PID] [--probe PATH]
 
-NAME is dynamodb, timestream, immudb, lambda-rie or lambda. Each check is a real API
+NAME is dynamodb, timestream, immudb, influxdb, lambda-rie or lambda. Each check is a real API
 call: DynamoDB ListTables, Timestream ListDatabases, an immudb login (session)
 plus a database health call through lgb-immudb-probe, and a Lambda invocation
 through the Runtime Interface Emulator whose answer must equal the posted
@@ -70,6 +70,27 @@ def check_immudb(endpoint: str, args) -> str:
     return "login + health ok: " + out.stdout.strip()
 
 
+def check_influxdb(endpoint: str, _args) -> str:
+    # /ping answers 204 with the server's version once the HTTP API serves;
+    # SHOW DATABASES proves the query engine (and its meta store) is up.
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with opener.open(endpoint.rstrip("/") + "/ping", timeout=5) as resp:
+        version = resp.headers.get("X-Influxdb-Version", "")
+        if resp.status != 204 or not version:
+            raise RuntimeError(f"/ping answered {resp.status} without X-Influxdb-Version")
+    req = urllib.request.Request(
+        endpoint.rstrip("/") + "/query",
+        data=b"q=SHOW+DATABASES",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+        method="POST",
+    )
+    with opener.open(req, timeout=10) as resp:
+        body = json.loads(resp.read().decode())
+    if "error" in body["results"][0]:
+        raise RuntimeError(body["results"][0]["error"])
+    return f"ping + SHOW DATABASES ok (InfluxDB {version})"
+
+
 def check_lambda_rie(endpoint: str, _args) -> str:
     payload = {"lgb_health_check": str(uuid.uuid4())}
     req = urllib.request.Request(
@@ -98,6 +119,7 @@ CHECKS = {
     "dynamodb": check_dynamodb,
     "timestream": check_timestream,
     "immudb": check_immudb,
+    "influxdb": check_influxdb,
     "lambda-rie": check_lambda_rie,
     "lambda": check_lambda,
 }

@@ -10,6 +10,8 @@ pub mod dynamodb;
 #[cfg(feature = "immudb")]
 pub mod immudb;
 pub mod memory;
+#[cfg(feature = "influxdb")]
+pub mod influxdb;
 pub mod noop;
 pub mod scripted;
 #[cfg(feature = "timestream")]
@@ -419,6 +421,7 @@ const FEATURE_GATED: &[(&str, &str)] = &[
     ("dynamodb", "dynamodb"),
     ("immudb", "immudb"),
     ("timestream", "timestream"),
+    ("influxdb", "influxdb"),
 ];
 
 impl DatabaseRegistry {
@@ -470,6 +473,14 @@ impl DatabaseRegistry {
             },
         );
         #[cfg(feature = "timestream")]
+        #[cfg(feature = "influxdb")]
+        r.register(
+            "influxdb",
+            "InfluxDB 1.x/2.x/3 and Amazon Timestream for InfluxDB over HTTP (line protocol; InfluxQL or SQL)",
+            |o: influxdb::InfluxdbOptions| async move {
+                Ok(Arc::new(influxdb::InfluxdbDatabase::connect(o).await?) as Arc<dyn Database>)
+            },
+        );
         r.register(
             "timestream",
             "Amazon Timestream for LiveAnalytics (timestream-write + timestream-query; moto locally)",

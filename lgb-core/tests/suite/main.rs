@@ -19,6 +19,7 @@ mod conformance_matrix;
 mod cost_estimates;
 mod dynamodb;
 mod immudb;
+mod influxdb;
 mod known_latencies;
 mod memory_conformance;
 mod merge_is_exact;
