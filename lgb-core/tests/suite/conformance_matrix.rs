@@ -1,5 +1,6 @@
 //! The operation × adapter matrix: every built-in YCSB operation and every preset
-//! (ycsb-a … ycsb-f) on memory, noop, DynamoDB (moto) and immudb, against the local
+//! (ycsb-a … ycsb-f) on memory, noop, DynamoDB (moto), immudb and InfluxDB 1.6.7 (its
+//! `scan` rows refused: InfluxDB has no key ranges), against the local
 //! services. (Timestream's column is not here yet: its reads on moto need query
 //! results registered per key, which this generic runner does not do.) Each cell either runs with no error, or is refused up
 //! front by validation (before anything connects or loads) — and the refused cells are
@@ -10,9 +11,9 @@ use std::sync::Arc;
 
 use crate::common;
 
-use lgb_core::config::BenchmarkConfig;
 use lgb_core::protocol::WorkerStatus;
 use lgb_core::runner::{LocalInvoker, Runner, Silent};
+use lgb_core::session::{ConfigSource, Session};
 use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
 
@@ -54,7 +55,9 @@ async fn cell(database: &Value, prefix: &str, row: &str) -> Cell {
         "runner": {"workers": 2},
         "tests": [test_json(row)],
     });
-    let cfg = match BenchmarkConfig::from_json_str(&config.to_string(), &[]) {
+    let cfg = match Session::load(ConfigSource::Text(&config.to_string()), &[], None)
+        .map(Session::into_config)
+    {
         Ok(cfg) => cfg,
         Err(e) => {
             let problems = e.config_problems();
@@ -154,4 +157,18 @@ async fn matrix_immudb() {
         "password": env["LGB_SECRET_IMMUDB_PASSWORD"],
     });
     column("immudb", db, &common::unique_prefix("matrix"), &[]).await;
+}
+
+#[cfg(feature = "influxdb")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn matrix_influxdb() {
+    let database = common::unique_prefix("matrix").replace('-', "_");
+    let db = json!({
+        "type": "influxdb",
+        "endpoint": lgb_testkit::services::influxdb_endpoint(),
+        "database": database,
+        "create_database_if_missing": true,
+    });
+    // InfluxQL compares tags for equality and patterns only: no key-range scans.
+    column("influxdb", db, "i-", &["scan", "ycsb-e"]).await;
 }
