@@ -61,6 +61,42 @@ pub struct RunArgs {
     /// fill in what the config and --set leave open.
     #[arg(long, value_name = "FILE")]
     targets: Option<PathBuf>,
+    #[command(flatten)]
+    cost: CostArgs,
+}
+
+/// How the plan is priced and when it asks before paying.
+#[derive(Debug, Args)]
+pub struct CostArgs {
+    /// Run even when the estimated cost is above `--confirm-above`.
+    #[arg(long, short = 'y')]
+    yes: bool,
+    /// Ask for `--yes` when the estimate is above this many US dollars.
+    #[arg(long, value_name = "USD", default_value_t = lgb_core::preflight::DEFAULT_CONFIRM_ABOVE_USD)]
+    confirm_above: f64,
+    /// A JSON file of prices overriding the default us-east-1 table field by field.
+    #[arg(long, value_name = "FILE")]
+    prices: Option<PathBuf>,
+}
+
+impl CostArgs {
+    fn options(&self) -> Result<lgb_core::preflight::PreflightOptions> {
+        if !(self.confirm_above.is_finite() && self.confirm_above >= 0.0) {
+            return Err(lgb_core::Error::config(
+                "--confirm-above",
+                "must be an amount of at least 0",
+            )
+            .into());
+        }
+        Ok(lgb_core::preflight::PreflightOptions {
+            prices: match &self.prices {
+                Some(p) => lgb_core::results::cost::PriceTable::load(p)?,
+                None => Default::default(),
+            },
+            confirm_above_usd: self.confirm_above,
+            yes: self.yes,
+        })
+    }
 }
 
 /// Arguments of `lgb sweep`.
@@ -74,6 +110,57 @@ pub struct SweepArgs {
     /// Recommend the cheapest size whose p99 is at most this (`20ms`).
     #[arg(long, value_name = "DURATION")]
     p99_max: Option<String>,
+    /// How to recommend: `cost` (cheapest within --p99-max), `speed` (lowest latency)
+    /// or `balanced` (--weight).
+    #[arg(long, default_value = "cost", value_name = "cost|speed|balanced")]
+    strategy: String,
+    /// The balanced strategy's trade-off: 0 is speed, 1 is cost.
+    #[arg(long, default_value_t = 0.5)]
+    weight: f64,
+    /// The latency speed and balanced rank by: `p99`, `p50` or `mean` (trimmed by
+    /// --discard).
+    #[arg(long, default_value = "p99", value_name = "p99|p50|mean")]
+    rank_by: String,
+    /// Share (0–0.4) of the fastest and of the slowest operations left out of the mean.
+    #[arg(long, default_value_t = 0.0, value_name = "SHARE")]
+    discard: f64,
+    /// Rank sizes on the workers that started cold only.
+    #[arg(long)]
+    only_cold_starts: bool,
+    /// One size at a time, even when the concurrency allows more side by side.
+    #[arg(long)]
+    sequential: bool,
+    /// Afterwards, set the recommended size on `$LATEST` (`--apply latest`) or point
+    /// an alias at it (`--apply ALIAS`).
+    #[arg(long, value_name = "latest|ALIAS")]
+    apply: Option<String>,
+}
+
+impl SweepArgs {
+    fn plan(&self) -> Result<SweepPlan> {
+        let p99_max = self
+            .p99_max
+            .as_deref()
+            .map(|d| {
+                d.parse::<lgb_core::units::HumanDuration>()
+                    .map(|d| d.0)
+                    .map_err(|e| lgb_core::Error::config("--p99-max", e))
+            })
+            .transpose()?;
+        let mut plan = SweepPlan::new(self.memory.clone(), p99_max)?;
+        plan.strategy = self.strategy.parse()?;
+        plan.weight = self.weight;
+        plan.rank_by = self.rank_by.parse()?;
+        plan.discard = self.discard;
+        plan.only_cold_starts = self.only_cold_starts;
+        plan.sequential = self.sequential;
+        plan.apply = self.apply.as_deref().map(|a| match a {
+            "latest" | "$LATEST" => lgb_core::sweep::ApplyTo::Latest,
+            alias => lgb_core::sweep::ApplyTo::Alias(alias.to_string()),
+        });
+        plan.check()?;
+        Ok(plan)
+    }
 }
 
 pub fn dispatch(cmd: Command) -> Result<Outcome> {
@@ -177,7 +264,13 @@ fn run(args: RunArgs) -> Result<Outcome> {
     runtime()?.block_on(async move {
         let signals = spawn_signal_handler();
         let progress = Arc::new(Progress::default());
-        let connected = session.connect(Some(progress.clone())).await?;
+        let connected = session
+            .connect(Some(progress.clone()))
+            .await?
+            .with_preflight(args.cost.options()?);
+        if !args.quiet {
+            let _ = writeln!(std::io::stderr(), "{}", connected.preflight(None).await?.render().trim_end());
+        }
         let observer = ProgressObserver::new(progress, args.quiet);
         let recorded = connected.run(&args.out, &signals.stop, &observer).await;
         observer.finish();
@@ -191,20 +284,18 @@ fn run(args: RunArgs) -> Result<Outcome> {
 
 fn sweep(args: SweepArgs) -> Result<Outcome> {
     let session = prepare(&args.run)?;
-    let p99_max = args
-        .p99_max
-        .as_deref()
-        .map(|d| {
-            d.parse::<lgb_core::units::HumanDuration>()
-                .map(|d| d.0)
-                .map_err(|e| lgb_core::Error::config("--p99-max", e))
-        })
-        .transpose()?;
-    let plan = SweepPlan::new(args.memory.clone(), p99_max)?;
+    let plan = args.plan()?;
     runtime()?.block_on(async move {
         let signals = spawn_signal_handler();
         let progress = Arc::new(Progress::default());
-        let connected = session.connect(Some(progress.clone())).await?;
+        let connected = session
+            .connect(Some(progress.clone()))
+            .await?
+            .with_preflight(args.run.cost.options()?);
+        if !args.run.quiet {
+            let plan = connected.preflight(Some(&plan)).await?;
+            let _ = writeln!(std::io::stderr(), "{}", plan.render().trim_end());
+        }
         let observer = ProgressObserver::new(progress, args.run.quiet);
         let recorded = connected
             .sweep(&plan, &args.run.out, &signals.stop, &observer)
@@ -215,7 +306,7 @@ fn sweep(args: SweepArgs) -> Result<Outcome> {
             print_table(&recorded.run)?;
         }
         if let Some(report) = &recorded.sweep {
-            println!("{}", lgb_core::sweep::render(report));
+            println!("{}", report::sweep::render_sweep(report));
         }
         conclude(recorded, args.run.upload.as_deref(), &signals).await
     })
@@ -488,6 +579,13 @@ fn validate(
     );
     write_stdout(line.as_bytes())?;
     write_stdout(format!("fan-out: {}\n", lgb_core::runner::FanOut::of(cfg).summary()).as_bytes())?;
+    // The plan, checked against the deployment (account and function) when the target
+    // is remote: what `lgb run` would refuse, it refuses here, before anything is paid.
+    let plan = runtime()?.block_on(async move {
+        let connected = session.connect(None).await?;
+        connected.preflight(None).await
+    })?;
+    write_stdout(plan.render().as_bytes())?;
     Ok(Outcome::Success)
 }
 

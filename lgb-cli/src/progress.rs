@@ -5,11 +5,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use lgb_core::config::TestConfig;
-use lgb_core::executor::Progress;
-use lgb_core::protocol::Phase;
+use lgb_core::prelude::{Phase, Progress, RunObserver, TestConfig, TestResult};
 use lgb_core::report::progress::{finished_line, TestProgress};
-use lgb_core::runner::{RunObserver, TestResult};
 
 /// Width of the test-name column of bars and finished lines.
 const NAME_WIDTH: usize = 12;
@@ -92,7 +89,10 @@ impl RunObserver for ProgressObserver {
             c.bar.finish_and_clear();
         }
         if !self.quiet {
-            eprintln!("{}", finished_line(result, NAME_WIDTH));
+            // Never a panic: after SIGHUP the terminal may be gone, and the run still
+            // has its results to write.
+            use std::io::Write;
+            let _ = writeln!(std::io::stderr(), "{}", finished_line(result, NAME_WIDTH));
         }
     }
 }

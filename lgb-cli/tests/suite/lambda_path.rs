@@ -101,7 +101,7 @@ impl ControlPlane {
                 "options": {"endpoint": self.endpoint, "region": "us-east-1"}
             }))
             .unwrap();
-            let control = lgb_core::runner::lambda::LambdaFunction::from_config(&runner)
+            let control = lgb_core::runner::LambdaFunction::from_config(&runner)
                 .await
                 .unwrap();
             let s = lgb_core::runner::FunctionControl::settings(&control)
@@ -588,5 +588,232 @@ fn two_hundred_workers_never_have_more_than_ten_open() {
             "{round}: lgb run to the first measured operation {} ms; {cold} of 200 workers cold; stats {stats}",
             first - started_ms
         );
+    }
+}
+
+// ---- Nothing measured is lost on the Lambda path (issue 32) ----
+
+/// The run's directory read back through lgb-core.
+fn kept_run(out: &Path) -> (PathBuf, lgb_core::results::RunResult) {
+    let dir = only_results_dir(out);
+    let run = lgb_core::results::load_run(&dir).unwrap();
+    (dir, run)
+}
+
+fn names(run: &lgb_core::results::RunResult) -> Vec<&str> {
+    run.tests.iter().map(|t| t.name.as_str()).collect()
+}
+
+/// A forced cold start that fails before the second test: the load and the first
+/// test are kept, the run is marked incomplete with the reason, exit 1.
+#[test]
+fn a_failed_forced_cold_start_keeps_the_tests_before_it() {
+    let moto = dynamodb_service();
+    let dir = tempfile::tempdir().unwrap();
+    let cp = ControlPlane::start(256);
+    let outputs = write_outputs(dir.path(), &cp, &unique("cold-fault"));
+    let config = dir.path().join("bench.json");
+    std::fs::write(
+        &config,
+        json!({
+            "name": "cold-fault",
+            "database": {"type": "dynamodb", "endpoint": moto, "create_table_if_missing": true},
+            "workload": {"records": 100, "load_batch": 25, "load_concurrency": 1},
+            "runner": {"workers": 2, "cold_start": "force", "options": {"endpoint": cp.endpoint}},
+            "tests": [
+                {"name": "reads", "operation": {"type": "read"}, "operations": 40},
+                {"name": "again", "operation": {"type": "read"}, "operations": 40}
+            ]
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let results = dir.path().join("results");
+    let out = lgb(&[
+        "run",
+        config.to_str().unwrap(),
+        "--target",
+        "lambda",
+        "--targets",
+        outputs.to_str().unwrap(),
+        "--out",
+        results.to_str().unwrap(),
+    ])
+    .env("LGB_TEST_FAULT", "cold-start:again")
+    .output()
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("cold-start:again"), "{stderr}");
+    let (_, run) = kept_run(&results);
+    assert_eq!(names(&run), ["load", "reads"]);
+    assert_eq!(run.tests[1].metrics.ok(), 40);
+    assert!(run.tests[1]
+        .workers
+        .iter()
+        .all(|w| w.environment.cold_start));
+    let incomplete = run.incomplete.expect("marked incomplete");
+    assert!(incomplete.reason.contains("cold-start:again"), "{incomplete:?}");
+    assert_eq!(incomplete.not_run, ["again"]);
+}
+
+/// A sweep whose second size fails keeps the first, still restores the function,
+/// and exits 1; `lgb report` reads what it kept.
+#[test]
+fn a_sweep_failing_at_one_size_keeps_the_sizes_measured_and_restores() {
+    let sweep = Sweep::new("sweep-fault");
+    let out = sweep
+        .command(&[])
+        .env("LGB_TEST_FAULT", "sweep-size:512")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("sweep-size:512"), "{stderr}");
+    sweep.assert_restored();
+    let (dir, run) = kept_run(&sweep.results());
+    assert!(names(&run).contains(&"reads@128MB"), "{:?}", names(&run));
+    assert!(!names(&run).contains(&"reads@512MB"), "{:?}", names(&run));
+    let incomplete = run.incomplete.clone().expect("marked incomplete");
+    assert!(
+        incomplete.not_run.contains(&"reads@512MB".to_string()),
+        "{incomplete:?}"
+    );
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("sweep.json")).unwrap()).unwrap();
+    let sizes: Vec<u64> = report["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["memory_mb"].as_u64().unwrap())
+        .collect();
+    assert!(sizes.contains(&128) && !sizes.contains(&512), "{report}");
+    check(
+        &lgb(&["report", dir.to_str().unwrap()]).output().unwrap(),
+        "lgb report",
+    );
+}
+
+/// A restore that fails after a good sweep: every size is kept, the run says the
+/// restore failed, and the message gives the command that restores it by hand.
+#[test]
+fn a_failed_restore_keeps_every_size_and_names_the_command() {
+    let sweep = Sweep::new("restore-fault");
+    let out = sweep
+        .command(&[])
+        .env("LGB_TEST_FAULT", "restore")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "restore it by hand: aws lambda update-function-configuration --function-name {FUNCTION} --memory-size 384"
+        )),
+        "{stderr}"
+    );
+    let (_, run) = kept_run(&sweep.results());
+    for mb in [128, 512, 1024] {
+        let t = run
+            .tests
+            .iter()
+            .find(|t| t.name == format!("reads@{mb}MB"))
+            .unwrap_or_else(|| panic!("{mb} MB kept: {:?}", names(&run)));
+        assert!(t.metrics.ok() > 0);
+    }
+    let incomplete = run.incomplete.expect("marked");
+    assert!(incomplete.reason.contains("restoring the function"), "{incomplete:?}");
+    assert!(incomplete.not_run.is_empty());
+    // The fault kept the function as the last size left it.
+    assert_eq!(sweep.cp.configuration().0, 1024);
+}
+
+/// Ctrl-C with Lambda workers: the finished test is kept, and the running one's
+/// workers that answer within the grace (their 3 s test ends 1.5 s after the signal)
+/// are kept whole; with a 60 s test they are marked cancelled once the grace is over.
+#[test]
+fn ctrl_c_with_lambda_workers_keeps_what_answers_within_the_grace() {
+    let dir = tempfile::tempdir().unwrap();
+    let cp = ControlPlane::start(256);
+    for (seconds, answered) in [(3, true), (60, false)] {
+        let config = dir.path().join(format!("grace-{seconds}.json"));
+        std::fs::write(
+            &config,
+            json!({
+                "name": "grace",
+                "database": {"type": "memory"},
+                "workload": {"records": 100, "load": false},
+                "runner": {"workers": 2, "target": "lambda", "function": FUNCTION,
+                           "options": {"endpoint": cp.endpoint, "region": "us-east-1"}},
+                "tests": [
+                    {"name": "first", "operation": {"type": "read"}, "operations": 200},
+                    {"name": "running", "operation": {"type": "read"}, "duration": format!("{seconds}s")},
+                    {"name": "never", "operation": {"type": "read"}, "operations": 10}
+                ]
+            })
+            .to_string(),
+        )
+        .unwrap();
+        let results = dir.path().join(format!("results-{seconds}"));
+        let child = lgb(&[
+            "run",
+            config.to_str().unwrap(),
+            "--out",
+            results.to_str().unwrap(),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let first_ended = std::fs::read_dir(&results)
+                .ok()
+                .and_then(|mut d| d.next())
+                .and_then(|e| lgb_core::results::load_run(&e.unwrap().path()).ok())
+                .is_some_and(|r| r.tests.iter().any(|t| t.name == "first"));
+            if first_ended {
+                break;
+            }
+            assert!(Instant::now() < deadline, "the first test never ended");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        std::thread::sleep(Duration::from_millis(1500));
+        let signalled = Instant::now();
+        assert!(Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()
+            .unwrap()
+            .success());
+        let out = child.wait_with_output().unwrap();
+        let stop = signalled.elapsed();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        eprintln!("{seconds} s test: lgb ended {stop:.1?} after Ctrl-C");
+        assert_eq!(out.status.code(), Some(130), "{stderr}");
+        let (_, run) = kept_run(&results);
+        assert_eq!(names(&run), ["first", "running"]);
+        assert_eq!(run.tests[0].metrics.ok(), 200);
+        let running = &run.tests[1];
+        let incomplete = run.incomplete.clone().expect("marked incomplete");
+        assert!(incomplete.reason.contains("SIGINT"), "{incomplete:?}");
+        assert_eq!(incomplete.not_run, ["never"]);
+        let statuses: Vec<Value> = running
+            .workers
+            .iter()
+            .map(|w| serde_json::to_value(w.status).unwrap())
+            .collect();
+        if answered {
+            assert_eq!(statuses, ["completed", "completed"], "{stderr}");
+            assert!(running.metrics.ok() > 0);
+            assert!(stop < lgb_core::runner::REMOTE_STOP_GRACE, "{stop:?}");
+        } else {
+            assert_eq!(statuses, ["cancelled", "cancelled"], "{stderr}");
+            assert_eq!(running.metrics.ok(), 0);
+            assert!(
+                stop >= lgb_core::runner::REMOTE_STOP_GRACE
+                    && stop < lgb_core::runner::REMOTE_STOP_GRACE + Duration::from_secs(5),
+                "waited the grace, no more: {stop:?}"
+            );
+        }
     }
 }

@@ -35,7 +35,7 @@ fn right_align(t: &mut Table, from: usize, to: usize) {
 
 /// The heading line of a run.
 pub(crate) fn run_heading(run: &RunResult) -> String {
-    format!(
+    let heading = format!(
         "{} ({}, {}, database {}, target {}, started {})",
         run.name,
         run.run_id,
@@ -49,11 +49,21 @@ pub(crate) fn run_heading(run: &RunResult) -> String {
             .and_then(|v| v.as_str().map(String::from))
             .unwrap_or_default(),
         run.created_at
-    )
+    );
+    // A run that stopped early says so wherever it is shown (issue 32).
+    match &run.incomplete {
+        None => heading,
+        Some(i) if i.not_run.is_empty() => format!("{heading}; INCOMPLETE: {}", i.reason),
+        Some(i) => format!(
+            "{heading}; INCOMPLETE: {}; not run: {}",
+            i.reason,
+            i.not_run.join(", ")
+        ),
+    }
 }
 
 /// The cost table of one run: one row per test with a cost.
-pub fn render_cost_table(cost: &CostEstimate, width: Option<u16>) -> String {
+pub(crate) fn render_cost_table(cost: &CostEstimate, width: Option<u16>) -> String {
     let mut t = new_table(width);
     t.set_header(["test", "ops", "lambda", "database", "total", "per 1M ops"]);
     for c in &cost.tests {
@@ -73,7 +83,7 @@ pub fn render_cost_table(cost: &CostEstimate, width: Option<u16>) -> String {
 /// Cold and warm workers apart, per test of a run on Lambda: how many, Lambda's init
 /// duration (the `REPORT` line), the worker's own init, and the first operation's
 /// latency (new connections). `None` when no worker ran on Lambda.
-pub fn render_cold_warm_table(run: &RunResult, width: Option<u16>) -> Option<String> {
+pub(crate) fn render_cold_warm_table(run: &RunResult, width: Option<u16>) -> Option<String> {
     let on_lambda = run
         .tests
         .iter()
@@ -139,7 +149,7 @@ fn median(v: &[f64]) -> Option<f64> {
 
 /// The comparison as a table: one row per run, test and operation; cells are changes
 /// against the baseline, `*` when significant.
-pub fn render_comparison_table(cmp: &Comparison, width: Option<u16>) -> String {
+pub(crate) fn render_comparison_table(cmp: &Comparison, width: Option<u16>) -> String {
     let mut t = new_table(width);
     let mut header = vec!["test".to_string(), "op".into(), "run".into()];
     header.extend(Metric::ALL.iter().map(|m| m.label().to_string()));

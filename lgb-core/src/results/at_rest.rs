@@ -787,6 +787,38 @@ mod tests {
     }
 
     #[test]
+    fn decrypting_writes_a_whole_directory_and_never_over_files() {
+        let src = tempfile::tempdir().unwrap();
+        std::fs::create_dir(src.path().join("hdr")).unwrap();
+        std::fs::write(src.path().join("result.json"), b"{}").unwrap();
+        std::fs::write(src.path().join("hdr/a.hlog"), b"log").unwrap();
+        let key = ResultsKey::generate();
+        let sealed = encrypt_dir(src.path(), &key).unwrap();
+        let parent = tempfile::tempdir().unwrap();
+        let out = parent.path().join("run");
+        let files = decrypt_to_dir(&sealed, &key, &out).unwrap();
+        assert_eq!(files.len(), 2);
+        assert_eq!(std::fs::read(out.join("hdr/a.hlog")).unwrap(), b"log");
+        // Only the directory: no staging directory is left beside it.
+        assert_eq!(std::fs::read_dir(parent.path()).unwrap().count(), 1);
+        // Again into the same directory: refused, nothing changed.
+        std::fs::write(out.join("result.json"), b"mine").unwrap();
+        let e = decrypt_to_dir(&sealed, &key, &out).unwrap_err();
+        assert!(e.to_string().contains("is not empty"), "{e}");
+        assert_eq!(std::fs::read(out.join("result.json")).unwrap(), b"mine");
+        // A wrong key writes nothing at all.
+        let other = parent.path().join("other");
+        assert!(decrypt_to_dir(&sealed, &ResultsKey::generate(), &other).is_err());
+        assert!(!other.exists());
+        assert_eq!(std::fs::read_dir(parent.path()).unwrap().count(), 1);
+        // An empty directory is taken.
+        let empty = parent.path().join("empty");
+        std::fs::create_dir(&empty).unwrap();
+        decrypt_to_dir(&sealed, &key, &empty).unwrap();
+        assert_eq!(std::fs::read(empty.join("result.json")).unwrap(), b"{}");
+    }
+
+    #[test]
     fn paths_stay_inside() {
         assert!(safe_relative("hdr/a.hlog").is_some());
         assert!(safe_relative("../x").is_none());
