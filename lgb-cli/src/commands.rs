@@ -269,7 +269,11 @@ fn run(args: RunArgs) -> Result<Outcome> {
             .await?
             .with_preflight(args.cost.options()?);
         if !args.quiet {
-            let _ = writeln!(std::io::stderr(), "{}", connected.preflight(None).await?.render().trim_end());
+            let _ = writeln!(
+                std::io::stderr(),
+                "{}",
+                connected.preflight(None).await?.render().trim_end()
+            );
         }
         let observer = ProgressObserver::new(progress, args.quiet);
         let recorded = connected.run(&args.out, &signals.stop, &observer).await;

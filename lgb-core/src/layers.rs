@@ -24,7 +24,7 @@ pub(crate) const LAYERS: &[&[&str]] = &[
     &["worker"],
     &["results"],
     &["runner"],
-    &["report", "sweep", "session"],
+    &["preflight", "sweep", "report", "session"],
 ];
 
 /// Names at the crate root that are re-exports, and the module they come from.

@@ -45,6 +45,7 @@ pub mod metrics;
 pub mod operation;
 pub mod protocol;
 pub mod record;
+pub mod preflight;
 pub mod redact;
 pub mod report;
 pub mod results;

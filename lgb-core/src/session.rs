@@ -38,7 +38,9 @@ use crate::catalog::Registries;
 use crate::config::{BenchmarkConfig, Target};
 use crate::error::{Error, Result};
 use crate::executor::Progress;
+use crate::preflight::{Preflight, PreflightOptions, SweepShape};
 use crate::results::{Incomplete, RunDir, RunResult, RunStatus};
+use crate::runner::deployed::DeployedFunction;
 use crate::runner::{self, FunctionControl, RunObserver, Runner};
 use crate::sweep::{SweepPlan, SweepReport};
 use crate::targets::{DeployedTargets, FilledSetting};
@@ -95,12 +97,37 @@ impl Session {
         let mut document = BenchmarkConfig::document(text, overrides)?;
         let filled = match targets {
             Some(t) => {
-                let target = match document.pointer("/runner/target") {
-                    None => Target::Local,
-                    Some(v) => serde_json::from_value(v.clone())
-                        .map_err(|e| Error::config("runner.target", format!("{e}")))?,
+                // Deployment outputs name Lambda workers: a config that does not say
+                // where workers run (infra/README.md's example) runs them there.
+                let (target, chosen) = match document.pointer("/runner/target") {
+                    None => {
+                        if let Some(root) = document.as_object_mut() {
+                            let runner = root
+                                .entry("runner")
+                                .or_insert_with(|| serde_json::json!({}));
+                            if let Some(r) = runner.as_object_mut() {
+                                r.insert("target".into(), "lambda".into());
+                            }
+                        }
+                        (Target::Lambda, true)
+                    }
+                    Some(v) => (
+                        serde_json::from_value(v.clone())
+                            .map_err(|e| Error::config("runner.target", format!("{e}")))?,
+                        false,
+                    ),
                 };
-                t.apply(&mut document, target)?
+                let mut filled = t.apply(&mut document, target)?;
+                if chosen {
+                    filled.insert(
+                        0,
+                        FilledSetting {
+                            path: "runner.target".into(),
+                            value: "lambda".into(),
+                        },
+                    );
+                }
+                filled
             }
             None => Vec::new(),
         };
@@ -134,6 +161,7 @@ impl Session {
     pub async fn connect(self, progress: Option<Arc<Progress>>) -> Result<Connected> {
         let invoker = runner::build_invoker_with(&self.config, &self.registries, progress).await?;
         let control = runner::build_function_control(&self.config, false).await?;
+        let deployed = runner::deployed::connect(&self.config).await?;
         let mut runner = Runner::new(invoker, self.config.runner.retries);
         if let Some(c) = &control {
             runner = runner.with_control(c.clone());
@@ -142,6 +170,8 @@ impl Session {
             config: self.config,
             runner,
             control,
+            deployed,
+            preflight: PreflightOptions::default(),
         })
     }
 }
@@ -151,6 +181,8 @@ pub struct Connected {
     config: BenchmarkConfig,
     runner: Runner,
     control: Option<Arc<dyn FunctionControl>>,
+    deployed: Option<Arc<dyn DeployedFunction>>,
+    preflight: PreflightOptions,
 }
 
 impl std::fmt::Debug for Connected {
@@ -169,6 +201,81 @@ impl Connected {
         &self.config
     }
 
+    /// Prices, the confirmation threshold and the confirmation that
+    /// [`Connected::run`] and [`Connected::sweep`] check their estimate against.
+    pub fn with_preflight(mut self, options: PreflightOptions) -> Self {
+        self.preflight = options;
+        self
+    }
+
+    /// What a run (or, with `sweep`, a sweep) of this config will do and cost, checked
+    /// against the deployed function and its account ([`crate::preflight`]): free
+    /// API calls only. A run or sweep that does not fit is a config error naming the
+    /// number to change; `run` and `sweep` check this first and refuse before
+    /// anything is invoked.
+    pub async fn preflight(&self, sweep: Option<&SweepPlan>) -> Result<Preflight> {
+        let shape = sweep.map(|plan| SweepShape {
+            memory_mb: plan.memory_mb.clone(),
+            sequential: plan.sequential,
+            through_aliases: self.through_aliases(),
+            load_per_size: self.config.workload.load
+                && crate::sweep::database_in_worker(&self.config),
+        });
+        let forced = self.config.runner.cold_start == crate::config::ColdStart::Force;
+        if shape.as_ref().is_some_and(|s| s.through_aliases) && forced {
+            return Err(Error::config(
+                "runner.cold_start",
+                "a sweep measures published versions, whose environment cannot change: use \
+                 --only-cold-starts to rank sizes on the workers that started cold instead",
+            ));
+        }
+        crate::preflight::preflight(
+            &self.config,
+            self.deployed.as_deref(),
+            shape.as_ref(),
+            &self.preflight,
+        )
+        .await
+    }
+
+    /// A sweep of this session publishes versions and measures through aliases (the
+    /// Invoke API) rather than changing `$LATEST` in place (a Function URL).
+    fn through_aliases(&self) -> bool {
+        self.config.runner.target == crate::config::Target::Lambda && self.deployed.is_some()
+    }
+
+    /// The preflight and the cost guard, before anything is paid.
+    async fn checked(&self, sweep: Option<&SweepPlan>) -> Result<Preflight> {
+        let plan = self.preflight(sweep).await?;
+        plan.guard(&self.preflight)?;
+        Ok(plan)
+    }
+
+    /// Takes the cold-start nonce out of the function's environment after a run that
+    /// forced cold starts (also after a stop or an error): `error` is the run's, and a
+    /// failed clean-up is added to it.
+    async fn remove_nonce(&self, error: Option<Error>) -> Option<Error> {
+        let (Some(control), crate::config::ColdStart::Force) =
+            (&self.control, self.config.runner.cold_start)
+        else {
+            return error;
+        };
+        match (
+            runner::deployed::remove_cold_start_nonce(control.as_ref()).await,
+            error,
+        ) {
+            (Ok(_), e) => e,
+            (Err(c), None) => Some(Error::Backend(format!(
+                "the run ended, but removing {} from the function's environment failed: {c}",
+                runner::COLD_START_NONCE_VAR
+            ))),
+            (Err(c), Some(e)) => Some(Error::Backend(format!(
+                "{e}; and removing {} from the function's environment failed: {c}",
+                runner::COLD_START_NONCE_VAR
+            ))),
+        }
+    }
+
     /// Runs every test into a new results directory under `out` (`out/<run-id>/`,
     /// created before the first test; an existing one is refused), written after each
     /// test. `stop` stops the run: what was measured is kept, marked cancelled with
@@ -181,6 +288,7 @@ impl Connected {
         stop: &Stop,
         observer: &dyn RunObserver,
     ) -> Result<Recorded> {
+        self.checked(None).await?;
         let planned: Vec<String> = Runner::plan(&self.config)
             .into_iter()
             .map(|(t, _)| t.name)
@@ -198,7 +306,8 @@ impl Connected {
                 &mut |run| save_running(dir, run, planned),
             )
             .await;
-        recording.finish(stop, outcome.err(), None)
+        let error = self.remove_nonce(outcome.err()).await;
+        recording.finish(stop, error, None)
     }
 
     /// Runs the config once per memory size of `plan` on the function of
@@ -222,15 +331,29 @@ impl Connected {
                     Error::config("runner.function", "a sweep needs a function to change")
                 })?,
         };
-        let planned = crate::sweep::planned_tests(&self.config, plan);
+        plan.check()?;
+        let checked = self.checked(Some(plan)).await?;
+        let load_per_size =
+            self.config.workload.load && crate::sweep::database_in_worker(&self.config);
+        let planned = crate::sweep::planned_tests(&self.config, plan, load_per_size);
         let run = RunResult::begin(&self.config, crate::sweep::new_sweep_id(&self.config.name));
         let mut recording = Recording::start(out, run, planned)?;
         let (dir, planned) = (&recording.dir, &recording.planned);
-        let outcome = crate::sweep::sweep(
-            &self.runner,
-            control.as_ref(),
-            &self.config,
+        let setup = crate::sweep::SweepSetup {
+            runner: &self.runner,
+            config: &self.config,
             plan,
+            prices: checked.prices.for_architecture(&checked.architecture),
+            architecture: checked.architecture.clone(),
+            sizes_at_once: checked.sizes_at_once.max(1) as usize,
+        };
+        let target = match (&self.deployed, self.through_aliases()) {
+            (Some(d), true) => crate::sweep::SweepTarget::Aliases(d.as_ref()),
+            _ => crate::sweep::SweepTarget::InPlace(control.as_ref()),
+        };
+        let outcome = crate::sweep::sweep(
+            &setup,
+            target,
             &mut recording.run,
             stop.token(),
             observer,

@@ -171,7 +171,8 @@ impl SweepPlan {
             let ok = !a.is_empty()
                 && a.len() <= 128
                 && !a.chars().all(|c| c.is_ascii_digit())
-                && a.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+                && a.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
             if !ok {
                 return Err(Error::config(
                     "--apply",
@@ -522,7 +523,11 @@ pub type SweepSaver<'a> = dyn FnMut(&mut RunResult, Option<&SweepReport>) -> Res
 /// The names of the tests a sweep of `plan` runs, in order: the load phase (once, at
 /// the first size, or `load@<size>MB` at every size when `load_per_size`) and
 /// `<test>@<size>MB` of each size.
-pub fn planned_tests(config: &BenchmarkConfig, plan: &SweepPlan, load_per_size: bool) -> Vec<String> {
+pub fn planned_tests(
+    config: &BenchmarkConfig,
+    plan: &SweepPlan,
+    load_per_size: bool,
+) -> Vec<String> {
     let mut names = Vec::new();
     for (i, &mb) in plan.memory_mb.iter().enumerate() {
         for (t, phase) in Runner::plan(config) {
@@ -541,16 +546,11 @@ pub fn planned_tests(config: &BenchmarkConfig, plan: &SweepPlan, load_per_size: 
 /// sandbox), so that a sweep loads it again at every size: a database whose adapter
 /// keeps its records in process memory.
 pub fn database_in_worker(config: &BenchmarkConfig) -> bool {
+    let options = serde_json::Value::Object(config.database.options.clone());
     crate::catalog::Registries::builtin()
         .databases
-        .memory_needed(
-            &config.database.kind,
-            &serde_json::Value::Object(config.database.options.clone().into_iter().collect()),
-            1,
-            1,
-            1,
-        )
-        .is_some()
+        .factory(&config.database.kind)
+        .is_ok_and(|f| f.memory_needed(&options, 1, 1, 1).is_some())
 }
 
 /// How the sizes are set and measured.
@@ -643,7 +643,19 @@ async fn through_aliases(
     let published = publish_sizes(d, plan, &run.run_id, &mut created, cancel).await;
     let restored = d.set_memory(latest.memory_mb, &latest.description).await;
     let outcome = match (published, restored) {
-        (Ok(()), Ok(())) => measure(setup, &created, run, cancel, observer, saved).await,
+        (Ok(()), Ok(())) => {
+            measure(
+                setup,
+                d,
+                &created,
+                latest.memory_mb,
+                run,
+                cancel,
+                observer,
+                saved,
+            )
+            .await
+        }
         (Err(e), _) => Err(e),
         (Ok(()), Err(e)) => Err(e),
     };
@@ -758,9 +770,12 @@ async fn apply(
 /// Runs the sizes of `created` (their aliases) in groups of `sizes_at_once`, each
 /// size through its own runner, into `run`; the load phase first, once, unless the
 /// database lives in the worker (then every size loads its own).
+#[allow(clippy::too_many_arguments)]
 async fn measure(
     setup: &SweepSetup<'_>,
+    d: &dyn crate::runner::deployed::DeployedFunction,
     created: &Created,
+    original_mb: u32,
     run: &mut RunResult,
     cancel: &CancellationToken,
     observer: &dyn RunObserver,
@@ -775,14 +790,16 @@ async fn measure(
         .map(|(m, a)| (*m, a.as_str()))
         .collect();
     let d_invoker = |alias: &str| -> Result<Runner> {
-        Ok(Runner::new(setup_invoker(setup, alias)?, config.runner.retries))
+        Ok(Runner::new(d.invoker_at(alias), config.runner.retries))
     };
     if config.workload.load && !load_per_size {
         if let Some((_, alias)) = aliases.first() {
             let mut load = config.clone();
             load.tests.clear();
             d_invoker(alias)?
-                .run_into(&load, run, cancel.clone(), observer, &mut |r| saved(r, None))
+                .run_into(&load, run, cancel.clone(), observer, &mut |r| {
+                    saved(r, None)
+                })
                 .await?;
             if run.status != RunStatus::Completed {
                 return Ok(Vec::new());
@@ -851,7 +868,7 @@ async fn measure(
         }
         // Points in the order of the sizes given.
         points.sort_by_key(|p| setup.plan.memory_mb.iter().position(|m| *m == p.memory_mb));
-        let report = SweepReport::new(points.clone(), setup.plan, 0);
+        let report = SweepReport::new(points.clone(), setup.plan, original_mb);
         save(main, Some(&report))?;
         if let Some(e) = failed {
             return Err(e);
@@ -878,18 +895,6 @@ async fn measure(
 
 fn poisoned() -> Error {
     Error::Internal("a sweep size panicked while saving".into())
-}
-
-/// The invoker of the sweep's size at `alias` (through the run's function control).
-fn setup_invoker(
-    setup: &SweepSetup<'_>,
-    alias: &str,
-) -> Result<std::sync::Arc<dyn crate::runner::Invoker>> {
-    setup
-        .invokers
-        .as_ref()
-        .map(|f| f(alias))
-        .ok_or_else(|| Error::Internal("a sweep through aliases needs its function".into()))
 }
 
 /// The old way, for targets whose invoker belongs to one version (a Function URL):
@@ -1034,45 +1039,6 @@ pub fn load_report(dir: &std::path::Path) -> Result<SweepReport> {
     })
 }
 
-/// The report as a text table and the recommendation.
-pub fn render(report: &SweepReport) -> String {
-    let mut table = comfy_table::Table::new();
-    table.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED);
-    table.set_header([
-        "memory",
-        "ops",
-        "ops/s",
-        "p50",
-        "p99",
-        "billed GB-s",
-        "$ per 1M ops",
-    ]);
-    let ms = |ns: u64| format!("{:.3} ms", ns as f64 / 1e6);
-    for p in &report.points {
-        table.add_row([
-            format!("{} MB", p.memory_mb),
-            p.operations.to_string(),
-            format!("{:.1}", p.throughput),
-            ms(p.p50_ns),
-            ms(p.p99_ns),
-            format!("{:.3}", p.billed_gb_seconds),
-            p.cost_per_million_ops_usd
-                .map_or("-".into(), |c| format!("{c:.4}")),
-        ]);
-    }
-    let size = |m: Option<u32>| m.map_or("none".to_string(), |m| format!("{m} MB"));
-    let limit = report
-        .p99_max_ns
-        .map_or(String::new(), |n| format!(" with p99 ≤ {}", ms(n)));
-    format!(
-        "{table}\ncheapest{limit}: {}\nfastest (lowest p99): {}\nbest cost × p99: {}\nrestored to {} MB",
-        size(report.cheapest),
-        size(report.fastest),
-        size(report.best_cost_latency),
-        report.original_memory_mb
-    )
-}
-
 /// A new id for a sweep's results directory.
 pub fn new_sweep_id(name: &str) -> String {
     new_run_id(&format!("{name}-sweep"))
@@ -1089,37 +1055,118 @@ mod tests {
             throughput: 100.0,
             p50_ns: p99_ms * 500_000,
             p99_ns: p99_ms * 1_000_000,
+            mean_ns: p99_ms as f64 * 600_000.0,
             billed_gb_seconds: 1.0,
             cost_per_million_ops_usd: Some(cost),
+            lambda_per_million_ops_usd: Some(cost / 2.0),
+            database_per_million_ops_usd: Some(cost / 2.0),
             seen_memory_mb: vec![mb],
+            cold: None,
+            warm: None,
+            version: None,
         }
+    }
+
+    fn plan(p99_max: Option<Duration>) -> SweepPlan {
+        SweepPlan::new(vec![128, 512, 1024], p99_max).unwrap()
     }
 
     #[test]
     fn recommends_cheapest_within_the_limit_fastest_and_best_product() {
         // Latency falls with memory, cost per op rises past 512.
         let points = vec![p(128, 40, 2.0), p(512, 12, 1.5), p(1024, 8, 2.5)];
-        let r = SweepReport::new(points.clone(), Some(Duration::from_millis(20)), 256);
-        assert_eq!(r.cheapest, Some(512));
+        let r = SweepReport::new(points.clone(), &plan(Some(Duration::from_millis(20))), 256);
+        assert_eq!((r.cheapest, r.recommended), (Some(512), Some(512)));
         assert_eq!(r.fastest, Some(1024));
         // 128: 80, 512: 18, 1024: 20.
         assert_eq!(r.best_cost_latency, Some(512));
-        let r = SweepReport::new(points.clone(), Some(Duration::from_millis(10)), 256);
+        let r = SweepReport::new(points.clone(), &plan(Some(Duration::from_millis(10))), 256);
         assert_eq!(r.cheapest, Some(1024));
-        let r = SweepReport::new(points.clone(), Some(Duration::from_millis(1)), 256);
+        let r = SweepReport::new(points.clone(), &plan(Some(Duration::from_millis(1))), 256);
         assert_eq!(r.cheapest, None);
         // A limit of 2^64 ns is no limit; cast with `as`, it was 0 ns and refused all.
         let huge = Duration::from_nanos(u64::MAX) + Duration::from_nanos(1);
-        let r = SweepReport::new(points, Some(huge), 256);
+        let r = SweepReport::new(points, &plan(Some(huge)), 256);
         assert_eq!(r.cheapest, Some(512));
     }
 
     #[test]
-    fn plans_refuse_sizes_lambda_does_not_have() {
+    fn strategies_follow_power_tunings_weights() {
+        let points = vec![p(128, 40, 1.0), p(512, 12, 1.5), p(1024, 8, 4.0)];
+        let mut pl = plan(None);
+        pl.strategy = Strategy::Speed;
+        assert_eq!(
+            SweepReport::new(points.clone(), &pl, 256).recommended,
+            Some(1024)
+        );
+        pl.strategy = Strategy::Balanced;
+        // weight 0.5: 128: .5*.25+.5*1 = .625; 512: .5*.375+.5*.3 = .3375; 1024: .5+.1 = .6
+        assert_eq!(
+            SweepReport::new(points.clone(), &pl, 256).recommended,
+            Some(512)
+        );
+        pl.weight = 1.0;
+        assert_eq!(
+            SweepReport::new(points.clone(), &pl, 256).recommended,
+            Some(128)
+        );
+        pl.weight = 0.0;
+        assert_eq!(
+            SweepReport::new(points.clone(), &pl, 256).recommended,
+            Some(1024)
+        );
+        // Speed by the trimmed mean instead of p99.
+        let mut fast_mean = points.clone();
+        fast_mean[0].mean_ns = 1.0;
+        pl.strategy = Strategy::Speed;
+        pl.rank_by = RankBy::Mean;
+        assert_eq!(SweepReport::new(fast_mean, &pl, 256).recommended, Some(128));
+    }
+
+    #[test]
+    fn plans_refuse_sizes_weights_and_shares_lambda_does_not_have() {
         assert!(SweepPlan::new(vec![128, 512], None).is_ok());
         for bad in [vec![], vec![64], vec![128, 128], vec![20_000]] {
             let e = SweepPlan::new(bad, None).unwrap_err();
             assert_eq!(e.config_problems()[0].path, "--memory");
         }
+        let mut pl = plan(None);
+        pl.weight = 1.5;
+        assert_eq!(
+            pl.check().unwrap_err().config_problems()[0].path,
+            "--weight"
+        );
+        pl.weight = 0.5;
+        pl.discard = 0.5;
+        assert_eq!(
+            pl.check().unwrap_err().config_problems()[0].path,
+            "--discard"
+        );
+        pl.discard = 0.2;
+        pl.apply = Some(ApplyTo::Alias("123".into()));
+        assert_eq!(pl.check().unwrap_err().config_problems()[0].path, "--apply");
+        pl.apply = Some(ApplyTo::Alias("live".into()));
+        assert!(pl.check().is_ok());
+        assert!("fast".parse::<Strategy>().is_err());
+    }
+
+    #[test]
+    fn the_trimmed_mean_leaves_out_both_ends() {
+        let mut h = LatencyHistogram::new();
+        for ns in [1_000u64, 2_000, 2_000, 2_000, 1_000_000] {
+            h.record_ns(ns);
+        }
+        // 20% of 5 is one sample off each end: 2,000 ns each (within 0.1%).
+        let m = trimmed_mean_ns(&h, 0.2);
+        assert!((m - 2_000.0).abs() < 2.0, "{m}");
+        assert!(trimmed_mean_ns(&h, 0.0) > 200_000.0);
+        assert_eq!(trimmed_mean_ns(&LatencyHistogram::new(), 0.2), 0.0);
+    }
+
+    #[test]
+    fn alias_names_are_unique_per_sweep_and_valid() {
+        let a = alias_name("20260101T000000Z-bench-sweep-3fa2", 1769);
+        assert_eq!(a, "lgb-sweep-3fa2-1769");
+        assert_ne!(a, alias_name("20260101T000000Z-bench-sweep-77aa", 1769));
     }
 }

@@ -29,6 +29,7 @@ pub mod markdown;
 #[cfg(feature = "charts")]
 pub mod png;
 pub mod progress;
+pub mod sweep;
 pub mod table;
 
 use std::io::Write;

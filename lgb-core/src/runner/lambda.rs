@@ -139,8 +139,8 @@ impl LambdaInvoker {
 /// UpdateFunctionConfiguration): forced cold starts and memory sweeps.
 #[derive(Debug, Clone)]
 pub struct LambdaFunction {
-    client: Client,
-    function: String,
+    pub(super) client: Client,
+    pub(super) function: String,
     poll: std::time::Duration,
     patience: std::time::Duration,
 }
@@ -189,7 +189,7 @@ impl LambdaFunction {
         Ok(Self::new(client, function))
     }
 
-    fn map_error<E>(&self, what: &str, err: SdkError<E, HttpResponse>) -> Error
+    pub(super) fn map_error<E>(&self, what: &str, err: SdkError<E, HttpResponse>) -> Error
     where
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     {
@@ -225,7 +225,7 @@ impl LambdaFunction {
 
     /// Polls until the last update is complete; a failed update is an error naming
     /// Lambda's reason.
-    async fn wait_until_updated(&self) -> Result<()> {
+    pub(super) async fn wait_until_updated(&self) -> Result<()> {
         let started = tokio::time::Instant::now();
         loop {
             let conf = self.configuration().await?;
