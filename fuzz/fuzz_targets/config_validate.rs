@@ -18,7 +18,7 @@ fuzz_target!(|data: &[u8]| {
             assert!(!cfg.tests.is_empty(), "an accepted config has a test");
             let workers = cfg.tests.iter().map(|t| cfg.workers_for(t)).max();
             assert!(workers.is_some_and(|w| w >= 1));
-            assert!(!cfg.fan_out_summary().is_empty());
+            assert!(!lgb_core::runner::FanOut::of(&cfg).summary().is_empty());
             // What validation accepts, it accepts again as it would run.
             let json = serde_json::to_string(&cfg).expect("an accepted config encodes");
             if let Err(e) = Session::load(ConfigSource::Text(&json), &[], None) {

@@ -11,7 +11,8 @@
 use std::path::PathBuf;
 use std::sync::LazyLock;
 
-use lgb_core::cost::{self, PriceTable};
+use lgb_core::results::cost;
+use lgb_core::results::cost::PriceTable;
 use lgb_core::report::{Format, Report};
 use lgb_core::results::{load_run, tables, write_run, RunResult};
 use libfuzzer_sys::fuzz_target;

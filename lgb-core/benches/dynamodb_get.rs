@@ -26,7 +26,9 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnConsumedCapacity};
 use lgb_core::database::dynamodb::{KeyAttribute, KeySchema, KeyType};
 use lgb_core::metrics::{LatencyHistogram, LatencySummary};
 use lgb_core::prelude::*;
-use lgb_core::workload::KeyFormatter;
+use lgb_core::runner::{CancellationToken, LocalInvoker, Runner};
+use lgb_core::session::{ConfigSource, Session};
+use lgb_core::workload::keys::KeyFormatter;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
@@ -125,7 +127,9 @@ fn config(env: &HashMap<String, String>, table: &str, n: u64, load: bool) -> Ben
             "operations": n
         }]
     });
-    BenchmarkConfig::from_json_str(&json.to_string(), &[]).expect("bench config")
+    Session::load(ConfigSource::Text(&json.to_string()), &[], None)
+        .map(Session::into_config)
+        .expect("bench config")
 }
 
 /// `n` reads through lgb's runner; returns its own measurement of them.

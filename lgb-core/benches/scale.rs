@@ -2,22 +2,28 @@
 //! (default 1) minute test with 4 operation kinds (200 operations per second each,
 //! latencies log-uniform from 100 µs over `LGB_SCALE_DECADES`, default 5: to 10 s, the
 //! worst case; 1 is a database answering in 0.1–1 ms), prints a worker result's bytes per
-//! minute per operation, the CPU time to decode and merge all worker results (as the
-//! runner does, one at a time), the process's peak RSS during the merge, and the size
-//! and load time of the written result.json.
+//! minute per operation, the CPU time to decode and merge all worker results (the
+//! runner decodes each on the blocking pool as it arrives and folds it on its own task;
+//! here both run on this thread, one result at a time, and the CPU time is this
+//! thread's, as `getrusage(RUSAGE_THREAD)` counts it, so that the generation of the
+//! synthetic results and other processes on the machine do not count), the process's
+//! peak RSS during the merge (`VmHWM`, reset before each case), and the size, load time
+//! (`load_run`, CPU) and table-report time (`lgb report`'s work after loading, CPU) of
+//! the written result.json. For 1,000 workers each figure is printed beside issue 31's
+//! goal for the test length (1 and 14 minutes).
 //!
 //! Run: `cargo bench -p lgb-core --bench scale` (and `LGB_SCALE_DECADES=1 …`;
 //! `LGB_SCALE_WORKERS=1000 …` runs one case; `LGB_SCALE_MINUTES=14 …` a 14-minute test;
 //! `LGB_SCALE_KEEP=1 …` keeps the written results and prints where).
 
-use std::time::Instant;
-
-use lgb_core::config::{BenchmarkConfig, OperationConfig, Target, TestConfig};
-use lgb_core::database::OpMeta;
+use lgb_core::config::{OperationConfig, Target, TestConfig};
 use lgb_core::metrics::{LatencyHistogram, OperationMetrics, SparseHistogram, TestMetrics};
 use lgb_core::protocol::{Phase, WorkerResult, WorkerSlot};
+use lgb_core::record::OpMeta;
+use lgb_core::report::{Format, Report};
 use lgb_core::results::{load_run, write_run, RunResult, RunStatus, SCHEMA_VERSION};
 use lgb_core::runner::TestMerge;
+use lgb_core::session::{ConfigSource, Session};
 
 const OPS: [&str; 4] = ["read", "update", "insert", "scan"];
 const PER_SECOND: u64 = 200;
@@ -85,14 +91,11 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(5.0);
-    let config = BenchmarkConfig::from_json_str(
-        r#"{"database": {"type": "memory"}, "tests": [{"name": "t", "preset": "ycsb-c", "operations": 1}]}"#,
-        &[],
-    )
+    let config = Session::load(ConfigSource::Text(r#"{"database": {"type": "memory"}, "tests": [{"name": "t", "preset": "ycsb-c", "operations": 1}]}"#), &[], None).map(Session::into_config)
     .expect("config");
     let dir = tempfile_dir();
     println!(
-        "{:>8} {:>22} {:>14} {:>10} {:>10} {:>14} {:>16} {:>12}",
+        "{:>8} {:>22} {:>14} {:>10} {:>10} {:>14} {:>16} {:>12} {:>12}",
         "workers",
         "bytes/min/op (worker)",
         "merge CPU s",
@@ -100,8 +103,10 @@ fn main() {
         "fold s",
         "peak RSS MB",
         "result.json MB",
-        "load s"
+        "load CPU s",
+        "report CPU s"
     );
+    let mut goals = Vec::new();
     // `LGB_SCALE_WORKERS=1000` runs one case.
     let cases: Vec<u32> = std::env::var("LGB_SCALE_WORKERS")
         .ok()
@@ -141,17 +146,49 @@ fn main() {
             lgb_version: env!("CARGO_PKG_VERSION").into(),
             config: config.clone(),
             tests: vec![merged],
+            incomplete: None,
         };
         let path = write_run(&run, &dir).expect("write");
         let size = std::fs::metadata(path.join("result.json")).map_or(0, |m| m.len());
-        let t = Instant::now();
+        let t = cpu_s();
         let back = load_run(&path).expect("load");
-        let load = t.elapsed().as_secs_f64();
+        let load = cpu_s() - t;
         assert_eq!(back.tests[0].workers.len(), workers as usize);
+        let t = cpu_s();
+        let table = Report::new(back).to_bytes(Format::Table).expect("report");
+        let report = cpu_s() - t;
+        assert!(!table.is_empty());
+        let mb = size as f64 / 1e6;
         println!(
-            "{workers:>8} {per_min_op:>22.0} {cpu:>14.2} {decode:>10.2} {fold:>10.2} {rss:>14.1} {:>16.2} {load:>12.3}",
-            size as f64 / 1e6
+            "{workers:>8} {per_min_op:>22.0} {cpu:>14.2} {decode:>10.2} {fold:>10.2} {rss:>14.1} {mb:>16.2} {load:>12.3} {report:>12.3}"
         );
+        if workers == 1_000 && decades == 5.0 {
+            match minutes {
+                1 => goals.push(("1,000 workers × 1 min: merge CPU s", cpu, 0.5)),
+                14 => goals.extend([
+                    ("1,000 workers × 14 min: merge CPU s", cpu, 5.0),
+                    ("1,000 workers × 14 min: runner peak RSS MB", rss, 300.0),
+                    ("1,000 workers × 14 min: result.json MB", mb, 50.0),
+                    ("1,000 workers × 14 min: load_run CPU s", load, 1.0),
+                    (
+                        "1,000 workers × 14 min: load + table report CPU s",
+                        load + report,
+                        1.0,
+                    ),
+                ]),
+                _ => {}
+            }
+        }
+    }
+    if !goals.is_empty() {
+        println!(
+            "\n{:<52} {:>10} {:>10}  verdict",
+            "figure (issue 31, 5 decades)", "measured", "goal <"
+        );
+        for (what, got, goal) in goals {
+            let verdict = if got < goal { "met" } else { "NOT met" };
+            println!("{what:<52} {got:>10.3} {goal:>10.1}  {verdict}");
+        }
     }
     // `LGB_SCALE_KEEP=1` keeps the written results (to time `lgb report` or `lgb.load`).
     if std::env::var_os("LGB_SCALE_KEEP").is_some() {

@@ -5,15 +5,15 @@
 //! validates adapter and operation options through the [`OptionChecks`] trait that
 //! [`Registries`] implements. It must not run anything.
 
-use std::path::Path;
-
 use serde_json::Value;
 
 use crate::config::{
     BenchmarkConfig, DatabaseConfig, Distribution, OperationConfig, OptionChecks, Preset,
 };
 use crate::database::DatabaseRegistry;
-use crate::error::{ConfigProblem, Error, Result};
+use crate::error::ConfigProblem;
+#[cfg(test)]
+use crate::error::Result;
 use crate::operation::OperationRegistry;
 
 /// The registries a config is validated against: built-ins plus user additions.
@@ -119,7 +119,10 @@ impl OptionChecks for Registries {
 /// test its adapter cannot run (named with the adapter and why), and a data set that
 /// cannot fit in this machine's memory for adapters that keep data in process. Run
 /// before any load, by `lgb validate` and `lgb run` alike.
-pub fn database_problems(cfg: &BenchmarkConfig, registries: &Registries) -> Vec<ConfigProblem> {
+pub(crate) fn database_problems(
+    cfg: &BenchmarkConfig,
+    registries: &Registries,
+) -> Vec<ConfigProblem> {
     let mut p = Vec::new();
     let Ok(factory) = registries.databases.factory(&cfg.database.kind) else {
         return p;
@@ -176,24 +179,20 @@ pub fn database_problems(cfg: &BenchmarkConfig, registries: &Registries) -> Vec<
 }
 
 /// Memory this machine has available now (Linux `MemAvailable`), if known.
-pub fn available_memory() -> Option<u64> {
+pub(crate) fn available_memory() -> Option<u64> {
     let info = std::fs::read_to_string("/proc/meminfo").ok()?;
     let line = info.lines().find(|l| l.starts_with("MemAvailable:"))?;
     let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb * 1024)
 }
 
+#[cfg(test)]
 impl BenchmarkConfig {
-    /// Parses, applies `overrides` (`path=value`), and validates with the built-in registries.
-    pub fn from_json_str(text: &str, overrides: &[String]) -> Result<Self> {
+    /// Parses, applies `overrides` and validates with the built-in registries: the
+    /// crate's unit tests' shorthand for `Session::load` (which layers below the
+    /// session cannot name).
+    pub(crate) fn from_json_str(text: &str, overrides: &[String]) -> Result<Self> {
         Self::from_json_str_with(text, overrides, &Registries::builtin())
-    }
-
-    /// Reads and validates a config file.
-    pub fn load(path: &Path, overrides: &[String]) -> Result<Self> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
-        Self::from_json_str(&text, overrides)
     }
 }
 

@@ -10,15 +10,17 @@
 //! use lgb_core::prelude::*;
 //!
 //! # tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap().block_on(async {
-//! let config = BenchmarkConfig::from_json_str(r#"{
+//! let text = r#"{
 //!     "database": {"type": "memory"},
 //!     "workload": {"records": 1000},
 //!     "tests": [{"name": "ycsb-a", "preset": "ycsb-a", "operations": 5000}]
-//! }"#, &[])?;
-//! let runner = Runner::new(std::sync::Arc::new(LocalInvoker::default()), 0);
-//! let run = runner.run(&config, CancellationToken::new(), &Silent).await?;
-//! let test = &run.tests[1];
+//! }"#;
+//! let session = Session::load(ConfigSource::Text(text), &[], None)?;
+//! let out = tempfile::tempdir().unwrap();
+//! let recorded = session.connect(None).await?.run(out.path(), &Stop::new(), &Silent).await?;
+//! let test = &recorded.run.tests[1];
 //! assert_eq!(test.metrics.ok() + test.metrics.failed(), 5000);
+//! assert!(recorded.dir.join("result.json").is_file());
 //! # Ok::<(), lgb_core::Error>(())
 //! # }).unwrap();
 //! ```
@@ -36,48 +38,56 @@ pub mod catalog;
 pub mod clock;
 pub mod config;
 pub mod database;
-pub mod error;
+mod error;
 pub mod executor;
 pub mod iam;
 #[cfg(test)]
 mod layers;
 pub mod metrics;
 pub mod operation;
+pub mod preflight;
 pub mod protocol;
 pub mod record;
-pub mod preflight;
 pub mod redact;
 pub mod report;
 pub mod results;
 pub mod runner;
 pub mod session;
+#[cfg(test)]
+mod surface;
 pub mod sweep;
 pub mod targets;
 pub mod units;
 pub mod worker;
 pub mod workload;
 
-/// Cost estimates of a run (the same module as [`results::cost`]).
-pub use results::cost;
+pub use error::{ConfigProblem, Error, ErrorClass, Result};
 
-pub use error::{Error, ErrorClass, Result};
-
-/// What a user of the library needs in one line.
+/// What a user of the library needs in one line: what the frontends (`lgb`, the
+/// Python package, the Lambda worker) and the examples in the docs import, and nothing
+/// else (a test of lgb-core checks both ways).
 pub mod prelude {
     pub use crate::catalog::Registries;
-    pub use crate::config::{BenchmarkConfig, TestConfig};
-    pub use crate::database::{AdapterOptions, Database, DatabaseConfig, DatabaseRegistry, OpMeta};
-    pub use crate::error::{Error, ErrorClass, Result};
-    pub use crate::metrics::{LatencyHistogram, TestMetrics};
-    pub use crate::operation::{Operation, OperationRegistry};
-    pub use crate::protocol::{WorkerRequest, WorkerResult};
-    pub use crate::record::{Query, Record, Value};
+    pub use crate::config::{BenchmarkConfig, DatabaseConfig, TestConfig};
+    pub use crate::database::{AdapterOptions, Database, DatabaseRegistry};
+    pub use crate::error::{ConfigProblem, Error, ErrorClass, Result};
+    pub use crate::executor::Progress;
+    pub use crate::operation::OperationRegistry;
+    pub use crate::protocol::{Phase, WorkerStatus};
+    pub use crate::record::{OpMeta, Query, Record, Value};
+    pub use crate::results::cost::PriceTable;
     pub use crate::results::{RunResult, TestResult};
-    pub use crate::runner::{LocalInvoker, Runner, Silent};
-    pub use crate::session::{ConfigSource, Session};
+    pub use crate::runner::{RunObserver, Silent};
+    pub use crate::session::{ConfigSource, Recorded, Session, Stop};
+    pub use crate::sweep::SweepPlan;
+    pub use crate::targets::DeployedTargets;
     pub use crate::worker::Worker;
-    pub use tokio_util::sync::CancellationToken;
 }
+
+/// README.md's library example compiles as a doc test.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeExamples;
 
 /// docs/contributing.md's worked example (a new adapter in one module and one
 /// registration line) runs as a doc test, so the guide stays true.

@@ -1,4 +1,4 @@
-//! What flows between workloads and databases: [`Record`]s (the seed's `Data`) and
+//! What flows between workloads and databases: [`Record`]s (a key and its fields) and
 //! [`Query`]s. Adapters map these onto their own item types.
 
 use serde::{Deserialize, Serialize};

@@ -501,9 +501,14 @@ impl Recording {
     }
 }
 
-/// The planned tests after those `run` has (tests run in the order planned).
+/// The planned tests `run` does not have (yet).
 fn not_run(planned: &[String], run: &RunResult) -> Vec<String> {
-    planned.iter().skip(run.tests.len()).cloned().collect()
+    // By name: a sweep's sizes run side by side and end in any order.
+    planned
+        .iter()
+        .filter(|n| !run.tests.iter().any(|t| &t.name == *n))
+        .cloned()
+        .collect()
 }
 
 /// Writes `run` while it is going: marked running, with the tests still to run, so

@@ -14,7 +14,7 @@ use std::path::Path;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::config::{BenchmarkConfig, Target};
+use crate::config::Target;
 use crate::error::{Error, Result};
 
 /// The newest `lgb_targets.schema_version` this reader understands.
@@ -232,41 +232,6 @@ impl DeployedTargets {
         }
         Ok(filled)
     }
-}
-
-/// Reads a config file, applies `overrides`, fills in what `targets` deployed (when
-/// given) for the document's `runner.target`, and validates the result. Returns the
-/// config and the values that came from the targets.
-pub fn load_config(
-    path: &Path,
-    overrides: &[String],
-    targets: Option<&DeployedTargets>,
-) -> Result<(BenchmarkConfig, Vec<FilledSetting>)> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
-    config_with_targets(&text, overrides, targets)
-}
-
-/// [`load_config`] for config text.
-pub fn config_with_targets(
-    text: &str,
-    overrides: &[String],
-    targets: Option<&DeployedTargets>,
-) -> Result<(BenchmarkConfig, Vec<FilledSetting>)> {
-    let mut document = BenchmarkConfig::document(text, overrides)?;
-    let filled = match targets {
-        Some(t) => {
-            let target = match document.pointer("/runner/target") {
-                None => Target::Local,
-                Some(v) => serde_json::from_value(v.clone())
-                    .map_err(|e| Error::config("runner.target", format!("{e}")))?,
-            };
-            t.apply(&mut document, target)?
-        }
-        None => Vec::new(),
-    };
-    let config = crate::config::validate_value(&document, &crate::catalog::Registries::builtin())?;
-    Ok((config, filled))
 }
 
 /// The object under `key`, made if absent.

@@ -196,7 +196,7 @@ mod tests {
 /// Deserializes a count written as an integer or as a number with no fraction
 /// (`1e6`, `1000000.0`), so that a config can say `"records": 1e9` and be checked
 /// against what it would cost instead of being refused as a float.
-pub fn whole_number<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+pub(crate) fn whole_number<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
     struct Whole;
     impl serde::de::Visitor<'_> for Whole {
         type Value = u64;

@@ -250,18 +250,28 @@ async fn lgb_and_plain(name: &str, delay: Option<Duration>) -> (Histogram<u64>, 
     let p = proxy::start(&endpoint(), stalls(), Some(GET)).await;
     let t = table(name);
     // Loads the table (directly, not through the proxy) and warms both clients up.
-    read_test(&p, name, serde_json::json!({ "operations": 50, "concurrency": 1 })).await;
+    read_test(
+        &p,
+        name,
+        serde_json::json!({ "operations": 50, "concurrency": 1 }),
+    )
+    .await;
     let registries = || {
         let mut r = lgb_core::catalog::Registries::builtin();
         if let Some(d) = delay {
-            r.operations
-                .register("delayed_read", "read after a delay (tests only)", move |_| {
-                    Ok(Arc::new(DelayedRead(d)))
-                });
+            r.operations.register(
+                "delayed_read",
+                "read after a delay (tests only)",
+                move |_| Ok(Arc::new(DelayedRead(d))),
+            );
         }
         r
     };
-    let op = if delay.is_some() { "delayed_read" } else { "read" };
+    let op = if delay.is_some() {
+        "delayed_read"
+    } else {
+        "read"
+    };
     let config = Session::load_with(
         ConfigSource::Text(
             &serde_json::json!({

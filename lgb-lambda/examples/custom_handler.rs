@@ -24,6 +24,7 @@ use async_trait::async_trait;
 use lambda_runtime::{service_fn, LambdaEvent};
 use lgb_core::database::{AdapterOptions, BatchOutcome, Capabilities, QueryOutcome, ReadOutcome};
 use lgb_core::prelude::*;
+use lgb_core::protocol::WorkerResult;
 use lgb_core::worker::lambda::LambdaHandler;
 use serde_json::{json, Value};
 

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
+use lgb_core::prelude::Worker;
 use lgb_core::worker::lambda::LambdaHandler;
-use lgb_core::worker::Worker;
 use serde_json::Value;
 
 #[tokio::main]

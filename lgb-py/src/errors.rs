@@ -27,10 +27,10 @@ pub fn to_py(py: Python<'_>, err: &lgb_core::Error) -> PyErr {
     }
 }
 
-/// An error of lgb's base class for failures that lgb-core has no class for (an Arrow
-/// encoding failure, a panicked worker task).
+/// A failure of lgb itself, not of a database (an Arrow encoding failure, a panicked
+/// worker task): lgb-core's `internal` class, `lgb.InternalError` in Python.
 pub fn internal(py: Python<'_>, message: impl Into<String>) -> PyErr {
-    to_py(py, &lgb_core::Error::Backend(message.into()))
+    to_py(py, &lgb_core::Error::Internal(message.into()))
 }
 
 /// Raised when the runtime cannot even be started.

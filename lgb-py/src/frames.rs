@@ -18,13 +18,12 @@ use arrow_array::{
     StringViewArray, TimestampNanosecondArray, UInt32Array, UInt64Array,
 };
 use arrow_schema::{ArrowError, DataType, Field, Schema, TimeUnit};
-use lgb_core::cost::{self, PriceTable};
 use lgb_core::metrics::{LatencyHistogram, OperationMetrics};
-use lgb_core::protocol::WorkerStatus;
-use lgb_core::report::summary_rows;
+use lgb_core::prelude::{ConfigSource, PriceTable, RunResult, Session, TestResult, WorkerStatus};
+use lgb_core::results::cost;
 pub use lgb_core::results::tables::phase_name;
+use lgb_core::results::tables::summary_rows;
 use lgb_core::results::tables::{summary_phases, timeline_rows, IntervalStats};
-use lgb_core::runner::{RunResult, TestResult};
 
 /// Which tests and operations a latency table covers (`None` means all).
 #[derive(Debug, Clone, Copy, Default)]
@@ -271,7 +270,7 @@ fn status_name(status: WorkerStatus) -> &'static str {
 pub fn summary(run: &RunResult) -> Result<RecordBatch, ArrowError> {
     let rows = summary_rows(run);
     let phases = summary_phases(run, &rows);
-    let col = |f: fn(&lgb_core::report::SummaryRow) -> u64| {
+    let col = |f: fn(&lgb_core::results::tables::SummaryRow) -> u64| {
         rows.iter().map(|r| ns(f(r))).collect::<Vec<_>>()
     };
     Columns::default()
@@ -550,7 +549,7 @@ fn iso_date_days(text: &str) -> Option<i32> {
 }
 
 /// One row per test and billed item of lgb-core's cost estimate
-/// ([`lgb_core::cost::estimate`] at `prices`, the numbers `lgb report` prints): the
+/// ([`lgb_core::results::cost::estimate`] at `prices`, the numbers `lgb report` prints): the
 /// item's quantity, unit, unit price and cost, its share of the test's cost per
 /// million operations, and the price table's region and date. Tests with nothing
 /// billed (local workers on an unpriced database) have no rows.
@@ -609,17 +608,17 @@ mod tests {
     /// A real run: memory adapter, a read/update mix, and a scripted adapter test
     /// that fails every 4th call.
     fn run_of(config: &str) -> RunResult {
-        let config = BenchmarkConfig::from_json_str(config, &[]).unwrap();
+        let session = Session::load(ConfigSource::Text(config), &[], None).unwrap();
+        let out = std::env::temp_dir().join(format!("lgb-py-frames-{}", std::process::id()));
         let rt = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()
             .unwrap();
         rt.block_on(async {
-            let runner = Runner::new(std::sync::Arc::new(LocalInvoker::default()), 0);
-            runner
-                .run(&config, CancellationToken::new(), &Silent)
-                .await
-                .unwrap()
+            let connected = session.connect(None).await.unwrap();
+            let recorded = connected.run(&out, &Stop::new(), &Silent).await.unwrap();
+            let _ = std::fs::remove_dir_all(&recorded.dir);
+            recorded.run
         })
     }
 
@@ -860,7 +859,7 @@ mod tests {
         assert_eq!(dates.value(0), 20290); // 2025-07-21
         assert_eq!(text("prices_region")[0], "us-east-1");
         // A free-text date in an override is kept out of the Date column, not guessed.
-        let july = PriceTable::from_json_str(r#"{"as_of": "July 2025"}"#).unwrap();
+        let july = PriceTable::with_overrides(r#"{"as_of": "July 2025"}"#).unwrap();
         let batch = cost(&run, &july).unwrap();
         assert_eq!(
             batch.column_by_name("prices_as_of").unwrap().null_count(),

@@ -14,28 +14,17 @@ pub mod errors;
 pub mod frames;
 pub mod running;
 
+use lgb_core::prelude::{
+    BenchmarkConfig, ConfigSource, DatabaseRegistry, DeployedTargets, OperationRegistry,
+    PriceTable, RunResult, Session, SweepPlan,
+};
 use std::path::{Path, PathBuf};
 
 use arrow_array::ffi_stream::FFI_ArrowArrayStream;
 use arrow_array::{RecordBatch, RecordBatchIterator};
 use arrow_schema::ArrowError;
-use lgb_core::config::BenchmarkConfig;
-use lgb_core::cost::PriceTable;
-use lgb_core::database::DatabaseRegistry;
-use lgb_core::operation::OperationRegistry;
-use lgb_core::runner::{self, RunResult};
-use lgb_core::session::{ConfigSource, Session};
-use lgb_core::sweep::SweepPlan;
-use lgb_core::targets::DeployedTargets;
 use pyo3::prelude::*;
 use pyo3::types::PyCapsule;
-
-fn json_name<T: serde::Serialize>(value: &T) -> String {
-    match serde_json::to_value(value) {
-        Ok(serde_json::Value::String(s)) => s,
-        other => format!("{other:?}"),
-    }
-}
 
 /// The session of a config given as JSON text or as a path, with what the deployment
 /// outputs at `targets` (a path) fill in.
@@ -62,7 +51,7 @@ fn price_table(prices: Option<&str>, is_path: bool) -> lgb_core::Result<PriceTab
     match prices {
         None => Ok(PriceTable::default()),
         Some(p) if is_path => PriceTable::load(Path::new(p)),
-        Some(text) => PriceTable::from_json_str(text),
+        Some(text) => PriceTable::with_overrides(text),
     }
 }
 
@@ -129,59 +118,25 @@ impl RunData {
 
 #[pymethods]
 impl RunData {
-    /// Unique id of the run (its results directory name).
-    #[getter]
-    fn run_id(&self) -> &str {
-        &self.run.run_id
-    }
-
-    /// Benchmark name.
-    #[getter]
-    fn name(&self) -> &str {
-        &self.run.name
-    }
-
-    /// `completed`, `cancelled` or `failed`.
-    #[getter]
-    fn status(&self) -> String {
-        json_name(&self.run.status)
-    }
-
-    /// Where workers ran: `local`, `lambda` or `url`.
-    #[getter]
-    fn target(&self) -> String {
-        json_name(&self.run.target)
-    }
-
-    /// RFC 3339 time the run started.
-    #[getter]
-    fn created_at(&self) -> &str {
-        &self.run.created_at
-    }
-
-    /// lgb version that ran it.
-    #[getter]
-    fn lgb_version(&self) -> &str {
-        &self.run.lgb_version
-    }
-
-    /// Layout version of the results.
-    #[getter]
-    fn schema_version(&self) -> u32 {
-        self.run.schema_version
+    /// Every field of the run but its tests (`run_id`, `name`, `status`, `config`, …),
+    /// as JSON text: the Python `Run` reads its properties from it, so a new field of
+    /// `RunResult` needs no code here.
+    fn run_json(&self) -> PyResult<String> {
+        let encoded = serde_json::to_value(&self.run).and_then(|mut v| {
+            if let Some(fields) = v.as_object_mut() {
+                fields.remove("tests");
+            }
+            serde_json::to_string(&v)
+        });
+        encoded.map_err(|e| {
+            Python::attach(|py| errors::internal(py, format!("encoding the run: {e}")))
+        })
     }
 
     /// The results directory, if the run was written or loaded from disk.
     #[getter]
     fn path(&self) -> Option<String> {
         self.path.as_ref().map(|p| p.display().to_string())
-    }
-
-    /// The config as run, as JSON text.
-    fn config_json(&self) -> PyResult<String> {
-        serde_json::to_string(&self.run.config).map_err(|e| {
-            Python::attach(|py| errors::internal(py, format!("encoding the config: {e}")))
-        })
     }
 
     /// `(test, phase, [operations])` for each test in the order they ran.
@@ -322,7 +277,7 @@ fn sweep(
 #[pyfunction]
 fn load(py: Python<'_>, path: PathBuf) -> PyResult<RunData> {
     let run = py
-        .detach(|| runner::load_run(&path))
+        .detach(|| lgb_core::results::load_run(&path))
         .map_err(|e| errors::to_py(py, &e))?;
     let dir = if path.is_dir() {
         path
@@ -367,6 +322,16 @@ fn schema() -> String {
     BenchmarkConfig::json_schema().to_string()
 }
 
+/// The names of lgb-core's error classes (`ErrorClass::ALL`): the Python package
+/// checks that it has one exception class for each.
+#[pyfunction]
+fn error_classes() -> Vec<&'static str> {
+    lgb_core::ErrorClass::ALL
+        .iter()
+        .map(|c| c.as_str())
+        .collect()
+}
+
 /// The extension module `lgb._lgb`.
 #[pymodule]
 fn _lgb(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -380,5 +345,6 @@ fn _lgb(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(list_databases, m)?)?;
     m.add_function(wrap_pyfunction!(list_operations, m)?)?;
     m.add_function(wrap_pyfunction!(schema, m)?)?;
+    m.add_function(wrap_pyfunction!(error_classes, m)?)?;
     Ok(())
 }

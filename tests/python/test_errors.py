@@ -123,3 +123,17 @@ def test_an_unknown_error_class_is_still_an_lgb_error() -> None:
 
     err = _from_rust("brand_new", "new: boom", [])
     assert type(err) is lgb.LgbError and err.error_class == "brand_new"
+
+
+def test_one_exception_class_per_lgb_core_error_class() -> None:
+    from lgb import _errors, _lgb
+
+    native = _lgb.error_classes()
+    assert "internal" in native
+    assert sorted(_errors._BY_CLASS) == sorted(native)
+    for name, cls in _errors._BY_CLASS.items():
+        assert cls.error_class == name
+        assert cls.__name__ in lgb.__all__, cls.__name__
+    assert issubclass(lgb.InternalError, lgb.LgbError)
+    assert not issubclass(lgb.InternalError, lgb.BackendError)
+    assert isinstance(_errors._from_rust("internal", "boom", []), lgb.InternalError)

@@ -1,5 +1,6 @@
-"""The stubs: mypy's stubtest checks lgb/__init__.pyi and lgb/_lgb.pyi against the
-installed package, mypy --strict checks the package's own code and a sample user
+"""The types: the package's Python code is its own declaration (typed, `py.typed`), and
+the one stub file, lgb/_lgb.pyi for the native module, is checked by mypy's stubtest
+against the installed package, mypy --strict checks the package's own code and a sample user
 script, and a script with type errors must be refused (so the stubs are really used)."""
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-pub use crate::units::{ByteSize, HumanDuration};
+use crate::units::{ByteSize, HumanDuration};
 pub use distribution::{Distribution, ZIPFIAN_THETA};
 pub use overrides::apply_override;
 pub use preset::Preset;
@@ -213,7 +213,7 @@ pub struct TestConfig {
     pub distribution: Option<Distribution>,
     /// Concurrent tasks per worker.
     #[serde(default = "default_concurrency")]
-    #[schemars(range(min = 1, max = 4096))]
+    #[schemars(range(min = 1, max = MAX_CONCURRENCY))]
     pub concurrency: u32,
     /// How long to measure, after warmup. Default 10s when `operations` is not set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -312,7 +312,7 @@ pub enum Target {
 pub struct RunnerConfig {
     /// Workers per test (Lambda invocations at once, or local workers).
     #[serde(default = "default_workers")]
-    #[schemars(range(min = 1, max = 1000))]
+    #[schemars(range(min = 1, max = MAX_WORKERS))]
     pub workers: u32,
     /// Where workers run.
     #[serde(default)]
@@ -334,7 +334,7 @@ pub struct RunnerConfig {
     /// Most worker invocations open at once. A test with more workers runs them in
     /// waves: a worker starts when an earlier one has returned.
     #[serde(default = "default_max_in_flight")]
-    #[schemars(range(min = 1, max = 1000))]
+    #[schemars(range(min = 1, max = MAX_WORKERS))]
     pub max_in_flight: u32,
     /// Spreads worker starts evenly over this time (worker `i` of `n` starts after
     /// `ramp * i / n`); `0s` starts them at once.
@@ -403,8 +403,10 @@ impl Default for RunnerConfig {
 
 impl BenchmarkConfig {
     /// Parses, applies `overrides` (`path=value`), and validates with `checks` (the
-    /// registries: [`crate::catalog::Registries`]; `from_json_str` uses the built-in ones).
-    pub fn from_json_str_with(
+    /// registries: [`crate::catalog::Registries`]). Outside the crate, configs come in
+    /// through `session::Session::load`.
+    #[cfg(test)]
+    pub(crate) fn from_json_str_with(
         text: &str,
         overrides: &[String],
         checks: &dyn OptionChecks,
@@ -415,7 +417,7 @@ impl BenchmarkConfig {
 
     /// The config document of `text` with `overrides` applied, not yet validated: what
     /// a caller completes before validation (`--targets` fills in deployed settings).
-    pub fn document(text: &str, overrides: &[String]) -> Result<serde_json::Value> {
+    pub(crate) fn document(text: &str, overrides: &[String]) -> Result<serde_json::Value> {
         // Comments (`//`, `/* */`, `#`) are allowed, as `lgb init` writes them; they are
         // replaced by spaces, so line and column numbers in errors stay true.
         let mut plain = String::with_capacity(text.len());
@@ -462,45 +464,14 @@ impl BenchmarkConfig {
         c
     }
 
-    /// How the largest test's workers are fanned out, in words for `lgb validate`:
-    /// at once, or in waves of `runner.max_in_flight`.
-    pub fn fan_out_summary(&self) -> String {
-        let workers = self
-            .tests
-            .iter()
-            .map(|t| self.workers_for(t))
-            .max()
-            .unwrap_or(1);
-        let cap = self.runner.max_in_flight.max(1);
-        let mut s = if workers > cap {
-            format!(
-                "{workers} workers run in waves: at most {cap} invocations are open at once \
-                 (runner.max_in_flight), and a worker starts when an earlier one returns, so \
-                 workers of one test do not all measure at the same time"
-            )
-        } else {
-            format!("{workers} worker(s) invoked at once (runner.max_in_flight {cap})")
-        };
-        if !self.runner.ramp.0.is_zero() {
-            s.push_str(&format!(
-                "; starts spread over {}",
-                humantime::format_duration(self.runner.ramp.0)
-            ));
-        }
-        if self.runner.cold_start == ColdStart::Force {
-            s.push_str("; every worker starts cold (runner.cold_start force)");
-        }
-        s
-    }
-
     /// Workers for `test`: the test's own setting or the runner's.
     pub fn workers_for(&self, test: &TestConfig) -> u32 {
         test.workers.unwrap_or(self.runner.workers).max(1)
     }
 }
 
-pub(crate) use validate::{test_problems, workload_problems};
+pub(crate) use validate::{test_problems, validate_value, workload_problems};
 pub use validate::{
-    validate_value, OptionChecks, MAX_BATCH, MAX_CONCURRENCY, MAX_RECORDS, MAX_RECORD_BYTES,
-    MAX_TEST_DURATION, MAX_WORKERS,
+    OptionChecks, MAX_BATCH, MAX_CONCURRENCY, MAX_RECORDS, MAX_RECORD_BYTES, MAX_TEST_DURATION,
+    MAX_WORKERS,
 };

@@ -98,7 +98,7 @@ fn typed_messages(value: &Value) -> Vec<ConfigProblem> {
 }
 
 /// Validates a raw config document and returns the typed config, or every problem.
-pub fn validate_value(value: &Value, checks: &dyn OptionChecks) -> Result<BenchmarkConfig> {
+pub(crate) fn validate_value(value: &Value, checks: &dyn OptionChecks) -> Result<BenchmarkConfig> {
     let mut problems = schema_problems(value);
     if problems.is_empty() {
         // What the schema cannot say (a duration above `HumanDuration::MAX`, say) the
@@ -473,5 +473,18 @@ mod tests {
             p.iter().map(|p| p.path.as_str()).collect::<Vec<_>>(),
             ["test.timeout"]
         );
+    }
+
+    #[test]
+    fn the_schema_states_the_same_limits_as_validation() {
+        let schema = BenchmarkConfig::json_schema();
+        let max = |def: &str, field: &str| {
+            schema["$defs"][def]["properties"][field]["maximum"]
+                .as_u64()
+                .unwrap_or_else(|| panic!("{def}.{field} has a maximum: {schema}"))
+        };
+        assert_eq!(max("TestConfig", "concurrency"), u64::from(MAX_CONCURRENCY));
+        assert_eq!(max("RunnerConfig", "workers"), u64::from(MAX_WORKERS));
+        assert_eq!(max("RunnerConfig", "max_in_flight"), u64::from(MAX_WORKERS));
     }
 }

@@ -48,9 +48,10 @@ use aws_sdk_dynamodb::types::{
 use aws_sdk_dynamodb::Client;
 
 pub use item::{is_number, KeySchema, MAX_ITEM_BYTES, TIMESTAMP_ATTRIBUTE};
+use options::capabilities_for;
 pub use options::{
-    capabilities_for, Billing, DynamoDbOptions, KeyAttribute, KeyType, ParallelRead, RetryPolicy,
-    MAX_BATCH_GET, MAX_BATCH_WRITE,
+    Billing, DynamoDbOptions, KeyAttribute, KeyType, ParallelRead, RetryPolicy, MAX_BATCH_GET,
+    MAX_BATCH_WRITE,
 };
 
 use self::errors::{classify, Backoff, Target};

@@ -1,5 +1,6 @@
-//! The [`Database`] trait every adapter implements (the seed's Adapter pattern) and the
-//! [`DatabaseRegistry`] that builds adapters from configuration (its Factory).
+//! The [`Database`] trait every adapter implements, so that workloads and operations
+//! never see a database's own client, and the [`DatabaseRegistry`] that builds an
+//! adapter from the config's `database` section by its type name.
 //!
 //! This module owns the contract between the executor and a database. It must not know
 //! any particular backend: adapters live in submodules, each behind a cargo feature of
@@ -9,9 +10,9 @@
 pub mod dynamodb;
 #[cfg(feature = "immudb")]
 pub mod immudb;
-pub mod memory;
 #[cfg(feature = "influxdb")]
 pub mod influxdb;
+pub mod memory;
 pub mod noop;
 pub mod scripted;
 #[cfg(feature = "timestream")]
@@ -26,9 +27,9 @@ use async_trait::async_trait;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-pub use crate::config::DatabaseConfig;
+use crate::config::DatabaseConfig;
 use crate::error::{ConfigProblem, Error, ErrorClass, Result};
-pub use crate::record::OpMeta;
+use crate::record::OpMeta;
 use crate::record::{Query, QueryKind, Record};
 
 /// The result of [`Database::read`].
@@ -96,7 +97,7 @@ impl Default for Capabilities {
     }
 }
 
-/// A database as the benchmark sees it: the seed's interface, made async.
+/// A database as the benchmark sees it: write, read, batch write and query, async.
 ///
 /// Implementations must be cheap to share (`Arc<dyn Database>`): one instance serves
 /// every task of a worker and is kept across warm Lambda invocations.
@@ -205,7 +206,7 @@ pub trait DatabaseFactory: Send + Sync {
 ///
 /// ```
 /// use lgb_core::database::AdapterOptions;
-/// use lgb_core::error::ConfigProblem;
+/// use lgb_core::ConfigProblem;
 ///
 /// #[derive(serde::Deserialize, schemars::JsonSchema)]
 /// struct MyOptions { shards: u32 }
@@ -318,7 +319,7 @@ impl AdapterOptions for serde_json::Value {}
 
 /// Parses adapter options, naming the JSON path (under `database`) of a bad field; see
 /// [`checked_options`] for the checks beyond the types.
-pub fn parse_options<C: DeserializeOwned>(options: &serde_json::Value) -> Result<C> {
+pub(crate) fn parse_options<C: DeserializeOwned>(options: &serde_json::Value) -> Result<C> {
     serde_path_to_error::deserialize(options).map_err(|e| {
         let path = e.path().to_string();
         let path = if path == "." {
@@ -332,7 +333,7 @@ pub fn parse_options<C: DeserializeOwned>(options: &serde_json::Value) -> Result
 
 /// Parses adapter options and runs their [`AdapterOptions::problems`]: every problem,
 /// each named by its JSON path under `database`. Connects to nothing.
-pub fn checked_options<C: AdapterOptions>(options: &serde_json::Value) -> Result<C> {
+pub(crate) fn checked_options<C: AdapterOptions>(options: &serde_json::Value) -> Result<C> {
     let c: C = parse_options(options)?;
     c.check()?;
     Ok(c)
@@ -420,8 +421,8 @@ pub struct DatabaseRegistry {
 const FEATURE_GATED: &[(&str, &str)] = &[
     ("dynamodb", "dynamodb"),
     ("immudb", "immudb"),
-    ("timestream", "timestream"),
     ("influxdb", "influxdb"),
+    ("timestream", "timestream"),
 ];
 
 impl DatabaseRegistry {
@@ -472,7 +473,6 @@ impl DatabaseRegistry {
                 Ok(Arc::new(immudb::ImmudbDatabase::connect(o).await?) as Arc<dyn Database>)
             },
         );
-        #[cfg(feature = "timestream")]
         #[cfg(feature = "influxdb")]
         r.register(
             "influxdb",
@@ -481,6 +481,7 @@ impl DatabaseRegistry {
                 Ok(Arc::new(influxdb::InfluxdbDatabase::connect(o).await?) as Arc<dyn Database>)
             },
         );
+        #[cfg(feature = "timestream")]
         r.register(
             "timestream",
             "Amazon Timestream for LiveAnalytics (timestream-write + timestream-query; moto locally)",

@@ -32,8 +32,8 @@
 
 mod errors;
 mod mapping;
-pub mod rows;
-pub mod sql;
+mod rows;
+mod sql;
 pub mod tsbs;
 
 use std::collections::BTreeMap;

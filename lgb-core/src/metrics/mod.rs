@@ -8,10 +8,13 @@
 //! Counts come from workers and result files, which may be anyone's: every sum of them
 //! saturates at `u64::MAX` instead of overflowing.
 
+mod binary;
+pub(crate) mod compact;
+mod counts;
 mod histogram;
 mod layout;
-pub mod sparse;
-pub mod timeline;
+mod sparse;
+mod timeline;
 mod varint;
 
 use std::collections::BTreeMap;
@@ -21,6 +24,8 @@ use serde::{Deserialize, Serialize};
 pub use histogram::{LatencyHistogram, LatencySummary};
 pub use layout::{HIGHEST_NS, SIGFIG};
 pub use sparse::{SecondRecorder, SparseHistogram};
+#[cfg(test)]
+pub(crate) use timeline::SECONDS;
 pub use timeline::{Timeline, TimelinePoint};
 
 use crate::error::{Error, ErrorClass, Result};

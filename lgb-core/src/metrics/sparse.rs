@@ -6,8 +6,12 @@
 //! HdrHistogram gives for the same samples.
 //!
 //! Encoding (base64 in JSON): a format byte, the precision shift, the number of pairs,
-//! then per pair the index delta (shifted) and the count as LEB128 varints. Typical
-//! seconds take 2–3 bytes per occupied bucket.
+//! then per pair one LEB128 varint of the index gap (shifted) times two, plus one when
+//! the count is 1, followed by the count as a varint only when it is not 1. Most
+//! buckets of a second hold one sample: a pair takes one or two bytes. (Format 0x53,
+//! results of schema version 2, wrote the gap and the count as two varints; it still
+//! decodes.) The timeline's binary form ([`super::binary`]) holds the same pairs, or a
+//! run of counts where a second fills its range.
 //!
 //! A histogram may be *coarsened* by `shift` bits: sub-buckets are grouped `2^shift`
 //! at a time (relative precision about `2^shift / 1024`, 0.1% at shift 0). Coarse
@@ -15,18 +19,25 @@
 //! and a coarse histogram coarsens the fine one first: the result is exact at the
 //! coarser precision. Workers only coarsen to fit a response limit, and say so.
 
+use std::sync::Arc;
+
 use base64::Engine;
 
+use super::counts::Counts;
 use super::layout::{self, HIGHEST_NS};
 use super::varint;
 use super::LatencyHistogram;
 use crate::error::{Error, Result};
 
-pub use super::layout::{index_of, value_of};
+use super::layout::index_of;
+#[cfg(test)]
+use super::layout::value_of;
 
 /// First byte of the encoding; HdrHistogram's V2 cookie starts with 0x1c, so the two
 /// forms never mix up.
-const FORMAT: u8 = 0x53;
+const FORMAT: u8 = 0x54;
+/// First byte of the encoding of results of schema version 2 (gap and count, always).
+const FORMAT_V2: u8 = 0x53;
 /// Largest allowed coarsening (12.5% buckets).
 pub const MAX_SHIFT: u8 = 7;
 
@@ -48,13 +59,9 @@ pub struct SparseHistogram {
 
 #[derive(Debug, Clone)]
 enum Store {
-    /// `len` pairs as the encoding writes them: index gap (shifted), count, as varints;
-    /// `last` is the highest index (meaningless when `len` is 0).
-    Packed {
-        bytes: Box<[u8]>,
-        len: u32,
-        last: u32,
-    },
+    /// `len` pairs as the encoding writes them (see the module docs); `last` is the
+    /// highest index (meaningless when `len` is 0).
+    Packed { bytes: Shared, len: u32, last: u32 },
     /// Sorted pairs.
     Pairs(Vec<(u32, u64)>),
     /// A run of counts.
@@ -67,29 +74,214 @@ impl Default for Store {
     }
 }
 
+/// Whether `bytes` start with a format byte of this encoding.
+pub(crate) fn is_sparse(bytes: &[u8]) -> bool {
+    matches!(bytes.first(), Some(&(FORMAT | FORMAT_V2)))
+}
+
+/// Reads the encoding (at full precision) straight into a full histogram, checking
+/// every pair as [`SparseHistogram::from_bytes`] does.
+pub(crate) fn read_into_histogram(bytes: &[u8]) -> Result<LatencyHistogram> {
+    let (&format, rest) = bytes.split_first().ok_or_else(|| bad("empty"))?;
+    let (&shift, mut rest) = rest.split_first().ok_or_else(|| bad("truncated"))?;
+    if shift != 0 {
+        return Err(bad("a whole-test histogram must be at full precision (shift 0)"));
+    }
+    let len = take_len(&mut rest, shift)?;
+    let mut h = LatencyHistogram::new();
+    scan(&mut rest, len, shift, format == FORMAT_V2, |i, n| h.add_at(i, n))?;
+    if !rest.is_empty() {
+        return Err(bad("trailing bytes"));
+    }
+    Ok(h)
+}
+
+/// Bytes shared by the histograms decoded from one buffer (a worker's timeline is
+/// one allocation, not one per second).
+#[derive(Debug, Clone)]
+pub(crate) struct Shared {
+    buf: Arc<[u8]>,
+    start: usize,
+    end: usize,
+}
+
+impl Shared {
+    pub(crate) fn owned(bytes: Vec<u8>) -> Self {
+        let end = bytes.len();
+        Self {
+            buf: bytes.into(),
+            start: 0,
+            end,
+        }
+    }
+}
+
+impl std::ops::Deref for Shared {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.buf[self.start..self.end]
+    }
+}
+
+fn bad(why: &str) -> Error {
+    Error::Backend(format!("not a sparse histogram: {why}"))
+}
+
+/// Takes the precision shift's check and the number of pairs (at most the layout's
+/// buckets) off the front of `rest`.
+fn take_len(rest: &mut &[u8], shift: u8) -> Result<u64> {
+    if shift > MAX_SHIFT {
+        return Err(bad("precision shift out of range"));
+    }
+    let len = varint::take(rest).ok_or_else(|| bad("truncated"))?;
+    if len > u64::from(index_of(HIGHEST_NS)) + 1 {
+        return Err(bad("more buckets than the layout has"));
+    }
+    Ok(len)
+}
+
+/// Walks `len` pairs at `shift` off the front of `rest` (the gap-and-count coding of
+/// schema version 2 when `legacy`), checking that every index is in the layout, and
+/// calls `each` with each pair; returns the total (saturating, as merges are: a
+/// merged histogram whose counts saturated is written with them, and reads back) and
+/// the last index.
+fn scan(
+    rest: &mut &[u8],
+    len: u64,
+    shift: u8,
+    legacy: bool,
+    mut each: impl FnMut(u32, u64),
+) -> Result<(u64, u32)> {
+    let limit = u64::from(index_of(HIGHEST_NS)) + 1;
+    let (mut total, mut next, mut last) = (0u64, 0u64, 0u64);
+    // A local cursor, so that the loop keeps it in registers.
+    let mut r = *rest;
+    for _ in 0..len {
+        let pair = if legacy {
+            varint::take(&mut r).zip(varint::take(&mut r))
+        } else {
+            take_pair(&mut r)
+        };
+        let (delta, n) = pair.ok_or_else(|| bad("truncated"))?;
+        // Bounded before the shift, so that no bit is lost: `next` stays below
+        // `limit + 128` and `delta << shift` below `limit << 7`.
+        if delta >= limit {
+            return Err(bad("bucket index out of range"));
+        }
+        let i = next + (delta << shift);
+        if i >= limit {
+            return Err(bad("bucket index out of range"));
+        }
+        total = total.saturating_add(n);
+        each(i as u32, n);
+        last = i;
+        next = i + (1 << shift);
+    }
+    *rest = r;
+    Ok((total, last as u32))
+}
+
 /// Counts of consecutive groups of `1 << shift` indices from `first`.
 #[derive(Debug, Clone)]
 struct Dense {
     first: u32,
-    counts: Vec<u64>,
+    counts: Counts,
 }
 
 impl Dense {
-    /// Adds sorted pairs at precision `shift`, growing the run at either end.
+    /// Grows the run at either end to cover indices `lo..=hi` at precision `shift`.
+    fn cover(&mut self, lo: u32, hi: u32, shift: u8) {
+        if self.counts.len() == 0 {
+            self.first = lo;
+        }
+        if lo < self.first {
+            self.counts
+                .grow_front(((self.first - lo) >> shift) as usize);
+            self.first = lo;
+        }
+        self.counts
+            .grow_to(((hi.max(self.first) - self.first) >> shift) as usize + 1);
+    }
+
+    /// Adds pairs whose indices the run covers ([`Dense::cover`]).
     fn add(&mut self, pairs: impl Iterator<Item = (u32, u64)>, shift: u8) {
-        for (i, n) in pairs {
-            if i < self.first {
-                let grow = ((self.first - i) >> shift) as usize;
-                self.counts.splice(0..0, std::iter::repeat_n(0, grow));
-                self.first = i;
+        let first = self.first;
+        self.counts
+            .add(pairs.map(|(i, n)| (((i - first) >> shift) as usize, n)));
+    }
+
+    /// Adds the samples of `h` (at precision `shift`, covered by the run): packed pairs
+    /// are read straight into the counts.
+    fn add_histogram(&mut self, h: &SparseHistogram, shift: u8) {
+        match &h.store {
+            Store::Packed { bytes, len, .. } => {
+                let first = self.first;
+                self.counts.add(PackedPairs {
+                    bytes,
+                    left: *len,
+                    next: 0,
+                    shift,
+                    first,
+                });
             }
-            let k = ((i - self.first) >> shift) as usize;
-            if k >= self.counts.len() {
-                self.counts.resize(k + 1, 0);
-            }
-            self.counts[k] = self.counts[k].saturating_add(n);
+            _ => self.add(h.iter(), shift),
         }
     }
+}
+
+/// The pairs of a packed histogram as (run position, count) from `first`: the
+/// iterator [`Dense::add_histogram`] feeds a run with, with no per-pair dispatch.
+struct PackedPairs<'a> {
+    bytes: &'a [u8],
+    left: u32,
+    next: u32,
+    shift: u8,
+    first: u32,
+}
+
+impl Iterator for PackedPairs<'_> {
+    type Item = (usize, u64);
+
+    #[inline(always)]
+    fn next(&mut self) -> Option<(usize, u64)> {
+        if self.left == 0 {
+            return None;
+        }
+        self.left -= 1;
+        // Checked when the bytes were taken in (every index within the layout).
+        let (gap, n) = take_pair(&mut self.bytes)?;
+        let i = self.next + ((gap as u32) << self.shift);
+        self.next = i + (1 << self.shift);
+        Some((((i - self.first) >> self.shift) as usize, n))
+    }
+}
+
+/// Appends one pair of the encoding: `gap` (shifted) and count `n`.
+#[inline]
+fn put_pair(out: &mut Vec<u8>, gap: u64, n: u64) {
+    if n == 1 {
+        varint::put(out, (gap << 1) | 1);
+    } else {
+        varint::put(out, gap << 1);
+        varint::put(out, n);
+    }
+}
+
+/// Takes one pair of the encoding: `(gap, count)`.
+#[inline(always)]
+fn take_pair(bytes: &mut &[u8]) -> Option<(u64, u64)> {
+    let v = varint::take(bytes)?;
+    if v & 1 == 1 {
+        Some((v >> 1, 1))
+    } else {
+        Some((v >> 1, varint::take(bytes)?))
+    }
+}
+
+/// Bytes of one varint.
+#[inline]
+pub(crate) fn varint_len(v: u64) -> usize {
+    (64 - (v | 1).leading_zeros() as usize).div_ceil(7)
 }
 
 /// Pairs that make a run of counts at most this many times longer are kept as a run.
@@ -110,7 +302,8 @@ enum BucketsInner<'a> {
     Pairs(std::slice::Iter<'a, (u32, u64)>),
     Dense {
         first: u32,
-        counts: std::iter::Enumerate<std::slice::Iter<'a, u64>>,
+        counts: &'a Counts,
+        k: usize,
         shift: u8,
     },
 }
@@ -132,8 +325,7 @@ impl Iterator for Buckets<'_> {
                 }
                 *left -= 1;
                 // Checked when the bytes were taken in; a short read ends the walk.
-                let delta = varint::take(bytes)?;
-                let n = varint::take(bytes)?;
+                let (delta, n) = take_pair(bytes)?;
                 let i = *next + (delta << *shift);
                 *next = i + (1 << *shift);
                 Some((i as u32, n))
@@ -142,10 +334,19 @@ impl Iterator for Buckets<'_> {
             BucketsInner::Dense {
                 first,
                 counts,
+                k,
                 shift,
-            } => counts
-                .find(|(_, &n)| n > 0)
-                .map(|(k, &n)| (*first + ((k as u32) << *shift), n)),
+            } => {
+                let len = counts.len();
+                while *k < len {
+                    let n = counts.get(*k);
+                    *k += 1;
+                    if n > 0 {
+                        return Some((*first + (((*k - 1) as u32) << *shift), n));
+                    }
+                }
+                None
+            }
         }
     }
 }
@@ -172,26 +373,7 @@ impl SparseHistogram {
 
     /// From pairs sorted by index with no duplicates (a recorder's output), kept packed.
     pub(crate) fn from_sorted(buckets: impl Iterator<Item = (u32, u64)>) -> Self {
-        let mut bytes = Vec::new();
-        let (mut len, mut total, mut next) = (0u32, 0u64, 0u32);
-        for (i, n) in buckets {
-            debug_assert!(len == 0 || i >= next, "pairs out of order");
-            varint::put(&mut bytes, u64::from(i.saturating_sub(next)));
-            varint::put(&mut bytes, n);
-            next = i.saturating_add(1);
-            len = len.saturating_add(1);
-            // Counts decoded from a file may sum past u64 (four counts of 2^62).
-            total = total.saturating_add(n);
-        }
-        Self {
-            shift: 0,
-            store: Store::Packed {
-                bytes: bytes.into_boxed_slice(),
-                len,
-                last: next.saturating_sub(1),
-            },
-            total,
-        }
+        Self::pack(buckets, 0)
     }
 
     /// A full histogram with the same samples (exact at shift 0; at a coarser shift each
@@ -225,7 +407,8 @@ impl SparseHistogram {
             Store::Pairs(p) => BucketsInner::Pairs(p.iter()),
             Store::Dense(d) => BucketsInner::Dense {
                 first: d.first,
-                counts: d.counts.iter().enumerate(),
+                counts: &d.counts,
+                k: 0,
                 shift: self.shift,
             },
         })
@@ -264,7 +447,7 @@ impl SparseHistogram {
         if pairs.len() >= DENSE_MIN_PAIRS && span <= pairs.len() * DENSE_SPAN_PER_PAIR {
             let mut dense = Dense {
                 first,
-                counts: vec![0; span],
+                counts: Counts::zeros(span),
             };
             // Taken, not drained: the pairs' allocation goes with them.
             dense.add(std::mem::take(pairs).into_iter(), self.shift);
@@ -319,8 +502,9 @@ impl SparseHistogram {
         }
         self.total = self.total.saturating_add(other.total);
         let shift = self.shift;
-        if let Store::Dense(dense) = &mut self.store {
-            dense.add(other.iter(), shift);
+        if let (Store::Dense(dense), Some((lo, hi))) = (&mut self.store, other.bounds()) {
+            dense.cover(lo, hi, shift);
+            dense.add_histogram(&other, shift);
             return;
         }
         let a = std::mem::take(self.pairs_mut());
@@ -357,7 +541,7 @@ impl SparseHistogram {
             Store::Packed { last, .. } => Some((self.iter().next()?.0, *last)),
             Store::Pairs(p) => Some((p.first()?.0, p.last()?.0)),
             Store::Dense(d) => {
-                let k = d.counts.iter().rposition(|&n| n > 0)?;
+                let k = d.counts.last_nonzero()?;
                 Some((self.iter().next()?.0, d.first + ((k as u32) << self.shift)))
             }
         }
@@ -394,22 +578,21 @@ impl SparseHistogram {
                 }
                 let mut d = Dense {
                     first: lo,
-                    counts: Vec::with_capacity(span),
+                    counts: Counts::zeros(0),
                 };
-                d.add(self.iter(), self.shift);
+                d.cover(lo, hi, self.shift);
+                if !self.is_empty() {
+                    d.add(self.iter(), self.shift);
+                }
                 d
             }
         };
         // Grown once to the whole range, so that no add below grows it.
-        dense.add([(lo, 0), (hi, 0)].into_iter(), self.shift);
-        let (first, shift) = (dense.first, self.shift);
+        dense.cover(lo, hi, self.shift);
         // An empty histogram has no bounds above; a decoded one may still list pairs
         // (of count 0) outside the range, so it is skipped, not indexed.
         for o in others.iter().filter(|o| !o.is_empty()) {
-            for (i, n) in o.iter() {
-                let c = &mut dense.counts[((i - first) >> shift) as usize];
-                *c = c.saturating_add(n);
-            }
+            dense.add_histogram(o, self.shift);
         }
         self.total = others
             .iter()
@@ -434,8 +617,7 @@ impl SparseHistogram {
         let last = match &self.store {
             Store::Dense(d) => d
                 .counts
-                .iter()
-                .rposition(|&n| n > 0)
+                .last_nonzero()
                 .map(|k| d.first + ((k as u32) << self.shift)),
             Store::Pairs(p) => p.last().map(|&(i, _)| i),
             Store::Packed { len: 0, .. } => None,
@@ -454,73 +636,196 @@ impl SparseHistogram {
         match &self.store {
             Store::Packed { bytes, .. } => bytes.len(),
             Store::Pairs(p) => p.capacity() * std::mem::size_of::<(u32, u64)>(),
-            Store::Dense(d) => d.counts.capacity() * 8,
+            Store::Dense(d) => d.counts.allocated_bytes(),
         }
     }
 
     /// The compact binary encoding (see the module docs).
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(12 + self.pairs_len() * 3);
+        let mut out = Vec::with_capacity(12 + self.pairs_len() * 2);
         out.push(FORMAT);
         out.push(self.shift);
-        varint::put(&mut out, self.pairs_len() as u64);
-        if let Store::Packed { bytes, .. } = &self.store {
-            out.extend_from_slice(bytes);
-            return out;
-        }
-        let mut next = 0u32;
-        for (i, n) in self.iter() {
-            varint::put(&mut out, u64::from((i - next) >> self.shift));
-            varint::put(&mut out, n);
-            next = i + (1 << self.shift);
-        }
+        self.put_pairs(&mut out);
         out
     }
 
-    /// Decodes [`SparseHistogram::to_bytes`], checking every pair; the histogram keeps
-    /// the bytes.
+    /// The number of pairs, then the pairs (see the module docs).
+    fn put_pairs(&self, out: &mut Vec<u8>) {
+        varint::put(out, self.pairs_len() as u64);
+        if let Store::Packed { bytes, .. } = &self.store {
+            out.extend_from_slice(bytes);
+            return;
+        }
+        let mut next = 0u32;
+        for (i, n) in self.iter() {
+            put_pair(out, u64::from((i - next) >> self.shift), n);
+            next = i + (1 << self.shift);
+        }
+    }
+
+    /// Sorted pairs at precision `shift`, packed.
+    fn pack(pairs: impl Iterator<Item = (u32, u64)>, shift: u8) -> Self {
+        let mut bytes = Vec::new();
+        let (mut len, mut total, mut next) = (0u32, 0u64, 0u32);
+        for (i, n) in pairs {
+            put_pair(&mut bytes, u64::from((i - next) >> shift), n);
+            next = i + (1 << shift);
+            len += 1;
+            total = total.saturating_add(n);
+        }
+        Self {
+            shift,
+            store: Store::Packed {
+                bytes: Shared::owned(bytes),
+                len,
+                last: next.saturating_sub(1 << shift),
+            },
+            total,
+        }
+    }
+
+    /// Decodes [`SparseHistogram::to_bytes`] (or the format of schema version 2),
+    /// checking every pair; the histogram keeps the bytes.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
-        let bad = |why: &str| Error::Backend(format!("not a sparse histogram: {why}"));
         let (&format, rest) = bytes.split_first().ok_or_else(|| bad("empty"))?;
-        if format != FORMAT {
+        if format != FORMAT && format != FORMAT_V2 {
             return Err(bad("unknown format byte"));
         }
         let (&shift, mut rest) = rest.split_first().ok_or_else(|| bad("truncated"))?;
-        if shift > MAX_SHIFT {
-            return Err(bad("precision shift out of range"));
+        let len = take_len(&mut rest, shift)?;
+        if format == FORMAT_V2 {
+            let mut pairs = Vec::new();
+            scan(&mut rest, len, shift, true, |i, n| pairs.push((i, n)))?;
+            if !rest.is_empty() {
+                return Err(bad("trailing bytes"));
+            }
+            return Ok(Self::pack(pairs.into_iter(), shift));
         }
-        let len = varint::take(&mut rest).ok_or_else(|| bad("truncated"))?;
-        let limit = u64::from(index_of(HIGHEST_NS)) + 1;
-        if len > limit {
-            return Err(bad("more buckets than the layout has"));
-        }
-        let pairs = rest;
-        let mut total = 0u64;
-        let mut next = 0u64;
-        for _ in 0..len {
-            let delta = varint::take(&mut rest).ok_or_else(|| bad("truncated"))?;
-            let n = varint::take(&mut rest).ok_or_else(|| bad("truncated"))?;
-            let i = next
-                .checked_add(delta.checked_shl(u32::from(shift)).unwrap_or(u64::MAX))
-                .filter(|&i| i < limit)
-                .ok_or_else(|| bad("bucket index out of range"))?;
-            // Saturating, as merges are: a merged histogram whose counts saturated is
-            // written with them, and reads back.
-            total = total.saturating_add(n);
-            next = i + (1 << shift);
-        }
+        let all = Shared::owned(rest.to_vec());
+        let mut rest = &all[..];
+        let h = Self::take_packed(&mut rest, &all, shift, len)?;
         if !rest.is_empty() {
             return Err(bad("trailing bytes"));
         }
+        Ok(h)
+    }
+
+    /// Takes `len` pairs at `shift` off the front of `rest`, a part of `buf`, checking
+    /// each; the histogram shares `buf`.
+    fn take_packed(rest: &mut &[u8], buf: &Shared, shift: u8, len: u64) -> Result<Self> {
+        let start = buf.start + (rest.as_ptr() as usize - buf.as_ptr() as usize);
+        let before = rest.len();
+        let (total, last) = scan(rest, len, shift, false, |_, _| {})?;
         Ok(Self {
             shift,
             store: Store::Packed {
-                bytes: pairs.into(),
+                bytes: Shared {
+                    buf: buf.buf.clone(),
+                    start,
+                    end: start + (before - rest.len()),
+                },
                 len: len as u32,
-                last: next.saturating_sub(1 << shift) as u32,
+                last,
             },
             total,
         })
+    }
+
+    /// Writes the histogram for the timeline's binary form: its shift, then either
+    /// pairs (kind 0) or, where that is shorter, a run of counts (kind 1: first index,
+    /// number of counts, each count as a varint), as a merged second that fills its
+    /// range is. Returns whether it wrote a run.
+    pub(crate) fn put_body(&self, out: &mut Vec<u8>) -> bool {
+        out.push(self.shift);
+        let (mut pairs, mut run, mut n_pairs) = (0usize, 0usize, 0usize);
+        let (mut next, mut first, mut last) = (0u32, None, 0u32);
+        for (i, n) in self.iter() {
+            let gap = u64::from((i - next) >> self.shift);
+            pairs += if n == 1 {
+                varint_len((gap << 1) | 1)
+            } else {
+                varint_len(gap << 1) + varint_len(n)
+            };
+            run += varint_len(n);
+            n_pairs += 1;
+            first.get_or_insert(i);
+            last = i;
+            next = i + (1 << self.shift);
+        }
+        let span = first.map_or(0, |f| ((last - f) >> self.shift) as usize + 1);
+        // Empty groups of the run take a byte each.
+        run += span - n_pairs;
+        match first {
+            Some(first) if run < pairs => {
+                out.push(1);
+                varint::put(out, u64::from(first));
+                varint::put(out, span as u64);
+                let mut at = first;
+                for (i, n) in self.iter() {
+                    while at < i {
+                        out.push(0);
+                        at += 1 << self.shift;
+                    }
+                    varint::put(out, n);
+                    at = i + (1 << self.shift);
+                }
+                true
+            }
+            _ => {
+                out.push(0);
+                self.put_pairs(out);
+                false
+            }
+        }
+    }
+
+    /// Reads [`SparseHistogram::put_body`]'s output off the front of `rest`, a part of
+    /// `buf`, checking everything; pairs share `buf`, a run is read into counts.
+    pub(crate) fn take_body(rest: &mut &[u8], buf: &Shared) -> Result<Self> {
+        let (&shift, tail) = rest.split_first().ok_or_else(|| bad("truncated"))?;
+        let (&kind, tail) = tail.split_first().ok_or_else(|| bad("truncated"))?;
+        *rest = tail;
+        match kind {
+            0 => {
+                let len = take_len(rest, shift)?;
+                Self::take_packed(rest, buf, shift, len)
+            }
+            1 => {
+                if shift > MAX_SHIFT {
+                    return Err(bad("precision shift out of range"));
+                }
+                let first = varint::take(rest).ok_or_else(|| bad("truncated"))?;
+                let span = varint::take(rest).ok_or_else(|| bad("truncated"))?;
+                let limit = u64::from(index_of(HIGHEST_NS)) + 1;
+                // The run's groups start at multiples of their size and stay within
+                // the layout, as a coarsened histogram's do.
+                let last = span
+                    .checked_sub(1)
+                    .and_then(|s| s.checked_shl(u32::from(shift)))
+                    .and_then(|s| s.checked_add(first));
+                if span == 0 || first % (1 << shift) != 0 || last.is_none_or(|l| l >= limit) {
+                    return Err(bad("run of counts out of range"));
+                }
+                let mut counts = Counts::zeros(span as usize);
+                let mut total = 0u64;
+                for k in 0..span as usize {
+                    let n = varint::take(rest).ok_or_else(|| bad("truncated"))?;
+                    total = total.saturating_add(n);
+                    if n > 0 {
+                        counts.add(std::iter::once((k, n)));
+                    }
+                }
+                Ok(Self {
+                    shift,
+                    store: Store::Dense(Dense {
+                        first: first as u32,
+                        counts,
+                    }),
+                    total,
+                })
+            }
+            _ => Err(bad("unknown kind of histogram")),
+        }
     }
 
     /// Base64 of [`SparseHistogram::to_bytes`], as stored in results.
@@ -534,7 +839,7 @@ impl SparseHistogram {
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(text.trim())
             .map_err(|e| Error::Backend(format!("histogram is not base64: {e}")))?;
-        if bytes.first() == Some(&FORMAT) {
+        if matches!(bytes.first(), Some(&(FORMAT | FORMAT_V2))) {
             Self::from_bytes(&bytes)
         } else {
             Ok(Self::from_histogram(&LatencyHistogram::from_v2_bytes(
@@ -749,7 +1054,7 @@ mod tests {
     /// The encoding of `pairs` (index gap, count) at `shift`, written by hand as a
     /// hostile worker or results file could.
     fn encoded(shift: u8, pairs: &[(u64, u64)]) -> Vec<u8> {
-        let mut out = vec![FORMAT, shift];
+        let mut out = vec![FORMAT_V2, shift];
         varint::put(&mut out, pairs.len() as u64);
         for &(gap, n) in pairs {
             varint::put(&mut out, gap);

@@ -12,7 +12,8 @@ use rand::SeedableRng;
 use crate::database::ItemFailure;
 use crate::error::{Error, Result};
 use crate::record::{Query, QueryKind, Record};
-use crate::workload::{KeyChooser, KeyFormatter, RecordGenerator};
+use crate::workload::keys::{KeyChooser, KeyFormatter};
+use crate::workload::records::RecordGenerator;
 
 /// Key counters shared by the tasks of one worker: inserts, the acknowledged-insert
 /// counter that bounds reads, and the load cursor.

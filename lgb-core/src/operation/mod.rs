@@ -1,7 +1,7 @@
-//! Operation strategies (the seed's Strategy pattern): what one benchmark operation does
-//! to a database. Built-ins cover YCSB's operations plus batch writes, parallel reads
+//! Operations: what one benchmark operation does to a database, one type per kind,
+//! chosen by the test's `operation.type`. Built-ins cover YCSB's operations plus batch writes, parallel reads
 //! and queries; users add their own by implementing [`Operation`] and registering it in
-//! the [`OperationRegistry`] (the Factory).
+//! the [`OperationRegistry`].
 //!
 //! Built-in strategies are dispatched statically: the executor's hot path makes no
 //! virtual call and no allocation of its own for them.
@@ -19,8 +19,9 @@ use serde::Deserialize;
 pub use context::{KeySet, OpContext, WorkerKeys};
 
 use crate::config::OperationConfig;
-use crate::database::{Capabilities, Database, OpMeta, ReadOutcome};
+use crate::database::{Capabilities, Database, ReadOutcome};
 use crate::error::{ConfigProblem, Error, Result};
+use crate::record::OpMeta;
 use crate::record::{Query, QueryKind, Record};
 
 /// A user-defined operation strategy.

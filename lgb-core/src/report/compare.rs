@@ -255,7 +255,7 @@ fn mean(v: &[f64]) -> f64 {
 
 /// The 95% percentile-bootstrap interval of `mean(b) − mean(a)`, or `None` with fewer
 /// than two samples on either side.
-pub fn bootstrap_mean_difference(
+pub(crate) fn bootstrap_mean_difference(
     a: &[f64],
     b: &[f64],
     resamples: usize,
@@ -380,7 +380,7 @@ pub fn compare(runs: &[RunResult]) -> Result<Comparison> {
 }
 
 /// A signed percentage with a significance mark: `+102.3%*`, `-0.4%`, `n/a`.
-pub fn format_change(c: &MetricChange) -> String {
+pub(crate) fn format_change(c: &MetricChange) -> String {
     match c.change_pct {
         None => "n/a".into(),
         Some(p) => format!(

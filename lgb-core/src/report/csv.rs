@@ -32,7 +32,7 @@ struct ComparisonCsvRow<'a> {
 }
 
 /// Writes `cmp` as CSV, one row per metric.
-pub fn write_comparison_csv(cmp: &Comparison, out: &mut dyn Write) -> Result<()> {
+pub(crate) fn write_comparison_csv(cmp: &Comparison, out: &mut dyn Write) -> Result<()> {
     let mut w = ::csv::Writer::from_writer(out);
     for r in &cmp.rows {
         for c in &r.changes {

@@ -76,7 +76,7 @@ fn write_cost(cost: &CostEstimate, out: &mut dyn Write) -> std::io::Result<()> {
 }
 
 /// Writes `cmp` as a Markdown table: baseline value, run value and change per metric.
-pub fn write_comparison(cmp: &Comparison, out: &mut dyn Write) -> std::io::Result<()> {
+pub(crate) fn write_comparison(cmp: &Comparison, out: &mut dyn Write) -> std::io::Result<()> {
     write!(out, "| test | op | run |")?;
     for m in Metric::ALL {
         write!(out, " {} |", m.label())?;

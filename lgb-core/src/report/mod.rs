@@ -1,4 +1,4 @@
-//! Turning results into things people read (the seed's visualizer).
+//! Turning results into things people read: tables, CSV, JSON, Markdown, HTML and PNG.
 //!
 //! A [`Report`] holds one run, or several runs compared with the first. A [`Reporter`]
 //! writes it in one format; there is one small type per format (hyperfine's exporter
@@ -12,7 +12,7 @@
 //!
 //! ```
 //! use lgb_core::report::{Format, Report};
-//! # fn demo(run: lgb_core::runner::RunResult) -> lgb_core::Result<()> {
+//! # fn demo(run: lgb_core::results::RunResult) -> lgb_core::Result<()> {
 //! let mut out = Vec::new();
 //! Report::new(run).write(Format::Markdown, &mut out)?;
 //! # Ok(()) }
@@ -37,11 +37,11 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-pub use compare::{compare, Comparison, ComparisonRow, Metric, MetricChange, METHOD};
+use compare::Comparison;
 
 use crate::error::{Error, Result};
 use crate::results::cost::{self, CostEstimate, PriceTable};
-pub use crate::results::tables::{summary_rows, summary_rows_with_prices, write_csv, SummaryRow};
+use crate::results::tables::{summary_rows, summary_rows_with_prices, write_csv, SummaryRow};
 use crate::results::RunResult;
 
 /// Writes a [`Report`] in one format.

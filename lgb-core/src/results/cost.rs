@@ -12,7 +12,7 @@
 //!
 //! ```
 //! use lgb_core::results::cost::PriceTable;
-//! let prices = PriceTable::from_json_str(r#"{"lambda_gb_second": 0.0000133334}"#).unwrap();
+//! let prices = PriceTable::with_overrides(r#"{"lambda_gb_second": 0.0000133334}"#).unwrap();
 //! assert_eq!(prices.lambda_per_million_requests, PriceTable::default().lambda_per_million_requests);
 //! ```
 
@@ -83,7 +83,7 @@ impl Default for PriceTable {
 
 impl PriceTable {
     /// The default table with the fields of `text` (a JSON object) overriding it.
-    pub fn from_json_str(text: &str) -> Result<Self> {
+    pub fn with_overrides(text: &str) -> Result<Self> {
         let mut de = serde_json::Deserializer::from_str(text);
         serde_path_to_error::deserialize(&mut de).map_err(|e| {
             let path = e.path().to_string();
@@ -106,11 +106,11 @@ impl PriceTable {
         t
     }
 
-    /// Reads an override file (see [`PriceTable::from_json_str`]).
+    /// Reads an override file (see [`PriceTable::with_overrides`]).
     pub fn load(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
-        Self::from_json_str(&text).map_err(|e| match e {
+        Self::with_overrides(&text).map_err(|e| match e {
             Error::Config(mut problems) => {
                 for p in &mut problems {
                     p.path = format!("{}: {}", path.display(), p.path);
@@ -278,7 +278,7 @@ fn billed_seconds(test: &TestResult, window_ns: u64, env: &Environment) -> f64 {
 }
 
 /// Estimates the cost of one test.
-pub fn estimate_test(run: &RunResult, test: &TestResult, prices: &PriceTable) -> TestCost {
+pub(crate) fn estimate_test(run: &RunResult, test: &TestResult, prices: &PriceTable) -> TestCost {
     let mut items = Vec::new();
 
     let mut gb_seconds = 0.0;
@@ -442,7 +442,7 @@ pub fn estimate(run: &RunResult, prices: &PriceTable) -> CostEstimate {
 }
 
 /// Money for people: `$0.0042`, `$1.23`, `$1,234`.
-pub fn format_usd(usd: f64) -> String {
+pub(crate) fn format_usd(usd: f64) -> String {
     if usd == 0.0 {
         "$0".into()
     } else if usd.abs() < 0.01 {
@@ -474,7 +474,7 @@ mod tests {
 
     #[test]
     fn overrides_name_only_what_differs_and_reject_typos() {
-        let p = PriceTable::from_json_str(
+        let p = PriceTable::with_overrides(
             r#"{"dynamodb_per_million_wru": 1.25, "as_of": "2024-01-01"}"#,
         )
         .unwrap();
@@ -483,7 +483,7 @@ mod tests {
             p.dynamodb_per_million_rru,
             PriceTable::default().dynamodb_per_million_rru
         );
-        let err = PriceTable::from_json_str(r#"{"dynamodb_wru": 1}"#)
+        let err = PriceTable::with_overrides(r#"{"dynamodb_wru": 1}"#)
             .unwrap_err()
             .to_string();
         assert!(err.contains("dynamodb_wru"), "{err}");

@@ -70,7 +70,7 @@ pub fn summary_rows(run: &RunResult) -> Vec<SummaryRow> {
 }
 
 /// Rows of every test and operation of `run`, costs at `prices`.
-pub fn summary_rows_with_prices(run: &RunResult, prices: &PriceTable) -> Vec<SummaryRow> {
+pub(crate) fn summary_rows_with_prices(run: &RunResult, prices: &PriceTable) -> Vec<SummaryRow> {
     let mut rows = Vec::new();
     for t in &run.tests {
         let cost = cost::estimate_test(run, t, prices);
@@ -170,7 +170,7 @@ pub struct IntervalStats {
 /// The [`IntervalStats`] of one timeline point, read from its sparse histogram (which
 /// holds only its occupied buckets): the figures of [`crate::metrics::LatencyHistogram::summary`] for
 /// the same samples.
-pub fn interval_stats(latency: &SparseHistogram) -> IntervalStats {
+pub(crate) fn interval_stats(latency: &SparseHistogram) -> IntervalStats {
     if latency.is_empty() {
         return IntervalStats::default();
     }

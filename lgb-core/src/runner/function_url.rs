@@ -20,14 +20,14 @@ use aws_sigv4::sign::v4;
 use aws_smithy_runtime_api::client::identity::Identity;
 use tokio_util::sync::CancellationToken;
 
-use super::lambda::{decode_result, response_too_large, snippet, MAX_RESPONSE_BYTES};
+use super::answer::{decode_result_apart, response_too_large, snippet, MAX_RESPONSE_BYTES};
 use super::Invoker;
 use crate::config::{RunnerConfig, UrlTarget};
 use crate::error::{Error, Result};
 use crate::protocol::{WorkerRequest, WorkerResult};
 use crate::redact::redact;
 
-pub use crate::config::{UrlAuth, URL_OPTIONS};
+use crate::config::UrlAuth;
 
 /// Where signed requests get their credentials and region.
 #[derive(Debug, Clone)]
@@ -180,7 +180,7 @@ fn parse_url(url: &str) -> Result<reqwest::Url> {
 }
 
 /// The region in a Function URL host (`<id>.lambda-url.<region>.on.aws`).
-pub fn region_of_host(host: &str) -> Option<String> {
+fn region_of_host(host: &str) -> Option<String> {
     let mut parts = host.split('.');
     parts.find(|p| *p == "lambda-url")?;
     parts.next().filter(|r| !r.is_empty()).map(str::to_string)
@@ -235,7 +235,7 @@ impl Invoker for FunctionUrlInvoker {
             ))
         };
         match status {
-            200 | 400 => decode_result(&bytes, &target, "runner.url"),
+            200 | 400 => decode_result_apart(bytes, target, "runner.url").await,
             429 => Err(Error::LambdaThrottled(what())),
             401 | 403 => Err(Error::config(
                 "runner.options.auth",

@@ -19,14 +19,14 @@ use aws_sdk_lambda::Client;
 use base64::Engine as _;
 use tokio_util::sync::CancellationToken;
 
+use super::answer::{
+    decode_result_apart, parse_report, response_too_large, snippet, MAX_RESPONSE_BYTES,
+};
 use super::Invoker;
 use crate::config::{LambdaTarget, RunnerConfig, Target};
 use crate::error::{Error, Result};
-use crate::protocol::{WorkerRequest, WorkerResult, PROTOCOL_VERSION, RESPONSE_LIMIT_BYTES};
+use crate::protocol::{WorkerRequest, WorkerResult};
 use crate::redact::redact;
-use crate::worker::lambda::parse_report;
-
-pub use crate::config::LAMBDA_OPTIONS;
 
 /// Invokes an AWS Lambda function running the lgb worker (`bootstrap` of lgb-lambda).
 #[derive(Debug, Clone)]
@@ -303,6 +303,72 @@ impl super::FunctionControl for LambdaFunction {
     }
 }
 
+/// How often an idle connection is probed (TCP keepalive). A synchronous invocation
+/// stays silent for as long as its test runs (up to 15 minutes); a NAT gateway or
+/// proxy drops connections idle for 350 s, which would fail an invocation that still
+/// runs. Probes every 60 s keep the connection known to them.
+pub(crate) const TCP_KEEPALIVE: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// The SDK's HTTPS client (rustls with aws-lc, as its default) with [`TCP_KEEPALIVE`]
+/// on every connection.
+fn keepalive_http_client() -> Result<aws_smithy_http_client::pool::Client> {
+    use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
+    let pool = aws_smithy_http_client::pool::ConnectionPool::builder()
+        .tcp_keepalive(TCP_KEEPALIVE)
+        .tls_provider(Provider::Rustls(CryptoMode::AwsLc))
+        .build_https()
+        .map_err(|e| Error::Internal(format!("building the Lambda HTTP client: {e}")))?;
+    aws_smithy_http_client::pool::Client::new(&pool)
+        .map_err(|e| Error::Internal(format!("building the Lambda HTTP client: {e}")))
+}
+
+/// Whether a failed dispatch provably never reached Lambda: the connection was not
+/// made (refused, unreachable, a name that does not resolve, the connect timeout).
+/// Anything else (a connection reset or closed while waiting for the answer, a read
+/// timeout) may have started the invocation, which goes on running and is billed.
+pub(crate) fn never_sent(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut next = Some(err);
+    while let Some(e) = next {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            use std::io::ErrorKind as K;
+            if matches!(
+                io.kind(),
+                K::ConnectionRefused | K::AddrNotAvailable | K::NetworkUnreachable | K::HostUnreachable
+            ) {
+                return true;
+            }
+        }
+        let text = e.to_string().to_ascii_lowercase();
+        if text.contains("client error (connect)")
+            || text.contains("connect timeout")
+            || text.contains("dns error")
+            || text.contains("failed to lookup address")
+            || text.contains("connection refused")
+        {
+            return true;
+        }
+        next = e.source();
+    }
+    false
+}
+
+/// The answer for a worker whose invocation failed after it may have started: a
+/// failed result, which the runner does not retry, so that a second invocation never
+/// runs beside one that may still be measuring (it would double the load on the
+/// database). The error keeps its class.
+pub(crate) fn not_retried(request: &WorkerRequest, error: Error) -> WorkerResult {
+    let error = match error {
+        Error::Timeout(m) => Error::Timeout(format!(
+            "{m} (the invocation may still be running, so it is not retried: a second one would double the load)"
+        )),
+        Error::Connect(m) | Error::Backend(m) => Error::Backend(format!(
+            "{m} (the invocation may still be running, so it is not retried: a second one would double the load)"
+        )),
+        other => other,
+    };
+    WorkerResult::failed(Some(request), &error, crate::protocol::Environment::default())
+}
+
 /// A Lambda client for checked options (region, profile, endpoint), without the SDK's
 /// own retries: the runner retries where it can count.
 async fn lambda_client(
@@ -325,7 +391,8 @@ async fn lambda_client(
         ));
     }
     let mut builder = aws_sdk_lambda::config::Builder::from(&shared)
-        .retry_config(aws_sdk_lambda::config::retry::RetryConfig::disabled());
+        .retry_config(aws_sdk_lambda::config::retry::RetryConfig::disabled())
+        .http_client(keepalive_http_client()?);
     if let Some(e) = endpoint {
         builder = builder.endpoint_url(e);
     }
@@ -360,7 +427,14 @@ impl Invoker for LambdaInvoker {
             .send();
         // The function keeps running when the caller gives up; it is billed either way.
         let out = tokio::select! {
-            r = call => r.map_err(|e| self.map_sdk_error(e))?,
+            r = call => match r {
+                Ok(out) => out,
+                // Lost while it may run: never retried (see `not_retried`).
+                Err(e) if may_have_started(&e) => {
+                    return Ok(not_retried(request, self.map_sdk_error(e)))
+                }
+                Err(e) => return Err(self.map_sdk_error(e)),
+            },
             _ = cancel.cancelled() => return Err(Error::Cancelled),
         };
         let report = out
@@ -378,10 +452,25 @@ impl Invoker for LambdaInvoker {
         if let Some(kind) = out.function_error() {
             return Err(function_error(&self.describe(), kind, body));
         }
-        let mut result = decode_result(body, &self.describe(), "runner.function")?;
+        let body = body.to_vec();
+        let mut result = decode_result_apart(body, self.describe(), "runner.function").await?;
         tracing::debug!(worker = request.worker.index, ?report, "invocation report");
         result.environment.report = report;
         Ok(result)
+    }
+}
+
+/// Whether an Invoke call that failed may have started the function: Lambda did not
+/// answer (an answer, even an error, means the invocation ended or never began), and
+/// the request was not provably left unsent ([`never_sent`]).
+fn may_have_started<E: std::error::Error + 'static>(err: &SdkError<E, HttpResponse>) -> bool {
+    match err {
+        SdkError::ServiceError(_) | SdkError::ConstructionFailure(_) => false,
+        SdkError::DispatchFailure(d) if d.is_user() => false,
+        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) | SdkError::ResponseError(_) => {
+            !never_sent(err)
+        }
+        _ => false,
     }
 }
 
@@ -410,59 +499,9 @@ pub(crate) fn function_error(function: &str, kind: &str, body: &[u8]) -> Error {
     }
 }
 
-/// The largest answer an invoker reads: Lambda returns at most
-/// [`RESPONSE_LIMIT_BYTES`] (6 MiB) from a synchronous invocation, and the margin of
-/// 1 MiB covers an HTTP front end's framing. Anything larger did not come from an lgb
-/// worker through Lambda, and is refused before it is held or decoded.
-pub(crate) const MAX_RESPONSE_BYTES: usize = RESPONSE_LIMIT_BYTES + 1024 * 1024;
-
-/// The error for an answer from `target` of at least `size` bytes, over `limit`
-/// ([`MAX_RESPONSE_BYTES`] outside tests).
-///
-/// The class is [`Error::Internal`], which the runner never retries: the worker fits
-/// its result into [`crate::protocol::RESPONSE_BUDGET_BYTES`] and Lambda cannot return
-/// more than its limit, so an answer this large is a broken worker or something that
-/// is not a Lambda worker answering. Another attempt gets the same answer (and reads
-/// megabytes again); a throttle, a timeout or a 5xx, which a retry can fix, have their
-/// own retryable classes.
-pub(crate) fn response_too_large(size: usize, limit: usize, target: &str) -> Error {
-    Error::Internal(format!(
-        "{target} answered with at least {size} bytes, over the {limit} an invoker reads \
-         (Lambda returns at most {RESPONSE_LIMIT_BYTES}): not an lgb worker's answer; not \
-         read further and not retried"
-    ))
-}
-
-/// Decodes a worker's answer; an answer that is not a `WorkerResult` means the target
-/// is not an lgb worker of this protocol version (a setup problem named at `path`).
-pub(crate) fn decode_result(body: &[u8], target: &str, path: &str) -> Result<WorkerResult> {
-    // The emulator answers a timed-out invocation with this text and no error flag.
-    if body.starts_with(b"Task timed out") {
-        return Err(Error::Timeout(format!("{target}: {}", snippet(body))));
-    }
-    serde_json::from_slice(body).map_err(|e| {
-        Error::config(
-            path,
-            format!(
-                "{target} answered something that is not an lgb WorkerResult of protocol version \
-                 {PROTOCOL_VERSION} ({e}); it begins: {}",
-                redact(&snippet(body))
-            ),
-        )
-    })
-}
-
-/// The first 200 characters of a body, for error messages.
-pub(crate) fn snippet(body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(body);
-    match text.char_indices().nth(200) {
-        Some((i, _)) => format!("{}…", &text[..i]),
-        None => text.into_owned(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use super::super::answer::decode_result;
     use super::*;
     use crate::error::ErrorClass;
 
@@ -568,8 +607,8 @@ mod tests {
 pub(crate) mod test_support {
     pub use lgb_testkit::http::{serve, Request as Received, Response as Reply};
 
+    use crate::config::DatabaseConfig;
     use crate::config::{OperationConfig, TestConfig, WorkloadConfig};
-    use crate::database::DatabaseConfig;
     use crate::protocol::{Phase, WorkerRequest, WorkerSlot, PROTOCOL_VERSION};
 
     /// A run-phase request for worker `index` of `count`: 20 writes to memory.
@@ -607,7 +646,8 @@ mod runner_tests {
     use crate::config::BenchmarkConfig;
     use crate::error::ErrorClass;
     use crate::protocol::WorkerStatus;
-    use crate::runner::{RunStatus, Runner, Silent};
+    use crate::results::RunStatus;
+    use crate::runner::{Runner, Silent};
     use crate::worker::Worker;
 
     const REPORT: &str = "START RequestId: 1 Version: $LATEST\nEND RequestId: 1\nREPORT RequestId: 1\tDuration: 8.50 ms\tBilled Duration: 9 ms\tMemory Size: 512 MB\tMax Memory Used: 20 MB\tInit Duration: 15.25 ms\t\n";

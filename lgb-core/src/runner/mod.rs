@@ -28,7 +28,7 @@ pub use answer::parse_report;
 pub use fan_out::FanOut;
 use fan_out::InvocationGate;
 #[cfg(feature = "lambda")]
-pub use function_url::{region_of_host, FunctionUrlInvoker};
+pub use function_url::FunctionUrlInvoker;
 #[cfg(feature = "lambda")]
 pub use lambda::{LambdaFunction, LambdaInvoker};
 
@@ -157,7 +157,7 @@ pub(crate) async fn build_invoker_with(
 /// The control of the function behind `config.runner` (its `runner.function`), for
 /// forced cold starts and sweeps: `None` for the local target, or when no function is
 /// named and `required` is false.
-pub async fn build_function_control(
+pub(crate) async fn build_function_control(
     config: &BenchmarkConfig,
     required: bool,
 ) -> Result<Option<Arc<dyn FunctionControl>>> {
@@ -235,7 +235,7 @@ pub const COLD_START_NONCE_VAR: &str = "LGB_COLD_START_NONCE";
 /// Makes every later invocation of the function start cold: sets
 /// [`COLD_START_NONCE_VAR`] to `nonce`, keeping the rest of the environment, and waits
 /// for the update.
-pub async fn force_cold_start(control: &dyn FunctionControl, nonce: &str) -> Result<()> {
+pub(crate) async fn force_cold_start(control: &dyn FunctionControl, nonce: &str) -> Result<()> {
     let mut env = control.settings().await?.environment;
     env.insert(COLD_START_NONCE_VAR.to_string(), nonce.to_string());
     control.update(None, Some(&env)).await
@@ -289,7 +289,7 @@ impl std::fmt::Debug for Runner {
 }
 
 /// A new run id: UTC time and benchmark name, safe as a directory name.
-pub fn new_run_id(name: &str) -> String {
+pub(crate) fn new_run_id(name: &str) -> String {
     let now = time::OffsetDateTime::now_utc();
     let stamp = now
         .format(time::macros::format_description!(
@@ -701,9 +701,9 @@ pub struct TestMerge {
 }
 
 /// Most worker timelines a [`TestMerge`] holds before folding them.
-pub const FOLD_WORKERS: usize = 64;
+pub(crate) const FOLD_WORKERS: usize = 64;
 /// Most bytes of worker timeline histograms a [`TestMerge`] holds before folding them.
-pub const FOLD_BYTES: usize = 64 << 20;
+pub(crate) const FOLD_BYTES: usize = 64 << 20;
 
 impl TestMerge {
     /// An empty merge for `test` in `phase`.

@@ -40,7 +40,7 @@ use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 use crate::error::{Error, ErrorClass, Result};
-use crate::protocol::{Environment, InvocationReport, WorkerResult, WorkerStatus};
+use crate::protocol::{Environment, WorkerResult, WorkerStatus};
 use crate::worker::Worker;
 
 /// What Lambda tells a function about itself through its reserved environment variables.
@@ -233,7 +233,7 @@ async fn run_before<F: std::future::Future<Output = WorkerResult>>(
 
 /// Time the run may take before `deadline`, keeping a tenth of what is left (at least
 /// 250 ms, at most 3 s) to finish, encode and send the result.
-pub fn time_budget(deadline: SystemTime) -> Duration {
+pub(crate) fn time_budget(deadline: SystemTime) -> Duration {
     let left = deadline
         .duration_since(SystemTime::now())
         .unwrap_or_default();
@@ -432,79 +432,6 @@ impl FunctionUrlResponse {
     }
 }
 
-/// Finds the last invocation report in a log tail (Lambda returns the last 4 KB of an
-/// invocation's log, which may start mid-line). Text and JSON log formats are read.
-///
-/// ```
-/// let tail = "START RequestId: 7f Version: $LATEST\nEND RequestId: 7f\n\
-///     REPORT RequestId: 7f\tDuration: 12.34 ms\tBilled Duration: 13 ms\tMemory Size: 512 MB\t\
-///     Max Memory Used: 21 MB\tInit Duration: 18.20 ms\t\n";
-/// let r = lgb_core::worker::lambda::parse_report(tail).unwrap();
-/// assert_eq!(r.duration_ms, 12.34);
-/// assert_eq!(r.init_duration_ms, Some(18.2));
-/// assert_eq!(r.max_memory_used_mb, Some(21));
-/// ```
-pub fn parse_report(log: &str) -> Option<InvocationReport> {
-    log.lines()
-        .rev()
-        .find_map(|line| parse_text_report(line).or_else(|| parse_json_report(line)))
-}
-
-fn parse_text_report(line: &str) -> Option<InvocationReport> {
-    let rest = &line[line.find("REPORT RequestId:")?..];
-    let mut report = InvocationReport::default();
-    let mut has_duration = false;
-    for field in rest.split('\t') {
-        let Some((key, value)) = field.split_once(':') else {
-            continue;
-        };
-        let number = || {
-            value
-                .split_whitespace()
-                .next()
-                .and_then(|n| n.parse::<f64>().ok())
-        };
-        match key.trim() {
-            "REPORT RequestId" => report.request_id = Some(value.trim().to_string()),
-            "Duration" => {
-                report.duration_ms = number()?;
-                has_duration = true;
-            }
-            "Billed Duration" => report.billed_duration_ms = number(),
-            "Memory Size" => report.memory_size_mb = number().map(|n| n as u32),
-            "Max Memory Used" => report.max_memory_used_mb = number().map(|n| n as u32),
-            "Init Duration" => report.init_duration_ms = number(),
-            _ => {}
-        }
-    }
-    has_duration.then_some(report)
-}
-
-fn parse_json_report(line: &str) -> Option<InvocationReport> {
-    let line = line.trim();
-    if !line.starts_with('{') || !line.contains("platform.report") {
-        return None;
-    }
-    let v: Value = serde_json::from_str(line).ok()?;
-    if v.get("type")?.as_str()? != "platform.report" {
-        return None;
-    }
-    let record = v.get("record")?;
-    let m = record.get("metrics")?;
-    let f = |k: &str| m.get(k).and_then(Value::as_f64);
-    Some(InvocationReport {
-        request_id: record
-            .get("requestId")
-            .and_then(Value::as_str)
-            .map(str::to_string),
-        duration_ms: f("durationMs")?,
-        billed_duration_ms: f("billedDurationMs"),
-        memory_size_mb: f("memorySizeMB").map(|n| n as u32),
-        max_memory_used_mb: f("maxMemoryUsedMB").map(|n| n as u32),
-        init_duration_ms: f("initDurationMs"),
-    })
-}
-
 /// Starts a new peak of resident memory for this invocation (Linux: writing `5` to
 /// /proc/self/clear_refs sets `VmHWM` to the current RSS), so that a warm sandbox's
 /// `peak_rss_kb` is that of each test, not of the sandbox's life so far. Where the
@@ -516,8 +443,8 @@ fn reset_peak_rss() {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::DatabaseConfig;
     use crate::config::{OperationConfig, TestConfig, WorkloadConfig};
-    use crate::database::DatabaseConfig;
     use crate::protocol::{Phase, WorkerRequest, WorkerSlot, PROTOCOL_VERSION};
 
     fn platform() -> LambdaPlatform {
@@ -730,25 +657,5 @@ mod tests {
             time_budget(SystemTime::now() - Duration::from_secs(1)),
             Duration::ZERO
         );
-    }
-
-    #[test]
-    fn reports_parse_in_both_log_formats() {
-        let text = "tail of an earlier line\nREPORT RequestId: 3b1f\tDuration: 1002.71 ms\tBilled Duration: 1003 ms\tMemory Size: 128 MB\tMax Memory Used: 19 MB\t\n";
-        let r = parse_report(text).unwrap();
-        assert_eq!(r.request_id.as_deref(), Some("3b1f"));
-        assert_eq!(r.duration_ms, 1002.71);
-        assert_eq!(r.billed_duration_ms, Some(1003.0));
-        assert_eq!(r.memory_size_mb, Some(128));
-        assert_eq!(r.max_memory_used_mb, Some(19));
-        assert_eq!(r.init_duration_ms, None);
-        let json = r#"{"time":"2026-01-01T00:00:00Z","type":"platform.report","record":{"requestId":"9a","metrics":{"durationMs":2.5,"billedDurationMs":3,"memorySizeMB":1024,"maxMemoryUsedMB":30,"initDurationMs":41.25},"status":"success"}}"#;
-        let r = parse_report(&format!("{{\"type\":\"platform.start\"}}\n{json}\n")).unwrap();
-        assert_eq!(r.request_id.as_deref(), Some("9a"));
-        assert_eq!(r.duration_ms, 2.5);
-        assert_eq!(r.init_duration_ms, Some(41.25));
-        assert_eq!(r.memory_size_mb, Some(1024));
-        assert_eq!(parse_report("START RequestId: x\nEND RequestId: x\n"), None);
-        assert_eq!(parse_report("REPORT RequestId: x\tDuration: soon\n"), None);
     }
 }

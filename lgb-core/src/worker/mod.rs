@@ -20,7 +20,8 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use crate::clock::SystemClock;
-use crate::database::{Database, DatabaseConfig, DatabaseRegistry};
+use crate::config::DatabaseConfig;
+use crate::database::{Database, DatabaseRegistry};
 use crate::error::{Error, Result};
 use crate::executor::{self, ExecutionPlan, Progress};
 use crate::metrics::ErrorLog;
@@ -29,7 +30,8 @@ use crate::protocol::{
     check_limits, decode_request, Environment, Phase, WorkerRequest, WorkerResult, WorkerSlot,
     WorkerStatus, PROTOCOL_VERSION,
 };
-use crate::workload::{KeyChooser, KeyFormatter, RecordGenerator};
+use crate::workload::keys::{KeyChooser, KeyFormatter};
+use crate::workload::records::RecordGenerator;
 
 /// A worker: registries, adapters cached by configuration (at most
 /// [`MAX_CACHED_ADAPTERS`], least recently used dropped first) and, when deployed,
@@ -84,7 +86,7 @@ impl std::fmt::Debug for Worker {
 }
 
 /// Mixes seeds so that workers, tasks and tests draw different streams.
-pub fn derive_seed(seed: u64, parts: &[u64]) -> u64 {
+pub(crate) fn derive_seed(seed: u64, parts: &[u64]) -> u64 {
     let mut h = seed ^ 0x51_7c_c1_b7_27_22_0a_95;
     for p in parts {
         h ^= p
@@ -324,7 +326,7 @@ impl Worker {
         // YCSB sizes a scrambled zipfian chooser for the inserts to come (draws of keys
         // not yet written are drawn again); other choosers cover the loaded records.
         let key_space = match dist {
-            crate::workload::Distribution::ScrambledZipfian { .. } => {
+            crate::config::Distribution::ScrambledZipfian { .. } => {
                 crate::workload::key_space(w.records, plan.operations, strategy.fraction("insert"))
             }
             _ => w.records,

@@ -8,17 +8,16 @@ pub mod keys;
 pub mod records;
 pub mod timeseries;
 
-pub use crate::config::{Distribution, Preset};
-pub use keys::{KeyChooser, KeyFormatter};
-pub use records::RecordGenerator;
-
 /// The logical key space a chooser draws from, as YCSB's CoreWorkload sizes it: the
 /// loaded `records` plus twice the inserts expected in `operations` (its "fudge
 /// factor" of 2), so that the popularity of keys stays put while inserts grow the
-/// data set; draws of keys not yet inserted are drawn again.
-pub fn key_space(records: u64, operations: Option<u64>, insert_fraction: f64) -> u64 {
-    let expected = operations.unwrap_or(0) as f64 * insert_fraction * 2.0;
-    records + expected as u64
+/// data set; draws of keys not yet inserted are drawn again. Like YCSB's
+/// `ScrambledZipfianGenerator(0, records + expected)`, whose bounds are inclusive, it
+/// holds one key more than that sum.
+pub(crate) fn key_space(records: u64, operations: Option<u64>, insert_fraction: f64) -> u64 {
+    // `as` from a float saturates; so do the sums (records come from input).
+    let expected = (operations.unwrap_or(0) as f64 * insert_fraction * 2.0) as u64;
+    records.saturating_add(expected).saturating_add(1)
 }
 
 /// splitmix64's finalizer: a fast, well-mixed hash of one word, from which the record

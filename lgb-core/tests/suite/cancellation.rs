@@ -3,15 +3,15 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use lgb_core::config::BenchmarkConfig;
 use lgb_core::protocol::WorkerStatus;
-use lgb_core::runner::{load_run, write_run, LocalInvoker, RunStatus, Runner, Silent};
+use lgb_core::results::{load_run, write_run, RunStatus};
+use lgb_core::runner::{LocalInvoker, Runner, Silent};
+use lgb_core::session::{ConfigSource, Session};
 use tokio_util::sync::CancellationToken;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancelling_mid_run_writes_a_valid_partial_result() {
-    let config = BenchmarkConfig::from_json_str(
-        r#"{
+    let config = Session::load(ConfigSource::Text(r#"{
             "database": {"type": "memory"},
             "workload": {"records": 1000, "fields": 1, "field_size": 8},
             "runner": {"workers": 2},
@@ -19,9 +19,7 @@ async fn cancelling_mid_run_writes_a_valid_partial_result() {
                 {"name": "long", "operation": {"type": "read"}, "duration": "60s", "concurrency": 2},
                 {"name": "never", "operation": {"type": "read"}, "duration": "60s"}
             ]
-        }"#,
-        &[],
-    )
+        }"#), &[], None).map(Session::into_config)
     .unwrap();
     let cancel = CancellationToken::new();
     let c = cancel.clone();

@@ -1,7 +1,8 @@
 //! `compare`: a known 2× slowdown is significant, identical runs are not.
 use crate::report_common;
 
-use lgb_core::report::{compare, Format, Metric, Report};
+use lgb_core::report::compare::{compare, Metric};
+use lgb_core::report::{Format, Report};
 use report_common::{run, run_with, slow_run, Shape};
 
 #[test]

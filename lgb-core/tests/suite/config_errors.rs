@@ -1,8 +1,11 @@
 //! Bad configs are refused before anything runs, with every problem and its JSON path.
 use lgb_core::config::BenchmarkConfig;
+use lgb_core::session::{ConfigSource, Session};
 
 fn problems(json: &str) -> Vec<(String, String)> {
-    let err = BenchmarkConfig::from_json_str(json, &[]).expect_err("config must be refused");
+    let err = Session::load(ConfigSource::Text(json), &[], None)
+        .map(Session::into_config)
+        .expect_err("config must be refused");
     err.config_problems()
         .iter()
         .map(|p| (p.path.clone(), p.message.clone()))
@@ -85,34 +88,46 @@ fn semantic_mistakes_are_reported_together() {
 #[test]
 fn overrides_apply_before_validation_and_name_bad_paths() {
     let base = r#"{"database": {"type": "memory"}, "tests": [{"name": "a", "operation": {"type": "read"}}]}"#;
-    let cfg = BenchmarkConfig::from_json_str(
-        base,
+    let cfg = Session::load(
+        ConfigSource::Text(base),
         &[
             "tests[0].concurrency=8".into(),
             "workload.field_size=1KiB".into(),
         ],
+        None,
     )
+    .map(Session::into_config)
     .unwrap();
     assert_eq!(cfg.tests[0].concurrency, 8);
     assert_eq!(cfg.workload.field_size.0, 1024);
-    let err = BenchmarkConfig::from_json_str(base, &["tests[3].concurrency=8".into()]).unwrap_err();
+    let err = Session::load(
+        ConfigSource::Text(base),
+        &["tests[3].concurrency=8".into()],
+        None,
+    )
+    .map(Session::into_config)
+    .unwrap_err();
     assert!(
         err.to_string().contains("--set tests[3].concurrency"),
         "{err}"
     );
-    let err =
-        BenchmarkConfig::from_json_str(base, &["tests[0].concurrency=zero".into()]).unwrap_err();
+    let err = Session::load(
+        ConfigSource::Text(base),
+        &["tests[0].concurrency=zero".into()],
+        None,
+    )
+    .map(Session::into_config)
+    .unwrap_err();
     assert_eq!(err.config_problems()[0].path, "tests[0].concurrency");
 }
 
 #[test]
 fn comments_are_allowed_and_positions_stay_true() {
-    let cfg = BenchmarkConfig::from_json_str(
-        "// a comment\n{\"database\": {\"type\": \"memory\"}, /* here */ \"tests\": [{\"name\": \"a\", \"operation\": {\"type\": \"read\"}}]}",
-        &[],
-    );
+    let cfg = Session::load(ConfigSource::Text("// a comment\n{\"database\": {\"type\": \"memory\"}, /* here */ \"tests\": [{\"name\": \"a\", \"operation\": {\"type\": \"read\"}}]}"), &[], None).map(Session::into_config);
     assert!(cfg.is_ok(), "{cfg:?}");
-    let err = BenchmarkConfig::from_json_str("// c\n{\"database\": ,}", &[]).unwrap_err();
+    let err = Session::load(ConfigSource::Text("// c\n{\"database\": ,}"), &[], None)
+        .map(Session::into_config)
+        .unwrap_err();
     assert!(err.to_string().contains("line 2"), "{err}");
 }
 
@@ -125,7 +140,8 @@ fn every_example_config_is_valid() {
         let ext = path.extension().and_then(|e| e.to_str());
         if matches!(ext, Some("json") | Some("jsonc")) {
             let text = std::fs::read_to_string(&path).unwrap();
-            let value: Result<BenchmarkConfig, _> = BenchmarkConfig::from_json_str(&text, &[]);
+            let value: Result<BenchmarkConfig, _> =
+                Session::load(ConfigSource::Text(&text), &[], None).map(Session::into_config);
             match value {
                 Ok(_) => checked += 1,
                 // Examples for adapters not compiled into this test build are skipped

@@ -1,7 +1,7 @@
 //! Cost estimates computed by hand from the fixture's known usage.
 use crate::report_common;
 
-use lgb_core::cost::{estimate, PriceTable};
+use lgb_core::results::cost::{estimate, PriceTable};
 use report_common::{run, run_with, Shape};
 
 fn close(a: f64, b: f64) -> bool {
@@ -111,7 +111,7 @@ fn a_price_file_overrides_the_defaults() {
     let prices = PriceTable::load(&path).unwrap();
     let base = estimate(&run(), &PriceTable::default());
     let arm = estimate(&run(), &prices);
-    let compute = |e: &lgb_core::cost::CostEstimate| {
+    let compute = |e: &lgb_core::results::cost::CostEstimate| {
         e.tests[0]
             .items
             .iter()

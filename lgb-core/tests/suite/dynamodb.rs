@@ -10,12 +10,14 @@ use crate::common;
 use std::sync::Arc;
 use std::time::Duration;
 
+use lgb_core::config::DatabaseConfig;
 use lgb_core::database::dynamodb::{
     Billing, DynamoDbDatabase, DynamoDbOptions, KeyAttribute, KeyType, ParallelRead, RetryPolicy,
 };
-use lgb_core::database::{Database, DatabaseConfig, DatabaseRegistry, QueryOutcome};
+use lgb_core::database::{Database, DatabaseRegistry, QueryOutcome};
 use lgb_core::prelude::*;
 use lgb_core::record::QueryKind;
+use lgb_core::session::{ConfigSource, Session};
 
 /// The local service's endpoint; puts its AWS_* defaults into this process's
 /// environment once, so that the standard credential chain finds them.
@@ -522,7 +524,7 @@ async fn throttling_is_retried_and_counted_then_classified() {
     let mut o = options(name);
     o.endpoint = Some(proxy.endpoint.clone());
     o.create_table_if_missing = false;
-    o.retry.base_backoff = lgb_core::config::HumanDuration::millis(1);
+    o.retry.base_backoff = lgb_core::units::HumanDuration::millis(1);
     let db = connect(o.clone()).await;
     let mut retries = 0;
     for _ in 0..4 {
@@ -546,13 +548,12 @@ async fn throttling_is_retried_and_counted_then_classified() {
 
 /// An insert test of 1000 distinct keys through a proxy that throttles every 10th
 /// PutItem, with `verify: true`; returns the test and the number of injected faults.
-async fn throttled_inserts(name: &str, max_attempts: u32) -> (lgb_core::runner::TestResult, u64) {
+async fn throttled_inserts(name: &str, max_attempts: u32) -> (lgb_core::results::TestResult, u64) {
     let t = table(name);
     // Create the table directly, so the proxy sees the benchmark's writes only.
     connect(options(name)).await;
     let proxy = proxy::start(&endpoint(), proxy::Fault::ThrottleWrites(10)).await;
-    let config = BenchmarkConfig::from_json_str(
-        &serde_json::json!({
+    let config = Session::load(ConfigSource::Text(&serde_json::json!({
             "name": name,
             "database": {
                 "type": "dynamodb", "table": t, "endpoint": proxy.endpoint, "region": "us-east-1",
@@ -564,9 +565,7 @@ async fn throttled_inserts(name: &str, max_attempts: u32) -> (lgb_core::runner::
                 "operations": 1000, "concurrency": 4, "verify": true
             }]
         })
-        .to_string(),
-        &[],
-    )
+        .to_string()), &[], None).map(Session::into_config)
     .unwrap();
     let run = crate::common::exec::run_local(&config).await;
     (run.tests.into_iter().last().unwrap(), proxy.faults())
@@ -622,7 +621,7 @@ async fn unprocessed_items_and_keys_are_retried_until_every_item_lands() {
     let proxy = proxy::start(&upstream, proxy::Fault::HalfUnprocessed).await;
     let mut o = options(name);
     o.endpoint = Some(proxy.endpoint.clone());
-    o.retry.base_backoff = lgb_core::config::HumanDuration::millis(1);
+    o.retry.base_backoff = lgb_core::units::HumanDuration::millis(1);
     let db = connect(o).await;
     let batch: Vec<Record> = (0..60).map(|i| record(&format!("u{i:03}"), i)).collect();
     let out = db.batch_write(&batch).await.unwrap();
@@ -650,8 +649,8 @@ async fn items_never_processed_become_throttled_failures_at_the_deadline() {
     let mut o = options(name);
     o.endpoint = Some(proxy.endpoint.clone());
     o.create_table_if_missing = false;
-    o.batch_deadline = lgb_core::config::HumanDuration::millis(300);
-    o.retry.base_backoff = lgb_core::config::HumanDuration::millis(5);
+    o.batch_deadline = lgb_core::units::HumanDuration::millis(300);
+    o.retry.base_backoff = lgb_core::units::HumanDuration::millis(5);
     let db = connect(o).await;
     let batch: Vec<Record> = (0..30).map(|i| record(&format!("d{i:03}"), i)).collect();
     let started = std::time::Instant::now();
@@ -687,8 +686,7 @@ async fn items_never_processed_become_throttled_failures_at_the_deadline() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_ycsb_a_run_through_the_runner_has_no_errors_and_loses_no_writes() {
     let t = table("e2e");
-    let config = BenchmarkConfig::from_json_str(
-        &serde_json::json!({
+    let config = Session::load(ConfigSource::Text(&serde_json::json!({
             "name": "dynamodb-e2e",
             "database": {
                 "type": "dynamodb",
@@ -700,9 +698,7 @@ async fn a_ycsb_a_run_through_the_runner_has_no_errors_and_loses_no_writes() {
             "workload": { "records": 500, "fields": 4, "field_size": "50B", "load_batch": 60 },
             "tests": [{ "name": "ycsb-a", "preset": "ycsb-a", "operations": 2000, "concurrency": 4 }]
         })
-        .to_string(),
-        &[],
-    )
+        .to_string()), &[], None).map(Session::into_config)
     .unwrap();
     let run = crate::common::exec::run_local(&config).await;
     assert_eq!(run.tests.len(), 2);
@@ -766,7 +762,9 @@ async fn the_example_config_runs_against_the_local_service() {
         "tests[2].duration=1s".into(),
     ]
     .into();
-    let config = BenchmarkConfig::load(&path, &overrides).unwrap();
+    let config = Session::load(ConfigSource::Path(&path), &overrides, None)
+        .map(Session::into_config)
+        .unwrap();
     let run = crate::common::exec::run_local(&config).await;
     let names: Vec<&str> = run.tests.iter().map(|t| t.name.as_str()).collect();
     assert_eq!(names, ["load", "ycsb-a", "batch-write", "batch-read"]);

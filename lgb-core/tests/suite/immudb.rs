@@ -15,7 +15,9 @@ use std::time::{Duration, Instant};
 use lgb_core::database::immudb::{proto, verify, ImmudbDatabase, ImmudbOptions};
 use lgb_core::database::Database;
 use lgb_core::prelude::*;
-use lgb_core::runner::write_run;
+use lgb_core::results::write_run;
+use lgb_core::runner::{CancellationToken, LocalInvoker, Runner};
+use lgb_core::session::{ConfigSource, Session};
 
 fn env() -> HashMap<String, String> {
     common::service_env("immudb")
@@ -593,7 +595,9 @@ fn bench_config(
         "workload": {"records": 300, "key_prefix": prefix, "fields": 3, "field_size": "40B", "load_batch": 50},
         "tests": [test],
     });
-    BenchmarkConfig::from_json_str(&json.to_string(), &[]).expect("valid config")
+    Session::load(ConfigSource::Text(&json.to_string()), &[], None)
+        .map(Session::into_config)
+        .expect("valid config")
 }
 
 fn database_json(verified: bool) -> serde_json::Value {
@@ -785,7 +789,7 @@ async fn a_server_stopped_mid_run_gives_connect_errors_and_partial_results() {
     );
     let out = tempfile::tempdir().unwrap();
     let dir = write_run(&run, out.path()).expect("partial results are written");
-    let loaded = lgb_core::runner::load_run(&dir).unwrap();
+    let loaded = lgb_core::results::load_run(&dir).unwrap();
     assert_eq!(loaded.tests.len(), run.tests.len());
 }
 
@@ -955,7 +959,9 @@ async fn the_example_config_runs_with_the_documented_override() {
         overrides.push(format!("tests[{i}].warmup=0s"));
     }
     let path = common::repo_root().join("examples/immudb-local.json");
-    let config = BenchmarkConfig::load(&path, &overrides).expect("the example is valid");
+    let config = Session::load(ConfigSource::Path(&path), &overrides, None)
+        .map(Session::into_config)
+        .expect("the example is valid");
     assert!(
         !config.database.options.contains_key("password"),
         "the example keeps the password out of the config"

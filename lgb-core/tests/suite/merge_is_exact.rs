@@ -2,11 +2,11 @@
 //! samples would hold: through the wire encoding, through `runner::merge`, and end to
 //! end with several local workers.
 
-use lgb_core::config::BenchmarkConfig;
-use lgb_core::database::OpMeta;
 use lgb_core::metrics::{LatencyHistogram, OperationMetrics, SparseHistogram, TestMetrics};
 use lgb_core::protocol::{Phase, WorkerResult, WorkerSlot};
+use lgb_core::record::OpMeta;
 use lgb_core::runner::merge;
+use lgb_core::session::{ConfigSource, Session};
 use proptest::prelude::*;
 
 fn worker_result(index: u32, count: u32, samples: &[u64]) -> WorkerResult {
@@ -88,15 +88,19 @@ proptest! {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn four_local_workers_merge_to_the_sum_of_their_parts() {
-    let config = BenchmarkConfig::from_json_str(
-        r#"{
+    let config = Session::load(
+        ConfigSource::Text(
+            r#"{
             "database": {"type": "memory"},
             "workload": {"records": 2000, "fields": 2, "field_size": 16},
             "runner": {"workers": 4},
             "tests": [{"name": "a", "preset": "ycsb-a", "operations": 40001, "concurrency": 2}]
         }"#,
+        ),
         &[],
+        None,
     )
+    .map(Session::into_config)
     .unwrap();
     let run = crate::common::exec::run_local(&config).await;
     let load = &run.tests[0];

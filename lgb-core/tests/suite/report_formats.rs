@@ -2,8 +2,8 @@
 //! JSON and PNG are checked by decoding them.
 use crate::report_common;
 
-use lgb_core::cost::PriceTable;
 use lgb_core::report::{Format, Report};
+use lgb_core::results::cost::PriceTable;
 
 fn report() -> Report {
     Report::new(report_common::run()).with_width(Some(120))
@@ -32,7 +32,7 @@ fn markdown_is_golden() {
 fn json_holds_the_result_summary_and_cost() {
     let run = report_common::run();
     let v: serde_json::Value = serde_json::from_str(&text(Format::Json)).unwrap();
-    assert_eq!(v["schema_version"], 2);
+    assert_eq!(v["schema_version"], lgb_core::results::SCHEMA_VERSION);
     assert_eq!(v["run_id"], run.run_id.as_str());
     let read = v["summary"]
         .as_array()
@@ -44,7 +44,7 @@ fn json_holds_the_result_summary_and_cost() {
     assert_eq!(read["ok"], m.ok);
     assert_eq!(read["p99_ns"], m.latency.quantile_ns(0.99));
     // The same numbers as the cost module computes, at the default prices.
-    let cost = lgb_core::cost::estimate(&run, &PriceTable::default());
+    let cost = lgb_core::results::cost::estimate(&run, &PriceTable::default());
     assert_eq!(v["cost"]["total_usd"].as_f64().unwrap(), cost.total_usd);
     assert!(cost.total_usd > 0.0);
 }

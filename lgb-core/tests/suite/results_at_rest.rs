@@ -3,7 +3,7 @@
 use crate::report_common;
 
 use lgb_core::results::{decrypt_to_dir, encrypt_dir, files_of, ResultsKey, MAGIC};
-use lgb_core::runner::{load_run, write_run};
+use lgb_core::results::{load_run, write_run};
 
 fn results_dir() -> (tempfile::TempDir, std::path::PathBuf) {
     let tmp = tempfile::tempdir().unwrap();

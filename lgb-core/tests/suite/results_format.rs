@@ -10,7 +10,7 @@ use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
 use hdrhistogram::serialization::Deserializer;
 use hdrhistogram::Histogram;
 use lgb_core::report::{Format, Report};
-use lgb_core::runner::{load_run, write_run};
+use lgb_core::results::{load_run, write_run};
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -4,11 +4,11 @@
 //! all their samples.
 
 use lgb_core::config::{OperationConfig, TestConfig};
-use lgb_core::database::OpMeta;
 use lgb_core::metrics::{LatencyHistogram, OperationMetrics, SparseHistogram, TestMetrics};
 use lgb_core::protocol::{
     fit_response, Phase, WorkerResult, WorkerSlot, RESPONSE_BUDGET_BYTES, RESPONSE_LIMIT_BYTES,
 };
+use lgb_core::record::OpMeta;
 use lgb_core::runner::TestMerge;
 
 const START_S: i64 = 1_700_000_000;

@@ -23,7 +23,9 @@ use lgb_core::database::{Database, DatabaseRegistry};
 use lgb_core::operation::OperationRegistry;
 use lgb_core::prelude::*;
 use lgb_core::record::QueryKind;
-use lgb_core::runner::RunStatus;
+use lgb_core::results::RunStatus;
+use lgb_core::runner::{CancellationToken, LocalInvoker, Runner};
+use lgb_core::session::{ConfigSource, Session};
 use lgb_testkit::Request;
 use serde_json::{json, Value as Json};
 
@@ -635,7 +637,7 @@ async fn a_request_without_an_answer_is_a_timeout() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_registry_builds_the_adapter_and_checks_its_options() {
     let registry = DatabaseRegistry::with_builtins();
-    let cfg: lgb_core::database::DatabaseConfig = serde_json::from_value(json!({
+    let cfg: lgb_core::config::DatabaseConfig = serde_json::from_value(json!({
         "type": "timestream", "database": database(), "table": "registry",
         "endpoint": endpoint(), "region": "us-east-1", "create_if_missing": true
     }))
@@ -644,7 +646,7 @@ async fn the_registry_builds_the_adapter_and_checks_its_options() {
     let db = registry.build(&cfg).await.unwrap();
     assert_eq!(db.name(), "timestream");
     assert_eq!(db.capabilities().max_batch_size, 100);
-    let bad: lgb_core::database::DatabaseConfig = serde_json::from_value(
+    let bad: lgb_core::config::DatabaseConfig = serde_json::from_value(
         json!({"type": "timestream", "database": "x", "table": "cpu", "key_dimension": "ts_host"}),
     )
     .unwrap();
@@ -681,14 +683,23 @@ async fn example_config_runs_a_time_series_workload_end_to_end() {
         // the records without it. Factoring is tested in timestream/mapping.rs.
         "database.common_attributes=false".into(),
     ];
-    let mut config = BenchmarkConfig::from_json_str_with(&text, &overrides, &registries).unwrap();
+    let mut config = Session::load_with(
+        ConfigSource::Text(&text),
+        &overrides,
+        None,
+        registries.clone(),
+    )
+    .map(Session::into_config)
+    .unwrap();
     for t in config.tests.iter_mut().skip(1) {
         t.duration = Some("300ms".parse().unwrap());
         t.warmup = Default::default();
     }
 
     // The statements in the example are what the builders make for its own table.
-    let as_written = BenchmarkConfig::from_json_str_with(&text, &[], &registries).unwrap();
+    let as_written = Session::load_with(ConfigSource::Text(&text), &[], None, registries.clone())
+        .map(Session::into_config)
+        .unwrap();
     let hosts = config.workload.records;
     let t = tsbs::TsbsTable {
         database: as_written.database.options["database"]

@@ -7,11 +7,13 @@ use async_trait::async_trait;
 use lgb_core::config::BenchmarkConfig;
 use lgb_core::database::memory::MemoryDatabase;
 use lgb_core::database::{
-    BatchOutcome, Capabilities, Database, DatabaseRegistry, OpMeta, QueryOutcome, ReadOutcome,
+    BatchOutcome, Capabilities, Database, DatabaseRegistry, QueryOutcome, ReadOutcome,
 };
 use lgb_core::operation::OperationRegistry;
+use lgb_core::record::OpMeta;
 use lgb_core::record::{Query, Record};
 use lgb_core::runner::{LocalInvoker, Runner, Silent};
+use lgb_core::session::{ConfigSource, Session};
 use lgb_core::worker::Worker;
 use lgb_core::{ErrorClass, Result};
 use tokio_util::sync::CancellationToken;
@@ -55,18 +57,14 @@ impl Database for Lossy {
 }
 
 fn config(db: &str) -> BenchmarkConfig {
-    BenchmarkConfig::from_json_str_with(
-        &format!(
+    Session::load_with(ConfigSource::Text(&format!(
             r#"{{
             "database": {{"type": "{db}"}},
             "workload": {{"records": 500, "fields": 1, "field_size": 8, "load": false, "distribution": {{"type": "uniform"}}}},
             "runner": {{"workers": 2}},
             "tests": [{{"name": "w", "operation": {{"type": "insert"}}, "operations": 2000, "concurrency": 2, "verify": true}}]
         }}"#
-        ),
-        &[],
-        &registries(),
-    )
+        )), &[], None, registries().clone()).map(Session::into_config)
     .unwrap()
 }
 
@@ -89,7 +87,7 @@ fn registries() -> lgb_core::catalog::Registries {
     }
 }
 
-async fn run(db: &str) -> lgb_core::runner::TestResult {
+async fn run(db: &str) -> lgb_core::results::TestResult {
     let r = registries();
     let worker = Arc::new(Worker::new(r.databases, r.operations));
     let runner = Runner::new(Arc::new(LocalInvoker::new(worker)), 0);

@@ -1,22 +1,27 @@
-//! The YCSB presets draw keys from YCSB 0.17 CoreWorkload's laws, checked statistically
-//! on the keys a real run sends to the database (Pearson's chi-square against the
-//! expected law), and ycsb-d never reads a key whose insert was not acknowledged.
+//! The YCSB presets draw keys from YCSB 0.17 CoreWorkload's laws (its
+//! `ZipfianGenerator`, scrambled and skewed-latest), checked statistically on the keys a
+//! real run sends to the database (Pearson's chi-square against the expected law, and
+//! rejecting the exact zipfian law with the same draws), and ycsb-d never reads a key
+//! whose insert was not acknowledged.
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use lgb_core::catalog::Registries;
-use lgb_core::config::BenchmarkConfig;
+use lgb_core::config::Preset;
+use lgb_core::config::ZIPFIAN_THETA;
 use lgb_core::database::memory::MemoryDatabase;
 use lgb_core::database::{
-    BatchOutcome, Capabilities, Database, DatabaseRegistry, OpMeta, QueryOutcome, ReadOutcome,
+    BatchOutcome, Capabilities, Database, DatabaseRegistry, QueryOutcome, ReadOutcome,
 };
 use lgb_core::operation::OperationRegistry;
+use lgb_core::record::OpMeta;
 use lgb_core::record::{Query, Record};
-use lgb_core::runner::{LocalInvoker, RunResult, Runner, Silent};
+use lgb_core::results::RunResult;
+use lgb_core::runner::{LocalInvoker, Runner, Silent};
+use lgb_core::session::{ConfigSource, Session};
 use lgb_core::worker::Worker;
-use lgb_core::workload::keys::{ycsb_fnvhash64, zeta_estimate, SCRAMBLED_ITEMS, ZIPFIAN_THETA};
-use lgb_core::workload::Preset;
+use lgb_core::workload::keys::{ycsb_fnvhash64, YcsbZipfian};
 use lgb_core::{ErrorClass, Result};
 use tokio_util::sync::CancellationToken;
 
@@ -27,7 +32,8 @@ use tokio_util::sync::CancellationToken;
 struct Recorder {
     inner: MemoryDatabase,
     drawn: Mutex<Vec<u64>>,
-    ages: Mutex<Vec<u64>>,
+    /// (age, newest key) of every read.
+    ages: Mutex<Vec<(u64, u64)>>,
     newest: AtomicU64,
 }
 
@@ -42,7 +48,10 @@ impl Recorder {
         let id = number(key);
         self.drawn.lock().unwrap().push(id);
         let newest = self.newest.load(Ordering::SeqCst);
-        self.ages.lock().unwrap().push(newest.saturating_sub(id));
+        self.ages
+            .lock()
+            .unwrap()
+            .push((newest.saturating_sub(id), newest));
     }
 }
 
@@ -88,7 +97,9 @@ async fn run_on(db: Arc<dyn Database>, config: &str) -> RunResult {
         databases,
         operations: OperationRegistry::default(),
     };
-    let cfg = BenchmarkConfig::from_json_str_with(config, &[], &registries).unwrap();
+    let cfg = Session::load_with(ConfigSource::Text(config), &[], None, registries.clone())
+        .map(Session::into_config)
+        .unwrap();
     let worker = Arc::new(Worker::new(registries.databases, registries.operations));
     Runner::new(Arc::new(LocalInvoker::new(worker)), 0)
         .run(&cfg, CancellationToken::new(), &Silent)
@@ -109,11 +120,29 @@ async fn preset_run(preset: Preset, records: u64, ops: u64) -> (Arc<Recorder>, R
 }
 
 /// Probability of each key of `0..n` under YCSB's scrambled zipfian over a key space of
-/// `n`: ranks over 10^10 items hashed with `fnvhash64 mod n`. The first `RANKS` ranks
-/// are summed exactly; the rest (tiny probabilities hashed uniformly) are spread evenly.
+/// `n`: ranks of YCSB's generator over 10^10 + 1 items hashed with `fnvhash64 mod n`.
+/// The first `RANKS` ranks are summed exactly; the rest (tiny probabilities hashed
+/// uniformly) are spread evenly.
 fn scrambled_law(n: u64) -> Vec<f64> {
     const RANKS: u64 = 2_000_000;
-    let zetan = zeta_estimate(SCRAMBLED_ITEMS, ZIPFIAN_THETA);
+    let g = YcsbZipfian::scrambled(ZIPFIAN_THETA);
+    let mut p = vec![0.0; n as usize];
+    let mut head = 0.0;
+    for r in 0..RANKS {
+        let below = g.cdf(r);
+        p[(ycsb_fnvhash64(r) % n) as usize] += below - head;
+        head = below;
+    }
+    let tail = (1.0 - head) / n as f64;
+    p.iter_mut().for_each(|v| *v += tail);
+    p
+}
+
+/// The same with the exact zipfian law's rank probabilities (what lgb drew before it
+/// drew as YCSB does), for the tests' power.
+fn scrambled_exact_law(n: u64) -> Vec<f64> {
+    const RANKS: u64 = 2_000_000;
+    let zetan = lgb_core::workload::keys::zeta_estimate(10_000_000_001, ZIPFIAN_THETA);
     let mut p = vec![0.0; n as usize];
     let mut head = 0.0;
     for r in 0..RANKS {
@@ -126,7 +155,7 @@ fn scrambled_law(n: u64) -> Vec<f64> {
     p
 }
 
-/// The zipfian law over `n` ranks.
+/// The exact zipfian law over `n` ranks.
 fn zipf_law(n: u64) -> Vec<f64> {
     let z: f64 = (1..=n).map(|i| 1.0 / (i as f64).powf(ZIPFIAN_THETA)).sum();
     (0..n)
@@ -185,13 +214,18 @@ async fn read_update_presets_draw_ycsb_scrambled_zipfian() {
     let n = 1000;
     let law = scrambled_law(n);
     let plain = zipf_law(n);
+    let mut all = Vec::new();
     for preset in [Preset::YcsbA, Preset::YcsbB, Preset::YcsbC, Preset::YcsbF] {
         let (rec, run) = preset_run(preset, n, 40_000).await;
         let t = &run.tests[1];
         assert_eq!(t.metrics.errors.total(), 0, "{preset:?}");
         let draws = rec.drawn.lock().unwrap().clone();
         assert_follows(preset.name(), &draws, &law, &plain);
+        all.extend(draws);
     }
+    // The 160,000 draws of the four tell YCSB's generator from the exact law behind the
+    // same hash (ranks 2 to 10 take 7.0% of the draws against 6.1%).
+    assert_follows("ycsb a, b, c, f", &all, &law, &scrambled_exact_law(n));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -207,7 +241,8 @@ async fn ycsb_e_scan_starts_are_scrambled_over_the_grown_key_space() {
     let inserts = t.metrics.operations["insert"].ok;
     assert!((scans as f64 / ops as f64 - 0.95).abs() < 0.01, "{scans}");
     assert_eq!(scans + inserts, ops);
-    let space = records + (ops as f64 * 0.05 * 2.0) as u64;
+    // ScrambledZipfianGenerator(0, records + expected): both bounds included.
+    let space = records + (ops as f64 * 0.05 * 2.0) as u64 + 1;
     let full = scrambled_law(space);
     let mass: f64 = full[..records as usize].iter().sum();
     let law: Vec<f64> = full[..records as usize].iter().map(|p| p / mass).collect();
@@ -231,15 +266,49 @@ async fn ycsb_d_reads_the_latest_keys_by_zipfian_age() {
     let (rec, run) = preset_run(Preset::YcsbD, records, 40_000).await;
     let t = &run.tests[1];
     assert_eq!(t.metrics.errors.total(), 0);
-    // One task: every read's age is its distance from the newest acknowledged insert,
-    // which follows the zipfian law over the loaded record count.
-    let ages = rec.ages.lock().unwrap().clone();
+    // One task: every read's age is its distance from the newest acknowledged insert
+    // (the newest key), a rank of YCSB's generator over as many ranks as that key's
+    // number, built over the first newest key (records - 1) and grown by inserts.
+    let reads = rec.ages.lock().unwrap().clone();
     assert!(
-        ages.iter().all(|&a| a < records),
+        reads.iter().all(|&(age, newest)| age < newest),
         "ages stay within the law"
     );
-    let uniform = vec![1.0 / records as f64; records as usize];
-    assert_follows("ycsb-d", &ages, &zipf_law(records), &uniform);
+    let ages: Vec<u64> = reads.iter().map(|&(age, _)| age).collect();
+    let law = latest_law(records, &reads);
+    let uniform = vec![1.0 / law.len() as f64; law.len()];
+    assert_follows("ycsb-d", &ages, &law, &uniform);
+    // The ages do not follow the exact law over the loaded records, which lgb drew
+    // from before.
+    let mut exact = zipf_law(records);
+    exact.resize(law.len(), 1e-12);
+    assert_follows("ycsb-d", &ages, &law, &exact);
+}
+
+/// The law of the ages of `reads` ((age, newest key) each) under YCSB's
+/// `SkewedLatestGenerator` of a run loaded with `records`: the mixture, over the reads,
+/// of its generator's rank law at that read's newest key.
+fn latest_law(records: u64, reads: &[(u64, u64)]) -> Vec<f64> {
+    let g = YcsbZipfian::new(records - 1, ZIPFIAN_THETA);
+    let mut newest: Vec<u64> = reads.iter().map(|&(_, n)| n).collect();
+    newest.sort_unstable();
+    let top = *newest.last().expect("reads");
+    let mut law = vec![0.0; top as usize];
+    let (mut count, mut zetan) = (g.items(), g.zetan());
+    for run in newest.chunk_by(|a, b| a == b) {
+        let items = run[0];
+        let eta;
+        (zetan, eta) = g.grown(count, zetan, items);
+        count = count.max(items);
+        let weight = run.len() as f64 / reads.len() as f64;
+        let mut below = 0.0;
+        for (age, p) in law.iter_mut().enumerate().take(items as usize) {
+            let c = g.cdf_with(age as u64, items, zetan, eta);
+            *p += weight * (c - below);
+            below = c;
+        }
+    }
+    law
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

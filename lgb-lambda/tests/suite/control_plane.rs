@@ -11,9 +11,11 @@
 use std::time::Duration;
 
 use lgb_core::config::BenchmarkConfig;
-use lgb_core::prelude::CancellationToken;
 use lgb_core::protocol::WorkerStatus;
-use lgb_core::runner::{build_invoker, RunResult, RunStatus, Runner, Silent};
+use lgb_core::results::{RunResult, RunStatus};
+use lgb_core::runner::CancellationToken;
+use lgb_core::runner::{build_invoker, Runner, Silent};
+use lgb_core::session::{ConfigSource, Session};
 use serde_json::{json, Value};
 
 use lgb_testkit::control_plane::ControlPlane;
@@ -48,7 +50,9 @@ fn bench(workers: u32, runner: Value) -> BenchmarkConfig {
         "runner": runner,
         "tests": [{"name": "writes", "operation": {"type": "write"}, "operations": 40 * workers, "concurrency": 2}],
     });
-    BenchmarkConfig::from_json_str(&doc.to_string(), &[]).unwrap_or_else(|e| panic!("{e}"))
+    Session::load(ConfigSource::Text(&doc.to_string()), &[], None)
+        .map(Session::into_config)
+        .unwrap_or_else(|e| panic!("{e}"))
 }
 
 async fn run(config: &BenchmarkConfig, attempts: u32) -> RunResult {

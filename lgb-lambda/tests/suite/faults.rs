@@ -20,11 +20,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use lgb_core::config::BenchmarkConfig;
-use lgb_core::prelude::CancellationToken;
 use lgb_core::protocol::WorkerStatus;
-use lgb_core::runner::{
-    build_invoker, load_run, write_run, RunOutcome, RunResult, RunStatus, Runner, Silent,
-};
+use lgb_core::results::{load_run, write_run, RunOutcome, RunResult, RunStatus};
+use lgb_core::runner::CancellationToken;
+use lgb_core::runner::{build_invoker, Runner, Silent};
+use lgb_core::session::{ConfigSource, Session};
 use lgb_core::ErrorClass;
 use lgb_testkit::latency_proxy as proxy;
 use lgb_testkit::{serve, Request, Response};
@@ -130,7 +130,9 @@ fn bench(database: Value, tests: Value, retries: u32, front: &str) -> BenchmarkC
                    "options": {"endpoint": front, "region": "us-east-1"}},
         "tests": tests,
     });
-    BenchmarkConfig::from_json_str(&doc.to_string(), &[]).unwrap_or_else(|e| panic!("{e}"))
+    Session::load(ConfigSource::Text(&doc.to_string()), &[], None)
+        .map(Session::into_config)
+        .unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// Runs `config` as `lgb run` does, with a limit on how long it may take.

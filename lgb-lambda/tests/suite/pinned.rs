@@ -13,11 +13,13 @@ use std::time::Duration;
 use lgb_core::config::{
     BenchmarkConfig, DatabaseConfig, OperationConfig, TestConfig, WorkloadConfig,
 };
-use lgb_core::prelude::CancellationToken;
 use lgb_core::protocol::{
     Phase, WorkerRequest, WorkerResult, WorkerSlot, WorkerStatus, PROTOCOL_VERSION,
 };
-use lgb_core::runner::{build_invoker, RunStatus, Runner, Silent};
+use lgb_core::results::RunStatus;
+use lgb_core::runner::CancellationToken;
+use lgb_core::runner::{build_invoker, Runner, Silent};
+use lgb_core::session::{ConfigSource, Session};
 use lgb_core::ErrorClass;
 use serde_json::{json, Value};
 
@@ -95,7 +97,9 @@ fn bench(cp: &ControlPlane, function: &str, database: Value) -> BenchmarkConfig 
                    "options": {"endpoint": cp.endpoint, "region": "us-east-1"}},
         "tests": [{"name": "reads", "operation": {"type": "read"}, "operations": 10}],
     });
-    BenchmarkConfig::from_json_str(&doc.to_string(), &[]).unwrap_or_else(|e| panic!("{e}"))
+    Session::load(ConfigSource::Text(&doc.to_string()), &[], None)
+        .map(Session::into_config)
+        .unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// A raw request, as a caller who skips `lgb validate` would send it.

@@ -17,9 +17,11 @@ use std::time::{Duration, Instant, SystemTime};
 
 use base64::Engine as _;
 use lgb_core::config::BenchmarkConfig;
-use lgb_core::prelude::CancellationToken;
 use lgb_core::protocol::{Phase, WorkerResult, WorkerStatus};
-use lgb_core::runner::{build_invoker, RunStatus, Runner, Silent};
+use lgb_core::results::RunStatus;
+use lgb_core::runner::CancellationToken;
+use lgb_core::runner::{build_invoker, Runner, Silent};
+use lgb_core::session::{ConfigSource, Session};
 use lgb_core::worker::lambda::{FunctionUrlRequest, FunctionUrlResponse};
 use lgb_testkit::{serve, Request, Response};
 use serde_json::{json, Value};
@@ -282,12 +284,14 @@ fn bench(database: Value, workers: u32, tests: Value, runner: Value) -> Benchmar
         "runner": runner,
         "tests": tests,
     });
-    BenchmarkConfig::from_json_str(&doc.to_string(), &[]).unwrap_or_else(|e| panic!("{e}"))
+    Session::load(ConfigSource::Text(&doc.to_string()), &[], None)
+        .map(Session::into_config)
+        .unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// Runs `config` through `build_invoker` (as `lgb run` does) and checks what every
 /// run through an emulator must show: exact merges, cold then warm.
-async fn run_and_check(config: &BenchmarkConfig) -> lgb_core::runner::RunResult {
+async fn run_and_check(config: &BenchmarkConfig) -> lgb_core::results::RunResult {
     let invoker = build_invoker(config, None)
         .await
         .unwrap_or_else(|e| panic!("{e}"));

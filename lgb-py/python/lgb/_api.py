@@ -82,7 +82,9 @@ class Run:
 
     def __init__(self, data: _lgb.RunData) -> None:
         self._data = data
-        self._config: Optional[Dict[str, Any]] = None
+        # Every field of the run but its tests: a new field of lgb-core's RunResult
+        # arrives here without a change to the native module.
+        self._fields: Dict[str, Any] = json.loads(data.run_json())
         self._tests = data.tests()
 
     # ---- identity -------------------------------------------------------------------
@@ -90,33 +92,33 @@ class Run:
     @property
     def run_id(self) -> str:
         """Unique id of the run, also its results directory name."""
-        return self._data.run_id
+        return str(self._fields["run_id"])
 
     @property
     def name(self) -> str:
         """The benchmark's name (``config["name"]``)."""
-        return self._data.name
+        return str(self._fields["name"])
 
     @property
     def status(self) -> str:
         """``"completed"``, ``"cancelled"`` (interrupted; results cover what ran) or
         ``"failed"`` (a test had no worker that could run)."""
-        return self._data.status
+        return str(self._fields["status"])
 
     @property
     def target(self) -> str:
         """Where workers ran: ``"local"``, ``"lambda"`` or ``"url"``."""
-        return self._data.target
+        return str(self._fields["target"])
 
     @property
     def created_at(self) -> _dt.datetime:
         """When the run started (UTC)."""
-        return _dt.datetime.fromisoformat(self._data.created_at.replace("Z", "+00:00"))
+        return _dt.datetime.fromisoformat(str(self._fields["created_at"]).replace("Z", "+00:00"))
 
     @property
     def lgb_version(self) -> str:
         """Version of lgb that ran the benchmark."""
-        return self._data.lgb_version
+        return str(self._fields["lgb_version"])
 
     @property
     def path(self) -> Optional[Path]:
@@ -127,9 +129,7 @@ class Run:
     @property
     def config(self) -> Dict[str, Any]:
         """The config as run: overrides applied, defaults filled in."""
-        if self._config is None:
-            self._config = json.loads(self._data.config_json())
-        return self._config
+        return dict(self._fields["config"])
 
     @property
     def sweep(self) -> Optional[Dict[str, Any]]:
@@ -334,7 +334,9 @@ def run(
             bar.close()
         raise
     if bar is not None:
-        bar.close(None if data.status == "completed" else f"run {data.status}; results: {data.path}")
+        done = Run(data)
+        bar.close(None if done.status == "completed" else f"run {done.status}; results: {done.path}")
+        return done
     return Run(data)
 
 
@@ -380,7 +382,9 @@ def sweep(
             bar.close()
         raise
     if bar is not None:
-        bar.close(None if data.status == "completed" else f"sweep {data.status}; results: {data.path}")
+        done = Run(data)
+        bar.close(None if done.status == "completed" else f"sweep {done.status}; results: {done.path}")
+        return done
     return Run(data)
 
 

@@ -20,7 +20,7 @@ class LgbError(Exception):
     same string results use to count errors.
     """
 
-    error_class: str = "backend"
+    error_class: str = "internal"
 
 
 class ConfigError(LgbError, ValueError):
@@ -100,6 +100,13 @@ class BackendError(LgbError):
     error_class = "backend"
 
 
+class InternalError(LgbError):
+    """A failure of lgb itself, not of the database (a worker task that panicked, a
+    table that could not be encoded): worth a bug report."""
+
+    error_class = "internal"
+
+
 class LambdaThrottledError(LgbError):
     """AWS Lambda refused an invocation for lack of concurrency (not the database)."""
 
@@ -120,6 +127,7 @@ _BY_CLASS = {
         IoError,
         CancelledError,
         BackendError,
+        InternalError,
         LambdaThrottledError,
     )
 }

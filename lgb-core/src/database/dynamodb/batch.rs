@@ -8,8 +8,9 @@ use aws_sdk_dynamodb::types::{KeysAndAttributes, ReturnConsumedCapacity, WriteRe
 
 use super::item::{item_size, Item};
 use super::{sum_capacity, DynamoDbDatabase, MAX_BATCH_GET};
-use crate::database::{BatchOutcome, ItemFailure, OpMeta};
+use crate::database::{BatchOutcome, ItemFailure};
 use crate::error::{Error, ErrorClass, Result};
+use crate::record::OpMeta;
 use crate::record::Record;
 
 /// The instant `d` from now: a batch's deadline. `Instant + Duration` panics past the

@@ -274,7 +274,7 @@ impl AdapterOptions for DynamoDbOptions {
 /// with a sort key also range, latest and (string sort keys) prefix or (numeric sort
 /// keys) time-range queries; without one, open-ended ranges (YCSB's `scan`) as a
 /// paginated Scan from the start key. Known without connecting.
-pub fn capabilities_for(options: &DynamoDbOptions) -> Capabilities {
+pub(crate) fn capabilities_for(options: &DynamoDbOptions) -> Capabilities {
     let mut queries = vec![QueryKind::Key, QueryKind::Native];
     match options.sort_key.as_ref().map(|s| s.kind) {
         Some(KeyType::N) => {

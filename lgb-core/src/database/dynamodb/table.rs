@@ -10,8 +10,8 @@ use aws_sdk_dynamodb::types::{
 };
 
 use super::{Billing, DynamoDbDatabase, KeyAttribute, KeyType};
-use crate::database::OpMeta;
 use crate::error::{Error, Result};
+use crate::record::OpMeta;
 
 /// How long `create_table_if_missing` waits for the table to become ACTIVE.
 const TABLE_READY_TIMEOUT: Duration = Duration::from_secs(120);

@@ -336,8 +336,8 @@ impl<'a> TsbsQueries<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::workload::keys::KeyFormatter;
     use crate::workload::timeseries::TimeSeriesOptions;
-    use crate::workload::KeyFormatter;
     use rand::SeedableRng;
 
     fn table(mapping: Mapping) -> TsbsTable {

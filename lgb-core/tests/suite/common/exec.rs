@@ -4,12 +4,14 @@
 use std::sync::Arc;
 
 use lgb_core::clock::VirtualClock;
+use lgb_core::config::Distribution;
 use lgb_core::config::OperationConfig;
 use lgb_core::database::scripted::{ScriptedDatabase, ScriptedOptions};
 use lgb_core::database::Database;
 use lgb_core::executor::{execute, Execution, ExecutionPlan};
 use lgb_core::operation::{OpContext, OperationRegistry, WorkerKeys};
-use lgb_core::workload::{Distribution, KeyChooser, KeyFormatter, RecordGenerator};
+use lgb_core::workload::keys::{KeyChooser, KeyFormatter};
+use lgb_core::workload::records::RecordGenerator;
 use tokio_util::sync::CancellationToken;
 
 pub fn contexts(n: u32, records: u64) -> Vec<OpContext> {
