@@ -1114,3 +1114,35 @@ fn an_estimate_above_the_threshold_needs_yes() {
         .unwrap();
     check(&out, "lgb run --yes");
 }
+
+/// The sweep figure of docs/lambda.md: its command, as written, in a folder holding
+/// its `sweep-local.json` (the control plane's function and moto).
+#[test]
+fn the_sweep_figure_command_of_the_docs_runs() {
+    let doc = std::fs::read_to_string(repo_root().join("docs/lambda.md")).unwrap();
+    let command = "lgb sweep sweep-local.json --memory 128,512,1024,1769 --p99-max 300ms";
+    assert!(doc.contains(command), "docs/lambda.md no longer shows it");
+    let dir = tempfile::tempdir().unwrap();
+    let cp = ControlPlane::start_with(1024, json!({}), json!({}));
+    std::fs::write(
+        dir.path().join("sweep-local.json"),
+        json!({
+            "name": "sweep-local",
+            "database": {"type": "dynamodb", "table": unique("figure"), "region": "us-east-1",
+                         "endpoint": dynamodb_service(), "create_table_if_missing": true},
+            "workload": {"records": 1000, "fields": 10, "field_size": "100B", "load_batch": 25},
+            "runner": {"target": "lambda", "function": FUNCTION, "workers": 4,
+                       "options": {"endpoint": cp.endpoint, "region": "us-east-1"}},
+            "tests": [{"name": "reads", "operation": {"type": "read"}, "concurrency": 2, "duration": "5s"}]
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let args: Vec<&str> = command.split(' ').skip(1).collect();
+    let out = lgb(&args).current_dir(dir.path()).output().unwrap();
+    check(&out, command);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("recommended (cost with p99 ≤ 300ms)"), "{stdout}");
+    assert_eq!(cp.stats()["max_versions_in_flight"], 4);
+    cp.assert_clean(1024);
+}
