@@ -219,23 +219,6 @@ variable "dynamodb_partition_key" {
     name = string
     type = string
   })
-variable "dynamodb_warm_throughput" {
-  description = "Pre-warmed read/write units per second of the benchmark table (DynamoDB warm throughput), so that a fresh on-demand table does not throttle the first minutes of a wide run; null leaves it at DynamoDB's initial 12,000 reads and 4,000 writes per second. Raising it is billed once."
-  type = object({
-    read_units_per_second  = number
-    write_units_per_second = number
-  })
-  default = null
-
-  validation {
-    condition = var.dynamodb_warm_throughput == null ? true : (
-      var.dynamodb_warm_throughput.read_units_per_second >= 12000 &&
-      var.dynamodb_warm_throughput.write_units_per_second >= 4000
-    )
-    error_message = "dynamodb_warm_throughput must be at least 12000 reads and 4000 writes per second (what a new table already has)."
-  }
-}
-
   default = {
     name = "pk"
     type = "S"

@@ -313,34 +313,35 @@ fn find_cycle<'a>(graph: &BTreeMap<&'a str, BTreeSet<&'a str>>) -> Option<Vec<&'
         .find_map(|n| visit(n, graph, &mut done, &mut Vec::new()))
 }
 
+/// Every `.rs` file under `lgb-core/src`, as (path under `src/`, text), in order.
+pub(crate) fn sources() -> Vec<(String, String)> {
+    fn walk(root: &std::path::Path, dir: &std::path::Path, out: &mut Vec<(String, String)>) {
+        let mut entries: Vec<_> = std::fs::read_dir(dir)
+            .expect("src is readable")
+            .map(|e| e.expect("entry").path())
+            .collect();
+        entries.sort();
+        for p in entries {
+            if p.is_dir() {
+                walk(root, &p, out);
+            } else if p.extension().is_some_and(|e| e == "rs") {
+                let rel = p.strip_prefix(root).expect("under src");
+                let rel = rel.to_string_lossy().replace('\\', "/");
+                out.push((rel, std::fs::read_to_string(&p).expect("source")));
+            }
+        }
+    }
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut out = Vec::new();
+    walk(&root, &root, &mut out);
+    assert!(out.len() > 40, "found the sources: {}", out.len());
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::path::Path;
-
-    fn sources() -> Vec<(String, String)> {
-        fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, String)>) {
-            let mut entries: Vec<_> = std::fs::read_dir(dir)
-                .expect("src is readable")
-                .map(|e| e.expect("entry").path())
-                .collect();
-            entries.sort();
-            for p in entries {
-                if p.is_dir() {
-                    walk(root, &p, out);
-                } else if p.extension().is_some_and(|e| e == "rs") {
-                    let rel = p.strip_prefix(root).expect("under src");
-                    let rel = rel.to_string_lossy().replace('\\', "/");
-                    out.push((rel, std::fs::read_to_string(&p).expect("source")));
-                }
-            }
-        }
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-        let mut out = Vec::new();
-        walk(&root, &root, &mut out);
-        assert!(out.len() > 40, "found the sources: {}", out.len());
-        out
-    }
 
     fn files(list: &[(&str, &str)]) -> Vec<(String, String)> {
         list.iter()

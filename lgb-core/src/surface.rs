@@ -369,6 +369,7 @@ pub(crate) fn surface(files: &[(String, String)]) -> (Vec<String>, Vec<String>) 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::layers::sources;
     use std::path::Path;
 
     fn files(list: &[(&str, &str)]) -> Vec<(String, String)> {
@@ -406,29 +407,6 @@ mod tests {
         );
         assert_eq!(problems.len(), 1, "{problems:?}");
         assert!(problems[0].contains("re-exports `Thing`"), "{problems:?}");
-    }
-
-    fn sources() -> Vec<(String, String)> {
-        fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, String)>) {
-            let mut entries: Vec<_> = std::fs::read_dir(dir)
-                .expect("src is readable")
-                .map(|e| e.expect("entry").path())
-                .collect();
-            entries.sort();
-            for p in entries {
-                if p.is_dir() {
-                    walk(root, &p, out);
-                } else if p.extension().is_some_and(|e| e == "rs") {
-                    let rel = p.strip_prefix(root).expect("under src");
-                    let rel = rel.to_string_lossy().replace('\\', "/");
-                    out.push((rel, std::fs::read_to_string(&p).expect("source")));
-                }
-            }
-        }
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-        let mut out = Vec::new();
-        walk(&root, &root, &mut out);
-        out
     }
 
     /// Run with `LGB_PRINT_SURFACE=1` to print the list to paste into the document.

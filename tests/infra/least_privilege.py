@@ -49,7 +49,6 @@ STAR_RESOURCE_ACTIONS = {
     "timestream:DescribeEndpoints": "endpoint discovery; the action has no resource types",
     "ec2:DescribeNetworkInterfaces": "Lambda VPC attachment; Describe* supports no resource-level permissions",
     "ec2:DescribeSubnets": "Lambda VPC attachment; Describe* supports no resource-level permissions",
-    "lambda:GetAccountSettings": "the runner's preflight reads the account's concurrency; the action has no resource types",
 }
 
 # Resources with a wildcard that are allowed, with the reason. Patterns match the
@@ -103,7 +102,6 @@ PLAIN_REFERENCE = re.compile(r"\$\{[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*|\[(\d+|\"
 # Resources given as one expression that the checker accepts as written.
 RESOURCE_EXPRESSIONS = {
     "${[for f in aws_lambda_function.worker : f.arn]}": "the runner may invoke exactly the worker functions",
-    '${[for f in aws_lambda_function.worker : "${f.arn}:*"]}': "the workers' versions and aliases (a sweep deletes the versions it published)",
 }
 
 

@@ -32,7 +32,6 @@ def test_resource_star_only_where_aws_requires_it(module):
     assert star == {
         ("timestream_worker", ("timestream:DescribeEndpoints",)),
         ("immudb_worker", ("ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets")),
-        ("runner", ("lambda:GetAccountSettings",)),
     }
     # Each of them says why, inside the statement.
     for st in lp.statements(module):
