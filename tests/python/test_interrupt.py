@@ -71,6 +71,64 @@ def test_ctrl_c_stops_a_long_run_promptly_and_keeps_partial_results(python: str,
     assert (results / "summary.csv").is_file()
 
 
+SIGNAL_CHILD = textwrap.dedent(
+    """
+    import json, sys
+    import lgb
+    config, out = json.loads(sys.argv[1]), sys.argv[2]
+    print("running", flush=True)
+    try:
+        lgb.run(config, out=out, progress=False)
+    except SystemExit as stop:
+        print(json.dumps({"code": stop.code, "results": getattr(stop, "results", None)}), flush=True)
+        raise
+    """
+)
+
+
+def _stopped_by(python: str, out: Path, sig: int) -> tuple[int, dict, dict]:
+    cfg = small_config(duration="60s", warmup="500ms")
+    del cfg["tests"][0]["operations"]  # type: ignore[index]
+    child = subprocess.Popen(
+        [python, "-c", SIGNAL_CHILD, json.dumps(cfg), str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert child.stdout is not None
+        assert child.stdout.readline().strip() == "running"
+        time.sleep(2.5)
+        child.send_signal(sig)
+        stdout, stderr = child.communicate(timeout=15)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    report = json.loads(stdout.strip().splitlines()[-1])
+    on_disk = json.loads((Path(report["results"]) / "result.json").read_text())
+    return child.returncode, report, on_disk
+
+
+def test_sigterm_and_sighup_stop_a_run_like_ctrl_c_and_keep_what_was_measured(python: str, out: Path) -> None:
+    """SIGTERM (a job scheduler) and SIGHUP (a closed SSH session) during lgb.run stop
+    it the way Ctrl-C does: the results measured so far are written, marked
+    incomplete with the signal, and SystemExit(128 + signal) is raised with the
+    directory in its ``results`` attribute, so the process ends with the signal's
+    conventional code."""
+    for sig, name in [(signal.SIGTERM, "SIGTERM"), (signal.SIGHUP, "SIGHUP")]:
+        code, report, on_disk = _stopped_by(python, out / name, sig)
+        assert code == 128 + sig, (name, code)
+        assert report["code"] == 128 + sig
+        assert on_disk["status"] == "cancelled"
+        assert name in on_disk["incomplete"]["reason"], on_disk["incomplete"]
+        mix = [t for t in on_disk["tests"] if t["name"] == "mix"]
+        assert mix and sum(m["ok"] for m in mix[0]["metrics"]["operations"].values()) > 0
+        # lgb.load reads it.
+        import lgb
+
+        assert lgb.load(report["results"]).status == "cancelled"
+
+
 TERMINAL_CHILD = textwrap.dedent(
     """
     import json, sys

@@ -447,6 +447,9 @@ fn sigterm_writes_partial_results_and_exits_143() {
         2,
         "load and the stopped test; the next one never starts"
     );
+    // Marked incomplete: the signal, and the test that did not run.
+    assert_eq!(result["incomplete"]["reason"], "stopped by SIGTERM");
+    assert_eq!(result["incomplete"]["not_run"], json!(["never"]));
     let mix = test(&result, "mix");
     assert!(count(&mix["metrics"]["operations"]["read"]["ok"]) > 0);
     assert_eq!(mix["workers"][0]["status"], "cancelled");

@@ -101,7 +101,7 @@ impl ControlPlane {
                 "options": {"endpoint": self.endpoint, "region": "us-east-1"}
             }))
             .unwrap();
-            let control = lgb_core::runner::lambda::LambdaFunction::from_config(&runner)
+            let control = lgb_core::runner::LambdaFunction::from_config(&runner)
                 .await
                 .unwrap();
             let s = lgb_core::runner::FunctionControl::settings(&control)
@@ -279,11 +279,11 @@ fn end_to_end(target: &str) {
         result["tests"][1]["metrics"]["operations"]["read"]["ok"],
         200
     );
-    // The nonce changed the environment; everything else in it was kept.
+    // The nonce retired the sandboxes before each wave, and was taken out of the
+    // environment after the run: the function is as deployed (no drift in `tofu plan`).
     let (_, env_after) = cp.configuration();
-    assert_eq!(env_after["KEEP_ME"], "yes");
-    assert_eq!(env_after["RUST_LOG"], env_before["RUST_LOG"]);
-    assert!(env_after.contains_key("LGB_COLD_START_NONCE"));
+    assert_eq!(env_after, env_before);
+    assert!(!env_after.contains_key("LGB_COLD_START_NONCE"));
 
     let report = lgb(&["report", run_dir.to_str().unwrap()])
         .output()
@@ -455,7 +455,8 @@ fn sweep_runs_each_memory_size_and_restores_the_function() {
         .collect();
     seen.sort_unstable();
     seen.dedup();
-    assert_eq!(seen, [128, 512, 1024], "{stats}");
+    // The load ran on $LATEST as deployed (384 MB); each size on its own version.
+    assert_eq!(seen, [128, 384, 512, 1024], "{stats}");
     sweep.assert_restored();
 
     let run_dir = only_results_dir(&sweep.results());
@@ -589,4 +590,559 @@ fn two_hundred_workers_never_have_more_than_ten_open() {
             first - started_ms
         );
     }
+}
+
+// ---- Nothing measured is lost on the Lambda path (issue 32) ----
+
+/// The run's directory read back through lgb-core.
+fn kept_run(out: &Path) -> (PathBuf, lgb_core::results::RunResult) {
+    let dir = only_results_dir(out);
+    let run = lgb_core::results::load_run(&dir).unwrap();
+    (dir, run)
+}
+
+fn names(run: &lgb_core::results::RunResult) -> Vec<&str> {
+    run.tests.iter().map(|t| t.name.as_str()).collect()
+}
+
+/// A forced cold start that fails before the second test: the load and the first
+/// test are kept, the run is marked incomplete with the reason, exit 1.
+#[test]
+fn a_failed_forced_cold_start_keeps_the_tests_before_it() {
+    let moto = dynamodb_service();
+    let dir = tempfile::tempdir().unwrap();
+    let cp = ControlPlane::start(256);
+    let outputs = write_outputs(dir.path(), &cp, &unique("cold-fault"));
+    let config = dir.path().join("bench.json");
+    std::fs::write(
+        &config,
+        json!({
+            "name": "cold-fault",
+            "database": {"type": "dynamodb", "endpoint": moto, "create_table_if_missing": true},
+            "workload": {"records": 100, "load_batch": 25, "load_concurrency": 1},
+            "runner": {"workers": 2, "cold_start": "force", "options": {"endpoint": cp.endpoint}},
+            "tests": [
+                {"name": "reads", "operation": {"type": "read"}, "operations": 40},
+                {"name": "again", "operation": {"type": "read"}, "operations": 40}
+            ]
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let results = dir.path().join("results");
+    let out = lgb(&[
+        "run",
+        config.to_str().unwrap(),
+        "--target",
+        "lambda",
+        "--targets",
+        outputs.to_str().unwrap(),
+        "--out",
+        results.to_str().unwrap(),
+    ])
+    .env("LGB_TEST_FAULT", "cold-start:again")
+    .output()
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("cold-start:again"), "{stderr}");
+    let (_, run) = kept_run(&results);
+    assert_eq!(names(&run), ["load", "reads"]);
+    assert_eq!(run.tests[1].metrics.ok(), 40);
+    assert!(run.tests[1]
+        .workers
+        .iter()
+        .all(|w| w.environment.cold_start));
+    let incomplete = run.incomplete.expect("marked incomplete");
+    assert!(
+        incomplete.reason.contains("cold-start:again"),
+        "{incomplete:?}"
+    );
+    assert_eq!(incomplete.not_run, ["again"]);
+}
+
+/// A sweep whose second size fails keeps the first, still restores the function,
+/// and exits 1; `lgb report` reads what it kept.
+#[test]
+fn a_sweep_failing_at_one_size_keeps_the_sizes_measured_and_restores() {
+    let sweep = Sweep::new("sweep-fault");
+    // In place (a Function URL's sweep): sizes one after another on $LATEST.
+    let out = sweep
+        .command(&["--target", "url"])
+        .env("LGB_TEST_FAULT", "sweep-size:512")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("sweep-size:512"), "{stderr}");
+    sweep.assert_restored();
+    let (dir, run) = kept_run(&sweep.results());
+    assert!(names(&run).contains(&"reads@128MB"), "{:?}", names(&run));
+    assert!(!names(&run).contains(&"reads@512MB"), "{:?}", names(&run));
+    let incomplete = run.incomplete.clone().expect("marked incomplete");
+    assert!(
+        incomplete.not_run.contains(&"reads@512MB".to_string()),
+        "{incomplete:?}"
+    );
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("sweep.json")).unwrap()).unwrap();
+    let sizes: Vec<u64> = report["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["memory_mb"].as_u64().unwrap())
+        .collect();
+    assert!(sizes.contains(&128) && !sizes.contains(&512), "{report}");
+    check(
+        &lgb(&["report", dir.to_str().unwrap()]).output().unwrap(),
+        "lgb report",
+    );
+}
+
+/// A restore that fails after a good sweep: every size is kept, the run says the
+/// restore failed, and the message gives the command that restores it by hand.
+#[test]
+fn a_failed_restore_keeps_every_size_and_names_the_command() {
+    let sweep = Sweep::new("restore-fault");
+    // In place (a Function URL's sweep): $LATEST is restored after the last size.
+    let out = sweep
+        .command(&["--target", "url"])
+        .env("LGB_TEST_FAULT", "restore")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "restore it by hand: aws lambda update-function-configuration --function-name {FUNCTION} --memory-size 384"
+        )),
+        "{stderr}"
+    );
+    let (_, run) = kept_run(&sweep.results());
+    for mb in [128, 512, 1024] {
+        let t = run
+            .tests
+            .iter()
+            .find(|t| t.name == format!("reads@{mb}MB"))
+            .unwrap_or_else(|| panic!("{mb} MB kept: {:?}", names(&run)));
+        assert!(t.metrics.ok() > 0);
+    }
+    let incomplete = run.incomplete.expect("marked");
+    assert!(
+        incomplete.reason.contains("restoring the function"),
+        "{incomplete:?}"
+    );
+    assert!(incomplete.not_run.is_empty());
+    // The fault kept the function as the last size left it.
+    assert_eq!(sweep.cp.configuration().0, 1024);
+}
+
+/// Ctrl-C with Lambda workers: the finished test is kept, and the running one's
+/// workers that answer within the grace (their 3 s test ends 1.5 s after the signal)
+/// are kept whole; with a 60 s test they are marked cancelled once the grace is over.
+#[test]
+fn ctrl_c_with_lambda_workers_keeps_what_answers_within_the_grace() {
+    let dir = tempfile::tempdir().unwrap();
+    let cp = ControlPlane::start(256);
+    for (seconds, answered) in [(3, true), (60, false)] {
+        let config = dir.path().join(format!("grace-{seconds}.json"));
+        std::fs::write(
+            &config,
+            json!({
+                "name": "grace",
+                "database": {"type": "memory"},
+                "workload": {"records": 100, "load": false},
+                "runner": {"workers": 2, "target": "lambda", "function": FUNCTION,
+                           "options": {"endpoint": cp.endpoint, "region": "us-east-1"}},
+                "tests": [
+                    {"name": "first", "operation": {"type": "write"}, "operations": 200},
+                    {"name": "running", "operation": {"type": "write"}, "duration": format!("{seconds}s")},
+                    {"name": "never", "operation": {"type": "write"}, "operations": 10}
+                ]
+            })
+            .to_string(),
+        )
+        .unwrap();
+        let results = dir.path().join(format!("results-{seconds}"));
+        let child = lgb(&[
+            "run",
+            config.to_str().unwrap(),
+            "--out",
+            results.to_str().unwrap(),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let first_ended = std::fs::read_dir(&results)
+                .ok()
+                .and_then(|mut d| d.next())
+                .and_then(|e| lgb_core::results::load_run(&e.unwrap().path()).ok())
+                .is_some_and(|r| r.tests.iter().any(|t| t.name == "first"));
+            if first_ended {
+                break;
+            }
+            assert!(Instant::now() < deadline, "the first test never ended");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        std::thread::sleep(Duration::from_millis(1500));
+        let signalled = Instant::now();
+        assert!(Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()
+            .unwrap()
+            .success());
+        let out = child.wait_with_output().unwrap();
+        let stop = signalled.elapsed();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        eprintln!("{seconds} s test: lgb ended {stop:.1?} after Ctrl-C");
+        assert_eq!(out.status.code(), Some(130), "{stderr}");
+        let (_, run) = kept_run(&results);
+        assert_eq!(names(&run), ["first", "running"]);
+        assert_eq!(run.tests[0].metrics.ok(), 200);
+        let running = &run.tests[1];
+        let incomplete = run.incomplete.clone().expect("marked incomplete");
+        assert!(incomplete.reason.contains("SIGINT"), "{incomplete:?}");
+        assert_eq!(incomplete.not_run, ["never"]);
+        let statuses: Vec<Value> = running
+            .workers
+            .iter()
+            .map(|w| serde_json::to_value(w.status).unwrap())
+            .collect();
+        if answered {
+            assert_eq!(statuses, ["completed", "completed"], "{stderr}");
+            assert!(running.metrics.ok() > 0);
+            assert!(stop < lgb_core::runner::REMOTE_STOP_GRACE, "{stop:?}");
+        } else {
+            assert_eq!(statuses, ["cancelled", "cancelled"], "{stderr}");
+            assert_eq!(running.metrics.ok(), 0);
+            assert!(
+                stop >= lgb_core::runner::REMOTE_STOP_GRACE
+                    && stop < lgb_core::runner::REMOTE_STOP_GRACE + Duration::from_secs(5),
+                "waited the grace, no more: {stop:?}"
+            );
+        }
+    }
+}
+
+// ---- Preflight and the sweep through versions and aliases (issue 28) ----
+
+impl ControlPlane {
+    /// A control plane with account settings `account` (`account_concurrency`,
+    /// `memory_cap_mb`) and `function` merged into `FUNCTION`'s settings.
+    fn start_with(memory_mb: u32, account: Value, function: Value) -> ControlPlane {
+        let mut f = json!({
+            "bootstrap": bootstrap(),
+            "memory_size": memory_mb,
+            "timeout": 120,
+            "environment": {"RUST_LOG": "info", "KEEP_ME": "yes"},
+        });
+        for (k, v) in function.as_object().unwrap() {
+            f[k] = v.clone();
+        }
+        let mut config = json!({"update_delay_ms": 100, "functions": {FUNCTION: f}});
+        for (k, v) in account.as_object().unwrap() {
+            config[k] = v.clone();
+        }
+        ControlPlane(lgb_testkit::control_plane::ControlPlane::start(
+            &config,
+            &aws_env(),
+        ))
+    }
+
+    /// No version and no alias left, `$LATEST` at `memory_mb` with its environment
+    /// as deployed (no nonce), and `$LATEST` never changed while an invocation ran.
+    fn assert_clean(&self, memory_mb: u32) {
+        let s = self.stats();
+        assert_eq!(s["versions"], json!([]), "versions left: {s}");
+        assert_eq!(s["aliases"], json!({}), "aliases left: {s}");
+        assert_eq!(s["updates_while_invoking"], 0, "{s}");
+        let (memory, env) = self.configuration();
+        assert_eq!(memory, memory_mb);
+        assert_eq!(
+            Value::Object(env),
+            json!({"RUST_LOG": "info", "KEEP_ME": "yes"}),
+            "the environment is as deployed"
+        );
+    }
+}
+
+/// infra/README.md's `dynamodb-aws.json`, with what only a local run adds (moto's
+/// endpoint, creating the table, the control plane's endpoint, shorter tests).
+fn write_dynamodb_aws(dir: &Path, cp: &ControlPlane, workers: u32, extra_test: Value) -> PathBuf {
+    let path = dir.join("dynamodb-aws.json");
+    let mut tests = vec![json!({"name": "ycsb-a", "preset": "ycsb-a", "concurrency": 2, "warmup": "0s", "duration": "2s"})];
+    if !extra_test.is_null() {
+        tests.push(extra_test);
+    }
+    std::fs::write(
+        &path,
+        json!({
+            "name": "dynamodb-aws",
+            "database": {"type": "dynamodb", "retry": {"max_attempts": 3},
+                         "endpoint": dynamodb_service(), "create_table_if_missing": true},
+            "workload": {"records": 200, "fields": 10, "field_size": "100B", "load_batch": 25},
+            "runner": {"workers": workers, "options": {"endpoint": cp.endpoint}},
+            "tests": tests
+        })
+        .to_string(),
+    )
+    .unwrap();
+    path
+}
+
+/// The command infra/README.md documents, as written (the config names no target:
+/// `--targets` means Lambda): four sizes measured side by side on published versions,
+/// nothing left behind, `$LATEST` untouched while measuring.
+#[test]
+fn the_documented_sweep_command_runs_four_sizes_side_by_side() {
+    let dir = tempfile::tempdir().unwrap();
+    let cp = ControlPlane::start_with(384, json!({}), json!({}));
+    write_outputs(dir.path(), &cp, &unique("documented"));
+    write_dynamodb_aws(dir.path(), &cp, 2, Value::Null);
+    let readme = std::fs::read_to_string(repo_root().join("infra/README.md")).unwrap();
+    let documented = "lgb sweep dynamodb-aws.json --targets outputs.json --memory\n128,512,1024,1769 --p99-max 20ms";
+    assert!(readme.contains(documented), "infra/README.md no longer shows the command");
+    let out = lgb(&[
+        "sweep",
+        "dynamodb-aws.json",
+        "--targets",
+        "outputs.json",
+        "--memory",
+        "128,512,1024,1769",
+        "--p99-max",
+        "20ms",
+    ])
+    .current_dir(dir.path())
+    .output()
+    .unwrap();
+    check(&out, "the documented lgb sweep");
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(stderr.contains("runner.target = \"lambda\""), "{stderr}");
+    assert!(stderr.contains("plan:") && stderr.contains("sweep: 128 MB, 512 MB, 1024 MB, 1769 MB (4 at once)"), "{stderr}");
+    assert!(stdout.contains("recommended (cost with p99 ≤ 20.0ms"), "{stdout}");
+    let s = cp.stats();
+    assert_eq!(s["max_versions_in_flight"], 4, "the sizes ran one after another: {s}");
+    assert_eq!(s["versions_published"], 4, "{s}");
+    assert_eq!(s["aliases_created"], 4, "{s}");
+    cp.assert_clean(384);
+    let run_dir = only_results_dir(&dir.path().join("results"));
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(run_dir.join("sweep.json")).unwrap()).unwrap();
+    assert_eq!(report["through_aliases"], true);
+    assert_eq!(report["sizes_at_once"], 4);
+    for (p, mb) in report["points"].as_array().unwrap().iter().zip([128, 512, 1024, 1769]) {
+        assert_eq!(p["memory_mb"], mb);
+        assert_eq!(p["seen_memory_mb"], json!([mb]), "{p}");
+        assert!(p["operations"].as_u64().unwrap() > 0, "{p}");
+        // Each size starts in new sandboxes of its version (the load ran on $LATEST).
+        assert_eq!(p["cold"]["workers"], 2, "{p}");
+    }
+}
+
+/// A sweep stopped by Ctrl-C while its sizes run deletes its versions and aliases
+/// and leaves `$LATEST` as it was.
+#[test]
+fn a_sweep_stopped_by_ctrl_c_leaves_no_version_or_alias() {
+    let sweep = Sweep::new("sweep-int-clean");
+    let cp = &sweep.cp;
+    let child = sweep
+        .command(&["--set", "tests[0].duration=30s"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while cp.stats()["in_flight"].as_u64().unwrap_or(0) < 2
+        || cp.stats()["sandbox_memory_sizes"].as_array().map_or(0, |a| a.len()) < 3
+    {
+        assert!(Instant::now() < deadline, "the sizes never ran: {}", cp.log_text());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let pid = child.id().to_string();
+    assert!(Command::new("kill").args(["-INT", &pid]).status().unwrap().success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", String::from_utf8_lossy(&out.stderr));
+    let s = cp.stats();
+    assert_eq!(s["versions"], json!([]), "{s}");
+    assert_eq!(s["aliases"], json!({}), "{s}");
+    sweep.assert_restored();
+}
+
+/// More workers than the account can run at once: refused by `lgb validate
+/// --targets` and by `lgb run` before any invocation, naming the number to set.
+#[test]
+fn more_workers_than_the_account_allows_are_refused_before_any_invocation() {
+    let dir = tempfile::tempdir().unwrap();
+    let cp = ControlPlane::start_with(256, json!({"account_concurrency": 8}), json!({}));
+    let outputs = write_outputs(dir.path(), &cp, &unique("quota"));
+    let config = write_dynamodb_aws(dir.path(), &cp, 12, Value::Null);
+    for cmd in ["validate", "run"] {
+        let out = lgb(&[cmd, config.to_str().unwrap(), "--targets", outputs.to_str().unwrap()])
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{cmd}: {stderr}");
+        assert!(
+            stderr.contains("runner.max_in_flight: 12 invocations would be open at once, but the account allows 8 at once and leaves 8 unreserved: set runner.max_in_flight to 8 or less"),
+            "{cmd}: {stderr}"
+        );
+    }
+    let s = cp.stats();
+    assert_eq!((s["invocations"].as_u64(), s["updates"].as_u64()), (Some(0), Some(0)), "{s}");
+    // Within the quota, validate prints the plan it checked.
+    let out = lgb(&["validate", config.to_str().unwrap(), "--targets", outputs.to_str().unwrap(), "--set", "runner.max_in_flight=8"])
+        .output()
+        .unwrap();
+    check(&out, "lgb validate --targets");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("concurrency: account 8, unreserved 8"), "{stdout}");
+    assert!(stdout.contains("ycsb-a: 2 s per worker, 12 workers in 2 waves (8 at once)"), "{stdout}");
+    assert_eq!(cp.stats()["invocations"], 0);
+}
+
+/// A test longer than the function's timeout is refused before anything runs; so is
+/// a sweep size above the account's memory cap, which also leaves nothing behind.
+#[test]
+fn a_test_over_the_timeout_and_sizes_over_the_cap_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let cp = ControlPlane::start_with(384, json!({"memory_cap_mb": 3008}), json!({"timeout": 30}));
+    let outputs = write_outputs(dir.path(), &cp, &unique("limits"));
+    let long = json!({"name": "long", "operation": {"type": "read"}, "warmup": "5s", "duration": "40s"});
+    let config = write_dynamodb_aws(dir.path(), &cp, 2, long);
+    let out = lgb(&["run", config.to_str().unwrap(), "--targets", outputs.to_str().unwrap()])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("tests[1].duration: warmup and duration (45 s) plus 5 s of overhead exceed the function's timeout of 30 s")
+            && stderr.contains("raise the timeout to at least 50 s"),
+        "{stderr}"
+    );
+    assert_eq!(cp.stats()["invocations"], 0);
+
+    let config = write_dynamodb_aws(dir.path(), &cp, 2, Value::Null);
+    let out = lgb(&["sweep", config.to_str().unwrap(), "--targets", outputs.to_str().unwrap(), "--memory", "128,4096"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("--memory: 4096 MB is more than this account allows (3008 MB"),
+        "{stderr}"
+    );
+    assert_eq!(cp.stats()["invocations"], 0);
+    cp.assert_clean(384);
+}
+
+/// `--apply latest` leaves `$LATEST` at the recommended size; `--apply ALIAS` points
+/// the alias at the version of that size and deletes the others.
+#[test]
+fn apply_sets_the_recommended_size() {
+    let sweep = Sweep::new("apply");
+    let out = sweep
+        .command(&["--strategy", "speed", "--apply", "latest", "--sequential"])
+        .output()
+        .unwrap();
+    check(&out, "lgb sweep --apply latest");
+    let report: Value = serde_json::from_str(
+        &std::fs::read_to_string(only_results_dir(&sweep.results()).join("sweep.json")).unwrap(),
+    )
+    .unwrap();
+    let chosen = report["recommended"].as_u64().expect("a recommendation") as u32;
+    assert_eq!(report["applied"], "$LATEST");
+    assert_eq!(report["sizes_at_once"], 1);
+    assert_eq!(sweep.cp.stats()["max_versions_in_flight"], 1);
+    assert_eq!(sweep.cp.configuration().0, chosen);
+
+    let first = only_results_dir(&sweep.results());
+    let out = sweep.command(&["--apply", "live"]).output().unwrap();
+    check(&out, "lgb sweep --apply live");
+    let second = std::fs::read_dir(sweep.results())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| *p != first)
+        .expect("the second sweep's directory");
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(second.join("sweep.json")).unwrap()).unwrap();
+    assert_eq!(report["applied"], "live");
+    let chosen = report["recommended"].as_u64().unwrap();
+    let s = sweep.cp.stats();
+    let version = s["aliases"]["live"].as_str().expect("alias live").to_string();
+    assert_eq!(s["versions"], json!([version.clone()]), "only the applied version is kept: {s}");
+    let point = report["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["memory_mb"] == chosen)
+        .unwrap();
+    assert_eq!(point["version"], version.as_str());
+}
+
+/// A run above the confirmation threshold asks for --yes before anything is paid.
+#[test]
+fn an_estimate_above_the_threshold_needs_yes() {
+    let dir = tempfile::tempdir().unwrap();
+    let cp = ControlPlane::start_with(256, json!({}), json!({}));
+    let outputs = write_outputs(dir.path(), &cp, &unique("guard"));
+    let config = write_dynamodb_aws(dir.path(), &cp, 2, Value::Null);
+    let args = |extra: &[&str]| {
+        let mut a = vec!["run", config.to_str().unwrap(), "--targets", outputs.to_str().unwrap(), "--confirm-above", "0.000001"];
+        a.extend_from_slice(extra);
+        a.iter().map(|s| s.to_string()).collect::<Vec<_>>()
+    };
+    let out = lgb(&args(&[]).iter().map(String::as_str).collect::<Vec<_>>())
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("--yes: the estimated cost $"), "{stderr}");
+    assert_eq!(cp.stats()["invocations"], 0);
+    let out = lgb(&args(&["--yes"]).iter().map(String::as_str).collect::<Vec<_>>())
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    check(&out, "lgb run --yes");
+}
+
+/// The sweep figure of docs/lambda.md: its command, as written, in a folder holding
+/// its `sweep-local.json` (the control plane's function and moto).
+#[test]
+fn the_sweep_figure_command_of_the_docs_runs() {
+    let doc = std::fs::read_to_string(repo_root().join("docs/lambda.md")).unwrap();
+    let command = "lgb sweep sweep-local.json --memory 128,512,1024,1769 --p99-max 300ms";
+    assert!(doc.contains(command), "docs/lambda.md no longer shows it");
+    let dir = tempfile::tempdir().unwrap();
+    let cp = ControlPlane::start_with(1024, json!({}), json!({}));
+    std::fs::write(
+        dir.path().join("sweep-local.json"),
+        json!({
+            "name": "sweep-local",
+            "database": {"type": "dynamodb", "table": unique("figure"), "region": "us-east-1",
+                         "endpoint": dynamodb_service(), "create_table_if_missing": true},
+            "workload": {"records": 1000, "fields": 10, "field_size": "100B", "load_batch": 25},
+            "runner": {"target": "lambda", "function": FUNCTION, "workers": 4,
+                       "options": {"endpoint": cp.endpoint, "region": "us-east-1"}},
+            "tests": [{"name": "reads", "operation": {"type": "read"}, "concurrency": 2, "duration": "5s"}]
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let args: Vec<&str> = command.split(' ').skip(1).collect();
+    let out = lgb(&args).current_dir(dir.path()).output().unwrap();
+    check(&out, command);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("recommended (cost with p99 ≤ 300ms)"), "{stdout}");
+    assert_eq!(cp.stats()["max_versions_in_flight"], 4);
+    cp.assert_clean(1024);
 }
