@@ -43,6 +43,13 @@ enum Command {
         /// Override a config value: `--set tests[0].concurrency=8` (repeatable).
         #[arg(long = "set", value_name = "PATH=VALUE")]
         set: Vec<String>,
+        /// Where workers run (overrides `runner.target`); `--targets` needs lambda or url.
+        #[arg(long, short, value_enum)]
+        target: Option<commands::TargetArg>,
+        /// Deployment outputs (`tofu output -json > outputs.json` in infra/): checked
+        /// with the deployed worker and settings filled in, as `lgb run --targets` does.
+        #[arg(long, value_name = "FILE")]
+        targets: Option<PathBuf>,
     },
     /// List databases, operations, key distributions and presets.
     List,

@@ -269,3 +269,80 @@ fn password_env_may_name_only_lgb_secret_variables() {
         &server,
     );
 }
+
+/// `lgb validate --targets outputs.json` checks a config that names only the database
+/// type as `lgb run --targets` would run it: the deployed worker and settings (from
+/// `tofu output -json`, here generated from infra/outputs.tf) are filled in first,
+/// and the deployed function is looked up (preflight) on the local Lambda control
+/// plane. Without them the same config lacks its table; `--targets` with the local
+/// target is refused, naming `runner.target`.
+#[test]
+fn validate_with_targets_checks_the_config_as_deployed() {
+    let aws = [
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ("AWS_REGION", "eu-west-1"),
+        ("AWS_EC2_METADATA_DISABLED", "true"),
+    ];
+    let bootstrap = lgb_testkit::services::repo_root().join("scripts/lib/echo-bootstrap");
+    let cp = lgb_testkit::control_plane::ControlPlane::start(
+        &serde_json::json!({"region": "eu-west-1", "functions": {"lgb-dynamodb": {"bootstrap": bootstrap, "timeout": 60}}}),
+        &aws,
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let outputs = tmp.path().join("outputs.json");
+    let doc = lgb_testkit::outputs_tf::sample_outputs(&["dynamodb"], &|path| {
+        let last = path.rsplit('.').next().unwrap_or_default();
+        Some(match (path, last) {
+            (p, "region") if p.starts_with("lgb_targets") => serde_json::json!("eu-west-1"),
+            (_, "table") => serde_json::json!("deployed-bench"),
+            (_, "function_name") => serde_json::json!("lgb-dynamodb"),
+            (p, "name") if p.ends_with("partition_key.name") => serde_json::json!("pk"),
+            (p, "type") if p.ends_with("partition_key.type") => serde_json::json!("S"),
+            _ => return None,
+        })
+    });
+    std::fs::write(&outputs, doc.to_string()).unwrap();
+    let bench = tmp.path().join("bench.json");
+    let cfg = config(
+        serde_json::json!({"type": "dynamodb"}),
+        serde_json::json!({"options": {"endpoint": cp.endpoint}}),
+    );
+    std::fs::write(&bench, cfg.to_string()).unwrap();
+    let lgb = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_lgb"))
+            .arg("validate")
+            .arg(&bench)
+            .args(args)
+            .env_remove("AWS_PROFILE")
+            .envs(aws)
+            .output()
+            .unwrap()
+    };
+
+    let out = lgb(&["--target", "lambda", "--targets", outputs.to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}{stderr}\n{}",
+        cp.log_text()
+    );
+    assert!(stdout.contains("database `dynamodb`"), "{stdout}");
+
+    let out = lgb(&["--target", "lambda"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("missing field `table`"), "{stderr}");
+
+    // A config that says nothing of where workers run runs them on Lambda with
+    // --targets (infra/README.md's commands); the local target is refused.
+    let out = lgb(&["--targets", outputs.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let out = lgb(&["--target", "local", "--targets", outputs.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("runner.target"), "{stderr}");
+}
