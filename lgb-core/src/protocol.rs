@@ -172,7 +172,10 @@ pub struct WorkerResult {
     /// it carries the cost of new connections.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_op_ns: Option<u64>,
-    /// The measurements.
+    /// The measurements. Sent with whole-test histograms in lgb's sparse form
+    /// ([`crate::metrics::compact`]), which the runner decodes several times faster
+    /// than HdrHistogram's compressed V2; results files keep V2.
+    #[serde(serialize_with = "crate::metrics::compact::serialize")]
     pub metrics: TestMetrics,
     /// Where the worker ran.
     pub environment: Environment,

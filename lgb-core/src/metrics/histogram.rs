@@ -203,11 +203,16 @@ impl LatencyHistogram {
         base64::engine::general_purpose::STANDARD.encode(self.to_v2_bytes())
     }
 
-    /// Decodes [`LatencyHistogram::encode`]'s output.
+    /// Decodes [`LatencyHistogram::encode`]'s output, or lgb's sparse form of the same
+    /// layout at full precision ([`super::SparseHistogram::encode`], how workers send
+    /// their whole-test histograms: [`super::compact`]).
     pub fn decode(text: &str) -> Result<Self> {
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(text.trim())
             .map_err(|e| Error::Backend(format!("histogram is not base64: {e}")))?;
+        if super::sparse::is_sparse(&bytes) {
+            return super::sparse::read_into_histogram(&bytes);
+        }
         Self::from_v2_bytes(&bytes)
     }
 

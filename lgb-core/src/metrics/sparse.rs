@@ -85,11 +85,15 @@ pub(crate) fn read_into_histogram(bytes: &[u8]) -> Result<LatencyHistogram> {
     let (&format, rest) = bytes.split_first().ok_or_else(|| bad("empty"))?;
     let (&shift, mut rest) = rest.split_first().ok_or_else(|| bad("truncated"))?;
     if shift != 0 {
-        return Err(bad("a whole-test histogram must be at full precision (shift 0)"));
+        return Err(bad(
+            "a whole-test histogram must be at full precision (shift 0)",
+        ));
     }
     let len = take_len(&mut rest, shift)?;
     let mut h = LatencyHistogram::new();
-    scan(&mut rest, len, shift, format == FORMAT_V2, |i, n| h.add_at(i, n))?;
+    scan(&mut rest, len, shift, format == FORMAT_V2, |i, n| {
+        h.add_at(i, n)
+    })?;
     if !rest.is_empty() {
         return Err(bad("trailing bytes"));
     }

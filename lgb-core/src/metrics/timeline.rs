@@ -7,9 +7,12 @@
 //! started at slightly different times line up.
 
 use std::collections::BTreeMap;
+use std::sync::OnceLock;
 
+use base64::Engine;
 use serde::{Deserialize, Serialize};
 
+use super::binary::{self, PointRef};
 use super::SparseHistogram;
 use crate::error::{Error, Result};
 
@@ -18,7 +21,7 @@ use crate::error::{Error, Result};
 /// results file) is refused, so that reports can subtract and index by seconds.
 pub const SECONDS: std::ops::RangeInclusive<i64> = 0..=253_402_300_799;
 
-fn check_second(second: i64) -> Result<()> {
+pub(crate) fn check_second(second: i64) -> Result<()> {
     if SECONDS.contains(&second) {
         Ok(())
     } else {
@@ -44,12 +47,105 @@ pub struct TimelinePoint {
 }
 
 /// Timeline points keyed by (second, operation).
-#[derive(Debug, Clone, Default, PartialEq)]
+///
+/// A timeline decoded from the binary form ([`super::binary`]: a worker's result, a
+/// results file) keeps the decoded points as they came until something needs them as
+/// [`TimelinePoint`]s, so that the runner folds thousands of worker timelines without
+/// building a map of points for each.
+#[derive(Debug, Clone, Default)]
 pub struct Timeline {
-    points: BTreeMap<(i64, String), TimelinePoint>,
+    points: OnceLock<BTreeMap<(i64, String), TimelinePoint>>,
+    wire: Option<Wire>,
+}
+
+/// Points decoded from the binary form, in order of second and operation name.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Wire {
+    pub(crate) operations: Vec<String>,
+    pub(crate) points: Vec<WirePoint>,
+}
+
+/// One decoded point; `op` indexes [`Wire::operations`].
+#[derive(Debug, Clone)]
+pub(crate) struct WirePoint {
+    pub(crate) second: i64,
+    pub(crate) op: u32,
+    pub(crate) ops: u64,
+    pub(crate) errors: u64,
+    pub(crate) latency: SparseHistogram,
+}
+
+impl Wire {
+    fn refs(&self) -> impl Iterator<Item = PointRef<'_>> {
+        self.points.iter().map(|p| PointRef {
+            second: p.second,
+            operation: &self.operations[p.op as usize],
+            ops: p.ops,
+            errors: p.errors,
+            latency: &p.latency,
+        })
+    }
+
+    fn into_map(self) -> BTreeMap<(i64, String), TimelinePoint> {
+        let Wire { operations, points } = self;
+        points
+            .into_iter()
+            .map(|p| {
+                let operation = operations[p.op as usize].clone();
+                (
+                    (p.second, operation.clone()),
+                    TimelinePoint {
+                        second: p.second,
+                        operation,
+                        ops: p.ops,
+                        errors: p.errors,
+                        latency: p.latency,
+                    },
+                )
+            })
+            .collect()
+    }
+}
+
+fn point_ref(p: &TimelinePoint) -> PointRef<'_> {
+    PointRef {
+        second: p.second,
+        operation: &p.operation,
+        ops: p.ops,
+        errors: p.errors,
+        latency: &p.latency,
+    }
 }
 
 impl Timeline {
+    /// The points as a map, built from the decoded form on first use.
+    fn map(&self) -> &BTreeMap<(i64, String), TimelinePoint> {
+        self.points
+            .get_or_init(|| self.wire.clone().map(Wire::into_map).unwrap_or_default())
+    }
+
+    /// The points as a map to change (the decoded form goes).
+    fn map_mut(&mut self) -> &mut BTreeMap<(i64, String), TimelinePoint> {
+        if let Some(w) = self.wire.take() {
+            if self.points.get().is_none() {
+                let _ = self.points.set(w.into_map());
+            }
+        }
+        if self.points.get().is_none() {
+            let _ = self.points.set(BTreeMap::new());
+        }
+        self.points.get_mut().expect("just set")
+    }
+
+    /// Every point, in order, without building the map.
+    fn refs(&self) -> Box<dyn Iterator<Item = PointRef<'_>> + '_> {
+        match (self.points.get(), &self.wire) {
+            (None, Some(w)) => Box::new(w.refs()),
+            (Some(m), _) => Box::new(m.values().map(point_ref)),
+            (None, None) => Box::new(std::iter::empty()),
+        }
+    }
+
     /// Adds counts and a histogram to the point of (`second`, `operation`); counts
     /// saturate. A `second` outside [`SECONDS`] is refused.
     pub fn add(
@@ -70,7 +166,7 @@ impl Timeline {
 
     /// The point of (`second`, `operation`), empty if it was not there.
     fn point_mut(&mut self, second: i64, operation: &str) -> &mut TimelinePoint {
-        self.points
+        self.map_mut()
             .entry((second, operation.to_string()))
             .or_insert_with(|| TimelinePoint {
                 second,
@@ -84,7 +180,10 @@ impl Timeline {
     /// Adds `point` (taken as it is when its second and operation are new).
     pub fn insert(&mut self, point: TimelinePoint) {
         use std::collections::btree_map::Entry;
-        match self.points.entry((point.second, point.operation.clone())) {
+        match self
+            .map_mut()
+            .entry((point.second, point.operation.clone()))
+        {
             Entry::Vacant(e) => {
                 e.insert(point);
             }
@@ -100,14 +199,14 @@ impl Timeline {
     /// Adds every point of `others`, one (second, operation) at a time: the merged
     /// point stays in the CPU's cache while each timeline's second is added to it
     /// (adding worker by worker touches every merged point once per worker, and a
-    /// merged point of a wide latency spread is a 100 KiB run of counts).
+    /// merged point of a wide latency spread is a run of up to 27,389 counts). Decoded
+    /// timelines are read as they came, without building their points.
     pub fn merge_all(&mut self, others: Vec<Timeline>) {
-        let mut points: Vec<TimelinePoint> = others
-            .into_iter()
-            .flat_map(|t| t.points.into_values())
-            .collect();
-        points.sort_by(|a, b| (a.second, &a.operation).cmp(&(b.second, &b.operation)));
+        let mut points: Vec<PointRef<'_>> = others.iter().flat_map(|t| t.refs()).collect();
+        // Each timeline is in order: the (stable) sort merges their runs.
+        points.sort_by(|a, b| (a.second, a.operation).cmp(&(b.second, b.operation)));
         let mut rest = &points[..];
+        let mut latencies = Vec::new();
         while let Some(first) = rest.first() {
             let same = rest
                 .iter()
@@ -115,8 +214,9 @@ impl Timeline {
                 .count();
             let (group, tail) = rest.split_at(same);
             rest = tail;
-            let p = self.point_mut(first.second, &first.operation);
-            let latencies: Vec<&SparseHistogram> = group.iter().map(|q| &q.latency).collect();
+            let p = self.point_mut(first.second, first.operation);
+            latencies.clear();
+            latencies.extend(group.iter().map(|q| q.latency));
             p.ops = group.iter().fold(p.ops, |n, q| n.saturating_add(q.ops));
             p.errors = group
                 .iter()
@@ -127,76 +227,115 @@ impl Timeline {
 
     /// Bytes the points' histograms keep their buckets in.
     pub fn allocated_bytes(&self) -> usize {
-        self.points
-            .values()
-            .map(|p| p.latency.allocated_bytes())
-            .sum()
+        self.refs().map(|p| p.latency.allocated_bytes()).sum()
     }
 
     /// Groups every point's latency buckets `2^shift` at a time (see
     /// [`SparseHistogram::coarsen`]); used by a worker whose result would not fit.
     pub fn coarsen(&mut self, shift: u8) {
-        for p in self.points.values_mut() {
+        for p in self.map_mut().values_mut() {
             p.latency.coarsen(shift);
         }
     }
 
     /// Bytes of the points' encoded histograms (before base64), to size a result.
     pub fn histogram_bytes(&self) -> usize {
-        self.points
-            .values()
-            .map(|p| p.latency.to_bytes().len())
-            .sum()
+        self.refs().map(|p| p.latency.to_bytes().len()).sum()
     }
 
     /// The coarsest precision shift among the points (0: all at full precision).
     pub fn shift(&self) -> u8 {
-        self.points
-            .values()
-            .map(|p| p.latency.shift())
-            .max()
-            .unwrap_or(0)
+        self.refs().map(|p| p.latency.shift()).max().unwrap_or(0)
     }
 
     /// Adds every point of `other` (exact).
     pub fn merge(&mut self, other: &Timeline) -> Result<()> {
-        for p in other.points.values() {
-            self.add(p.second, &p.operation, p.ops, p.errors, &p.latency)?;
+        for p in other.refs() {
+            self.add(p.second, p.operation, p.ops, p.errors, p.latency)?;
         }
         Ok(())
     }
 
     /// Points in order of second, then operation.
     pub fn points(&self) -> impl Iterator<Item = &TimelinePoint> {
-        self.points.values()
+        self.map().values()
     }
 
     /// Number of points.
     pub fn len(&self) -> usize {
-        self.points.len()
+        match (self.points.get(), &self.wire) {
+            (None, Some(w)) => w.points.len(),
+            (Some(m), _) => m.len(),
+            (None, None) => 0,
+        }
     }
 
     /// Whether there are no points.
     pub fn is_empty(&self) -> bool {
-        self.points.is_empty()
+        self.len() == 0
+    }
+
+    /// The binary form ([`super::binary`]).
+    pub fn to_binary(&self) -> Vec<u8> {
+        binary::encode(self.refs())
+    }
+
+    /// Decodes [`Timeline::to_binary`]'s output, checking everything.
+    pub fn from_binary(bytes: &[u8]) -> Result<Self> {
+        Ok(Self {
+            points: OnceLock::new(),
+            wire: Some(binary::decode(bytes)?),
+        })
+    }
+}
+
+impl PartialEq for Timeline {
+    /// The same points, however they are kept.
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len()
+            && self.refs().zip(other.refs()).all(|(a, b)| {
+                (a.second, a.operation, a.ops, a.errors) == (b.second, b.operation, b.ops, b.errors)
+                    && a.latency == b.latency
+            })
     }
 }
 
 impl Serialize for Timeline {
+    /// Base64 of the binary form.
     fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        s.collect_seq(self.points.values())
+        s.serialize_str(&base64::engine::general_purpose::STANDARD.encode(self.to_binary()))
     }
 }
 
 impl<'de> Deserialize<'de> for Timeline {
+    /// The binary form in base64, or (results of schema version 2 and earlier, and
+    /// workers of lgb versions before it) a list of points.
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        let points = Vec::<TimelinePoint>::deserialize(d)?;
-        let mut t = Timeline::default();
-        for p in points {
-            check_second(p.second).map_err(serde::de::Error::custom)?;
-            t.insert(p);
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = Timeline;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a timeline: base64 of its binary form, or a list of points")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> std::result::Result<Timeline, E> {
+                let bytes = base64::engine::general_purpose::STANDARD
+                    .decode(v)
+                    .map_err(|e| E::custom(format!("timeline is not base64: {e}")))?;
+                Timeline::from_binary(&bytes).map_err(E::custom)
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> std::result::Result<Timeline, A::Error> {
+                let mut t = Timeline::default();
+                while let Some(p) = seq.next_element::<TimelinePoint>()? {
+                    check_second(p.second).map_err(serde::de::Error::custom)?;
+                    t.insert(p);
+                }
+                Ok(t)
+            }
         }
-        Ok(t)
+        d.deserialize_any(Visit)
     }
 }
 

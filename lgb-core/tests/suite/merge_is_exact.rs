@@ -119,3 +119,47 @@ async fn four_local_workers_merge_to_the_sum_of_their_parts() {
     let reads = t.metrics.operations["read"].ok as f64 / 40001.0;
     assert!((reads - 0.5).abs() < 0.02, "ycsb-a is half reads: {reads}");
 }
+
+/// A worker result as workers before the binary form sent it: the timeline as a list of
+/// points (each histogram an HdrHistogram V2 encoding, the oldest form) and the
+/// whole-test histograms in V2. It still decodes, and merges to what the binary form
+/// of the same result merges to.
+#[test]
+fn a_worker_result_of_the_old_form_still_loads_and_merges_the_same() {
+    let samples: Vec<u64> = (0..500).map(|i| 1_000 + i * 7_919 % 3_000_000).collect();
+    let new = worker_result(0, 2, &samples);
+    let mut old = serde_json::to_value(&new).unwrap();
+    assert!(
+        old["metrics"]["timeline"].is_string(),
+        "the binary form travels as a string"
+    );
+    old["metrics"]["timeline"] = new
+        .metrics
+        .timeline
+        .points()
+        .map(|p| {
+            serde_json::json!({
+                "second": p.second, "operation": p.operation, "ops": p.ops,
+                "errors": p.errors, "latency": p.latency.to_histogram().encode()
+            })
+        })
+        .collect();
+    let read = &new.metrics.operations["read"];
+    old["metrics"]["operations"]["read"]["latency"] = read.latency.encode().into();
+    old["metrics"]["operations"]["read"]["failed_latency"] = read.failed_latency.encode().into();
+    let old: WorkerResult = serde_json::from_value(old).unwrap();
+    assert_eq!(old, new);
+    let other = worker_result(1, 2, &samples[..100]);
+    let test =
+        lgb_core::config::TestConfig::new("t", lgb_core::config::OperationConfig::new("read"));
+    let through_json =
+        |r: &WorkerResult| serde_json::from_slice(&serde_json::to_vec(r).unwrap()).unwrap();
+    let a = merge(&test, Phase::Run, vec![(old, 1), (through_json(&other), 1)]).unwrap();
+    let b = merge(
+        &test,
+        Phase::Run,
+        vec![(through_json(&new), 1), (through_json(&other), 1)],
+    )
+    .unwrap();
+    assert_eq!(a.metrics, b.metrics);
+}

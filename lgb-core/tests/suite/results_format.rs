@@ -96,12 +96,13 @@ fn newer_and_foreign_files_fail_clearly() {
         serde_json::from_slice(&std::fs::read(fixture("result-v1.json")).unwrap()).unwrap();
 
     let mut newer = v1.clone();
-    newer["schema_version"] = 3.into();
+    let next = lgb_core::results::SCHEMA_VERSION + 1;
+    newer["schema_version"] = next.into();
     let p = tmp.path().join("newer.json");
     std::fs::write(&p, newer.to_string()).unwrap();
     let err = load_run(&p).unwrap_err().to_string();
     assert!(
-        err.contains("schema version 3") && err.contains("newer lgb"),
+        err.contains(&format!("schema version {next}")) && err.contains("newer lgb"),
         "{err}"
     );
 
