@@ -19,10 +19,11 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use crate::clock::Clock;
-use crate::database::{Database, OpMeta};
+use crate::database::Database;
 use crate::error::{Error, Result};
 use crate::metrics::{OperationMetrics, SecondRecorder, TestMetrics, Timeline};
 use crate::operation::{KeySet, OpContext, Strategy};
+use crate::record::OpMeta;
 
 /// How one test runs in one worker.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -103,6 +104,8 @@ struct Shared<C: Clock> {
     tickets: AtomicU64,
     next_slot: AtomicU64,
     interval_ns: Option<f64>,
+    /// Unix time minus clock time at the start ([`Clock::unix_offset_ns`]); each task's
+    /// [`Interval`] reads it again at every second boundary.
     origin_unix_ns: i128,
     /// Latency of the first operation to finish; 0 until one has.
     first_op_ns: AtomicU64,
@@ -149,7 +152,7 @@ pub async fn execute<C: Clock>(
             .duration
             .map(|d| measure_start_ns.saturating_add(nanos(d))),
         interval_ns: plan.rate.map(|r| 1e9 / r),
-        origin_unix_ns: i128::from(clock.origin_unix_ms()) * 1_000_000,
+        origin_unix_ns: clock.unix_offset_ns(),
         plan,
         strategy,
         db,
@@ -251,6 +254,10 @@ impl Drop for AbortOnDrop {
 /// A success's latency is recorded here only; each flush folds the second's buckets
 /// into the task's totals, so an operation costs one histogram record, not two. The
 /// recorder allocates pages only where latencies fall, not a full histogram per kind.
+///
+/// Seconds are wall-clock seconds: at each boundary the clock's offset to Unix time is
+/// read again ([`Clock::unix_offset_ns`]), so that a calibrated counter's drift does
+/// not carry a long test's seconds away from the wall clock (and from other workers').
 struct Interval {
     second: i64,
     boundary_ns: u64,
@@ -271,10 +278,15 @@ impl Interval {
     }
 
     fn start_at<C: Clock>(&mut self, s: &Shared<C>, now_ns: u64) {
-        let unix_ns = s.origin_unix_ns + i128::from(now_ns);
+        let offset = s.clock.unix_offset_ns();
+        let unix_ns = offset.saturating_add(i128::from(now_ns));
         let second = unix_ns.div_euclid(1_000_000_000);
         self.second = i64::try_from(second).unwrap_or(i64::MAX);
-        let boundary = (second + 1) * 1_000_000_000 - s.origin_unix_ns;
+        let boundary = second
+            .saturating_add(1)
+            .saturating_mul(1_000_000_000)
+            .saturating_sub(offset);
+        // The start of the next wall-clock second, always after `now_ns`.
         self.boundary_ns = u64::try_from(boundary.max(0)).unwrap_or(u64::MAX);
     }
 
@@ -513,9 +525,11 @@ fn flush_progress<C: Clock>(s: &Shared<C>, pending: &mut (u64, u64)) {
 mod tests {
     use super::*;
     use crate::clock::VirtualClock;
+    use crate::config::Distribution;
     use crate::database::noop::NoopDatabase;
     use crate::operation::{Mix, Step, WorkerKeys};
-    use crate::workload::{Distribution, KeyChooser, KeyFormatter, RecordGenerator};
+    use crate::workload::keys::{KeyChooser, KeyFormatter};
+    use crate::workload::records::RecordGenerator;
 
     fn contexts(n: u64) -> Vec<OpContext> {
         let shared = Arc::new(WorkerKeys::new(10, 0, 1));
@@ -586,5 +600,161 @@ mod tests {
         assert_eq!(e.metrics.ok(), 0);
         assert_eq!(e.window_ns, 0);
         assert!(e.start_unix_ms > 1_700_000_000_000, "{}", e.start_unix_ms);
+    }
+
+    /// A closed-loop run on the real clock (the time-stamp counter where it is
+    /// invariant): its window and latencies fit inside what `Instant` measured around
+    /// it, and its seconds inside the wall clock's.
+    #[tokio::test]
+    async fn a_run_on_the_system_clock_agrees_with_instant() {
+        use crate::clock::SystemClock;
+        for clock in [SystemClock::new(), SystemClock::os()] {
+            let wall_before = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs() as i64;
+            let before = std::time::Instant::now();
+            let plan = ExecutionPlan {
+                duration: Some(Duration::from_millis(400)),
+                ..ExecutionPlan::default()
+            };
+            let source = clock.source();
+            let e = execute(
+                plan,
+                Strategy::Builtin(Mix::single("read", Step::Read)),
+                Arc::new(NoopDatabase::default()),
+                contexts(1),
+                clock,
+                CancellationToken::new(),
+                None,
+            )
+            .await
+            .expect("the run ends");
+            let elapsed = before.elapsed();
+            let wall_after = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs() as i64;
+            let window = Duration::from_nanos(e.window_ns);
+            assert!(
+                window >= Duration::from_millis(400),
+                "{source:?}: {window:?}"
+            );
+            assert!(
+                window <= elapsed + Duration::from_micros(50),
+                "{source:?}: window {window:?}, Instant {elapsed:?}"
+            );
+            let m = &e.metrics.operations["read"];
+            assert!(m.ok > 1000, "{source:?}: {}", m.ok);
+            let max = Duration::from_nanos(m.latency.summary().max_ns);
+            assert!(max <= elapsed, "{source:?}: {max:?}");
+            let seconds: Vec<i64> = e.metrics.timeline.points().map(|p| p.second).collect();
+            assert!(
+                seconds
+                    .iter()
+                    .all(|s| (wall_before..=wall_after).contains(s)),
+                "{source:?}: {seconds:?} outside {wall_before}..={wall_after}"
+            );
+            assert_eq!(
+                e.metrics.timeline.points().map(|p| p.ops).sum::<u64>(),
+                m.ok + m.failed
+            );
+        }
+    }
+
+    /// A clock whose counter runs 100 ppm fast against the wall clock (a virtual one),
+    /// as a badly calibrated time-stamp counter would: 84 ms over 14 minutes.
+    #[derive(Clone, Default)]
+    struct FastClock {
+        wall: VirtualClock,
+    }
+
+    impl FastClock {
+        fn reading(wall: u64) -> u64 {
+            wall + wall / 10_000
+        }
+
+        /// The first wall time at which the counter reads at least `deadline`.
+        fn wall_at(deadline: u64) -> u64 {
+            let mut w = deadline - deadline / 10_001;
+            while Self::reading(w) < deadline {
+                w += 1;
+            }
+            while w > 0 && Self::reading(w - 1) >= deadline {
+                w -= 1;
+            }
+            w
+        }
+    }
+
+    impl Clock for FastClock {
+        fn now_ns(&self) -> u64 {
+            Self::reading(self.wall.now_ns())
+        }
+        async fn sleep_until(&self, deadline_ns: u64) {
+            self.wall.sleep_until(Self::wall_at(deadline_ns)).await;
+        }
+        fn origin_unix_ms(&self) -> i64 {
+            self.wall.origin_unix_ms()
+        }
+        fn unix_offset_ns(&self) -> i128 {
+            let wall = self.wall.now_ns();
+            i128::from(self.origin_unix_ms()) * 1_000_000 + i128::from(wall)
+                - i128::from(Self::reading(wall))
+        }
+    }
+
+    /// A 14-minute open-loop test at 100 ops/s on a counter 100 ppm fast: every
+    /// operation is counted in the wall-clock second it ended in (to within the
+    /// drift of one second, 100 µs), so the last seconds are not 84 ms late.
+    #[tokio::test]
+    async fn timeline_seconds_follow_the_wall_clock_over_a_long_test() {
+        let clock = FastClock::default();
+        clock.wall.advance(Duration::from_millis(1_250));
+        let start = clock.now_ns();
+        let plan = ExecutionPlan {
+            rate: Some(100.0),
+            duration: Some(Duration::from_secs(14 * 60)),
+            ..ExecutionPlan::default()
+        };
+        let e = execute(
+            plan,
+            Strategy::Builtin(Mix::single("read", Step::Read)),
+            Arc::new(NoopDatabase::default()),
+            contexts(1),
+            clock.clone(),
+            CancellationToken::new(),
+            None,
+        )
+        .await
+        .expect("the run ends");
+        // Where each operation really ended: the wall time its scheduled start maps to.
+        let origin_ns = i128::from(clock.origin_unix_ms()) * 1_000_000;
+        let mut expected = std::collections::BTreeMap::<i64, u64>::new();
+        for slot in 0..84_000u64 {
+            let wall = FastClock::wall_at(start + slot * 10_000_000);
+            let second = (origin_ns + i128::from(wall)).div_euclid(1_000_000_000);
+            *expected.entry(second as i64).or_default() += 1;
+        }
+        let seen: std::collections::BTreeMap<i64, u64> = e
+            .metrics
+            .timeline
+            .points()
+            .map(|p| (p.second, p.ops))
+            .collect();
+        assert_eq!(seen.values().sum::<u64>(), 84_000);
+        assert_eq!(
+            seen.keys().next_back(),
+            expected.keys().next_back(),
+            "the last second"
+        );
+        assert_eq!(seen.len(), expected.len());
+        for (second, want) in &expected {
+            let got = seen.get(second).copied().unwrap_or(0);
+            assert!(
+                got.abs_diff(*want) <= 1,
+                "second {second}: {got} ops, {want} ended in it"
+            );
+        }
     }
 }

@@ -24,24 +24,33 @@ fn default_hot_ops() -> f64 {
 pub enum Distribution {
     /// Every key equally likely.
     Uniform,
-    /// Popular keys first: key `i` (0-based rank) has weight `1/(i+1)^theta`.
-    /// Sampled exactly; YCSB's generator (Gray et al.) approximates this and puts
-    /// noticeably more weight on ranks 2 to 10.
+    /// Popular keys first, key `i` at rank `i`, drawn as YCSB 0.17's
+    /// `ZipfianGenerator` draws: Gray et al.'s approximation of the zipfian law
+    /// (weight `1/(i+1)^theta`), which puts more weight on ranks 2 to 10 than the law.
     Zipfian {
         /// Skew, theta > 0 (YCSB: 0.99).
         #[serde(default = "default_theta")]
         theta: f64,
     },
+    /// Popular keys first, drawn from the zipfian law itself: key `i` has probability
+    /// `1/(i+1)^theta / ζ(keys, theta)` (exact rejection-inversion sampling).
+    ExactZipfian {
+        /// Skew, theta > 0.
+        #[serde(default = "default_theta")]
+        theta: f64,
+    },
     /// Zipfian popularity spread over the key space by hashing, exactly as YCSB's
     /// `ScrambledZipfianGenerator` (what YCSB's `requestdistribution=zipfian` uses): a
-    /// rank is drawn from the zipfian law over 10^10 items and the key is
-    /// `fnvhash64(rank) mod keys`.
+    /// rank is drawn by YCSB's generator over 10^10 + 1 ranks (ζ precomputed at 0.99)
+    /// and the key is `fnvhash64(rank) mod keys`.
     ScrambledZipfian {
         /// Skew, theta > 0.
         #[serde(default = "default_theta")]
         theta: f64,
     },
-    /// The most recently inserted keys are the most popular (zipfian by age).
+    /// The most recently inserted keys are the most popular, as YCSB's
+    /// `SkewedLatestGenerator`: the newest key minus a rank of YCSB's generator over
+    /// as many ranks as the newest key number (grown incrementally with inserts).
     Latest {
         /// Skew, theta > 0.
         #[serde(default = "default_theta")]
@@ -70,11 +79,15 @@ impl Default for Distribution {
 
 impl Distribution {
     /// Names of every distribution, for `lgb list`.
-    pub const NAMES: [(&'static str, &'static str); 6] = [
+    pub const NAMES: [(&'static str, &'static str); 7] = [
         ("uniform", "every key equally likely"),
         (
             "zipfian",
-            "skewed to low key numbers; `theta` (default 0.99)",
+            "skewed to low key numbers as YCSB's ZipfianGenerator; `theta` (default 0.99)",
+        ),
+        (
+            "exact_zipfian",
+            "skewed to low key numbers by the exact zipfian law; `theta` (default 0.99)",
         ),
         (
             "scrambled_zipfian",
@@ -93,6 +106,7 @@ impl Distribution {
         let mut p = Vec::new();
         match *self {
             Distribution::Zipfian { theta }
+            | Distribution::ExactZipfian { theta }
             | Distribution::ScrambledZipfian { theta }
             | Distribution::Latest { theta } => {
                 if !(theta.is_finite() && theta > 0.0 && theta <= 10.0) {

@@ -1,19 +1,22 @@
 //! Key choosers (YCSB's request distributions) and the key format.
 //!
-//! Zipfian keys are drawn exactly from the zipfian law ([`ZipfianTable`]); YCSB's
-//! `ZipfianGenerator` uses Gray et al.'s faster approximation, which a chi-square test
-//! against the law rejects (it over-weights ranks 2 to 10).
+//! `zipfian`, `scrambled_zipfian` and `latest` draw ranks exactly as YCSB 0.17's
+//! `ZipfianGenerator` does ([`YcsbZipfian`]: Gray et al.'s approximation of the
+//! zipfian law, its ζ handling, and for the scrambled chooser its precomputed ζ of
+//! 10^10 items and `fnvhash64`); the approximation puts more weight on ranks 2 to 10
+//! than the law. `exact_zipfian` samples the law itself ([`ZipfianTable`]).
 
 use std::sync::Arc;
 
 use rand::rngs::SmallRng;
 use rand::Rng;
 
-pub use crate::config::{Distribution, ZIPFIAN_THETA};
+use crate::config::{Distribution, ZIPFIAN_THETA};
 
-/// A zipfian distribution over ranks `0..n`: rank `i` has probability
-/// `1/(i+1)^theta / ζ(n, theta)`. Sampling is exact (rejection-inversion, Hörmann and
-/// Derflinger 1996) and O(1); built once per worker and shared by its tasks.
+/// The exact zipfian law over ranks `0..n` (the `exact_zipfian` distribution): rank
+/// `i` has probability `1/(i+1)^theta / ζ(n, theta)`. Sampling is exact
+/// (rejection-inversion, Hörmann and Derflinger 1996) and O(1); built once per worker
+/// and shared by its tasks.
 #[derive(Debug, Clone)]
 pub struct ZipfianTable {
     n: u64,
@@ -45,15 +48,200 @@ pub fn zeta_estimate(n: u64, theta: f64) -> f64 {
         + theta / 12.0 * (mf.powf(-theta - 1.0) - nf.powf(-theta - 1.0))
 }
 
+/// ζ(to, θ) from ζ(from, θ) = `zeta_from`, adding the terms `from+1 ..= to` in order
+/// as YCSB's incremental `zeta(st, n, theta, initialsum)` does; a jump of more than
+/// 10^5 terms is computed afresh with [`zeta_estimate`].
+pub fn zeta_grown(from: u64, to: u64, theta: f64, zeta_from: f64) -> f64 {
+    if to <= from {
+        return zeta_from;
+    }
+    if to - from > 100_000 {
+        return zeta_estimate(to, theta);
+    }
+    (from + 1..=to).fold(zeta_from, |sum, i| sum + 1.0 / (i as f64).powf(theta))
+}
+
+/// YCSB's precomputed ζ(10^10, 0.99) (`ScrambledZipfianGenerator.ZETAN`).
+pub const SCRAMBLED_ZETAN: f64 = 26.469_028_201_783_02;
+
+/// The rank generator of YCSB 0.17's `ZipfianGenerator` (Gray et al., "Quickly
+/// Generating Billion-Record Synthetic Databases", SIGMOD 1994), over ranks
+/// `0..items`: with `u` uniform in [0, 1), rank 0 when `u·ζ(n) < 1`, rank 1 when
+/// `u·ζ(n) < 1 + 0.5^θ`, otherwise `⌊n · (η·u − η + 1)^α⌋` with `α = 1/(1−θ)` and
+/// `η = (1 − (2/items)^(1−θ)) / (1 − ζ(2)/ζ(n))`. An approximation of the zipfian
+/// law: it puts more weight on ranks 2 to 10 (10,000 items, θ 0.99: the first 10
+/// ranks take 30.3% of the draws against the law's 28.9%). One `pow` per draw.
+///
+/// Built once per worker and shared by its tasks; a chooser whose item count grows
+/// (`latest`) keeps its own ζ and η ([`YcsbZipfian::grown`]). At θ = 1, where
+/// YCSB's α and η are undefined, the formula's limit `⌊n · e^{c(u−1)}⌋`,
+/// `c = ln(items/2) / (1 − ζ(2)/ζ(n))`, is used.
+#[derive(Debug, Clone, PartialEq)]
+pub struct YcsbZipfian {
+    items: u64,
+    theta: f64,
+    alpha: f64,
+    zeta2theta: f64,
+    zetan: f64,
+    eta: f64,
+    /// θ = 1: the exponential limit of the formula.
+    limit: bool,
+}
+
+impl YcsbZipfian {
+    /// The generator over `items` ranks with skew `theta` (> 0), ζ(items) computed as
+    /// YCSB's `zetastatic` (summed exactly up to 10^5 items, beyond by
+    /// [`zeta_estimate`]).
+    pub fn new(items: u64, theta: f64) -> Self {
+        let theta = valid_theta(theta);
+        Self::with_zetan(items, theta, zeta_estimate(items, theta))
+    }
+
+    /// The generator over `items` ranks with a given ζ(items) (YCSB's four-argument
+    /// constructor).
+    pub fn with_zetan(items: u64, theta: f64, zetan: f64) -> Self {
+        let theta = valid_theta(theta);
+        let limit = theta == 1.0;
+        let mut g = Self {
+            items,
+            theta,
+            alpha: if limit { 0.0 } else { 1.0 / (1.0 - theta) },
+            zeta2theta: zeta(2, theta),
+            zetan,
+            eta: 0.0,
+            limit,
+        };
+        g.eta = g.eta_for(zetan);
+        g
+    }
+
+    /// YCSB's `ScrambledZipfianGenerator` ranks: `new ZipfianGenerator(0, ITEM_COUNT,
+    /// θ, ZETAN)`, that is [`SCRAMBLED_ITEMS`]` + 1` ranks, with the precomputed
+    /// [`SCRAMBLED_ZETAN`] at θ 0.99 and ζ(10^10 + 1, θ) by [`zeta_estimate`] otherwise
+    /// (YCSB sums 10^10 terms).
+    pub fn scrambled(theta: f64) -> Self {
+        let theta = valid_theta(theta);
+        let items = SCRAMBLED_ITEMS + 1;
+        let zetan = if theta == ZIPFIAN_THETA {
+            SCRAMBLED_ZETAN
+        } else {
+            zeta_estimate(items, theta)
+        };
+        Self::with_zetan(items, theta, zetan)
+    }
+
+    /// η for a given ζ(n): YCSB computes it from the constructor's item count even
+    /// after the count grew, and so does this.
+    fn eta_for(&self, zetan: f64) -> f64 {
+        let n = self.items as f64;
+        let denominator = 1.0 - self.zeta2theta / zetan;
+        if self.limit {
+            (n / 2.0).ln() / denominator
+        } else {
+            (1.0 - (2.0 / n).powf(1.0 - self.theta)) / denominator
+        }
+    }
+
+    /// Ranks the generator was built for.
+    pub fn items(&self) -> u64 {
+        self.items
+    }
+
+    /// The skew θ.
+    pub fn theta(&self) -> f64 {
+        self.theta
+    }
+
+    /// ζ(items, θ) as the generator uses it.
+    pub fn zetan(&self) -> f64 {
+        self.zetan
+    }
+
+    /// ζ and η once the item count has grown from `count` (ζ = `zetan`) to `items`:
+    /// YCSB's incremental recomputation in `nextLong`. A count that shrank keeps both,
+    /// as YCSB does unless told to allow it.
+    pub fn grown(&self, count: u64, zetan: f64, items: u64) -> (f64, f64) {
+        let z = zeta_grown(count, items, self.theta, zetan);
+        (z, self.eta_for(z))
+    }
+
+    /// A rank in `0..items`, drawn as YCSB's `nextValue()`.
+    #[inline]
+    pub fn sample(&self, rng: &mut SmallRng) -> u64 {
+        self.rank(rng.gen::<f64>(), self.items, self.zetan, self.eta)
+    }
+
+    /// The rank of uniform `u` over `itemcount` ranks with ζ `zetan` and η `eta`
+    /// (YCSB's `nextLong(itemcount)` after its ζ update). Always below `itemcount`
+    /// (or 0).
+    #[inline]
+    pub fn rank(&self, u: f64, itemcount: u64, zetan: f64, eta: f64) -> u64 {
+        let uz = u * zetan;
+        if uz < 1.0 {
+            return 0;
+        }
+        if uz < self.zeta2theta {
+            return 1.min(itemcount.saturating_sub(1));
+        }
+        let x = if self.limit {
+            (eta * (u - 1.0)).exp()
+        } else {
+            (eta * u - eta + 1.0).powf(self.alpha)
+        };
+        // `as` saturates (NaN of a degenerate count to 0); YCSB's cast cannot reach
+        // `itemcount` for u < 1 but rounding could.
+        ((itemcount as f64 * x) as u64).min(itemcount.saturating_sub(1))
+    }
+
+    /// P(rank ≤ `k`) over the generator's own items: the measure of the `u` that give
+    /// such a rank, from the formula's inverse.
+    pub fn cdf(&self, k: u64) -> f64 {
+        self.cdf_with(k, self.items, self.zetan, self.eta)
+    }
+
+    /// P(rank ≤ `k`) of [`YcsbZipfian::rank`] over `itemcount` ranks with `zetan`
+    /// and `eta` (those of a grown count: [`YcsbZipfian::grown`]).
+    pub fn cdf_with(&self, k: u64, itemcount: u64, zetan: f64, eta: f64) -> f64 {
+        if k.saturating_add(1) >= itemcount {
+            return 1.0;
+        }
+        let c0 = (1.0 / zetan).min(1.0);
+        let c1 = (self.zeta2theta / zetan).min(1.0);
+        let t = (k + 1) as f64 / itemcount as f64;
+        let v = if self.limit {
+            1.0 + t.ln() / eta
+        } else {
+            1.0 + (t.powf(1.0 - self.theta) - 1.0) / eta
+        };
+        let base = if k == 0 { c0 } else { c1 };
+        // `f64::min` of NaN (a degenerate η) is the other operand.
+        (base + (v.min(1.0) - c1).max(0.0)).clamp(0.0, 1.0)
+    }
+
+    /// The probability of rank `k` (0-based), for tests and reports.
+    pub fn probability(&self, k: u64) -> f64 {
+        match k {
+            0 => self.cdf(0),
+            _ => self.cdf(k) - self.cdf(k - 1),
+        }
+    }
+}
+
+/// θ as the generators use it: a valid one, or YCSB's 0.99 (validation refuses
+/// others before a run; this keeps library callers from NaN ranks).
+fn valid_theta(theta: f64) -> f64 {
+    if theta.is_finite() && theta > 0.0 {
+        theta
+    } else {
+        ZIPFIAN_THETA
+    }
+}
+
 impl ZipfianTable {
     /// A distribution over `n` items with skew `theta` (> 0).
     pub fn new(n: u64, theta: f64) -> Self {
         let n = n.max(1);
-        let theta = if theta.is_finite() && theta > 0.0 {
-            theta
-        } else {
-            ZIPFIAN_THETA
-        };
+        let theta = valid_theta(theta);
         Self {
             n,
             theta,
@@ -109,6 +297,42 @@ pub fn ycsb_fnvhash64(v: u64) -> u64 {
 /// the popularity of keys does not depend on how many there are.
 pub const SCRAMBLED_ITEMS: u64 = 10_000_000_000;
 
+/// The shared part of a chooser, built once per worker ([`KeyChooser::table_for`]).
+#[derive(Debug, Clone)]
+pub enum KeyTable {
+    /// YCSB's generator (`zipfian`, `scrambled_zipfian`, `latest`).
+    Ycsb(Arc<YcsbZipfian>),
+    /// The exact law (`exact_zipfian`).
+    Exact(Arc<ZipfianTable>),
+}
+
+/// A `latest` chooser: YCSB's `SkewedLatestGenerator`, the newest key minus a rank
+/// over as many ranks as the newest key number, with this task's ζ and η once
+/// inserts have grown that count.
+#[derive(Debug, Clone)]
+pub struct LatestChooser {
+    table: Arc<YcsbZipfian>,
+    count: u64,
+    zetan: f64,
+    eta: f64,
+}
+
+impl LatestChooser {
+    /// The key number: `latest − rank`, the rank over `latest` items (so key 0, older
+    /// than every rank reaches, is never drawn once there are two keys, as in YCSB).
+    #[inline]
+    fn next(&mut self, rng: &mut SmallRng, latest: u64) -> u64 {
+        if latest > self.count {
+            (self.zetan, self.eta) = self.table.grown(self.count, self.zetan, latest);
+            self.count = latest;
+        }
+        let rank = self
+            .table
+            .rank(rng.gen::<f64>(), latest, self.zetan, self.eta);
+        latest - rank
+    }
+}
+
 /// Chooses key numbers for one task.
 #[derive(Debug, Clone)]
 pub enum KeyChooser {
@@ -117,18 +341,20 @@ pub enum KeyChooser {
         /// Items.
         n: u64,
     },
-    /// See [`Distribution::Zipfian`].
-    Zipfian(Arc<ZipfianTable>),
-    /// See [`Distribution::ScrambledZipfian`]: a rank over [`SCRAMBLED_ITEMS`] items
-    /// (the table), hashed onto `0..n`.
+    /// See [`Distribution::Zipfian`]: YCSB's generator over the items, unscrambled.
+    Zipfian(Arc<YcsbZipfian>),
+    /// See [`Distribution::ExactZipfian`].
+    ExactZipfian(Arc<ZipfianTable>),
+    /// See [`Distribution::ScrambledZipfian`]: a rank of YCSB's generator over
+    /// [`SCRAMBLED_ITEMS`]` + 1` ranks (the table), hashed onto `0..n`.
     Scrambled {
-        /// Zipfian law over [`SCRAMBLED_ITEMS`] ranks.
-        table: Arc<ZipfianTable>,
+        /// YCSB's generator over 10^10 + 1 ranks.
+        table: Arc<YcsbZipfian>,
         /// Items.
         n: u64,
     },
     /// See [`Distribution::Latest`].
-    Latest(Arc<ZipfianTable>),
+    Latest(LatestChooser),
     /// See [`Distribution::Hotspot`].
     Hotspot {
         /// Items.
@@ -150,33 +376,46 @@ pub enum KeyChooser {
 }
 
 impl KeyChooser {
-    /// A chooser over `n` items. `table` is a shared zipfian table for zipfian kinds
-    /// (built with [`KeyChooser::table_for`]); `slot`/`slots` place a sequential
-    /// chooser's slice among all tasks of all workers.
+    /// A chooser over `n` items. `table` is the worker's shared table for the zipfian
+    /// kinds (built with [`KeyChooser::table_for`] for the same distribution and `n`;
+    /// one that does not fit is ignored and built anew); `slot`/`slots` place a
+    /// sequential chooser's slice among all tasks of all workers.
     pub fn new(
         dist: &Distribution,
         n: u64,
-        table: Option<Arc<ZipfianTable>>,
+        table: Option<KeyTable>,
         slot: u64,
         slots: u64,
     ) -> Self {
         let n = n.max(1);
-        let zipf_table = || {
-            table
-                .clone()
-                .unwrap_or_else(|| Arc::new(ZipfianTable::new(n, ZIPFIAN_THETA)))
+        let ycsb = |wanted: YcsbZipfian| match &table {
+            Some(KeyTable::Ycsb(t)) if t.items == wanted.items && t.theta == wanted.theta => {
+                t.clone()
+            }
+            _ => Arc::new(wanted),
         };
         match *dist {
             Distribution::Uniform => KeyChooser::Uniform { n },
-            Distribution::Zipfian { .. } => KeyChooser::Zipfian(zipf_table()),
+            Distribution::Zipfian { theta } => {
+                KeyChooser::Zipfian(ycsb(Self::ycsb_table(dist, n, theta)))
+            }
+            Distribution::ExactZipfian { theta } => KeyChooser::ExactZipfian(match &table {
+                Some(KeyTable::Exact(t)) if t.n == n && t.theta == valid_theta(theta) => t.clone(),
+                _ => Arc::new(ZipfianTable::new(n, theta)),
+            }),
             Distribution::ScrambledZipfian { theta } => KeyChooser::Scrambled {
-                table: match table {
-                    Some(t) if t.n == SCRAMBLED_ITEMS => t,
-                    _ => Arc::new(ZipfianTable::new(SCRAMBLED_ITEMS, theta)),
-                },
+                table: ycsb(Self::ycsb_table(dist, n, theta)),
                 n,
             },
-            Distribution::Latest { .. } => KeyChooser::Latest(zipf_table()),
+            Distribution::Latest { theta } => {
+                let table = ycsb(Self::ycsb_table(dist, n, theta));
+                KeyChooser::Latest(LatestChooser {
+                    count: table.items,
+                    zetan: table.zetan,
+                    eta: table.eta,
+                    table,
+                })
+            }
             Distribution::Hotspot {
                 hot_fraction,
                 hot_ops,
@@ -193,15 +432,29 @@ impl KeyChooser {
         }
     }
 
+    /// YCSB's generator of a zipfian kind over `n` items: `new ZipfianGenerator(n)`
+    /// for `zipfian`; the scrambled one's 10^10 + 1 ranks; for `latest`, as
+    /// `SkewedLatestGenerator` builds it, one over the newest key number at the start
+    /// (`n − 1`, the last loaded record).
+    fn ycsb_table(dist: &Distribution, n: u64, theta: f64) -> YcsbZipfian {
+        match dist {
+            Distribution::ScrambledZipfian { .. } => YcsbZipfian::scrambled(theta),
+            Distribution::Latest { .. } => YcsbZipfian::new(n.max(1) - 1, theta),
+            _ => YcsbZipfian::new(n.max(1), theta),
+        }
+    }
+
     /// The shared table a distribution needs over `n` items, if any.
-    pub fn table_for(dist: &Distribution, n: u64) -> Option<Arc<ZipfianTable>> {
+    pub fn table_for(dist: &Distribution, n: u64) -> Option<KeyTable> {
         match *dist {
-            Distribution::Zipfian { theta } | Distribution::Latest { theta } => {
-                Some(Arc::new(ZipfianTable::new(n, theta)))
-            }
-            Distribution::ScrambledZipfian { theta } => {
-                Some(Arc::new(ZipfianTable::new(SCRAMBLED_ITEMS, theta)))
-            }
+            Distribution::Zipfian { theta }
+            | Distribution::Latest { theta }
+            | Distribution::ScrambledZipfian { theta } => Some(KeyTable::Ycsb(Arc::new(
+                Self::ycsb_table(dist, n.max(1), theta),
+            ))),
+            Distribution::ExactZipfian { theta } => Some(KeyTable::Exact(Arc::new(
+                ZipfianTable::new(n.max(1), theta),
+            ))),
             _ => None,
         }
     }
@@ -213,8 +466,9 @@ impl KeyChooser {
         match self {
             KeyChooser::Uniform { n } => rng.gen_range(0..*n),
             KeyChooser::Zipfian(t) => t.sample(rng),
+            KeyChooser::ExactZipfian(t) => t.sample(rng),
             KeyChooser::Scrambled { table, n } => ycsb_fnvhash64(table.sample(rng)) % *n,
-            KeyChooser::Latest(t) => latest.saturating_sub(t.sample(rng)),
+            KeyChooser::Latest(l) => l.next(rng, latest),
             KeyChooser::Hotspot { n, hot, hot_ops } => {
                 if *hot >= *n || rng.gen::<f64>() < *hot_ops {
                     rng.gen_range(0..*hot)
@@ -300,13 +554,10 @@ mod tests {
         assert_eq!(buf, "000000000005");
     }
 
-    /// Pearson's chi-square over the top ranks (plus one bucket for the rest) against
-    /// the theoretical zipfian probabilities.
-    #[test]
-    fn zipfian_matches_theory_chi_square() {
-        let n = 1000;
-        let t = Arc::new(ZipfianTable::new(n, 0.99));
-        let mut c = KeyChooser::new(&Distribution::default(), n, Some(t.clone()), 0, 1);
+    /// Pearson's chi-square of `samples` draws of `dist` over `n` keys against `law`
+    /// (the first 20 keys, plus one bucket for the rest); 20 degrees of freedom.
+    fn chi_square(dist: Distribution, n: u64, law: impl Fn(u64) -> f64) -> (f64, Vec<u64>) {
+        let mut c = KeyChooser::new(&dist, n, KeyChooser::table_for(&dist, n), 0, 1);
         let mut r = rng();
         let samples = 200_000u64;
         let top = 20usize;
@@ -316,42 +567,246 @@ mod tests {
             assert!(k < n as usize);
             counts[k.min(top)] += 1;
         }
-        let mut expected: Vec<f64> = (0..top)
-            .map(|i| t.probability(i as u64) * samples as f64)
-            .collect();
+        let mut expected: Vec<f64> = (0..top).map(|i| law(i as u64) * samples as f64).collect();
         expected.push(samples as f64 - expected.iter().sum::<f64>());
         let chi2: f64 = counts
             .iter()
             .zip(&expected)
             .map(|(&o, &e)| (o as f64 - e).powi(2) / e)
             .sum();
-        // 20 degrees of freedom: the 99.9% critical value is 45.3.
-        assert!(chi2 < 45.3, "chi2 {chi2}, counts {counts:?}");
+        (chi2, counts)
+    }
+
+    /// The 99.9% critical value of chi-square with 20 degrees of freedom.
+    const CHI2_20: f64 = 45.3;
+
+    #[test]
+    fn each_zipfian_follows_its_own_law_and_not_the_other() {
+        let n = 1000;
+        let ycsb = YcsbZipfian::new(n, 0.99);
+        let exact = ZipfianTable::new(n, 0.99);
+        let (chi2, counts) = chi_square(Distribution::default(), n, |k| ycsb.probability(k));
+        assert!(chi2 < CHI2_20, "zipfian: chi2 {chi2}, counts {counts:?}");
         // The skew is real: rank 0 alone takes far more than a uniform share.
-        assert!(counts[0] as f64 > 50.0 * samples as f64 / n as f64);
+        assert!(counts[0] as f64 > 50.0 * 200_000.0 / n as f64);
+        let (chi2, _) = chi_square(Distribution::default(), n, |k| exact.probability(k));
+        assert!(
+            chi2 > CHI2_20,
+            "zipfian draws accepted by the exact law: {chi2}"
+        );
+
+        let d = Distribution::ExactZipfian { theta: 0.99 };
+        let (chi2, counts) = chi_square(d, n, |k| exact.probability(k));
+        assert!(
+            chi2 < CHI2_20,
+            "exact_zipfian: chi2 {chi2}, counts {counts:?}"
+        );
+        let (chi2, _) = chi_square(d, n, |k| ycsb.probability(k));
+        assert!(chi2 > CHI2_20, "exact draws accepted by YCSB's law: {chi2}");
+    }
+
+    /// Probability of every key of `0..n` under `dist` (the newest key `n − 1` for
+    /// `latest`). Scrambled: the first 2·10^6 ranks are hashed exactly, the rest (each
+    /// below 10^-7) spread evenly.
+    fn key_law(dist: &Distribution, n: u64) -> Vec<f64> {
+        match *dist {
+            Distribution::Zipfian { theta } => {
+                let g = YcsbZipfian::new(n, theta);
+                (0..n).map(|k| g.probability(k)).collect()
+            }
+            Distribution::ExactZipfian { theta } => {
+                let t = ZipfianTable::new(n, theta);
+                (0..n).map(|k| t.probability(k)).collect()
+            }
+            Distribution::ScrambledZipfian { theta } => {
+                let g = YcsbZipfian::scrambled(theta);
+                let mut p = vec![0.0; n as usize];
+                let mut below = 0.0;
+                for r in 0..2_000_000u64 {
+                    let c = g.cdf(r);
+                    p[(ycsb_fnvhash64(r) % n) as usize] += c - below;
+                    below = c;
+                }
+                p.iter_mut().for_each(|v| *v += (1.0 - below) / n as f64);
+                p
+            }
+            Distribution::Latest { theta } => {
+                // Newest key n − 1, ranks over n − 1 items: key k is rank n − 1 − k.
+                let g = YcsbZipfian::new(n - 1, theta);
+                (0..n)
+                    .map(|k| match k {
+                        0 => 0.0,
+                        _ => g.probability(n - 1 - k),
+                    })
+                    .collect()
+            }
+            _ => unreachable!("zipfian kinds only"),
+        }
+    }
+
+    /// Shares of the `k` keys most probable under `law`: (observed in `counts`, law).
+    fn top_share(counts: &[u64], law: &[f64], k: usize) -> (f64, f64) {
+        let mut order: Vec<usize> = (0..law.len()).collect();
+        order.sort_by(|a, b| law[*b].total_cmp(&law[*a]));
+        let total: u64 = counts.iter().sum();
+        let seen: u64 = order[..k].iter().map(|&i| counts[i]).sum();
+        let want: f64 = order[..k].iter().map(|&i| law[i]).sum();
+        (seen as f64 / total as f64, want)
+    }
+
+    /// The issue's figures: over 10,000 keys and 2,000,000 draws at θ 0.99, the top-k
+    /// shares of each chooser match the analytic values of its own law within six
+    /// standard errors, and the YCSB and exact laws are told apart.
+    #[test]
+    fn top_k_shares_match_the_analytic_values_of_each_law() {
+        let (n, draws) = (10_000u64, 2_000_000u64);
+        let theta = 0.99;
+        let mut laws = Vec::new();
+        for dist in [
+            Distribution::Zipfian { theta },
+            Distribution::ExactZipfian { theta },
+            Distribution::ScrambledZipfian { theta },
+            Distribution::Latest { theta },
+        ] {
+            let law = key_law(&dist, n);
+            let mut c = KeyChooser::new(&dist, n, KeyChooser::table_for(&dist, n), 0, 1);
+            let mut r = rng();
+            let mut counts = vec![0u64; n as usize];
+            for _ in 0..draws {
+                counts[c.next(&mut r, n - 1) as usize] += 1;
+            }
+            let mut shares = Vec::new();
+            for k in [1, 10, 100] {
+                let (seen, want) = top_share(&counts, &law, k);
+                let se = (want * (1.0 - want) / draws as f64).sqrt();
+                assert!(
+                    (seen - want).abs() < 6.0 * se,
+                    "{dist:?} top {k}: {seen:.5} drawn, {want:.5} by its law"
+                );
+                shares.push(want);
+            }
+            laws.push(shares);
+        }
+        let close = |a: f64, b: f64| (a - b).abs() < 0.0005;
+        // YCSB's generator: top 1, 10, 100 of 9.8%, 30.3%, 53.0%; the exact law: 9.8%,
+        // 28.9%, 51.8%; latest is YCSB's law over 9,999 ranks.
+        assert!(
+            close(laws[0][0], 0.0978) && close(laws[0][1], 0.3027),
+            "{laws:?}"
+        );
+        assert!(close(laws[0][2], 0.5298), "{laws:?}");
+        assert!(
+            close(laws[1][0], 0.0978) && close(laws[1][1], 0.2891),
+            "{laws:?}"
+        );
+        assert!(close(laws[1][2], 0.5178), "{laws:?}");
+        assert!(close(laws[3][1], laws[0][1]), "{laws:?}");
+        // Scrambled over 10^10 ranks: the most popular key has 1/ζ(10^10) = 3.8%.
+        assert!(
+            (laws[2][0] - 1.0 / SCRAMBLED_ZETAN).abs() < 0.001,
+            "{laws:?}"
+        );
+        // Six standard errors of a top-10 share are 0.2 points; the laws differ by 1.4.
+        assert!(laws[0][1] - laws[1][1] > 0.013);
     }
 
     #[test]
-    fn latest_prefers_the_newest_keys() {
+    fn ranks_match_a_transcription_of_ycsb() {
+        // (u, rank) of ZipfianGenerator.nextLong, transcribed independently (in
+        // Python, from YCSB 0.17's source).
+        let g = YcsbZipfian::new(10_000, 0.99);
+        for (u, want) in [
+            (0.05, 0),
+            (0.1, 1),
+            (0.15, 2),
+            (0.3, 9),
+            (0.5, 74),
+            (0.9, 3821),
+            (0.999_999, 9999),
+        ] {
+            assert_eq!(g.rank(u, g.items, g.zetan, g.eta), want, "u {u}");
+        }
+        let s = YcsbZipfian::scrambled(0.99);
+        assert_eq!(s.items(), 10_000_000_001);
+        assert_eq!(s.zetan(), SCRAMBLED_ZETAN);
+        for (u, want) in [
+            (0.03, 0),
+            (0.05, 1),
+            (0.3, 1038),
+            (0.5, 134_552),
+            (0.9, 1_170_869_537),
+            (0.999_999, 9_999_787_803),
+        ] {
+            assert_eq!(s.rank(u, s.items, s.zetan, s.eta), want, "scrambled u {u}");
+        }
+    }
+
+    #[test]
+    fn latest_grows_zeta_incrementally_as_ycsb() {
+        // SkewedLatestGenerator over 10,000 loaded records: ranks over 9,999 items; after
+        // inserts up to key 50,000 YCSB adds ζ's terms 10,000..50,000 and recomputes η
+        // from the constructor's 9,999 items (transcribed values).
         let n = 10_000;
-        let t = KeyChooser::table_for(&Distribution::Latest { theta: 0.99 }, n);
-        let mut c = KeyChooser::new(&Distribution::Latest { theta: 0.99 }, n, t, 0, 1);
+        let d = Distribution::Latest { theta: 0.99 };
+        let mut c = KeyChooser::new(&d, n, KeyChooser::table_for(&d, n), 0, 1);
         let mut r = rng();
         let latest = 50_000;
         let draws: Vec<u64> = (0..100_000).map(|_| c.next(&mut r, latest)).collect();
-        assert!(draws.iter().all(|&k| k <= latest));
+        assert!(draws.iter().all(|&k| (1..=latest).contains(&k)));
+        let KeyChooser::Latest(l) = &c else {
+            unreachable!()
+        };
+        assert_eq!((l.table.items(), l.count), (9_999, 50_000));
+        assert!(
+            (l.zetan - 12.003_308_835_830_557).abs() < 1e-9,
+            "{}",
+            l.zetan
+        );
+        assert!(
+            (l.eta - 0.093_335_464_697_100_05).abs() < 1e-12,
+            "{}",
+            l.eta
+        );
+        for (u, want) in [(0.05, 0), (0.3, 58), (0.5, 420), (0.9, 19_575)] {
+            assert_eq!(l.table.rank(u, latest, l.zetan, l.eta), want, "u {u}");
+        }
+        // The newest ten keys take the share of ranks 0..10 of that grown law.
         let newest_10 =
             draws.iter().filter(|&&k| k > latest - 10).count() as f64 / draws.len() as f64;
-        let expected: f64 = (0..10).map(|i| c_prob(n, i)).sum();
+        let expected = l.table.cdf_with(9, latest, l.zetan, l.eta);
         assert!(
             (newest_10 - expected).abs() < 0.01,
             "{newest_10} vs {expected}"
         );
-        assert!(newest_10 > 0.25, "{newest_10}");
+        // Far above the uniform share of ten keys in 50,000.
+        assert!(newest_10 > 0.1, "{newest_10}");
+        // A smaller newest key (another task's view) keeps the grown ζ, as YCSB does.
+        c.next(&mut r, 20_000);
+        let KeyChooser::Latest(l) = &c else {
+            unreachable!()
+        };
+        assert_eq!(l.count, 50_000);
     }
 
-    fn c_prob(n: u64, i: u64) -> f64 {
-        ZipfianTable::new(n, 0.99).probability(i)
+    #[test]
+    fn theta_of_one_uses_the_limit_of_the_formula() {
+        // YCSB's α = 1/(1-θ) is infinite at θ = 1; the limit agrees with θ near 1.
+        let at_one = YcsbZipfian::new(1000, 1.0);
+        let near = YcsbZipfian::new(1000, 1.0 - 1e-7);
+        for k in [0, 1, 2, 9, 99, 500] {
+            assert!((at_one.cdf(k) - near.cdf(k)).abs() < 1e-5, "k {k}");
+        }
+        let d = Distribution::Zipfian { theta: 1.0 };
+        let (chi2, _) = chi_square(d, 1000, |k| at_one.probability(k));
+        assert!(chi2 < CHI2_20, "chi2 {chi2}");
+        // Degenerate item counts draw valid ranks and never panic.
+        let mut r = rng();
+        for items in [0, 1, 2, 3] {
+            let g = YcsbZipfian::new(items, 0.99);
+            for _ in 0..1000 {
+                assert!(g.sample(&mut r) <= items.saturating_sub(1));
+            }
+        }
     }
 
     #[test]

@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use super::mix;
 use crate::record::{Record, Value};
 use crate::units::HumanDuration;
-use crate::workload::KeyFormatter;
+use crate::workload::keys::KeyFormatter;
 
 /// Metric names of TSBS's `cpu` measurement; metrics beyond these are `metric_<i>`.
 pub const CPU_METRICS: [&str; 10] = [
@@ -212,7 +212,7 @@ fn unit(h: u64) -> f64 {
 ///
 /// ```
 /// use lgb_core::workload::timeseries::{TimeSeriesGenerator, TimeSeriesOptions};
-/// use lgb_core::workload::KeyFormatter;
+/// use lgb_core::workload::keys::KeyFormatter;
 /// let opts = TimeSeriesOptions { hosts: Some(3), metrics: 2, ..Default::default() };
 /// let gen = TimeSeriesGenerator::new(&opts, 3, KeyFormatter::new("host"), 1_000_000);
 /// let r = gen.record(4); // the second step of host 1
