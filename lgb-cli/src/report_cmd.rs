@@ -185,6 +185,10 @@ pub fn report(args: ReportArgs) -> Result<Outcome> {
     let report = Report::new(run)
         .with_prices(prices(args.prices.as_deref())?)
         .with_png_size(args.size);
+    // A sweep's directory: its table and chart too.
+    if args.dir.join(lgb_core::sweep::SWEEP_FILE).is_file() {
+        report = report.with_sweep(lgb_core::sweep::load_report(&args.dir)?);
+    }
     emit(report, args.format.into(), args.out.as_deref())
 }
 

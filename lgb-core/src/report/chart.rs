@@ -398,6 +398,8 @@ pub(crate) enum Chart<'a> {
     },
     /// Charts stacked top to bottom in equal parts.
     Stack(Vec<Chart<'a>>),
+    /// A memory sweep's cost and latency by size ([`super::sweep::draw_sweep`]).
+    Sweep(&'a crate::sweep::SweepReport),
 }
 
 impl Chart<'_> {
@@ -409,6 +411,7 @@ impl Chart<'_> {
                 series,
                 latency,
             } => draw_timeline(area, title, series, *latency),
+            Chart::Sweep(report) => super::sweep::draw_sweep(area, report),
             Chart::Stack(parts) => {
                 let areas = area.split_evenly((parts.len().max(1), 1));
                 for (part, a) in parts.iter().zip(&areas) {

@@ -161,6 +161,61 @@ struct Page {
     errors: Section<ErrorRow>,
     cold: Section<ColdRow>,
     cost: CostSection,
+    sweep: Option<SweepView>,
+}
+
+/// The memory sweep's chart, table and recommendation.
+#[derive(Serialize)]
+struct SweepView {
+    svg: String,
+    rows: Vec<Vec<String>>,
+    recommended: Vec<String>,
+}
+
+fn sweep_view(report: &Report) -> Result<Option<SweepView>> {
+    let Some(sweep) = report.sweep() else {
+        return Ok(None);
+    };
+    let svg = svg_chart(
+        (1000, 820),
+        "Memory sweep: cost and latency by memory size",
+        &Chart::Sweep(sweep),
+    )?;
+    let ns = |v: u64| super::format_ns(v as f64);
+    let usd = |v: Option<f64>| v.map_or("-".to_string(), crate::results::cost::format_usd);
+    let rows = sweep
+        .points
+        .iter()
+        .map(|p| {
+            vec![
+                if sweep.recommended == Some(p.memory_mb) {
+                    format!("{} MB (recommended)", p.memory_mb)
+                } else {
+                    format!("{} MB", p.memory_mb)
+                },
+                p.operations.to_string(),
+                super::format_rate(p.throughput),
+                ns(p.p50_ns),
+                ns(p.p99_ns),
+                p.cold.as_ref().map_or("-".into(), |c| ns(c.p99_ns)),
+                p.warm.as_ref().map_or("-".into(), |w| ns(w.p99_ns)),
+                usd(p.cost_per_million_ops_usd),
+                usd(p.lambda_per_million_ops_usd),
+                usd(p.database_per_million_ops_usd),
+            ]
+        })
+        .collect();
+    let text = super::sweep::render_sweep(sweep);
+    let recommended = text
+        .lines()
+        .skip_while(|l| !l.starts_with("recommended"))
+        .map(str::to_string)
+        .collect();
+    Ok(Some(SweepView {
+        svg,
+        rows,
+        recommended,
+    }))
 }
 
 fn enum_name<T: Serialize>(v: &T) -> String {
@@ -549,6 +604,7 @@ pub fn render(report: &Report) -> Result<String> {
         errors: errors_section(runs, &tags_shown),
         cold: cold_section(runs, &tags_shown),
         cost: cost_section(report, &tags_shown),
+        sweep: sweep_view(report)?,
     };
     let mut env = Environment::new();
     env.add_template("report.html", TEMPLATE)

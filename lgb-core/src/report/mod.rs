@@ -174,6 +174,7 @@ pub const DEFAULT_PNG_SIZE: (u32, u32) = (1200, 1500);
 #[derive(Debug, Clone)]
 pub struct Report {
     runs: Vec<RunResult>,
+    sweep: Option<crate::sweep::SweepReport>,
     comparison: Option<Comparison>,
     prices: PriceTable,
     width: Option<u16>,
@@ -185,6 +186,7 @@ impl Report {
     pub fn new(run: RunResult) -> Self {
         Self {
             runs: vec![run],
+            sweep: None,
             comparison: None,
             prices: PriceTable::default(),
             width: None,
@@ -197,11 +199,24 @@ impl Report {
         let comparison = compare::compare(&runs)?;
         Ok(Self {
             runs,
+            sweep: None,
             comparison: Some(comparison),
             prices: PriceTable::default(),
             width: None,
             png_size: DEFAULT_PNG_SIZE,
         })
+    }
+
+    /// Adds the memory sweep the run was (`sweep.json` of its results directory): its
+    /// table and chart in the HTML and PNG reports.
+    pub fn with_sweep(mut self, sweep: crate::sweep::SweepReport) -> Self {
+        self.sweep = Some(sweep);
+        self
+    }
+
+    /// The memory sweep, when the report has one.
+    pub fn sweep(&self) -> Option<&crate::sweep::SweepReport> {
+        self.sweep.as_ref()
     }
 
     /// Uses `prices` for cost estimates instead of the default table.

@@ -43,14 +43,16 @@ impl Reporter for PngReporter {
     fn write(&self, report: &Report, out: &mut dyn Write) -> Result<()> {
         let spectrum = spectrum_series(report.runs());
         let (thr, p99) = timeline_series(report.runs());
-        let bytes = png_chart(
-            report.png_size(),
-            &Chart::Stack(
-                std::iter::once(Chart::Spectrum(&spectrum))
-                    .chain(timeline_charts(&thr, &p99))
-                    .collect(),
-            ),
-        )?;
+        // A sweep's chart (two panels) goes first, in as much height again.
+        let mut parts: Vec<Chart<'_>> = Vec::new();
+        let mut size = report.png_size();
+        if let Some(sweep) = report.sweep() {
+            parts.push(Chart::Sweep(sweep));
+            size.1 = size.1.saturating_add(size.1 / 2);
+        }
+        parts.push(Chart::Spectrum(&spectrum));
+        parts.extend(timeline_charts(&thr, &p99));
+        let bytes = png_chart(size, &Chart::Stack(parts))?;
         out.write_all(&bytes)
             .map_err(|e| Error::io("writing PNG", e))
     }

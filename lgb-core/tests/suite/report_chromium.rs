@@ -179,3 +179,87 @@ fn headless_chromium_renders_the_page_without_network_requests() {
         );
     }
 }
+
+/// A memory sweep as `lgb sweep` writes it: cost falls then rises, latency falls with
+/// memory, cold workers slower than warm; 512 MB recommended.
+fn sweep_report() -> lgb_core::sweep::SweepReport {
+    use lgb_core::sweep::{StartLatencies, SweepPlan, SweepPoint, SweepReport};
+    let point = |mb: u32, p50_ms: f64, p99_ms: f64, cost: f64| SweepPoint {
+        memory_mb: mb,
+        operations: 10_000,
+        throughput: 1000.0,
+        p50_ns: (p50_ms * 1e6) as u64,
+        p99_ns: (p99_ms * 1e6) as u64,
+        mean_ns: p50_ms * 1.1e6,
+        billed_gb_seconds: f64::from(mb) / 1024.0 * 10.0,
+        cost_per_million_ops_usd: Some(cost),
+        lambda_per_million_ops_usd: Some(cost * 0.7),
+        database_per_million_ops_usd: Some(cost * 0.3),
+        seen_memory_mb: vec![mb],
+        cold: Some(StartLatencies {
+            workers: 4,
+            operations: 4000,
+            p50_ns: (p50_ms * 1.5e6) as u64,
+            p99_ns: (p99_ms * 1.8e6) as u64,
+        }),
+        warm: Some(StartLatencies {
+            workers: 6,
+            operations: 6000,
+            p50_ns: (p50_ms * 1e6) as u64,
+            p99_ns: (p99_ms * 0.9e6) as u64,
+        }),
+        version: Some(mb.to_string()),
+    };
+    let points = vec![
+        point(128, 9.0, 40.0, 0.9),
+        point(512, 4.0, 14.0, 0.6),
+        point(1024, 3.0, 9.0, 0.8),
+        point(1769, 2.8, 8.0, 1.2),
+    ];
+    let plan = SweepPlan::new(vec![128, 512, 1024, 1769], Some(Duration::from_millis(20))).unwrap();
+    let report = SweepReport::new(points, &plan, 1024);
+    assert_eq!(report.recommended, Some(512));
+    report
+}
+
+/// Pixels of `rgb` (within 12 per channel) in a decoded PNG.
+fn pixels_near(png_bytes: &[u8], (r, g, b): (u8, u8, u8)) -> (usize, (u32, u32)) {
+    let mut reader = png::Decoder::new(std::io::Cursor::new(png_bytes))
+        .read_info()
+        .unwrap();
+    let mut buf = vec![0; reader.output_buffer_size()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    let channels = info.color_type.samples();
+    let n = buf[..info.buffer_size()]
+        .chunks(channels)
+        .filter(|p| p[0].abs_diff(r) < 12 && p[1].abs_diff(g) < 12 && p[2].abs_diff(b) < 12)
+        .count();
+    (n, (info.width, info.height))
+}
+
+/// The sweep chart, screenshot-tested like the report: the HTML report of a sweep
+/// opens with it in headless Chromium (cost line blue, the recommendation's red mark
+/// and line on screen), and the PNG report draws it too.
+#[test]
+fn the_sweep_chart_is_drawn_in_html_and_png() {
+    let report = Report::new(run()).with_sweep(sweep_report());
+    let html = String::from_utf8(report.to_bytes(Format::Html).unwrap()).unwrap();
+    assert!(html.contains("<h2>Memory sweep</h2>") && html.contains("512 MB (recommended)"));
+    assert!(html.contains("recommended (cost with p99 ≤ 20.0ms): 512 MB"), "{html}");
+    let r = render(&html);
+    let page = page_requests(&r.requests);
+    assert!(page.is_empty(), "the page made network requests: {page:?}");
+    let (red, size) = pixels_near(&r.screenshot, (214, 39, 40));
+    assert_eq!(size, (1280, 2000));
+    assert!(red > 300, "too few pixels of the recommendation's red: {red}");
+    let (blue, _) = pixels_near(&r.screenshot, (31, 119, 180));
+    assert!(blue > 300, "too few pixels of the cost line's blue: {blue}");
+    // Without a sweep, no red mark: the red is the sweep's.
+    let plain = String::from_utf8(Report::new(run()).to_bytes(Format::Html).unwrap()).unwrap();
+    assert!(!plain.contains("Memory sweep"));
+
+    let png = report.to_bytes(Format::Png).unwrap();
+    let (red, (w, h)) = pixels_near(&png, (214, 39, 40));
+    assert_eq!((w, h), (1200, 2250), "the sweep adds half the height");
+    assert!(red > 300, "too few red pixels in the PNG: {red}");
+}
