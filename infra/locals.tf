@@ -26,11 +26,18 @@ locals {
   }
 
   bucket_name         = "${var.name_prefix}-${local.account_id}-${var.region}"
-  package_key         = "packages/lgb-lambda-${var.architecture}.zip"
-  package_path        = coalesce(var.package_path, "${path.module}/../dist/lgb-lambda-${var.architecture}.zip")
   dynamodb_table_name = coalesce(var.dynamodb_table_name, "${var.name_prefix}-bench")
   timestream_database = "${var.name_prefix}-bench"
   timestream_table    = "bench"
   immudb_dns_name     = "immudb.${var.name_prefix}.lgb.internal"
   immudb_port         = 3322
+
+  # Each worker's zip: scripts/package-lambda writes one per database, with only that
+  # database's adapter (package_path, when set, is one zip for every worker).
+  package_paths = {
+    for db in keys(local.workers) : db => coalesce(
+      var.package_path,
+      "${coalesce(var.package_dir, "${path.module}/../dist")}/lgb-lambda-${db}-${var.architecture}.zip",
+    )
+  }
 }

@@ -109,13 +109,15 @@ resource "aws_s3_bucket_policy" "artifacts" {
   depends_on = [aws_s3_bucket_public_access_block.artifacts]
 }
 
-# The worker package, uploaded from package_path. Functions point at this exact
-# object version, so a new zip means a new version and a function update.
+# Each worker's package (local.package_paths). Functions point at this exact object
+# version, so a new zip means a new version and a function update.
 resource "aws_s3_object" "package" {
+  for_each = local.package_paths
+
   bucket      = aws_s3_bucket.artifacts.id
-  key         = local.package_key
-  source      = local.package_path
-  source_hash = filemd5(local.package_path)
+  key         = "packages/lgb-lambda-${each.key}-${var.architecture}.zip"
+  source      = each.value
+  source_hash = filemd5(each.value)
   kms_key_id  = var.kms_key_arn
 
   # The object must be written encrypted under the bucket's default rule.

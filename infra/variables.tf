@@ -54,8 +54,14 @@ variable "kms_key_arn" {
 
 # ------------------------------------------------------------------ workers ---
 
+variable "package_dir" {
+  description = "Folder of the worker zips, one per database (lgb-lambda-<database>-<architecture>.zip, a `bootstrap` for provided.al2023 with only that database's adapter, as scripts/package-lambda writes them); null means dist/ at the repository root."
+  type        = string
+  default     = null
+}
+
 variable "package_path" {
-  description = "Path of the worker zip (a `bootstrap` executable for provided.al2023) for the chosen architecture; null means dist/lgb-lambda-<architecture>.zip at the repository root, where scripts/package-lambda writes it."
+  description = "Path of one worker zip for every worker instead of package_dir's zip per database (for example a build with every adapter); null means package_dir's."
   type        = string
   default     = null
 

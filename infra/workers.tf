@@ -38,10 +38,11 @@ resource "aws_lambda_function" "worker" {
   memory_size   = each.value.memory_mb
   timeout       = var.timeout_seconds
 
-  s3_bucket         = aws_s3_object.package.bucket
-  s3_key            = aws_s3_object.package.key
-  s3_object_version = aws_s3_object.package.version_id
-  source_code_hash  = filebase64sha256(local.package_path)
+  # Its own zip: only this database's adapter (scripts/package-lambda).
+  s3_bucket         = aws_s3_object.package[each.key].bucket
+  s3_key            = aws_s3_object.package[each.key].key
+  s3_object_version = aws_s3_object.package[each.key].version_id
+  source_code_hash  = filebase64sha256(local.package_paths[each.key])
 
   reserved_concurrent_executions = var.reserved_concurrency
   kms_key_arn                    = var.kms_key_arn
