@@ -198,12 +198,65 @@ data "aws_iam_policy_document" "immudb_worker" {
   }
 }
 
+# ---------------------------------------------------------- influxdb worker ---
+
+data "aws_iam_policy_document" "influxdb_worker" {
+  count = local.enabled.influxdb ? 1 : 0
+
+  source_policy_documents = [data.aws_iam_policy_document.worker_base["influxdb"].json]
+
+  # The token (infra/influxdb.tf); the InfluxDB API itself takes the token, not
+  # IAM.
+  statement {
+    sid       = "ReadOwnInfluxdbSecret"
+    effect    = "Allow"
+    actions   = ["secretsmanager:GetSecretValue"]
+    resources = [aws_secretsmanager_secret.influxdb[0].arn]
+  }
+
+  # What Lambda needs to attach the function to the instance's VPC.
+  dynamic "statement" {
+    for_each = local.influxdb_instance ? [1] : []
+    content {
+      sid    = "DescribeNetworkInterfaces"
+      effect = "Allow"
+      # Resource "*" is required: EC2 Describe* actions support no
+      # resource-level permissions.
+      actions   = ["ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets"]
+      resources = ["*"]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = local.influxdb_instance ? [1] : []
+    content {
+      sid    = "ManageNetworkInterfacesInOwnSubnets"
+      effect = "Allow"
+      actions = [
+        "ec2:AssignPrivateIpAddresses",
+        "ec2:CreateNetworkInterface",
+        "ec2:DeleteNetworkInterface",
+        "ec2:UnassignPrivateIpAddresses",
+      ]
+      # Lambda names the interfaces when it creates them, so their ARNs can
+      # only be given as network-interface/* (this account and region).
+      resources = [
+        "arn:${local.partition}:ec2:${var.region}:${local.account_id}:network-interface/*",
+        aws_subnet.influxdb[0].arn,
+        aws_subnet.influxdb[1].arn,
+        aws_security_group.influxdb_worker[0].arn,
+      ]
+    }
+  }
+}
+
 locals {
   # Each worker's role gets exactly its own document.
   worker_policy_json = {
     dynamodb   = one(data.aws_iam_policy_document.dynamodb_worker[*].json)
     timestream = one(data.aws_iam_policy_document.timestream_worker[*].json)
     immudb     = one(data.aws_iam_policy_document.immudb_worker[*].json)
+    influxdb   = one(data.aws_iam_policy_document.influxdb_worker[*].json)
   }
 }
 

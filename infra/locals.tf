@@ -11,6 +11,7 @@ locals {
     dynamodb   = contains(var.databases, "dynamodb")
     timestream = contains(var.databases, "timestream")
     immudb     = contains(var.databases, "immudb")
+    influxdb   = contains(var.databases, "influxdb")
   }
 
   # The immudb server (and its VPC) exists only when immudb is benchmarked and no

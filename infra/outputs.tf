@@ -30,6 +30,16 @@ locals {
       database           = var.immudb_database
       password_secret_id = one(aws_secretsmanager_secret.immudb[*].arn)
     }
+    # The v2 API of the Timestream for InfluxDB instance (or of the external
+    # endpoint); InfluxQL reads name the bucket as database.
+    influxdb = {
+      type            = "influxdb"
+      endpoint        = local.influxdb_endpoint
+      api             = "v2"
+      org             = var.influxdb_org
+      bucket          = var.influxdb_bucket
+      token_secret_id = one(aws_secretsmanager_secret.influxdb[*].arn)
+    }
   }
 
   # null only in a local_stand_in apply, which has no dashboard.

@@ -25,13 +25,13 @@ variable "name_prefix" {
 }
 
 variable "databases" {
-  description = "Databases to deploy a worker (and the database) for: any of dynamodb, timestream, immudb."
+  description = "Databases to deploy a worker (and the database) for: any of dynamodb, timestream, immudb, influxdb."
   type        = set(string)
   default     = ["dynamodb"]
 
   validation {
-    condition     = length(var.databases) > 0 && alltrue([for d in var.databases : contains(["dynamodb", "timestream", "immudb"], d)])
-    error_message = "databases must name at least one of: dynamodb, timestream, immudb."
+    condition     = length(var.databases) > 0 && alltrue([for d in var.databases : contains(["dynamodb", "timestream", "immudb", "influxdb"], d)])
+    error_message = "databases must name at least one of: dynamodb, timestream, immudb, influxdb."
   }
 }
 
@@ -89,11 +89,12 @@ variable "memory_mb" {
     dynamodb   = 1024
     timestream = 1024
     immudb     = 1024
+    influxdb   = 1024
   }
 
   validation {
-    condition     = alltrue([for k, v in var.memory_mb : contains(["dynamodb", "timestream", "immudb"], k) && v >= 128 && v <= 10240 && floor(v) == v])
-    error_message = "memory_mb keys must be dynamodb, timestream or immudb, and values whole numbers from 128 to 10240."
+    condition     = alltrue([for k, v in var.memory_mb : contains(["dynamodb", "timestream", "immudb", "influxdb"], k) && v >= 128 && v <= 10240 && floor(v) == v])
+    error_message = "memory_mb keys must be dynamodb, timestream, immudb or influxdb, and values whole numbers from 128 to 10240."
   }
 }
 
@@ -342,3 +343,68 @@ variable "local_stand_in" {
   type        = bool
   default     = false
 }
+# --------------------------------------------------------------- influxdb ---
+
+variable "influxdb_create_instance" {
+  description = "Create an Amazon Timestream for InfluxDB instance (InfluxDB 2.x, billed per instance-hour and GB-month of storage) in a VPC made for it, with the influxdb worker in the same VPC. false (default) benchmarks influxdb_external_endpoint."
+  type        = bool
+  default     = false
+}
+
+variable "influxdb_external_endpoint" {
+  description = "Base URL (https://host:port) of an InfluxDB you run yourself, used when influxdb_create_instance is false."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.influxdb_external_endpoint == null || can(regex("^https?://[^/?#@]+$", coalesce(var.influxdb_external_endpoint, "http://x")))
+    error_message = "influxdb_external_endpoint must be http(s)://host[:port], without a path or credentials."
+  }
+}
+
+variable "influxdb_instance_type" {
+  description = "Timestream for InfluxDB instance class (db.influx.medium: 1 vCPU, 8 GiB)."
+  type        = string
+  default     = "db.influx.medium"
+}
+
+variable "influxdb_storage_type" {
+  description = "Storage of the instance: InfluxIOIncludedT1 (3,000 IOPS), T2 (12,000) or T3 (16,000)."
+  type        = string
+  default     = "InfluxIOIncludedT1"
+}
+
+variable "influxdb_allocated_storage_gib" {
+  description = "Storage of the instance in GiB (20 to 16384)."
+  type        = number
+  default     = 20
+
+  validation {
+    condition     = var.influxdb_allocated_storage_gib >= 20 && var.influxdb_allocated_storage_gib <= 16384
+    error_message = "influxdb_allocated_storage_gib must be from 20 to 16384."
+  }
+}
+
+variable "influxdb_org" {
+  description = "InfluxDB organization of the instance and of the worker's v2 API."
+  type        = string
+  default     = "lgb"
+}
+
+variable "influxdb_bucket" {
+  description = "InfluxDB bucket the worker writes (its InfluxQL queries name it as database)."
+  type        = string
+  default     = "bench"
+}
+
+variable "influxdb_vpc_cidr" {
+  description = "CIDR of the VPC made for the InfluxDB instance and worker."
+  type        = string
+  default     = "10.43.0.0/16"
+
+  validation {
+    condition     = can(cidrhost(var.influxdb_vpc_cidr, 0)) && try(tonumber(split("/", var.influxdb_vpc_cidr)[1]) <= 20, false)
+    error_message = "influxdb_vpc_cidr must be an IPv4 CIDR block of /20 or larger."
+  }
+}
+

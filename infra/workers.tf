@@ -75,6 +75,16 @@ resource "aws_lambda_function" "worker" {
     }
   }
 
+  # The influxdb worker joins the VPC of the Timestream for InfluxDB instance
+  # made here (infra/influxdb.tf).
+  dynamic "vpc_config" {
+    for_each = each.key == "influxdb" && local.influxdb_instance ? [1] : []
+    content {
+      subnet_ids         = aws_subnet.influxdb[*].id
+      security_group_ids = [aws_security_group.influxdb_worker[0].id]
+    }
+  }
+
   # The role's policy must exist before the first invocation (and, for the
   # VPC function, before Lambda creates its network interfaces).
   depends_on = [aws_iam_role_policy.worker, aws_cloudwatch_log_group.worker]

@@ -149,6 +149,17 @@ pub const IMMUDB_ADAPTER: Client = Client {
     calls: &[always("get_secret_value", "secretsmanager:GetSecretValue")],
 };
 
+/// IAM actions of the influxdb adapter (`database::influxdb`): its token from
+/// Secrets Manager (the deployment always gives the secret's ARN). The InfluxDB API
+/// is authorized by the token, not by IAM.
+pub const INFLUXDB_ADAPTER: Client = Client {
+    name: "influxdb adapter",
+    caller: Caller::Worker("influxdb"),
+    sources: &["database/influxdb"],
+    receivers: &["client"],
+    calls: &[always("get_secret_value", "secretsmanager:GetSecretValue")],
+};
+
 /// IAM actions of the runner's `LambdaInvoker` and its configuration control
 /// (`runner::lambda`).
 pub const LAMBDA_INVOKER: Client = Client {
@@ -232,6 +243,7 @@ pub fn to_json() -> serde_json::Value {
             callers.push(c.caller);
         }
     }
+    INFLUXDB_ADAPTER,
     let mut policies = serde_json::Map::new();
     for caller in callers {
         let key = match caller {

@@ -41,7 +41,7 @@ from typing import Any, Iterator
 import hcl2
 from hcl2.utils import SerializationOptions
 
-WORKER_DATABASES = ("dynamodb", "timestream", "immudb")
+WORKER_DATABASES = ("dynamodb", "timestream", "immudb", "influxdb")
 
 # Actions that AWS only authorizes on Resource "*" (no resource-level permissions),
 # with the reason. A statement may use "*" only if all its actions are listed here.
@@ -69,8 +69,8 @@ WILDCARD_RESOURCES_IN_DENY = {
 SERVICE_OWNERS = {
     "dynamodb": {"dynamodb_worker"},
     "timestream": {"timestream_worker"},
-    "secretsmanager": {"immudb_worker", "immudb_task_execution"},
-    "ec2": {"immudb_worker"},
+    "secretsmanager": {"immudb_worker", "immudb_task_execution", "influxdb_worker"},
+    "ec2": {"immudb_worker", "influxdb_worker"},
     "logs": {"worker_base", "immudb_task_execution"},
     "s3": {"runner", "artifacts_bucket"},
     "kms": {"worker_base", "immudb_task_execution", "runner"},
@@ -88,6 +88,7 @@ OWN_RESOURCES = {
     ("immudb_worker", "secretsmanager"): {"${aws_secretsmanager_secret.immudb[0].arn}"},
     ("immudb_task_execution", "secretsmanager"): {"${aws_secretsmanager_secret.immudb[0].arn}"},
     ("worker_base", "logs"): {"${aws_cloudwatch_log_group.worker[each.key].arn}:*"},
+    ("influxdb_worker", "secretsmanager"): {"${aws_secretsmanager_secret.influxdb[0].arn}"},
     ("immudb_task_execution", "logs"): {"${aws_cloudwatch_log_group.immudb[0].arn}:*"},
     ("runner", "s3"): {"${aws_s3_bucket.artifacts.arn}/${var.results_prefix}*"},
 }

@@ -32,6 +32,8 @@ def test_resource_star_only_where_aws_requires_it(module):
     assert star == {
         ("timestream_worker", ("timestream:DescribeEndpoints",)),
         ("immudb_worker", ("ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets")),
+        ("influxdb_worker", ("ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets")),
+        ("runner", ("lambda:GetAccountSettings",)),
     }
     # Each of them says why, inside the statement.
     for st in lp.statements(module):
@@ -83,10 +85,12 @@ def test_timestream_grants_name_only_the_own_table(module):
 
 def test_immudb_secret_is_read_only_by_its_worker_and_server(module):
     grants = [st for st in lp.statements(module) if any(a.startswith("secretsmanager:") for a in st.actions)]
-    assert {st.document for st in grants} == {"immudb_worker", "immudb_task_execution"}
+    assert {st.document for st in grants} == {"immudb_worker", "immudb_task_execution", "influxdb_worker"}
     for st in grants:
         assert st.actions == ["secretsmanager:GetSecretValue"]
-        assert st.resources == ["${aws_secretsmanager_secret.immudb[0].arn}"]
+        # Each secret is read only by its own database's roles.
+        db = "influxdb" if st.document == "influxdb_worker" else "immudb"
+        assert st.resources == [f"${{aws_secretsmanager_secret.{db}[0].arn}}"]
 
 
 def test_only_the_runner_writes_s3_and_only_under_the_results_prefix(module):

@@ -198,5 +198,10 @@ def test_the_immudb_worker_reads_only_the_deployed_secret(module):
     assert "aws_secretsmanager_secret.immudb" in text(settings["password_secret_id"])
     iam = (INFRA / "iam.tf").read_text(encoding="utf-8")
     grants = re.findall(r'actions\s*=\s*\["secretsmanager:GetSecretValue"\]\s*\n\s*resources\s*=\s*\[(.*)\]\s*\n', iam)
-    # The worker role and the immudb task's execution role: both that one secret only.
-    assert grants and set(grants) == {"aws_secretsmanager_secret.immudb[0].arn"}, grants
+    # The worker role and the immudb task's execution role: both that one secret
+    # only; the influxdb worker reads its own token's secret (its deployment's).
+    assert grants and set(grants) == {
+        "aws_secretsmanager_secret.immudb[0].arn",
+        "aws_secretsmanager_secret.influxdb[0].arn",
+    }, grants
+    assert "aws_secretsmanager_secret.influxdb" in text(module.locals()["database_settings"]["influxdb"]["token_secret_id"])

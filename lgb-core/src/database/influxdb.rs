@@ -384,7 +384,7 @@ impl InfluxdbDatabase {
     /// Writes one request; the lines the server did not write.
     async fn write_chunk(
         &self,
-        chunk: &Chunk,
+        chunk: &mut Chunk,
         records: &[Record],
         meta: &mut OpMeta,
     ) -> Result<Option<Dropped>> {
@@ -399,8 +399,11 @@ impl InfluxdbDatabase {
                 .map(bytes::Bytes::from)
                 .map_err(|e| Error::Internal(format!("gzip of a write body: {e}")))?
         } else {
-            bytes::Bytes::copy_from_slice(&chunk.body)
+            // The body moves into the request without a copy; it comes back below
+            // only when a partial write's lines must be looked up.
+            bytes::Bytes::from(std::mem::take(&mut chunk.body))
         };
+        let sent = body.clone();
         meta.bytes = meta.bytes.saturating_add(body.len() as u64);
         let answer = self
             .send(
@@ -423,6 +426,9 @@ impl InfluxdbDatabase {
             Ok(_) => return Ok(None),
             Err(failed) => failed,
         };
+        if chunk.body.is_empty() {
+            chunk.body = sent.to_vec();
+        }
         let partial = match self.options.api {
             Api::V3 => response::partial_v3(&body, chunk.owners.len()),
             Api::V1 | Api::V2 => {
@@ -678,7 +684,7 @@ impl Database for InfluxdbDatabase {
         chunk.ends.push(chunk.body.len());
         let mut meta = OpMeta::default();
         if let Some(d) = self
-            .write_chunk(&chunk, std::slice::from_ref(record), &mut meta)
+            .write_chunk(&mut chunk, std::slice::from_ref(record), &mut meta)
             .await?
         {
             let f = failures(&chunk, &d);
@@ -695,7 +701,7 @@ impl Database for InfluxdbDatabase {
         if records.is_empty() {
             return Ok(out);
         }
-        let (chunks, bad) = self.encoder.encode_chunks(
+        let (mut chunks, bad) = self.encoder.encode_chunks(
             records,
             self.encoder.precision().now(),
             self.options.batch_points.max(1),
@@ -707,7 +713,8 @@ impl Database for InfluxdbDatabase {
                 class: ErrorClass::Rejected,
                 message,
             }));
-        for (n, chunk) in chunks.iter().enumerate() {
+        for n in 0..chunks.len() {
+            let chunk = &mut chunks[n];
             match self.write_chunk(chunk, records, &mut out.meta).await {
                 Ok(None) => out.meta.items += chunk.owners.len() as u64,
                 Ok(Some(d)) => {
@@ -721,12 +728,12 @@ impl Database for InfluxdbDatabase {
                 // sent are listed as failed.
                 Err(e) => {
                     let message = e.to_string();
-                    for later in &chunks[n..] {
+                    for (m, later) in chunks[n..].iter().enumerate() {
                         for &index in &later.owners {
                             out.failed.push(ItemFailure {
                                 index,
                                 class: e.class(),
-                                message: if std::ptr::eq(later, chunk) {
+                                message: if m == 0 {
                                     message.clone()
                                 } else {
                                     "not sent: an earlier request of this batch failed".into()

@@ -219,6 +219,64 @@ fn push_escaped(out: &mut Vec<u8>, s: &str, kind: NameKind) {
     }
 }
 
+/// What a byte of a name is, for [`push_checked`]: 0 plain, 1 escaped, 2 to be checked.
+const fn classes(kind_specials: &[u8]) -> [u8; 256] {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < kind_specials.len() {
+        t[kind_specials[i] as usize] = 1;
+        i += 1;
+    }
+    t[b'\n' as usize] = 2;
+    t[b'\r' as usize] = 2;
+    t[b'\\' as usize] = 2;
+    t
+}
+const MEASUREMENT_CLASSES: [u8; 256] = classes(b", ");
+const NAME_CLASSES: [u8; 256] = classes(b",= ");
+
+/// [`check_name`] and [`push_escaped`] in one pass over the bytes for what needs
+/// neither (most names): the checks run in full only for a name with a newline or a
+/// backslash. Nothing is appended on error.
+#[inline]
+fn push_checked(out: &mut Vec<u8>, s: &str, kind: NameKind) -> Result<(), String> {
+    let table = match kind {
+        NameKind::Measurement => &MEASUREMENT_CLASSES,
+        _ => &NAME_CLASSES,
+    };
+    let b = s.as_bytes();
+    let mut worst = 0u8;
+    for &c in b {
+        worst |= table[c as usize];
+    }
+    if b.is_empty() || b.len() > MAX_NAME_BYTES || worst & 2 != 0 || kind != NameKind::TagValue {
+        if let Some(m) = check_name(kind, s) {
+            return Err(m);
+        }
+    }
+    if worst == 0 {
+        out.extend_from_slice(b);
+    } else {
+        push_escaped(out, s, kind);
+    }
+    Ok(())
+}
+
+/// Whether `a` and `b` have the same tag and field names in the same order: then
+/// what was checked of `a`'s names holds for `b`'s.
+fn same_names(a: &Record, b: &Record) -> bool {
+    a.dimensions.len() == b.dimensions.len()
+        && a.fields.len() == b.fields.len()
+        && a.dimensions
+            .iter()
+            .zip(&b.dimensions)
+            .all(|((x, xv), (y, yv))| x == y && xv.is_empty() == yv.is_empty())
+        && a.fields
+            .iter()
+            .zip(&b.fields)
+            .all(|((x, _), (y, _))| x == y)
+}
+
 /// Appends `s` as a quoted string field value (`"` and `\` escaped).
 fn push_string(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
@@ -346,8 +404,21 @@ impl LineEncoder {
     ///     "cpu,host=h\\,1,bench=run\\ 1 usage\\ user=0.5,n=3i,msg=\"say \\\"hi\\\"\" 1000\n");
     /// ```
     pub fn encode(&self, r: &Record, now: i64, out: &mut Vec<u8>) -> Result<(), String> {
+        self.encode_after(r, None, now, out)
+    }
+
+    /// [`LineEncoder::encode`] of `r` written after `prev`, a point this encoder
+    /// took: when both have the same names, the names' checks are not run again.
+    fn encode_after(
+        &self,
+        r: &Record,
+        prev: Option<&Record>,
+        now: i64,
+        out: &mut Vec<u8>,
+    ) -> Result<(), String> {
         let start = out.len();
-        let res = self.encode_inner(r, now, out);
+        let checked = prev.is_some_and(|p| same_names(p, r));
+        let res = self.encode_inner(r, checked, now, out);
         if res.is_err() {
             out.truncate(start);
         } else if out.len() - start > self.max_point_bytes {
@@ -364,42 +435,49 @@ impl LineEncoder {
         res
     }
 
-    fn encode_inner(&self, r: &Record, now: i64, out: &mut Vec<u8>) -> Result<(), String> {
+    /// One line; `checked`: the names were checked on an earlier point with the same
+    /// names (values are always checked).
+    fn encode_inner(
+        &self,
+        r: &Record,
+        checked: bool,
+        now: i64,
+        out: &mut Vec<u8>,
+    ) -> Result<(), String> {
         let key = || shorten(&r.key);
-        if let Some(m) = check_name(NameKind::TagValue, &r.key) {
-            return Err(format!(
+        out.extend_from_slice(&self.measurement);
+        out.extend_from_slice(&self.key_tag);
+        push_checked(out, &r.key, NameKind::TagValue).map_err(|m| {
+            format!(
                 "point {}: its key, the `{}` tag: {m}",
                 key(),
                 self.key_tag_name
-            ));
-        }
-        out.extend_from_slice(&self.measurement);
-        out.extend_from_slice(&self.key_tag);
-        push_escaped(out, &r.key, NameKind::TagValue);
+            )
+        })?;
         out.extend_from_slice(&self.static_tags);
         for (i, (k, v)) in r.dimensions.iter().enumerate() {
-            if let Some(m) = check_name(NameKind::TagKey, k) {
-                return Err(format!("point {}: tag {}: {m}", key(), shorten(k)));
-            }
-            if k == &self.key_tag_name || self.static_names.iter().any(|n| n == k) {
-                return Err(format!(
-                    "point {}: tag `{k}` is also the adapter's key tag or one of its `tags`",
-                    key()
-                ));
-            }
-            if r.dimensions[..i].iter().any(|(p, _)| p == k) {
-                return Err(format!("point {}: tag `{k}` is given twice", key()));
+            if !checked {
+                if let Some(m) = check_name(NameKind::TagKey, k) {
+                    return Err(format!("point {}: tag {}: {m}", key(), shorten(k)));
+                }
+                if k == &self.key_tag_name || self.static_names.iter().any(|n| n == k) {
+                    return Err(format!(
+                        "point {}: tag `{k}` is also the adapter's key tag or one of its `tags`",
+                        key()
+                    ));
+                }
+                if r.dimensions[..i].iter().any(|(p, _)| p == k) {
+                    return Err(format!("point {}: tag `{k}` is given twice", key()));
+                }
             }
             if v.is_empty() {
                 continue;
             }
-            if let Some(m) = check_name(NameKind::TagValue, v) {
-                return Err(format!("point {}: tag `{k}`: {m}", key()));
-            }
             out.push(b',');
             push_escaped(out, k, NameKind::TagKey);
             out.push(b'=');
-            push_escaped(out, v, NameKind::TagValue);
+            push_checked(out, v, NameKind::TagValue)
+                .map_err(|m| format!("point {}: tag `{k}`: {m}", key()))?;
         }
         if r.fields.is_empty() {
             return Err(format!(
@@ -408,18 +486,20 @@ impl LineEncoder {
             ));
         }
         for (i, (k, v)) in r.fields.iter().enumerate() {
-            if let Some(m) = check_name(NameKind::FieldKey, k) {
-                return Err(format!("point {}: field {}: {m}", key(), shorten(k)));
-            }
-            if self.is_tag(k, r) {
-                return Err(format!(
-                    "point {}: field `{k}` has the name of a tag of the same point \
-                     (InfluxQL could not tell them apart)",
-                    key()
-                ));
-            }
-            if r.fields[..i].iter().any(|(p, _)| p == k) {
-                return Err(format!("point {}: field `{k}` is given twice", key()));
+            if !checked {
+                if let Some(m) = check_name(NameKind::FieldKey, k) {
+                    return Err(format!("point {}: field {}: {m}", key(), shorten(k)));
+                }
+                if self.is_tag(k, r) {
+                    return Err(format!(
+                        "point {}: field `{k}` has the name of a tag of the same point \
+                         (InfluxQL could not tell them apart)",
+                        key()
+                    ));
+                }
+                if r.fields[..i].iter().any(|(p, _)| p == k) {
+                    return Err(format!("point {}: field `{k}` is given twice", key()));
+                }
             }
             out.push(if i == 0 { b' ' } else { b',' });
             push_escaped(out, k, NameKind::FieldKey);
@@ -490,12 +570,14 @@ impl LineEncoder {
         let mut chunks = Vec::new();
         let mut bad = Vec::new();
         let mut cur = Chunk::default();
+        let mut prev: Option<&Record> = None;
         for (i, r) in records.iter().enumerate() {
             let start = cur.body.len();
-            if let Err(e) = self.encode(r, now, &mut cur.body) {
+            if let Err(e) = self.encode_after(r, prev, now, &mut cur.body) {
                 bad.push((i, e));
                 continue;
             }
+            prev = Some(r);
             if !cur.owners.is_empty()
                 && (cur.owners.len() >= max_points || cur.body.len() > max_bytes)
             {
@@ -652,6 +734,26 @@ mod tests {
         assert_eq!(chunks.iter().map(|c| c.owners.len()).sum::<usize>(), 9);
         let (chunks, bad) = e.encode_chunks(&[], 1, 4, 100);
         assert!(chunks.is_empty() && bad.is_empty());
+    }
+
+    #[test]
+    fn values_are_checked_on_every_point_of_a_batch() {
+        let point = |host: &str, field: &str| {
+            let mut r = Record::new("k").with_field(field, Value::Int(1));
+            r.dimensions.push(("host".into(), host.into()));
+            r
+        };
+        let records = vec![
+            point("a", "v"),
+            point("b\nc", "v"),      // same names as the first: its value is still checked
+            point("d", "host"),      // other names: checked again
+            point("e", "v"),
+            point("f\\", "v"),
+        ];
+        let (chunks, bad) = enc().encode_chunks(&records, 1, 100, 1 << 20);
+        let bad: Vec<usize> = bad.iter().map(|(i, _)| *i).collect();
+        assert_eq!(bad, [1, 2, 4]);
+        assert_eq!(chunks[0].owners, [0, 3]);
     }
 
     #[test]
