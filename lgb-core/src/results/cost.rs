@@ -56,6 +56,14 @@ pub struct PriceTable {
     pub timestream_per_gb_scanned: f64,
     /// Timestream's minimum billed scan per query, in bytes.
     pub timestream_min_query_bytes: u64,
+    /// Instance-priced databases (Timestream for InfluxDB): USD per hour of the
+    /// benchmarked instance, billed whether it is busy or not. 0 (the default):
+    /// not set, since the hourly price depends on the instance class, storage type,
+    /// deployment and region; the estimate then shows the instance-hours at $0 and
+    /// says so.
+    pub influxdb_instance_hour: f64,
+    /// How many instances the benchmarked deployment bills (2 for Multi-AZ).
+    pub influxdb_instances: u32,
 }
 
 impl Default for PriceTable {
@@ -77,6 +85,8 @@ impl Default for PriceTable {
             timestream_per_million_writes: 0.50,
             timestream_per_gb_scanned: 0.01,
             timestream_min_query_bytes: 10_000_000,
+            influxdb_instance_hour: 0.0,
+            influxdb_instances: 1,
         }
     }
 }
@@ -376,6 +386,7 @@ pub(crate) fn estimate_test(run: &RunResult, test: &TestResult, prices: &PriceTa
                 ));
             }
         }
+        "influxdb" => items.extend(instance_hours(test, prices)),
         _ => {}
     }
 
@@ -387,6 +398,40 @@ pub(crate) fn estimate_test(run: &RunResult, test: &TestResult, prices: &PriceTa
         items,
         total_usd,
         per_million_ops_usd: (operations > 0).then(|| finite(total_usd / operations as f64 * 1e6)),
+    }
+}
+
+// ------------------------------------------------- instance-priced databases ---
+
+/// The instance-hours of a test on an instance-priced database (Timestream for
+/// InfluxDB): the instances billed for the test's measured window, at
+/// `influxdb_instance_hour`. The instance bills around the clock; this charges each
+/// test only the hours it ran, so that tests compare per million operations.
+fn instance_hours(test: &TestResult, prices: &PriceTable) -> Option<CostItem> {
+    let hours = finite(test.window_ns as f64 / 3.6e12 * f64::from(prices.influxdb_instances));
+    (hours > 0.0).then(|| {
+        CostItem::new(
+            "timestream for influxdb",
+            "instance-hours",
+            hours,
+            "instance-h",
+            prices.influxdb_instance_hour,
+        )
+    })
+}
+
+fn instance_note(prices: &PriceTable) -> String {
+    if prices.influxdb_instance_hour > 0.0 {
+        format!(
+            "Timestream for InfluxDB: {} instance(s) at ${}/hour for each test's measured window \
+             (the instance bills every hour it runs, used or not); storage is not included.",
+            prices.influxdb_instances, prices.influxdb_instance_hour
+        )
+    } else {
+        "Timestream for InfluxDB: instance-hours of each test's window are shown at $0: set \
+         `influxdb_instance_hour` (the hourly price of your instance class, storage type and \
+         region) in a --prices file to price them."
+            .into()
     }
 }
 
@@ -431,6 +476,7 @@ pub fn estimate(run: &RunResult, prices: &PriceTable) -> CostEstimate {
              a {} MB minimum per query (accounts on compute-unit query pricing pay differently).",
             prices.timestream_min_query_bytes / 1_000_000
         )),
+        "influxdb" => notes.push(instance_note(prices)),
         other => notes.push(format!("No database cost for `{other}` (not a priced AWS service).")),
     }
     CostEstimate {
@@ -552,6 +598,37 @@ mod tests {
             config,
             incomplete: None,
         }
+    }
+
+    #[test]
+    fn instance_priced_databases_bill_instance_hours_of_each_test() {
+        let mut run = hostile_run("influxdb", 0.0, 0.0);
+        for t in &mut run.tests {
+            t.window_ns = 90 * 60 * 1_000_000_000; // 1.5 h
+        }
+        let unset = estimate(&run, &PriceTable::default());
+        let item = unset.tests[0]
+            .items
+            .iter()
+            .find(|i| i.service == "timestream for influxdb")
+            .unwrap();
+        assert_eq!((item.quantity, item.usd), (1.5, 0.0));
+        assert!(unset.notes.iter().any(|n| n.contains("influxdb_instance_hour")), "{:?}", unset.notes);
+        let prices = PriceTable::with_overrides(
+            r#"{"influxdb_instance_hour": 0.5, "influxdb_instances": 2}"#,
+        )
+        .unwrap();
+        let priced = estimate(&run, &prices);
+        let item = priced.tests[0]
+            .items
+            .iter()
+            .find(|i| i.item == "instance-hours")
+            .unwrap();
+        assert_eq!((item.quantity, item.usd), (3.0, 1.5));
+        assert!(priced.notes.iter().any(|n| n.contains("2 instance(s) at $0.5/hour")));
+        // Hostile windows stay finite.
+        let est = estimate(&hostile_run("influxdb", 0.0, 0.0), &prices);
+        assert!(est.total_usd.is_finite());
     }
 
     #[test]
