@@ -155,6 +155,15 @@ impl Columns {
         )
     }
 
+    fn u64_opt(&mut self, name: &str, values: Vec<Option<u64>>) -> &mut Self {
+        self.push(
+            name,
+            DataType::UInt64,
+            true,
+            Arc::new(UInt64Array::from(values)),
+        )
+    }
+
     fn u32(&mut self, name: &str, values: Vec<u32>) -> &mut Self {
         self.push(
             name,
@@ -523,6 +532,48 @@ pub fn workers(run: &RunResult) -> Result<RecordBatch, ArrowError> {
         .u32_opt(
             "memory_mb",
             rows.iter().map(|(_, w)| w.environment.memory_mb).collect(),
+        )
+        // Lambda's REPORT line of the invocation (null when the invoker has none).
+        .duration_opt(
+            "duration",
+            rows.iter()
+                .map(|(_, w)| w.environment.report.as_ref().map(|r| ns_f(r.duration_ms * 1e6)))
+                .collect(),
+        )
+        .duration_opt(
+            "billed_duration",
+            rows.iter()
+                .map(|(_, w)| {
+                    let r = w.environment.report.as_ref()?;
+                    r.billed_duration_ms.map(|ms| ns_f(ms * 1e6))
+                })
+                .collect(),
+        )
+        .u32_opt(
+            "max_memory_used_mb",
+            rows.iter()
+                .map(|(_, w)| {
+                    let r = w.environment.report.as_ref()?;
+                    r.max_memory_used_mb
+                })
+                .collect(),
+        )
+        .duration_opt(
+            "init_duration",
+            rows.iter()
+                .map(|(_, w)| {
+                    let r = w.environment.report.as_ref()?;
+                    r.init_duration_ms.map(|ms| ns_f(ms * 1e6))
+                })
+                .collect(),
+        )
+        .duration_opt(
+            "first_op",
+            rows.iter().map(|(_, w)| w.first_op_ns.map(ns)).collect(),
+        )
+        .u64_opt(
+            "peak_rss_kb",
+            rows.iter().map(|(_, w)| w.environment.peak_rss_kb).collect(),
         )
         .text_opt("region", env(|e| e.region.clone()))
         .text_opt("function", env(|e| e.function.clone()))

@@ -213,9 +213,32 @@ impl RunData {
     }
 }
 
+/// The preflight's cost guard: `yes` confirms any estimate; otherwise one above
+/// `confirm_above_usd` (default lgb's $1) is refused before anything is paid.
+fn preflight_options(
+    yes: bool,
+    confirm_above_usd: Option<f64>,
+) -> lgb_core::Result<lgb_core::preflight::PreflightOptions> {
+    let mut options = lgb_core::preflight::PreflightOptions {
+        yes,
+        ..Default::default()
+    };
+    if let Some(usd) = confirm_above_usd {
+        if !(usd.is_finite() && usd >= 0.0) {
+            return Err(lgb_core::Error::config(
+                "confirm_above_usd",
+                "must be an amount of at least 0",
+            ));
+        }
+        options.confirm_above_usd = usd;
+    }
+    Ok(options)
+}
+
 /// Runs a benchmark; returns the run and its results directory.
 #[pyfunction]
-#[pyo3(signature = (config, is_path, overrides, out, progress=None, targets=None))]
+#[pyo3(signature = (config, is_path, overrides, out, progress=None, targets=None, yes=false, confirm_above_usd=None))]
+#[allow(clippy::too_many_arguments)]
 fn run(
     py: Python<'_>,
     config: &str,
@@ -224,10 +247,13 @@ fn run(
     out: PathBuf,
     progress: Option<Py<PyAny>>,
     targets: Option<&str>,
+    yes: bool,
+    confirm_above_usd: Option<f64>,
 ) -> PyResult<(RunData, String)> {
     let session =
         load_session(config, is_path, &overrides, targets).map_err(|e| errors::to_py(py, &e))?;
-    let (run, dir) = running::run(py, session, &out, progress, None)?;
+    let guard = preflight_options(yes, confirm_above_usd).map_err(|e| errors::to_py(py, &e))?;
+    let (run, dir) = running::run(py, session, &out, progress, None, guard)?;
     let shown = dir.display().to_string();
     Ok((
         RunData {
@@ -241,7 +267,7 @@ fn run(
 /// Runs a memory-size sweep; returns the run, its results directory and the sweep
 /// report as JSON text.
 #[pyfunction]
-#[pyo3(signature = (config, is_path, overrides, out, memory, p99_max_ns=None, progress=None, targets=None))]
+#[pyo3(signature = (config, is_path, overrides, out, memory, p99_max_ns=None, progress=None, targets=None, yes=false, confirm_above_usd=None))]
 #[allow(clippy::too_many_arguments)]
 fn sweep(
     py: Python<'_>,
@@ -253,12 +279,15 @@ fn sweep(
     p99_max_ns: Option<u64>,
     progress: Option<Py<PyAny>>,
     targets: Option<&str>,
+    yes: bool,
+    confirm_above_usd: Option<f64>,
 ) -> PyResult<(RunData, String, String)> {
+    let guard = preflight_options(yes, confirm_above_usd).map_err(|e| errors::to_py(py, &e))?;
     let session =
         load_session(config, is_path, &overrides, targets).map_err(|e| errors::to_py(py, &e))?;
     let plan = SweepPlan::new(memory, p99_max_ns.map(std::time::Duration::from_nanos))
         .map_err(|e| errors::to_py(py, &e))?;
-    let (run, dir) = running::run(py, session, &out, progress, Some(plan))?;
+    let (run, dir) = running::run(py, session, &out, progress, Some(plan), guard)?;
     let report = lgb_core::sweep::load_report(&dir).map_err(|e| errors::to_py(py, &e))?;
     let report = serde_json::to_string(&report)
         .map_err(|e| errors::internal(py, format!("encoding the sweep report: {e}")))?;

@@ -103,6 +103,7 @@ pub fn run(
     out: &Path,
     bar: Option<Py<PyAny>>,
     sweep: Option<SweepPlan>,
+    preflight: lgb_core::preflight::PreflightOptions,
 ) -> PyResult<(RunResult, PathBuf)> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -117,7 +118,10 @@ pub fn run(
     let mut task = {
         let (observer, stop, out) = (observer.clone(), stop.clone(), out.to_path_buf());
         rt.spawn(async move {
-            let connected = session.connect(Some(progress)).await?;
+            let connected = session
+                .connect(Some(progress))
+                .await?
+                .with_preflight(preflight);
             match sweep {
                 Some(plan) => connected.sweep(&plan, &out, &stop, &*observer).await,
                 None => connected.run(&out, &stop, &*observer).await,

@@ -17,6 +17,7 @@ from typing import Any, Dict, Iterator
 import pytest
 
 import lgb
+import polars as pl
 from conftest import REPO, SERVICES
 
 FUNCTION = "lgb-dynamodb"
@@ -165,12 +166,63 @@ def test_sweep_from_outputs(
     config = _config(control_plane, services_env["LGB_DYNAMODB_ENDPOINT"])
     config["runner"]["cold_start"] = "allow"
     run = lgb.sweep(config, memory=[128, 512], p99_max="10s", targets=outputs, out=out, progress=False)
-    report = run.sweep
+    report = run.sweep_report
     assert report is not None
     assert [p["memory_mb"] for p in report["points"]] == [128, 512]
     assert [p["seen_memory_mb"] for p in report["points"]] == [[128], [512]]
     assert report["original_memory_mb"] == 256
     assert report["cheapest"] in (128, 512)
+    assert report["through_aliases"] is True
     assert set(run.tests()) == {"load", "reads@128MB", "reads@512MB"}
     again = lgb.load(run.path)
-    assert again.sweep == report
+    assert again.sweep_report == report
+    # The per-size frame: one row per size, the recommendation marked, cold workers
+    # first in each size's new version.
+    frame = run.sweep()
+    assert frame is not None
+    assert frame["memory_mb"].to_list() == [128, 512]
+    assert frame.filter(pl.col("recommended"))["memory_mb"].to_list() == [report["recommended"]]
+    assert (frame["cold_workers"] > 0).all()
+    assert frame.schema["p99"] == pl.Duration("ns")
+    assert (frame["cost_per_million_ops"] > 0).all()
+    # Its chart, as matplotlib draws it.
+    fig = run.sweep_chart()
+    assert [ax.get_title() for ax in fig.axes] == ["Cost per million operations by memory size", "Latency by memory size"]
+    # Workers carry Lambda's REPORT, the first operation and the peak memory.
+    workers = run.workers()
+    measured = workers.filter(pl.col("phase") == "run")
+    for col in ["duration", "billed_duration", "max_memory_used_mb", "first_op", "peak_rss_kb"]:
+        assert measured[col].null_count() == 0, col
+    assert measured.filter(pl.col("cold_start"))["init_duration"].null_count() == 0
+    assert lgb.load(run.path).sweep_chart() is not None
+
+
+def test_sweep_notebook(tmp_path: Path, control_plane: str, services_env: Dict[str, str], aws: None) -> None:
+    """notebooks/sweep-memory.ipynb, executed top to bottom against the local control
+    plane: it sweeps three sizes, compares cold and warm workers and picks a size."""
+    from test_notebooks import execute, images, texts
+
+    results = tmp_path / "results"
+    nb = execute(
+        "sweep-memory.ipynb",
+        {
+            "LGB_LAMBDA_ENDPOINT": control_plane,
+            "LGB_DYNAMODB_ENDPOINT": services_env["LGB_DYNAMODB_ENDPOINT"],
+            "LGB_FUNCTION": FUNCTION,
+            "LGB_TABLE": f"lgb-nb-{uuid.uuid4().hex[:12]}",
+        },
+        results,
+    )
+    out = "\n".join(texts(nb))
+    (run_dir,) = list(results.iterdir())
+    run = lgb.load(run_dir)
+    report = run.sweep_report
+    assert report is not None and [p["memory_mb"] for p in report["points"]] == [128, 512, 1024]
+    assert f"recommended: {report['recommended']} MB" in out
+    workers = run.workers().filter(pl.col("phase") == "run")
+    # The first test of each size started cold, the second reused the sandboxes.
+    assert workers["cold_start"].any() and (~workers["cold_start"]).any()
+    assert "cold workers: " in out and "warm workers: " in out
+    assert images(nb) >= 1  # the sweep chart
+    stats = _get(f"{control_plane}/_lgb/stats")["functions"][FUNCTION]
+    assert stats["versions"] == [] and stats["aliases"] == {}, stats

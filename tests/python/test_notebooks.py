@@ -51,7 +51,7 @@ def images(nb: nbformat.NotebookNode) -> int:
     return sum("image/png" in o.get("data", {}) for c in nb.cells for o in c.get("outputs", []))
 
 
-@pytest.mark.parametrize("name", ["quickstart.ipynb", "compare-databases.ipynb"])
+@pytest.mark.parametrize("name", ["quickstart.ipynb", "compare-databases.ipynb", "sweep-memory.ipynb"])
 def test_committed_notebooks_have_no_outputs(name: str) -> None:
     nb = json.loads((NOTEBOOKS / name).read_text())
     for cell in nb["cells"]:

@@ -132,14 +132,121 @@ class Run:
         return dict(self._fields["config"])
 
     @property
-    def sweep(self) -> Optional[Dict[str, Any]]:
+    def sweep_report(self) -> Optional[Dict[str, Any]]:
         """The memory-size sweep's report (``sweep.json``: ``points`` per size,
-        ``cheapest``, ``fastest``, ``best_cost_latency``, ``original_memory_mb``), or
-        ``None`` for a run that was not a sweep."""
+        ``recommended`` by ``strategy``, ``cheapest``, ``fastest``,
+        ``best_cost_latency``, ``original_memory_mb``, ``applied``), or ``None`` for a
+        run that was not a sweep."""
         p = self.path
         if p is None or not (p / "sweep.json").is_file():
             return None
         return dict(json.loads((p / "sweep.json").read_text()))
+
+    def sweep(self) -> Optional[pl.DataFrame]:
+        """One row per memory size of a sweep, or ``None`` for a run that was not one.
+
+        Columns: ``memory_mb`` (UInt32); ``operations`` (UInt64); ``throughput``
+        (Float64, ops/s); ``p50``, ``p99``, ``mean`` (Duration ns; ``mean`` without the
+        discarded share); ``cold_workers``, ``warm_workers`` (UInt32) and ``cold_p50``,
+        ``cold_p99``, ``warm_p50``, ``warm_p99`` (Duration ns, null without such
+        workers); ``billed_gb_seconds`` (Float64); ``cost_per_million_ops``,
+        ``lambda_per_million_ops``, ``database_per_million_ops`` (Float64, USD);
+        ``version`` (String, the published version measured); ``recommended``
+        (Boolean).
+        """
+        report = self.sweep_report
+        if report is None:
+            return None
+        rows = []
+        for p in report["points"]:
+            cold, warm = p.get("cold") or {}, p.get("warm") or {}
+            rows.append(
+                {
+                    "memory_mb": p["memory_mb"],
+                    "operations": p["operations"],
+                    "throughput": float(p["throughput"]),
+                    "p50": p["p50_ns"],
+                    "p99": p["p99_ns"],
+                    "mean": int(p.get("mean_ns") or 0),
+                    "cold_workers": cold.get("workers", 0),
+                    "cold_p50": cold.get("p50_ns"),
+                    "cold_p99": cold.get("p99_ns"),
+                    "warm_workers": warm.get("workers", 0),
+                    "warm_p50": warm.get("p50_ns"),
+                    "warm_p99": warm.get("p99_ns"),
+                    "billed_gb_seconds": float(p["billed_gb_seconds"]),
+                    "cost_per_million_ops": p.get("cost_per_million_ops_usd"),
+                    "lambda_per_million_ops": p.get("lambda_per_million_ops_usd"),
+                    "database_per_million_ops": p.get("database_per_million_ops_usd"),
+                    "version": p.get("version"),
+                    "recommended": p["memory_mb"] == report.get("recommended"),
+                }
+            )
+        ns = pl.Duration("ns")
+        schema: Dict[str, Any] = {
+            "memory_mb": pl.UInt32,
+            "operations": pl.UInt64,
+            "throughput": pl.Float64,
+            "p50": ns,
+            "p99": ns,
+            "mean": ns,
+            "cold_workers": pl.UInt32,
+            "cold_p50": ns,
+            "cold_p99": ns,
+            "warm_workers": pl.UInt32,
+            "warm_p50": ns,
+            "warm_p99": ns,
+            "billed_gb_seconds": pl.Float64,
+            "cost_per_million_ops": pl.Float64,
+            "lambda_per_million_ops": pl.Float64,
+            "database_per_million_ops": pl.Float64,
+            "version": pl.String,
+            "recommended": pl.Boolean,
+        }
+        return pl.DataFrame(rows, schema=schema, orient="row") if rows else pl.DataFrame(schema=schema)
+
+    def sweep_chart(self) -> Any:
+        """The sweep's chart as a matplotlib ``Figure`` (``pip install 'lgb[notebooks]'``):
+        cost per million operations by memory size above, p50 and p99 of all, cold and
+        warm workers below, the recommended size marked in red, as the HTML report
+        draws it. ``None`` for a run that was not a sweep."""
+        frame = self.sweep()
+        if frame is None:
+            return None
+        try:
+            import matplotlib.pyplot as plt
+        except ImportError as e:  # pragma: no cover - depends on the environment
+            raise ImportError("Run.sweep_chart needs matplotlib: pip install 'lgb[notebooks]'") from e
+        fig, (top, bottom) = plt.subplots(2, 1, figsize=(9, 7), sharex=True)
+        mb = frame["memory_mb"].to_list()
+        top.plot(mb, frame["cost_per_million_ops"].to_list(), "o-", color="#1f77b4", label="$ per 1M ops")
+        top.set_ylabel("US dollars per 1M operations")
+        top.set_title("Cost per million operations by memory size")
+
+        def ms(col: str) -> List[Optional[float]]:
+            return [None if v is None else v / 1e6 for v in frame[col].dt.total_nanoseconds().to_list()]
+
+        for col, label, colour, style in [
+            ("p50", "p50", "#1f77b4", "o-"),
+            ("p99", "p99", "#ff7f0e", "o-"),
+            ("cold_p99", "p99 cold workers", "#2ca02c", "o--"),
+            ("warm_p99", "p99 warm workers", "#9467bd", "o--"),
+        ]:
+            values = ms(col)
+            if any(v is not None for v in values):
+                bottom.plot(mb, values, style, color=colour, label=label)
+        bottom.set_ylabel("latency (ms)")
+        bottom.set_xlabel("memory (MB)")
+        bottom.set_title("Latency by memory size")
+        chosen = frame.filter(pl.col("recommended"))
+        if chosen.height:
+            x = chosen["memory_mb"][0]
+            top.plot([x], [chosen["cost_per_million_ops"][0]], "o", markersize=16, markerfacecolor="none", markeredgecolor="#d62728", markeredgewidth=2.5, label=f"recommended: {x} MB")
+            bottom.axvline(x, color="#d62728", linewidth=2, label="recommended")
+        top.legend()
+        bottom.legend()
+        fig.tight_layout()
+        return fig
 
     @property
     def database(self) -> str:
@@ -236,7 +343,12 @@ class Run:
         invocations including retries); ``ops`` (UInt64); ``start`` (Datetime ns
         UTC); ``window`` (Duration ns, measured time); ``runtime`` (String,
         ``local``/``lambda``); ``cold_start`` (Boolean); ``init`` (Duration ns, Lambda
-        init time, null locally); ``memory_mb`` (UInt32, null locally); ``region``,
+        init time, null locally); ``memory_mb`` (UInt32, null locally); Lambda's
+        ``REPORT`` of the invocation: ``duration``, ``billed_duration``,
+        ``init_duration`` (Duration ns, the last on cold starts only) and
+        ``max_memory_used_mb`` (UInt32), null without one; ``first_op`` (Duration ns,
+        the first operation's latency, with its new connections); ``peak_rss_kb``
+        (UInt64, the worker process's peak resident memory); ``region``,
         ``function``, ``function_version`` (String, null locally); ``lgb_version``
         (String); ``cpus`` (UInt64).
         """
@@ -292,8 +404,15 @@ def run(
     out: Union[str, "os.PathLike[str]"] = "results",
     progress: Union[bool, Progress, None] = True,
     targets: Union[str, "os.PathLike[str]", None] = None,
+    yes: bool = False,
+    confirm_above_usd: Optional[float] = None,
 ) -> Run:
     """Runs a benchmark and writes its results directory ``<out>/<run-id>/``.
+
+    Before anything is paid, the run is checked against the deployed function and its
+    account (concurrency, timeout; docs/lambda.md, "Quotas"), and a run whose estimated
+    cost is above ``confirm_above_usd`` (default $1) raises ``ConfigError`` unless
+    ``yes=True`` (``lgb run --yes``).
 
     ``targets`` is the file ``tofu output -json`` wrote for infra/ (like ``lgb run
     --targets``): with ``target="lambda"`` or ``"url"`` it picks the deployed worker of
@@ -323,7 +442,9 @@ def run(
     bar = make_progress(progress)
     targets_path = None if targets is None else os.fspath(targets)
     try:
-        data, _ = _lgb.run(text, is_path, sets, os.fspath(out), bar, targets_path)
+        data, _ = _lgb.run(
+            text, is_path, sets, os.fspath(out), bar, targets_path, yes, confirm_above_usd
+        )
     except KeyboardInterrupt as stop:
         results = getattr(stop, "results", None)
         if bar is not None:
@@ -350,14 +471,18 @@ def sweep(
     overrides: Optional[Overrides] = None,
     out: Union[str, "os.PathLike[str]"] = "results",
     progress: Union[bool, Progress, None] = True,
+    yes: bool = False,
+    confirm_above_usd: Optional[float] = None,
 ) -> Run:
     """Runs the benchmark at each Lambda memory size in ``memory`` (MB), like ``lgb
     sweep``, and writes one results directory whose tests are named
-    ``<test>@<size>MB``. The function's memory and environment are restored
-    afterwards, also after an error or Ctrl-C.
+    ``<test>@<size>MB``: each size on a version published for it, side by side as the
+    concurrency allows, the versions and aliases deleted afterwards, also after an
+    error or Ctrl-C. ``yes`` and ``confirm_above_usd`` guard the estimated cost as in
+    ``run``.
 
     ``p99_max`` (``"20ms"``, or seconds as a number) is the p99 the recommended
-    cheapest size must meet. ``Run.sweep`` holds the per-size table and the
+    cheapest size must meet. ``Run.sweep()`` holds the per-size table (``Run.sweep_report`` the report, ``Run.sweep_chart()`` the chart) and the
     recommendation (``cheapest``, ``fastest``, ``best_cost_latency``).
     """
     text, is_path = _source(config)
@@ -375,7 +500,16 @@ def sweep(
     targets_path = None if targets is None else os.fspath(targets)
     try:
         data, _, _report = _lgb.sweep(
-            text, is_path, sets, os.fspath(out), [int(m) for m in memory], p99_ns, bar, targets_path
+            text,
+            is_path,
+            sets,
+            os.fspath(out),
+            [int(m) for m in memory],
+            p99_ns,
+            bar,
+            targets_path,
+            yes,
+            confirm_above_usd,
         )
     except BaseException:
         if bar is not None:

@@ -35,6 +35,8 @@ def run(
     out: str,
     progress: Optional[Progress] = None,
     targets: Optional[str] = None,
+    yes: bool = False,
+    confirm_above_usd: Optional[float] = None,
 ) -> Tuple[RunData, str]: ...
 def sweep(
     config: str,
@@ -45,6 +47,8 @@ def sweep(
     p99_max_ns: Optional[int] = None,
     progress: Optional[Progress] = None,
     targets: Optional[str] = None,
+    yes: bool = False,
+    confirm_above_usd: Optional[float] = None,
 ) -> Tuple[RunData, str, str]: ...
 def load(path: str) -> RunData: ...
 def validate(config: str, is_path: bool, overrides: Sequence[str]) -> str: ...
