@@ -356,6 +356,61 @@ data "aws_iam_policy_document" "runner" {
     resources = [for f in aws_lambda_function.worker : f.arn]
   }
 
+  # Before anything is paid, `lgb validate --targets`, `lgb run` and `lgb sweep` read
+  # the account's concurrency.
+  statement {
+    # Resource "*" is required: GetAccountSettings has no resource types.
+    sid       = "ReadAccountConcurrency"
+    effect    = "Allow"
+    actions   = ["lambda:GetAccountSettings"]
+    resources = ["*"]
+  }
+
+  # The preflight reads each worker's reserved concurrency; `lgb sweep` publishes a
+  # version per memory size with an alias pointing at it, measures through the
+  # aliases (never changing $LATEST while measuring) and deletes both afterwards.
+  statement {
+    sid    = "SweepVersionsAndAliases"
+    effect = "Allow"
+    actions = [
+      "lambda:CreateAlias",
+      "lambda:DeleteAlias",
+      "lambda:GetAlias",
+      "lambda:GetFunctionConcurrency",
+      "lambda:PublishVersion",
+      "lambda:UpdateAlias",
+    ]
+    resources = [for f in aws_lambda_function.worker : f.arn]
+  }
+
+  # Deleting a sweep's version is DeleteFunction with a qualifier: granted on the
+  # workers' qualified ARNs (versions and aliases) only, never on a function itself.
+  statement {
+    sid       = "DeleteSweepVersions"
+    effect    = "Allow"
+    actions   = ["lambda:DeleteFunction"]
+    resources = [for f in aws_lambda_function.worker : "${f.arn}:*"]
+  }
+
+  # With a customer managed key on the workers' environment, reading it (forced cold
+  # starts keep the rest of the environment) and writing it back need the key, through
+  # Lambda only.
+  dynamic "statement" {
+    for_each = var.kms_key_arn == null ? [] : [var.kms_key_arn]
+    content {
+      sid       = "WorkerEnvironmentKey"
+      effect    = "Allow"
+      actions   = ["kms:Decrypt", "kms:Encrypt"]
+      resources = [statement.value]
+
+      condition {
+        test     = "StringEquals"
+        variable = "kms:ViaService"
+        values   = ["lambda.${var.region}.amazonaws.com"]
+      }
+    }
+  }
+
   # `lgb upload` writes a results directory under the prefix (PutObject only).
   statement {
     sid       = "UploadResults"

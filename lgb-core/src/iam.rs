@@ -182,6 +182,36 @@ pub const LAMBDA_INVOKER: Client = Client {
     ],
 };
 
+/// IAM actions of the preflight's reads and the sweep's versions and aliases
+/// (`runner::lambda_admin`): the function's settings and reservation, the account's
+/// concurrency, a version and alias per memory size, deleted afterwards. Deleting a
+/// version is `DeleteFunction` with a qualifier: the runner policy grants it on the
+/// function's versions (`function:NAME:*`), not on the function itself.
+pub const LAMBDA_ADMIN: Client = Client {
+    name: "lambda preflight and sweep",
+    caller: Caller::Runner,
+    sources: &["runner/lambda_admin.rs"],
+    receivers: &["client"],
+    calls: &[
+        always(
+            "get_function_configuration",
+            "lambda:GetFunctionConfiguration",
+        ),
+        always("get_function_concurrency", "lambda:GetFunctionConcurrency"),
+        always("get_account_settings", "lambda:GetAccountSettings"),
+        always(
+            "update_function_configuration",
+            "lambda:UpdateFunctionConfiguration",
+        ),
+        always("publish_version", "lambda:PublishVersion"),
+        always("delete_function", "lambda:DeleteFunction"),
+        always("create_alias", "lambda:CreateAlias"),
+        always("update_alias", "lambda:UpdateAlias"),
+        always("get_alias", "lambda:GetAlias"),
+        always("delete_alias", "lambda:DeleteAlias"),
+    ],
+};
+
 /// IAM actions of the runner's Function URL invoker (`runner::function_url`): a POST
 /// signed with SigV4 for service `lambda`, not an SDK call. Lambda authorizes an
 /// `AWS_IAM` caller of a Function URL created since October 2025 for both
@@ -213,7 +243,9 @@ pub const CLIENTS: &[Client] = &[
     DYNAMODB_ADAPTER,
     TIMESTREAM_ADAPTER,
     IMMUDB_ADAPTER,
+    INFLUXDB_ADAPTER,
     LAMBDA_INVOKER,
+    LAMBDA_ADMIN,
     FUNCTION_URL_INVOKER,
     RESULTS_UPLOAD,
 ];
@@ -243,7 +275,6 @@ pub fn to_json() -> serde_json::Value {
             callers.push(c.caller);
         }
     }
-    INFLUXDB_ADAPTER,
     let mut policies = serde_json::Map::new();
     for caller in callers {
         let key = match caller {
@@ -376,9 +407,17 @@ mod tests {
         assert_eq!(
             required_actions(Caller::Runner),
             [
+                "lambda:CreateAlias",
+                "lambda:DeleteAlias",
+                "lambda:DeleteFunction",
+                "lambda:GetAccountSettings",
+                "lambda:GetAlias",
+                "lambda:GetFunctionConcurrency",
                 "lambda:GetFunctionConfiguration",
                 "lambda:InvokeFunction",
                 "lambda:InvokeFunctionUrl",
+                "lambda:PublishVersion",
+                "lambda:UpdateAlias",
                 "lambda:UpdateFunctionConfiguration",
                 "s3:PutObject"
             ]

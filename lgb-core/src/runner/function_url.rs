@@ -168,8 +168,11 @@ impl FunctionUrlInvoker {
 
 fn http_client() -> Result<reqwest::Client> {
     // No overall timeout: an invocation lasts as long as its test (up to 15 minutes).
+    // Keepalive probes keep a silent, minutes-long invocation's connection alive
+    // through NATs and proxies (see `lambda::TCP_KEEPALIVE`).
     reqwest::Client::builder()
         .connect_timeout(std::time::Duration::from_secs(10))
+        .tcp_keepalive(super::lambda::TCP_KEEPALIVE)
         .build()
         .map_err(|e| Error::Internal(format!("building the HTTP client: {e}")))
 }
@@ -214,18 +217,30 @@ impl Invoker for FunctionUrlInvoker {
         }
         let target = format!("Function URL {}", redact(self.url.as_str()));
         let call = async {
-            let response = post
-                .body(body)
-                .send()
-                .await
-                .map_err(|e| map_http_error(&target, &e))?;
+            let response = match post.body(body).send().await {
+                Ok(r) => r,
+                Err(e) if e.is_connect() || super::lambda::never_sent(&e) => {
+                    return Err(map_http_error(&target, &e))
+                }
+                // Sent, and no answer: the invocation may still run; never retried
+                // (see `lambda::not_retried`).
+                Err(e) => {
+                    return Ok(Err(super::lambda::not_retried(
+                        request,
+                        map_http_error(&target, &e),
+                    )))
+                }
+            };
             let status = response.status().as_u16();
             let bytes = read_body(response, MAX_RESPONSE_BYTES, &target).await?;
-            Ok::<_, Error>((status, bytes))
+            Ok::<_, Error>(Ok((status, bytes)))
         };
         // The function keeps running when the caller gives up; it is billed either way.
         let (status, bytes) = tokio::select! {
-            r = call => r?,
+            r = call => match r? {
+                Ok(answer) => answer,
+                Err(lost) => return Ok(lost),
+            },
             _ = cancel.cancelled() => return Err(Error::Cancelled),
         };
         let what = || {

@@ -501,7 +501,7 @@ pub(crate) fn function_error(function: &str, kind: &str, body: &[u8]) -> Error {
 
 #[cfg(test)]
 mod tests {
-    use super::super::answer::decode_result;
+    use crate::runner::answer::decode_result;
     use super::*;
     use crate::error::ErrorClass;
 
@@ -992,5 +992,106 @@ mod runner_tests {
             let error = w.error.as_deref().unwrap();
             assert!(error.starts_with(want), "{error}");
         }
+    }
+}
+
+#[cfg(test)]
+mod lost_invocation_tests {
+    //! A retried invocation never doubles the load: one that provably never reached
+    //! Lambda is retried; one lost after it was sent is not.
+
+    use std::io::Read;
+    use std::sync::atomic::{AtomicU32, Ordering};
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::config::BenchmarkConfig;
+    use crate::protocol::WorkerStatus;
+    use crate::runner::{Runner, Silent};
+
+    fn invoker(url: &str) -> Arc<LambdaInvoker> {
+        let conf = aws_sdk_lambda::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_lambda::config::Credentials::new(
+                "testing", "testing", None, None, "test",
+            ))
+            .retry_config(aws_sdk_lambda::config::retry::RetryConfig::disabled())
+            .http_client(keepalive_http_client().unwrap())
+            .endpoint_url(url)
+            .build();
+        Arc::new(LambdaInvoker::new(Client::from_conf(conf), "function", None))
+    }
+
+    async fn run(url: &str) -> crate::results::RunResult {
+        let config = BenchmarkConfig::from_json_str(
+            r#"{"database": {"type": "memory"}, "workload": {"records": 10, "load": false},
+                "tests": [{"name": "w", "operation": {"type": "write"}, "operations": 10}]}"#,
+            &[],
+        )
+        .unwrap();
+        Runner::new(invoker(url), 3)
+            .with_backoff(Duration::from_millis(1))
+            .run(&config, CancellationToken::new(), &Silent)
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_refused_connection_is_retried() {
+        // A port nothing listens on: the request never left.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let run = run(&format!("http://127.0.0.1:{port}")).await;
+        let w = &run.tests[0].workers[0];
+        assert_eq!((w.status, w.attempts), (WorkerStatus::Failed, 4), "{w:?}");
+    }
+
+    #[tokio::test]
+    async fn a_connection_lost_after_sending_is_not_retried() {
+        // Takes each request whole, then closes the connection without an answer: what
+        // a NAT dropping an idle connection does to a long invocation.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let requests = Arc::new(AtomicU32::new(0));
+        let seen = requests.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut s) = stream else { return };
+                let mut buf = vec![0u8; 65536];
+                let mut got = Vec::new();
+                s.set_read_timeout(Some(Duration::from_millis(300))).ok();
+                while let Ok(n) = s.read(&mut buf) {
+                    if n == 0 {
+                        break;
+                    }
+                    got.extend_from_slice(&buf[..n]);
+                    if got.windows(4).any(|w| w == b"\r\n\r\n") && got.ends_with(b"}") {
+                        break;
+                    }
+                }
+                seen.fetch_add(1, Ordering::SeqCst);
+                drop(s);
+            }
+        });
+        let run = run(&url).await;
+        let w = &run.tests[0].workers[0];
+        assert_eq!((w.status, w.attempts), (WorkerStatus::Failed, 1), "{w:?}");
+        assert_eq!(requests.load(Ordering::SeqCst), 1, "one invocation, never a second");
+        let error = w.error.as_deref().unwrap();
+        assert!(error.contains("may still be running, so it is not retried"), "{error}");
+    }
+
+    #[test]
+    fn connect_failures_are_told_apart_from_lost_answers() {
+        let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+        assert!(never_sent(&refused));
+        let reset = std::io::Error::from(std::io::ErrorKind::ConnectionReset);
+        assert!(!never_sent(&reset));
+        assert_eq!(TCP_KEEPALIVE, Duration::from_secs(60));
     }
 }
