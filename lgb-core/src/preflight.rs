@@ -1,0 +1,791 @@
+//! Before anything is paid: what a run or a sweep will do and cost, checked against
+//! what the deployed function and its account allow.
+//!
+//! [`preflight`] reads the function's configuration and its account's concurrency
+//! through [`DeployedFunction`] (GetFunctionConfiguration, GetFunctionConcurrency,
+//! GetAccountSettings: free calls) and refuses, as a config error naming the number to
+//! change, a run whose workers in flight exceed the concurrency the function can get,
+//! a test whose duration plus warmup and overhead exceeds the function's timeout, a
+//! sweep over a qualifier that runs other code than `$LATEST`, and forced cold starts
+//! on an environment the caller cannot read (a KMS key). It also makes the plan that
+//! `lgb validate`, `lgb run` and `lgb sweep` print: records and bytes to load,
+//! operations or duration per test, workers and waves, and the estimated Lambda and
+//! database cost at the function's architecture; [`Preflight::guard`] asks for a
+//! confirmation above a threshold. The memory cap of an account is not readable by any
+//! API: Lambda refuses a size above it when the sweep sets it, before anything runs.
+//!
+//! This module decides and renders; it does not run anything.
+
+use std::fmt::Write as _;
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::{BenchmarkConfig, ColdStart, OperationConfig, Target};
+use crate::error::{ConfigProblem, Error, Result};
+use crate::results::cost::{format_usd, PriceTable};
+use crate::runner::deployed::{AccountFacts, DeployedFunction, FunctionFacts};
+use crate::runner::Runner;
+
+/// What a worker's invocation takes beyond its test's warmup and duration: the cold
+/// start, the adapter's connection, and the time the worker keeps to send its result
+/// (up to 3 s before the deadline).
+pub const INVOCATION_OVERHEAD_S: f64 = 5.0;
+
+/// The estimate above which a run or sweep asks for a confirmation (`--yes`) unless
+/// told otherwise (`--confirm-above`).
+pub const DEFAULT_CONFIRM_ABOVE_USD: f64 = 1.0;
+
+/// How the preflight prices and guards.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PreflightOptions {
+    /// Prices (`--prices FILE` overrides the default table field by field).
+    pub prices: PriceTable,
+    /// Estimates above this ask for `yes`.
+    pub confirm_above_usd: f64,
+    /// The user confirmed the cost (`--yes`).
+    pub yes: bool,
+}
+
+impl Default for PreflightOptions {
+    fn default() -> Self {
+        Self {
+            prices: PriceTable::default(),
+            confirm_above_usd: DEFAULT_CONFIRM_ABOVE_USD,
+            yes: false,
+        }
+    }
+}
+
+/// What a sweep adds to the plan: its sizes and whether they may run side by side.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SweepShape {
+    /// Memory sizes (MB).
+    pub memory_mb: Vec<u32>,
+    /// Sizes run one after another even when concurrency would allow more.
+    pub sequential: bool,
+    /// The sweep publishes versions and measures through aliases (the config's
+    /// qualifier must run `$LATEST`'s code).
+    pub through_aliases: bool,
+    /// The load phase runs at every size (the database lives in the worker).
+    pub load_per_size: bool,
+}
+
+/// One test (or the load phase) in the plan.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TestPlan {
+    /// Test name (`load` for the load phase).
+    pub name: String,
+    /// Workers.
+    pub workers: u32,
+    /// Invocations open at once (`runner.max_in_flight` bounds it).
+    pub in_flight: u32,
+    /// Waves the workers run in.
+    pub waves: u32,
+    /// Operations over all workers, when the config says.
+    pub operations: Option<u64>,
+    /// Warmup plus duration of each worker, when the test has a duration.
+    pub seconds: Option<f64>,
+    /// Estimated Lambda cost (compute and requests), in USD, over every size of a
+    /// sweep; with `lambda_upper_bound`, computed at the function's timeout.
+    pub lambda_usd: f64,
+    /// The Lambda cost is an upper bound (a test of N operations lasts as long as it
+    /// takes; at most the timeout).
+    pub lambda_upper_bound: bool,
+    /// Estimated database cost, when the operations are known.
+    pub database_usd: Option<f64>,
+}
+
+/// The plan of a run or sweep, and the deployment it was checked against.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Preflight {
+    /// Where workers run.
+    pub target: Target,
+    /// The function's facts (remote targets with `runner.function`).
+    pub function: Option<FunctionFacts>,
+    /// The account's concurrency.
+    pub account: Option<AccountFacts>,
+    /// Invocations the function can have open at once (its reservation, or what the
+    /// account leaves unreserved).
+    pub available_concurrency: Option<u32>,
+    /// Records to load (0 without a load phase).
+    pub load_records: u64,
+    /// About how many bytes they are.
+    pub load_bytes: u64,
+    /// Per test, the load phase first.
+    pub tests: Vec<TestPlan>,
+    /// A sweep's sizes (empty for a run).
+    pub sweep_memory_mb: Vec<u32>,
+    /// Sizes a sweep runs at once.
+    pub sizes_at_once: u32,
+    /// Lambda's estimated cost (some parts may be upper bounds).
+    pub lambda_usd: f64,
+    /// The database's estimated cost, over what is known.
+    pub database_usd: f64,
+    /// `lambda_usd + database_usd`.
+    pub total_usd: f64,
+    /// The prices used.
+    pub prices: PriceTable,
+    /// The architecture priced.
+    pub architecture: String,
+    /// What the estimate leaves out.
+    pub notes: Vec<String>,
+    /// The confirmation threshold.
+    pub confirm_above_usd: f64,
+}
+
+/// About how many bytes one record of the workload is: fields, field names, key.
+pub fn record_bytes(config: &BenchmarkConfig) -> u64 {
+    let w = &config.workload;
+    let key_bytes = (w.key_prefix.len() + crate::workload::keys::KEY_DIGITS) as u64;
+    let name_bytes = (0..w.fields)
+        .map(|f| format!("field{f}").len() as u64)
+        .sum::<u64>();
+    (w.fields as u64)
+        .saturating_mul(w.field_size.0)
+        .saturating_add(name_bytes)
+        .saturating_add(key_bytes)
+}
+
+/// Read and write request units one operation of `op` consumes in DynamoDB on
+/// records of `bytes` (reads strongly consistent, the upper bound), `None` for an
+/// operation whose units depend on data (queries, scans).
+fn dynamodb_units(op: &OperationConfig, bytes: u64) -> Option<(f64, f64)> {
+    let read = bytes.div_ceil(4096).max(1) as f64;
+    let write = bytes.div_ceil(1024).max(1) as f64;
+    let size = op
+        .options
+        .get("size")
+        .and_then(serde_json::Value::as_u64)
+        .unwrap_or(1) as f64;
+    match op.kind.as_str() {
+        "read" => Some((read, 0.0)),
+        "batch_read" => Some((read * size, 0.0)),
+        "write" | "insert" | "update" | "load" => Some((0.0, write)),
+        "batch_write" => Some((0.0, write * size)),
+        "read_modify_write" | "rmw" => Some((read, write)),
+        "mix" => {
+            let weights = op.options.get("weights")?.as_object()?;
+            let total: f64 = weights.values().filter_map(|w| w.as_f64()).sum();
+            if total <= 0.0 {
+                return None;
+            }
+            let (mut r, mut w) = (0.0, 0.0);
+            for (kind, weight) in weights {
+                let (rr, ww) = dynamodb_units(&OperationConfig::new(kind.clone()), bytes)?;
+                let share = weight.as_f64().unwrap_or(0.0) / total;
+                r += rr * share;
+                w += ww * share;
+            }
+            Some((r, w))
+        }
+        _ => None,
+    }
+}
+
+/// Checks `config` (and a sweep's `shape`) against the deployment `deployed` reaches
+/// and makes the plan. Refusals are one config error with every problem, each naming
+/// the number to change.
+pub async fn preflight(
+    config: &BenchmarkConfig,
+    deployed: Option<&dyn DeployedFunction>,
+    shape: Option<&SweepShape>,
+    options: &PreflightOptions,
+) -> Result<Preflight> {
+    let qualifier = match config.runner.target {
+        Target::Lambda => config
+            .runner
+            .options
+            .get("qualifier")
+            .map(|q| q.as_str().map_or(q.to_string(), str::to_string)),
+        _ => None,
+    };
+    let (function, account) = match deployed {
+        Some(d) => (
+            Some(d.facts(qualifier.as_deref()).await?),
+            Some(d.account().await?),
+        ),
+        None => (None, None),
+    };
+    let mut problems = Vec::new();
+    if let (Some(shape), Some(d), Some(f)) = (shape, deployed, &function) {
+        if shape.through_aliases && qualifier.is_some() {
+            let latest = d.facts(None).await?;
+            if latest.code_sha256 != f.code_sha256 {
+                problems.push(ConfigProblem::new(
+                    "runner.options.qualifier",
+                    format!(
+                        "a sweep publishes versions of $LATEST, whose code differs from qualifier `{}` \
+                         (version {}); remove the qualifier or deploy that code to $LATEST",
+                        qualifier.as_deref().unwrap_or_default(),
+                        f.version
+                    ),
+                ));
+            }
+        }
+    }
+    let plan = make_plan(config, function, account, shape, options, &mut problems);
+    if problems.is_empty() {
+        Ok(plan)
+    } else {
+        Err(Error::Config(problems))
+    }
+}
+
+fn make_plan(
+    config: &BenchmarkConfig,
+    function: Option<FunctionFacts>,
+    account: Option<AccountFacts>,
+    shape: Option<&SweepShape>,
+    options: &PreflightOptions,
+    problems: &mut Vec<ConfigProblem>,
+) -> Preflight {
+    let prices = &options.prices;
+    let remote = config.runner.target != Target::Local;
+    let architecture = function
+        .as_ref()
+        .map_or("x86_64".to_string(), |f| f.architecture.clone());
+    let available = match (&function, &account) {
+        (Some(f), Some(a)) => Some(
+            f.reserved_concurrency
+                .unwrap_or(a.unreserved_concurrent_executions),
+        ),
+        _ => None,
+    };
+    let sizes: Vec<u32> = match shape {
+        Some(s) => s.memory_mb.clone(),
+        None => function.iter().map(|f| f.memory_mb).collect(),
+    };
+    let timeout_s = function.as_ref().map(|f| f.timeout_s);
+    let bytes = record_bytes(config);
+    let mut tests = Vec::new();
+    let mut notes = Vec::new();
+    let mut max_in_flight = 0u32;
+    let unknown_db = |notes: &mut Vec<String>, what: String| {
+        if !notes.contains(&what) {
+            notes.push(what);
+        }
+    };
+    let dynamodb_on_demand = config.database.kind == "dynamodb"
+        && config
+            .database
+            .options
+            .get("billing")
+            .and_then(|b| b.get("provisioned"))
+            .is_none();
+    for (i, (test, phase)) in Runner::plan(config).into_iter().enumerate() {
+        let load = phase == crate::protocol::Phase::Load;
+        let workers = if load {
+            config.runner.workers.max(1)
+        } else {
+            config.workers_for(&test)
+        };
+        let in_flight = if remote {
+            workers.min(config.runner.max_in_flight.max(1))
+        } else {
+            workers
+        };
+        max_in_flight = max_in_flight.max(in_flight);
+        let waves = workers.div_ceil(in_flight.max(1));
+        let seconds = (!load && test.operations.is_none()).then(|| {
+            let duration = test.duration.map_or(10.0, |d| d.0.as_secs_f64());
+            test.warmup.0.as_secs_f64() + duration
+        });
+        let operations = if load {
+            Some(config.workload.records)
+        } else {
+            test.operations.or_else(|| {
+                let rate = test.rate?;
+                let d = test.duration.map_or(10.0, |d| d.0.as_secs_f64());
+                Some((rate * d).round() as u64)
+            })
+        };
+        // Where the test is in the config, for messages (the load phase is `workload`).
+        let at = if load {
+            "workload".to_string()
+        } else {
+            let index = config
+                .tests
+                .iter()
+                .position(|t| t.name == test.name)
+                .unwrap_or(i);
+            format!("tests[{index}]")
+        };
+        if let (Some(s), Some(timeout)) = (seconds, timeout_s) {
+            let need = s + INVOCATION_OVERHEAD_S;
+            if need > f64::from(timeout) {
+                problems.push(ConfigProblem::new(
+                    format!("{at}.duration"),
+                    format!(
+                        "warmup and duration ({s:.0} s) plus {INVOCATION_OVERHEAD_S:.0} s of overhead \
+                         exceed the function's timeout of {timeout} s: shorten the test to at most {:.0} s \
+                         of warmup and duration, or raise the timeout to at least {:.0} s \
+                         (infra: timeout_seconds)",
+                        (f64::from(timeout) - INVOCATION_OVERHEAD_S).max(0.0),
+                        need.ceil()
+                    ),
+                ));
+            }
+        }
+        // Lambda: GB-s over every size the test runs at.
+        let runs_at: Vec<u32> = match shape {
+            Some(s) if load && !s.load_per_size => sizes.first().copied().into_iter().collect(),
+            _ => sizes.clone(),
+        };
+        let per_worker_s = seconds
+            .map(|s| s + INVOCATION_OVERHEAD_S)
+            .or(timeout_s.map(f64::from));
+        let mut lambda_usd = 0.0;
+        if remote {
+            for mb in &runs_at {
+                let gb_s =
+                    f64::from(workers) * f64::from(*mb) / 1024.0 * per_worker_s.unwrap_or(0.0);
+                lambda_usd += gb_s * prices.for_architecture(&architecture).lambda_gb_second
+                    + f64::from(workers) * prices.lambda_per_million_requests / 1e6;
+            }
+        }
+        let times = if load {
+            runs_at.len().max(1)
+        } else {
+            sizes.len().max(1)
+        } as f64;
+        let database_usd = if dynamodb_on_demand {
+            let op = if load {
+                Some(OperationConfig::new("write"))
+            } else {
+                test.operation.clone()
+            };
+            match (
+                operations,
+                op.as_ref().and_then(|o| dynamodb_units(o, bytes)),
+            ) {
+                (Some(n), Some((r, w))) => Some(
+                    times
+                        * n as f64
+                        * (r * prices.dynamodb_per_million_rru
+                            + w * prices.dynamodb_per_million_wru)
+                        / 1e6,
+                ),
+                _ => {
+                    unknown_db(
+                        &mut notes,
+                        "DynamoDB: tests that run for a duration (or whose operations depend on \
+                         data) are not in the database estimate; it depends on the throughput."
+                            .into(),
+                    );
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        tests.push(TestPlan {
+            name: test.name,
+            workers,
+            in_flight,
+            waves,
+            operations,
+            seconds,
+            lambda_usd,
+            lambda_upper_bound: remote && seconds.is_none(),
+            database_usd,
+        });
+    }
+    // Sizes side by side: as many as the concurrency allows.
+    let sizes_at_once = match shape {
+        Some(s) if s.through_aliases && !s.sequential => {
+            let fit = available.map_or(1, |a| a / max_in_flight.max(1));
+            fit.clamp(1, s.memory_mb.len().max(1) as u32)
+        }
+        _ => 1,
+    };
+    if let Some(a) = available {
+        if max_in_flight > a {
+            let why = match (&function, &account) {
+                (Some(f), _) if f.reserved_concurrency.is_some() => {
+                    format!("the function's reserved concurrency is {a}")
+                }
+                (_, Some(acc)) => format!(
+                    "the account allows {} at once and leaves {a} unreserved",
+                    acc.concurrent_executions
+                ),
+                _ => format!("{a} are available"),
+            };
+            problems.push(ConfigProblem::new(
+                "runner.max_in_flight",
+                format!(
+                    "{max_in_flight} invocations would be open at once, but {why}: set \
+                     runner.max_in_flight to {a} or less (workers then run in waves), or ask AWS \
+                     for a higher concurrency quota"
+                ),
+            ));
+        }
+    }
+    if let (Some(f), ColdStart::Force) = (&function, config.runner.cold_start) {
+        if let (Some(key), Some(error)) = (&f.kms_key_arn, &f.environment_error) {
+            problems.push(ConfigProblem::new(
+                "runner.cold_start",
+                format!(
+                    "`force` rewrites the function's environment, which is encrypted with KMS key \
+                     {key} that this caller may not use ({error}); grant the runner kms:Decrypt and \
+                     kms:Encrypt on that key (infra/ does with kms_key_arn) or use cold_start \
+                     `allow`"
+                ),
+            ));
+        }
+    }
+    let load_records = if config.workload.load {
+        config.workload.records
+    } else {
+        0
+    };
+    let lambda_usd: f64 = tests.iter().map(|t| t.lambda_usd).sum();
+    let database_usd: f64 = tests.iter().filter_map(|t| t.database_usd).sum();
+    if !remote {
+        notes.push("Local workers: no Lambda cost.".into());
+    } else if tests.iter().any(|t| t.lambda_upper_bound) {
+        notes.push(
+            "Lambda: tests of a number of operations (and the load phase) are priced at the \
+             function's timeout, an upper bound."
+                .into(),
+        );
+    }
+    if !matches!(config.database.kind.as_str(), "dynamodb")
+        && !notes.iter().any(|n| n.starts_with("DynamoDB"))
+    {
+        notes.push(format!(
+            "No database estimate for `{}` before the run; lgb report shows what it billed.",
+            config.database.kind
+        ));
+    }
+    if let Some(region) = config.runner.options.get("region").and_then(|r| r.as_str()) {
+        if region != prices.region {
+            notes.push(format!(
+                "Prices are {}'s; the function is in {region}: pass --prices with that region's.",
+                prices.region
+            ));
+        }
+    }
+    Preflight {
+        target: config.runner.target,
+        function,
+        account,
+        available_concurrency: available,
+        load_records,
+        load_bytes: load_records.saturating_mul(bytes),
+        tests,
+        sweep_memory_mb: shape.map(|s| s.memory_mb.clone()).unwrap_or_default(),
+        sizes_at_once,
+        lambda_usd,
+        database_usd,
+        total_usd: lambda_usd + database_usd,
+        prices: prices.clone(),
+        architecture,
+        notes,
+        confirm_above_usd: options.confirm_above_usd,
+    }
+}
+
+impl Preflight {
+    /// Refuses, as a config error at `--yes`, an estimate above the threshold that was
+    /// not confirmed.
+    pub fn guard(&self, options: &PreflightOptions) -> Result<()> {
+        if options.yes || self.total_usd <= options.confirm_above_usd {
+            return Ok(());
+        }
+        Err(Error::config(
+            "--yes",
+            format!(
+                "the estimated cost {} is above {} (--confirm-above); run again with --yes to \
+                 pay it, or make the run smaller",
+                format_usd(self.total_usd),
+                format_usd(options.confirm_above_usd)
+            ),
+        ))
+    }
+
+    /// The plan for people: what runs where, and what it will cost.
+    pub fn render(&self) -> String {
+        let mut out = String::from("plan:\n");
+        if let Some(f) = &self.function {
+            let _ = writeln!(
+                out,
+                "  function {} ({}), {} MB, timeout {} s, {}{}",
+                f.function,
+                f.version,
+                f.memory_mb,
+                f.timeout_s,
+                f.architecture,
+                f.kms_key_arn
+                    .as_deref()
+                    .map_or(String::new(), |k| format!(", environment key {k}"))
+            );
+        } else {
+            let _ = writeln!(out, "  target {:?}", self.target);
+        }
+        if let (Some(a), Some(avail)) = (&self.account, self.available_concurrency) {
+            let reserved = self
+                .function
+                .as_ref()
+                .and_then(|f| f.reserved_concurrency)
+                .map_or("none".to_string(), |r| r.to_string());
+            let _ = writeln!(
+                out,
+                "  concurrency: account {}, unreserved {}, reserved for the function {reserved}: up to {avail} at once",
+                a.concurrent_executions, a.unreserved_concurrent_executions
+            );
+        }
+        if self.load_records > 0 {
+            let _ = writeln!(
+                out,
+                "  load: {} records, about {}",
+                self.load_records,
+                bytesize::ByteSize(self.load_bytes).display().iec()
+            );
+        }
+        for t in &self.tests {
+            let what = match (t.operations, t.seconds) {
+                (_, Some(s)) => format!("{s:.0} s per worker"),
+                (Some(n), None) => format!("{n} operations"),
+                _ => "until done".into(),
+            };
+            let _ = writeln!(
+                out,
+                "  {}: {what}, {} worker{} in {} wave{} ({} at once)",
+                t.name,
+                t.workers,
+                if t.workers == 1 { "" } else { "s" },
+                t.waves,
+                if t.waves == 1 { "" } else { "s" },
+                t.in_flight
+            );
+        }
+        if !self.sweep_memory_mb.is_empty() {
+            let sizes: Vec<String> = self
+                .sweep_memory_mb
+                .iter()
+                .map(|m| format!("{m} MB"))
+                .collect();
+            let _ = writeln!(
+                out,
+                "  sweep: {} ({} at once)",
+                sizes.join(", "),
+                self.sizes_at_once
+            );
+        }
+        let bound = if self.tests.iter().any(|t| t.lambda_upper_bound) {
+            "at most "
+        } else {
+            ""
+        };
+        let _ = writeln!(
+            out,
+            "  estimate: Lambda {bound}{} ({} at {} prices of {}), database {}; total {} (asks for --yes above {})",
+            format_usd(self.lambda_usd),
+            self.architecture,
+            self.prices.region,
+            self.prices.as_of,
+            format_usd(self.database_usd),
+            format_usd(self.total_usd),
+            format_usd(self.confirm_above_usd)
+        );
+        for n in &self.notes {
+            let _ = writeln!(out, "  note: {n}");
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(text: &str) -> BenchmarkConfig {
+        BenchmarkConfig::from_json_str(text, &[]).unwrap()
+    }
+
+    fn facts(memory_mb: u32, timeout_s: u32, reserved: Option<u32>) -> FunctionFacts {
+        FunctionFacts {
+            function: "f".into(),
+            version: "$LATEST".into(),
+            memory_mb,
+            timeout_s,
+            architecture: "x86_64".into(),
+            reserved_concurrency: reserved,
+            ..FunctionFacts::default()
+        }
+    }
+
+    fn account(all: u32, unreserved: u32) -> Option<AccountFacts> {
+        Some(AccountFacts {
+            concurrent_executions: all,
+            unreserved_concurrent_executions: unreserved,
+        })
+    }
+
+    const LAMBDA: &str = r#"{"database": {"type": "dynamodb", "table": "bench", "region": "us-east-1"},
+        "workload": {"records": 1000, "fields": 10, "field_size": "100B"},
+        "runner": {"target": "lambda", "function": "f", "workers": 40, "max_in_flight": 40},
+        "tests": [{"name": "reads", "operation": {"type": "read"}, "operations": 100000},
+                  {"name": "long", "operation": {"type": "write"}, "warmup": "5s", "duration": "60s"}]}"#;
+
+    #[test]
+    fn workers_over_the_concurrency_are_refused_with_the_number() {
+        let mut problems = Vec::new();
+        make_plan(
+            &config(LAMBDA),
+            Some(facts(1024, 300, None)),
+            account(50, 30),
+            None,
+            &PreflightOptions::default(),
+            &mut problems,
+        );
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(problems[0].path, "runner.max_in_flight");
+        assert!(
+            problems[0]
+                .message
+                .contains("set runner.max_in_flight to 30"),
+            "{problems:?}"
+        );
+        // A reservation is what the function gets, whatever the account leaves.
+        let mut problems = Vec::new();
+        make_plan(
+            &config(LAMBDA),
+            Some(facts(1024, 300, Some(40))),
+            account(50, 10),
+            None,
+            &PreflightOptions::default(),
+            &mut problems,
+        );
+        assert!(problems.is_empty(), "{problems:?}");
+    }
+
+    #[test]
+    fn a_test_longer_than_the_timeout_is_refused() {
+        let mut problems = Vec::new();
+        make_plan(
+            &config(LAMBDA),
+            Some(facts(1024, 60, None)),
+            account(1000, 1000),
+            None,
+            &PreflightOptions::default(),
+            &mut problems,
+        );
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(problems[0].path, "tests[1].duration");
+        assert!(
+            problems[0]
+                .message
+                .contains("raise the timeout to at least 70 s")
+                && problems[0].message.contains("at most 55 s"),
+            "{problems:?}"
+        );
+    }
+
+    #[test]
+    fn the_estimate_prices_the_architecture_and_the_database() {
+        let opts = PreflightOptions::default();
+        let plan = |arch: &str| {
+            let mut f = facts(1024, 300, None);
+            f.architecture = arch.into();
+            make_plan(
+                &config(LAMBDA),
+                Some(f),
+                account(1000, 1000),
+                None,
+                &opts,
+                &mut Vec::new(),
+            )
+        };
+        let (x86, arm) = (plan("x86_64"), plan("arm64"));
+        // The 60 s test: 40 workers × 1 GB × (65 + 5) s at each price, plus requests.
+        let long = |p: &Preflight| {
+            p.tests
+                .iter()
+                .find(|t| t.name == "long")
+                .unwrap()
+                .lambda_usd
+        };
+        let requests = 40.0 * 0.2 / 1e6;
+        assert!((long(&x86) - (40.0 * 70.0 * 0.000_016_666_7 + requests)).abs() < 1e-9);
+        assert!((long(&arm) - (40.0 * 70.0 * 0.000_013_333_4 + requests)).abs() < 1e-9);
+        // 100,000 strongly consistent reads of a 1 KiB item: 1 RRU each; the load:
+        // 1,000 writes of 2 WRU (1,076 bytes).
+        let reads = x86.tests.iter().find(|t| t.name == "reads").unwrap();
+        assert!((reads.database_usd.unwrap() - 100_000.0 * 0.125 / 1e6).abs() < 1e-12);
+        let load = &x86.tests[0];
+        assert_eq!(load.name, "load");
+        assert!((load.database_usd.unwrap() - 1000.0 * 2.0 * 0.625 / 1e6).abs() < 1e-12);
+        assert!(reads.lambda_upper_bound && !x86.tests[2].lambda_upper_bound);
+        let text = x86.render();
+        assert!(text.contains("load: 1000 records"), "{text}");
+        assert!(
+            text.contains("long: 65 s per worker, 40 workers in 1 wave (40 at once)"),
+            "{text}"
+        );
+        // The guard: above the threshold without --yes, a config error at --yes.
+        let cheap = PreflightOptions {
+            confirm_above_usd: 0.0001,
+            ..PreflightOptions::default()
+        };
+        let e = x86.guard(&cheap).unwrap_err();
+        assert_eq!(e.config_problems()[0].path, "--yes");
+        assert!(x86.guard(&PreflightOptions { yes: true, ..cheap }).is_ok());
+        assert!(x86.guard(&opts).is_ok());
+    }
+
+    #[test]
+    fn a_sweep_runs_as_many_sizes_at_once_as_fit() {
+        let shape = SweepShape {
+            memory_mb: vec![128, 512, 1024, 1769],
+            sequential: false,
+            through_aliases: true,
+            load_per_size: false,
+        };
+        let plan = make_plan(
+            &config(LAMBDA),
+            Some(facts(1024, 300, None)),
+            account(1000, 100),
+            Some(&shape),
+            &PreflightOptions::default(),
+            &mut Vec::new(),
+        );
+        assert_eq!(plan.sizes_at_once, 2, "100 unreserved, 40 per size");
+        let sequential = SweepShape {
+            sequential: true,
+            ..shape
+        };
+        let plan = make_plan(
+            &config(LAMBDA),
+            Some(facts(1024, 300, None)),
+            account(1000, 1000),
+            Some(&sequential),
+            &PreflightOptions::default(),
+            &mut Vec::new(),
+        );
+        assert_eq!(plan.sizes_at_once, 1);
+    }
+
+    #[test]
+    fn forced_cold_starts_on_an_unreadable_environment_name_the_kms_rights() {
+        let mut f = facts(1024, 300, None);
+        f.kms_key_arn = Some("arn:aws:kms:us-east-1:1:key/k".into());
+        f.environment_error = Some("AccessDeniedException: KMS access was denied".into());
+        let mut cfg = config(LAMBDA);
+        cfg.runner.cold_start = ColdStart::Force;
+        let mut problems = Vec::new();
+        make_plan(
+            &cfg,
+            Some(f),
+            account(1000, 1000),
+            None,
+            &PreflightOptions::default(),
+            &mut problems,
+        );
+        assert_eq!(problems[0].path, "runner.cold_start");
+        assert!(
+            problems[0].message.contains("kms:Decrypt and kms:Encrypt"),
+            "{problems:?}"
+        );
+    }
+}
