@@ -613,7 +613,14 @@ mod tests {
             .find(|i| i.service == "timestream for influxdb")
             .unwrap();
         assert_eq!((item.quantity, item.usd), (1.5, 0.0));
-        assert!(unset.notes.iter().any(|n| n.contains("influxdb_instance_hour")), "{:?}", unset.notes);
+        assert!(
+            unset
+                .notes
+                .iter()
+                .any(|n| n.contains("influxdb_instance_hour")),
+            "{:?}",
+            unset.notes
+        );
         let prices = PriceTable::with_overrides(
             r#"{"influxdb_instance_hour": 0.5, "influxdb_instances": 2}"#,
         )
@@ -625,7 +632,10 @@ mod tests {
             .find(|i| i.item == "instance-hours")
             .unwrap();
         assert_eq!((item.quantity, item.usd), (3.0, 1.5));
-        assert!(priced.notes.iter().any(|n| n.contains("2 instance(s) at $0.5/hour")));
+        assert!(priced
+            .notes
+            .iter()
+            .any(|n| n.contains("2 instance(s) at $0.5/hour")));
         // Hostile windows stay finite.
         let est = estimate(&hostile_run("influxdb", 0.0, 0.0), &prices);
         assert!(est.total_usd.is_finite());
