@@ -70,6 +70,19 @@ impl Counts {
         Counts::U8(vec![0; len])
     }
 
+    /// `values` in the narrowest width that holds `max`, their largest.
+    pub(crate) fn from_values(values: Vec<u64>, max: u64) -> Self {
+        if max <= u64::from(u8::MAX) {
+            Counts::U8(values.iter().map(|&n| n as u8).collect())
+        } else if max <= u64::from(u16::MAX) {
+            Counts::U16(values.iter().map(|&n| n as u16).collect())
+        } else if max <= u64::from(u32::MAX) {
+            Counts::U32(values.iter().map(|&n| n as u32).collect())
+        } else {
+            Counts::U64(values)
+        }
+    }
+
     /// Number of counts (zeros included).
     pub(crate) fn len(&self) -> usize {
         match self {
@@ -230,6 +243,10 @@ mod tests {
         assert_eq!((c.width(), c.get(2)), (8, (1 << 40) + 2));
         c.add([(2, u64::MAX), (3, 1)]);
         assert_eq!((c.get(2), c.get(3)), (u64::MAX, 8));
+        for (max, width) in [(255, 1), (256, 2), (70_000, 4), (1 << 40, 8)] {
+            let c = Counts::from_values(vec![0, max, 1], max);
+            assert_eq!((c.width(), c.get(1), c.get(2)), (width, max, 1));
+        }
         c.grow_front(2);
         c.grow_to(8);
         assert_eq!(c.len(), 8);

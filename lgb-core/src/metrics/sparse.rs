@@ -810,15 +810,16 @@ impl SparseHistogram {
                 if span == 0 || first % (1 << shift) != 0 || last.is_none_or(|l| l >= limit) {
                     return Err(bad("run of counts out of range"));
                 }
-                let mut counts = Counts::zeros(span as usize);
-                let mut total = 0u64;
-                for k in 0..span as usize {
+                // Read whole, then kept as narrow as the largest count allows.
+                let mut values = Vec::with_capacity(span as usize);
+                let (mut total, mut max) = (0u64, 0u64);
+                for _ in 0..span {
                     let n = varint::take(rest).ok_or_else(|| bad("truncated"))?;
                     total = total.saturating_add(n);
-                    if n > 0 {
-                        counts.add(std::iter::once((k, n)));
-                    }
+                    max = max.max(n);
+                    values.push(n);
                 }
+                let counts = Counts::from_values(values, max);
                 Ok(Self {
                     shift,
                     store: Store::Dense(Dense {
