@@ -810,7 +810,9 @@ async fn measure(
         load.tests.clear();
         setup
             .runner
-            .run_into(&load, run, cancel.clone(), observer, &mut |r| saved(r, None))
+            .run_into(&load, run, cancel.clone(), observer, &mut |r| {
+                saved(r, None)
+            })
             .await?;
         if run.status != RunStatus::Completed {
             return Ok(Vec::new());

@@ -873,7 +873,9 @@ impl ControlPlane {
 /// endpoint, creating the table, the control plane's endpoint, shorter tests).
 fn write_dynamodb_aws(dir: &Path, cp: &ControlPlane, workers: u32, extra_test: Value) -> PathBuf {
     let path = dir.join("dynamodb-aws.json");
-    let mut tests = vec![json!({"name": "ycsb-a", "preset": "ycsb-a", "concurrency": 2, "warmup": "0s", "duration": "2s"})];
+    let mut tests = vec![
+        json!({"name": "ycsb-a", "preset": "ycsb-a", "concurrency": 2, "warmup": "0s", "duration": "2s"}),
+    ];
     if !extra_test.is_null() {
         tests.push(extra_test);
     }
@@ -904,7 +906,10 @@ fn the_documented_sweep_command_runs_four_sizes_side_by_side() {
     write_dynamodb_aws(dir.path(), &cp, 2, Value::Null);
     let readme = std::fs::read_to_string(repo_root().join("infra/README.md")).unwrap();
     let documented = "lgb sweep dynamodb-aws.json --targets outputs.json --memory\n128,512,1024,1769 --p99-max 20ms";
-    assert!(readme.contains(documented), "infra/README.md no longer shows the command");
+    assert!(
+        readme.contains(documented),
+        "infra/README.md no longer shows the command"
+    );
     let out = lgb(&[
         "sweep",
         "dynamodb-aws.json",
@@ -924,19 +929,35 @@ fn the_documented_sweep_command_runs_four_sizes_side_by_side() {
         String::from_utf8_lossy(&out.stderr),
     );
     assert!(stderr.contains("runner.target = \"lambda\""), "{stderr}");
-    assert!(stderr.contains("plan:") && stderr.contains("sweep: 128 MB, 512 MB, 1024 MB, 1769 MB (4 at once)"), "{stderr}");
-    assert!(stdout.contains("recommended (cost with p99 ≤ 20.0ms"), "{stdout}");
+    assert!(
+        stderr.contains("plan:")
+            && stderr.contains("sweep: 128 MB, 512 MB, 1024 MB, 1769 MB (4 at once)"),
+        "{stderr}"
+    );
+    assert!(
+        stdout.contains("recommended (cost with p99 ≤ 20.0ms"),
+        "{stdout}"
+    );
     let s = cp.stats();
-    assert_eq!(s["max_versions_in_flight"], 4, "the sizes ran one after another: {s}");
+    assert_eq!(
+        s["max_versions_in_flight"], 4,
+        "the sizes ran one after another: {s}"
+    );
     assert_eq!(s["versions_published"], 4, "{s}");
     assert_eq!(s["aliases_created"], 4, "{s}");
     cp.assert_clean(384);
     let run_dir = only_results_dir(&dir.path().join("results"));
     let report: Value =
-        serde_json::from_str(&std::fs::read_to_string(run_dir.join("sweep.json")).unwrap()).unwrap();
+        serde_json::from_str(&std::fs::read_to_string(run_dir.join("sweep.json")).unwrap())
+            .unwrap();
     assert_eq!(report["through_aliases"], true);
     assert_eq!(report["sizes_at_once"], 4);
-    for (p, mb) in report["points"].as_array().unwrap().iter().zip([128, 512, 1024, 1769]) {
+    for (p, mb) in report["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip([128, 512, 1024, 1769])
+    {
         assert_eq!(p["memory_mb"], mb);
         assert_eq!(p["seen_memory_mb"], json!([mb]), "{p}");
         assert!(p["operations"].as_u64().unwrap() > 0, "{p}");
@@ -959,15 +980,31 @@ fn a_sweep_stopped_by_ctrl_c_leaves_no_version_or_alias() {
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(120);
     while cp.stats()["in_flight"].as_u64().unwrap_or(0) < 2
-        || cp.stats()["sandbox_memory_sizes"].as_array().map_or(0, |a| a.len()) < 3
+        || cp.stats()["sandbox_memory_sizes"]
+            .as_array()
+            .map_or(0, |a| a.len())
+            < 3
     {
-        assert!(Instant::now() < deadline, "the sizes never ran: {}", cp.log_text());
+        assert!(
+            Instant::now() < deadline,
+            "the sizes never ran: {}",
+            cp.log_text()
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     let pid = child.id().to_string();
-    assert!(Command::new("kill").args(["-INT", &pid]).status().unwrap().success());
+    assert!(Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap()
+        .success());
     let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(130), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let s = cp.stats();
     assert_eq!(s["versions"], json!([]), "{s}");
     assert_eq!(s["aliases"], json!({}), "{s}");
@@ -983,10 +1020,15 @@ fn more_workers_than_the_account_allows_are_refused_before_any_invocation() {
     let outputs = write_outputs(dir.path(), &cp, &unique("quota"));
     let config = write_dynamodb_aws(dir.path(), &cp, 12, Value::Null);
     for cmd in ["validate", "run"] {
-        let out = lgb(&[cmd, config.to_str().unwrap(), "--targets", outputs.to_str().unwrap()])
-            .current_dir(dir.path())
-            .output()
-            .unwrap();
+        let out = lgb(&[
+            cmd,
+            config.to_str().unwrap(),
+            "--targets",
+            outputs.to_str().unwrap(),
+        ])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{cmd}: {stderr}");
         assert!(
@@ -995,15 +1037,32 @@ fn more_workers_than_the_account_allows_are_refused_before_any_invocation() {
         );
     }
     let s = cp.stats();
-    assert_eq!((s["invocations"].as_u64(), s["updates"].as_u64()), (Some(0), Some(0)), "{s}");
+    assert_eq!(
+        (s["invocations"].as_u64(), s["updates"].as_u64()),
+        (Some(0), Some(0)),
+        "{s}"
+    );
     // Within the quota, validate prints the plan it checked.
-    let out = lgb(&["validate", config.to_str().unwrap(), "--targets", outputs.to_str().unwrap(), "--set", "runner.max_in_flight=8"])
-        .output()
-        .unwrap();
+    let out = lgb(&[
+        "validate",
+        config.to_str().unwrap(),
+        "--targets",
+        outputs.to_str().unwrap(),
+        "--set",
+        "runner.max_in_flight=8",
+    ])
+    .output()
+    .unwrap();
     check(&out, "lgb validate --targets");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("concurrency: account 8, unreserved 8"), "{stdout}");
-    assert!(stdout.contains("ycsb-a: 2 s per worker, 12 workers in 2 waves (8 at once)"), "{stdout}");
+    assert!(
+        stdout.contains("concurrency: account 8, unreserved 8"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("ycsb-a: 2 s per worker, 12 workers in 2 waves (8 at once)"),
+        "{stdout}"
+    );
     assert_eq!(cp.stats()["invocations"], 0);
 }
 
@@ -1014,12 +1073,18 @@ fn a_test_over_the_timeout_and_sizes_over_the_cap_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     let cp = ControlPlane::start_with(384, json!({"memory_cap_mb": 3008}), json!({"timeout": 30}));
     let outputs = write_outputs(dir.path(), &cp, &unique("limits"));
-    let long = json!({"name": "long", "operation": {"type": "read"}, "warmup": "5s", "duration": "40s"});
+    let long =
+        json!({"name": "long", "operation": {"type": "read"}, "warmup": "5s", "duration": "40s"});
     let config = write_dynamodb_aws(dir.path(), &cp, 2, long);
-    let out = lgb(&["run", config.to_str().unwrap(), "--targets", outputs.to_str().unwrap()])
-        .current_dir(dir.path())
-        .output()
-        .unwrap();
+    let out = lgb(&[
+        "run",
+        config.to_str().unwrap(),
+        "--targets",
+        outputs.to_str().unwrap(),
+    ])
+    .current_dir(dir.path())
+    .output()
+    .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(
@@ -1030,10 +1095,17 @@ fn a_test_over_the_timeout_and_sizes_over_the_cap_are_refused() {
     assert_eq!(cp.stats()["invocations"], 0);
 
     let config = write_dynamodb_aws(dir.path(), &cp, 2, Value::Null);
-    let out = lgb(&["sweep", config.to_str().unwrap(), "--targets", outputs.to_str().unwrap(), "--memory", "128,4096"])
-        .current_dir(dir.path())
-        .output()
-        .unwrap();
+    let out = lgb(&[
+        "sweep",
+        config.to_str().unwrap(),
+        "--targets",
+        outputs.to_str().unwrap(),
+        "--memory",
+        "128,4096",
+    ])
+    .current_dir(dir.path())
+    .output()
+    .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(
@@ -1077,8 +1149,15 @@ fn apply_sets_the_recommended_size() {
     assert_eq!(report["applied"], "live");
     let chosen = report["recommended"].as_u64().unwrap();
     let s = sweep.cp.stats();
-    let version = s["aliases"]["live"].as_str().expect("alias live").to_string();
-    assert_eq!(s["versions"], json!([version.clone()]), "only the applied version is kept: {s}");
+    let version = s["aliases"]["live"]
+        .as_str()
+        .expect("alias live")
+        .to_string();
+    assert_eq!(
+        s["versions"],
+        json!([version.clone()]),
+        "only the applied version is kept: {s}"
+    );
     let point = report["points"]
         .as_array()
         .unwrap()
@@ -1096,7 +1175,14 @@ fn an_estimate_above_the_threshold_needs_yes() {
     let outputs = write_outputs(dir.path(), &cp, &unique("guard"));
     let config = write_dynamodb_aws(dir.path(), &cp, 2, Value::Null);
     let args = |extra: &[&str]| {
-        let mut a = vec!["run", config.to_str().unwrap(), "--targets", outputs.to_str().unwrap(), "--confirm-above", "0.000001"];
+        let mut a = vec![
+            "run",
+            config.to_str().unwrap(),
+            "--targets",
+            outputs.to_str().unwrap(),
+            "--confirm-above",
+            "0.000001",
+        ];
         a.extend_from_slice(extra);
         a.iter().map(|s| s.to_string()).collect::<Vec<_>>()
     };
@@ -1108,10 +1194,13 @@ fn an_estimate_above_the_threshold_needs_yes() {
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("--yes: the estimated cost $"), "{stderr}");
     assert_eq!(cp.stats()["invocations"], 0);
-    let out = lgb(&args(&["--yes"]).iter().map(String::as_str).collect::<Vec<_>>())
-        .current_dir(dir.path())
-        .output()
-        .unwrap();
+    let out = lgb(&args(&["--yes"])
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>())
+    .current_dir(dir.path())
+    .output()
+    .unwrap();
     check(&out, "lgb run --yes");
 }
 
@@ -1142,7 +1231,117 @@ fn the_sweep_figure_command_of_the_docs_runs() {
     let out = lgb(&args).current_dir(dir.path()).output().unwrap();
     check(&out, command);
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("recommended (cost with p99 ≤ 300ms)"), "{stdout}");
+    assert!(
+        stdout.contains("recommended (cost with p99 ≤ 300ms)"),
+        "{stdout}"
+    );
     assert_eq!(cp.stats()["max_versions_in_flight"], 4);
     cp.assert_clean(1024);
+}
+
+/// Forced cold starts stopped by Ctrl-C: the nonce is still taken out of the
+/// function's environment before `lgb run` exits.
+#[test]
+fn ctrl_c_during_forced_cold_starts_leaves_no_nonce() {
+    let dir = tempfile::tempdir().unwrap();
+    let cp = ControlPlane::start_with(256, json!({}), json!({}));
+    let outputs = write_outputs(dir.path(), &cp, &unique("nonce-int"));
+    let config = dir.path().join("cold.json");
+    std::fs::write(
+        &config,
+        json!({
+            "name": "cold-int",
+            "database": {"type": "dynamodb", "endpoint": dynamodb_service(), "create_table_if_missing": true},
+            "workload": {"records": 100, "load_batch": 25, "load_concurrency": 1},
+            "runner": {"workers": 2, "cold_start": "force", "options": {"endpoint": cp.endpoint}},
+            "tests": [{"name": "reads", "operation": {"type": "read"}, "duration": "30s"}]
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let child = lgb(&[
+        "run",
+        config.to_str().unwrap(),
+        "--targets",
+        outputs.to_str().unwrap(),
+        "--out",
+        dir.path().join("results").to_str().unwrap(),
+    ])
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    // The reads' wave runs with its nonce set.
+    while !(cp.stats()["environment"]
+        .get("LGB_COLD_START_NONCE")
+        .is_some()
+        && cp.stats()["in_flight"].as_u64().unwrap_or(0) > 0
+        && cp.stats()["invocations"].as_u64().unwrap_or(0) > 2)
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the reads never ran: {}",
+            cp.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The invocations cut off by the stop still run in their sandboxes; the
+    // environment is already as deployed.
+    let (_, env) = cp.configuration();
+    assert_eq!(
+        Value::Object(env),
+        json!({"RUST_LOG": "info", "KEEP_ME": "yes"})
+    );
+}
+
+/// With a customer managed key on the environment that the caller may not use,
+/// forced cold starts are refused before anything runs, naming the KMS rights.
+#[test]
+fn forced_cold_starts_on_an_unreadable_environment_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+    let cp = ControlPlane::start_with(
+        256,
+        json!({}),
+        json!({"kms_key_arn": key, "kms_access": "denied"}),
+    );
+    let outputs = write_outputs(dir.path(), &cp, &unique("kms"));
+    let config = write_config(dir.path(), &cp, &dynamodb_service(), 2);
+    let out = lgb(&[
+        "run",
+        config.to_str().unwrap(),
+        "--target",
+        "lambda",
+        "--targets",
+        outputs.to_str().unwrap(),
+    ])
+    .output()
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("runner.cold_start")
+            && stderr.contains(key)
+            && stderr.contains("kms:Decrypt and kms:Encrypt"),
+        "{stderr}"
+    );
+    let s = cp.stats();
+    assert_eq!(
+        (s["invocations"].as_u64(), s["updates"].as_u64()),
+        (Some(0), Some(0)),
+        "{s}"
+    );
 }

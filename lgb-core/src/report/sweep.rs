@@ -167,10 +167,18 @@ pub(crate) fn draw_sweep<DB: plotters::prelude::DrawingBackend>(
 ) -> std::result::Result<(), plotters::prelude::DrawingAreaErrorKind<DB::ErrorType>> {
     use plotters::prelude::*;
     let (cost, latency) = sweep_lines(report);
-    let sizes: Vec<f64> = report.points.iter().map(|p| f64::from(p.memory_mb)).collect();
+    let sizes: Vec<f64> = report
+        .points
+        .iter()
+        .map(|p| f64::from(p.memory_mb))
+        .collect();
     let lo = sizes.iter().copied().fold(f64::INFINITY, f64::min);
     let hi = sizes.iter().copied().fold(0.0, f64::max);
-    let (lo, hi) = if lo.is_finite() { (lo, hi) } else { (128.0, 1024.0) };
+    let (lo, hi) = if lo.is_finite() {
+        (lo, hi)
+    } else {
+        (128.0, 1024.0)
+    };
     let pad = ((hi - lo) * 0.06).max(32.0);
     let x_range = (lo - pad).max(0.0)..hi + pad;
     let mark = {
@@ -185,7 +193,10 @@ pub(crate) fn draw_sweep<DB: plotters::prelude::DrawingBackend>(
     let cost_max = cost.points.iter().map(|p| p.1).fold(0.0, f64::max);
     let cost_top = if cost_max > 0.0 { cost_max * 1.25 } else { 1.0 };
     let mut chart = ChartBuilder::on(&parts[0])
-        .caption("Cost per million operations by memory size", title_font.clone())
+        .caption(
+            "Cost per million operations by memory size",
+            title_font.clone(),
+        )
         .margin(12)
         .margin_right(40)
         .x_label_area_size(52)
@@ -212,7 +223,11 @@ pub(crate) fn draw_sweep<DB: plotters::prelude::DrawingBackend>(
     chart.draw_series(cost.points.iter().map(|&p| Circle::new(p, 5, c.filled())))?;
     if let Some(x) = recommended {
         if let Some(&(_, y)) = cost.points.iter().find(|p| p.0 == x) {
-            chart.draw_series(std::iter::once(Circle::new((x, y), 11, mark.stroke_width(3))))?;
+            chart.draw_series(std::iter::once(Circle::new(
+                (x, y),
+                11,
+                mark.stroke_width(3),
+            )))?;
             chart.draw_series(std::iter::once(Text::new(
                 format!("recommended: {x:.0} MB"),
                 (x, y + cost_top * 0.08),
@@ -235,7 +250,11 @@ pub(crate) fn draw_sweep<DB: plotters::prelude::DrawingBackend>(
     } else {
         (1e9, "s")
     };
-    let lat_top = if lat_max > 0.0 { lat_max / div * 1.3 } else { 1.0 };
+    let lat_top = if lat_max > 0.0 {
+        lat_max / div * 1.3
+    } else {
+        1.0
+    };
     let mut chart = ChartBuilder::on(&parts[1])
         .caption("Latency by memory size", title_font)
         .margin(12)
@@ -257,9 +276,14 @@ pub(crate) fn draw_sweep<DB: plotters::prelude::DrawingBackend>(
         .draw()?;
     if let Some(x) = recommended {
         chart
-            .draw_series(LineSeries::new(vec![(x, 0.0), (x, lat_top)], mark.stroke_width(2)))?
+            .draw_series(LineSeries::new(
+                vec![(x, 0.0), (x, lat_top)],
+                mark.stroke_width(2),
+            ))?
             .label("recommended")
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], mark.stroke_width(3)));
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 18, y)], mark.stroke_width(3))
+            });
     }
     for (i, l) in latency.iter().enumerate() {
         // Colours 0, 1, 2 and 4: 3 is the recommendation's.

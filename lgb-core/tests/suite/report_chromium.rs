@@ -245,13 +245,19 @@ fn the_sweep_chart_is_drawn_in_html_and_png() {
     let report = Report::new(run()).with_sweep(sweep_report());
     let html = String::from_utf8(report.to_bytes(Format::Html).unwrap()).unwrap();
     assert!(html.contains("<h2>Memory sweep</h2>") && html.contains("512 MB (recommended)"));
-    assert!(html.contains("recommended (cost with p99 ≤ 20.0ms): 512 MB"), "{html}");
+    assert!(
+        html.contains("recommended (cost with p99 ≤ 20.0ms): 512 MB"),
+        "{html}"
+    );
     let r = render(&html);
     let page = page_requests(&r.requests);
     assert!(page.is_empty(), "the page made network requests: {page:?}");
     let (red, size) = pixels_near(&r.screenshot, (214, 39, 40));
     assert_eq!(size, (1280, 2000));
-    assert!(red > 300, "too few pixels of the recommendation's red: {red}");
+    assert!(
+        red > 300,
+        "too few pixels of the recommendation's red: {red}"
+    );
     let (blue, _) = pixels_near(&r.screenshot, (31, 119, 180));
     assert!(blue > 300, "too few pixels of the cost line's blue: {blue}");
     // Without a sweep, no red mark: the red is the sweep's.
