@@ -220,6 +220,23 @@ variable "dynamodb_write_capacity" {
   default     = 5
 }
 
+variable "dynamodb_warm_throughput" {
+  description = "Pre-warmed read/write units per second of the benchmark table (DynamoDB warm throughput), so that a fresh on-demand table does not throttle the first minutes of a wide run; null leaves it at DynamoDB's initial 12,000 reads and 4,000 writes per second. Raising it is billed once."
+  type = object({
+    read_units_per_second  = number
+    write_units_per_second = number
+  })
+  default = null
+
+  validation {
+    condition = var.dynamodb_warm_throughput == null ? true : (
+      var.dynamodb_warm_throughput.read_units_per_second >= 12000 &&
+      var.dynamodb_warm_throughput.write_units_per_second >= 4000
+    )
+    error_message = "dynamodb_warm_throughput must be at least 12000 reads and 4000 writes per second (what a new table already has)."
+  }
+}
+
 variable "dynamodb_partition_key" {
   description = "Partition key of the table; must match the benchmark config's database.partition_key."
   type = object({
@@ -336,13 +353,6 @@ variable "vpc_cidr" {
   }
 }
 
-# ------------------------------------------------------ local stand-ins ---
-
-variable "local_stand_in" {
-  description = "Test only, never for AWS: true leaves out what moto server (the local AWS stand-in of scripts/infra-check) cannot create: the CloudWatch dashboard and the bucket's TLS-only policy (README.md, \"Applied against moto\"). Everything else is applied as for AWS."
-  type        = bool
-  default     = false
-}
 # --------------------------------------------------------------- influxdb ---
 
 variable "influxdb_create_instance" {
@@ -408,3 +418,10 @@ variable "influxdb_vpc_cidr" {
   }
 }
 
+# ------------------------------------------------------ local stand-ins ---
+
+variable "local_stand_in" {
+  description = "Test only, never for AWS: true leaves out what moto server (the local AWS stand-in of scripts/infra-check) cannot create: the CloudWatch dashboard and the bucket's TLS-only policy (README.md, \"Applied against moto\"). Everything else is applied as for AWS."
+  type        = bool
+  default     = false
+}

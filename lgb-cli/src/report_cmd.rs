@@ -182,7 +182,7 @@ fn check_compiled_in(format: Format) -> Result<()> {
 pub fn report(args: ReportArgs) -> Result<Outcome> {
     check_compiled_in(args.format.into())?;
     let run = lgb_core::results::load_run(&args.dir)?;
-    let report = Report::new(run)
+    let mut report = Report::new(run)
         .with_prices(prices(args.prices.as_deref())?)
         .with_png_size(args.size);
     // A sweep's directory: its table and chart too.

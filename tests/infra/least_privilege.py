@@ -49,6 +49,7 @@ STAR_RESOURCE_ACTIONS = {
     "timestream:DescribeEndpoints": "endpoint discovery; the action has no resource types",
     "ec2:DescribeNetworkInterfaces": "Lambda VPC attachment; Describe* supports no resource-level permissions",
     "ec2:DescribeSubnets": "Lambda VPC attachment; Describe* supports no resource-level permissions",
+    "lambda:GetAccountSettings": "the runner's preflight reads the account's concurrency; the action has no resource types",
 }
 
 # Resources with a wildcard that are allowed, with the reason. Patterns match the
@@ -87,8 +88,8 @@ OWN_RESOURCES = {
     ("timestream_worker", "timestream"): {"${aws_timestreamwrite_table.bench[0].arn}", "*"},
     ("immudb_worker", "secretsmanager"): {"${aws_secretsmanager_secret.immudb[0].arn}"},
     ("immudb_task_execution", "secretsmanager"): {"${aws_secretsmanager_secret.immudb[0].arn}"},
-    ("worker_base", "logs"): {"${aws_cloudwatch_log_group.worker[each.key].arn}:*"},
     ("influxdb_worker", "secretsmanager"): {"${aws_secretsmanager_secret.influxdb[0].arn}"},
+    ("worker_base", "logs"): {"${aws_cloudwatch_log_group.worker[each.key].arn}:*"},
     ("immudb_task_execution", "logs"): {"${aws_cloudwatch_log_group.immudb[0].arn}:*"},
     ("runner", "s3"): {"${aws_s3_bucket.artifacts.arn}/${var.results_prefix}*"},
 }
@@ -103,6 +104,7 @@ PLAIN_REFERENCE = re.compile(r"\$\{[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*|\[(\d+|\"
 # Resources given as one expression that the checker accepts as written.
 RESOURCE_EXPRESSIONS = {
     "${[for f in aws_lambda_function.worker : f.arn]}": "the runner may invoke exactly the worker functions",
+    '${[for f in aws_lambda_function.worker : "${f.arn}:*"]}': "the workers' versions and aliases (a sweep deletes the versions it published)",
 }
 
 

@@ -79,8 +79,8 @@ CHANGES = [
     (
         "runner-unused-grant",
         '      "lambda:InvokeFunctionUrl",\n',
-        '      "lambda:InvokeFunctionUrl",\n      "lambda:DeleteFunction",\n',
-        "runner: grants lambda:DeleteFunction but no code calls it",
+        '      "lambda:InvokeFunctionUrl",\n      "lambda:DeleteLayerVersion",\n',
+        "runner: grants lambda:DeleteLayerVersion but no code calls it",
     ),
 ]
 

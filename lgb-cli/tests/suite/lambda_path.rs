@@ -1345,3 +1345,123 @@ fn forced_cold_starts_on_an_unreadable_environment_are_refused() {
         "{s}"
     );
 }
+
+// ------------------------------------------------------------ influxdb worker ---
+
+/// An `influxdb` worker (the real bootstrap, pinned to its deployment like infra/'s)
+/// under the local Lambda control plane writes the time-series workload into the local
+/// InfluxDB and queries it; every point it reports written is there afterwards.
+#[test]
+fn an_influxdb_worker_runs_under_the_local_control_plane() {
+    let influx = lgb_testkit::services::influxdb_endpoint();
+    let database = unique("lambda_influx").replace('-', "_");
+    let pinned = json!({"type": "influxdb", "endpoint": influx, "api": "v1", "database": database});
+    let cp = ControlPlane(lgb_testkit::control_plane::ControlPlane::start(
+        &json!({"functions": {"lgb-influxdb": {
+            "bootstrap": bootstrap(), "memory_size": 512, "timeout": 120,
+            "environment": {"RUST_LOG": "info", "LGB_DEPLOYMENT": pinned.to_string()},
+        }}}),
+        &aws_env(),
+    ));
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("influxdb.json");
+    let bench = |db: &Value| {
+        json!({
+            "name": "lambda-influxdb",
+            "database": db,
+            "workload": {"records": 50, "key_prefix": "host_", "load": false},
+            "runner": {"target": "lambda", "function": "lgb-influxdb", "workers": 2,
+                       "options": {"endpoint": cp.endpoint, "region": "us-east-1"}},
+            "tests": [
+                {"name": "ingest", "operation": {"type": "timeseries_write", "metrics": 10, "batch": 100, "steps": 10},
+                 "concurrency": 1, "duration": "60s"},
+                {"name": "latest", "operation": {"type": "query", "kind": "latest", "limit": 1},
+                 "operations": 20, "concurrency": 1}
+            ]
+        })
+    };
+    let mut db = pinned.clone();
+    db["measurement"] = json!("cpu");
+    db["key_tag"] = json!("hostname");
+    db["create_database_if_missing"] = json!(true);
+    std::fs::write(&config, bench(&db).to_string()).unwrap();
+    let results = dir.path().join("results");
+    let out = lgb(&[
+        "run",
+        config.to_str().unwrap(),
+        "--out",
+        results.to_str().unwrap(),
+    ])
+    .output()
+    .unwrap();
+    check(&out, "lgb run (influxdb worker)");
+    let run_dir = only_results_dir(&results);
+    let result: Value =
+        serde_json::from_str(&std::fs::read_to_string(run_dir.join("result.json")).unwrap())
+            .unwrap();
+    for t in result["tests"].as_array().unwrap() {
+        for w in t["workers"].as_array().unwrap() {
+            assert_eq!(w["status"], "completed", "{w}");
+            assert_eq!(
+                w["environment"]["memory_mb"], 512,
+                "ran on the control plane: {w}"
+            );
+        }
+    }
+    let ingest = &result["tests"][0]["metrics"]["operations"]["timeseries_write"];
+    assert_eq!(ingest["failed"], 0, "{ingest}");
+    assert_eq!(
+        ingest["meta"]["items"], 500,
+        "50 hosts x 10 steps: {ingest}"
+    );
+    assert_eq!(
+        result["tests"][1]["metrics"]["operations"]["latest"]["ok"],
+        20
+    );
+    assert!(
+        cp.stats()["invocations"].as_u64().unwrap() >= 4,
+        "{}",
+        cp.stats()
+    );
+
+    // Read back through InfluxDB itself: every point reported written is there.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let counted = rt.block_on(async {
+        use lgb_core::database::Database;
+        let o: lgb_core::database::influxdb::InfluxdbOptions =
+            serde_json::from_value(json!({"endpoint": influx, "database": database})).unwrap();
+        let db = lgb_core::database::influxdb::InfluxdbDatabase::connect(o)
+            .await
+            .unwrap();
+        let q = lgb_core::record::Query::Native {
+            statement: "SELECT count(\"usage_user\") FROM \"cpu\"".into(),
+        };
+        db.query(&q).await.unwrap().records[0]
+            .field("count")
+            .cloned()
+    });
+    assert_eq!(counted, Some(lgb_core::record::Value::Int(500)));
+
+    // The pinned worker refuses another database before it connects anywhere.
+    let mut other = db.clone();
+    other["database"] = json!("not_the_deployed_one");
+    std::fs::write(&config, bench(&other).to_string()).unwrap();
+    let out = lgb(&[
+        "run",
+        config.to_str().unwrap(),
+        "--out",
+        results.to_str().unwrap(),
+    ])
+    .output()
+    .unwrap();
+    assert!(!out.status.success(), "a request for another database ran");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("database"), "{text}");
+}

@@ -4,6 +4,7 @@
 mod cli;
 mod docs_commands;
 mod faults;
+mod kept;
 mod kit;
 mod lambda_path;
 mod report_cli;

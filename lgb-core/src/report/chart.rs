@@ -103,7 +103,7 @@ fn series_label(tag: &str, run: &RunResult, test: &str, op: &str) -> String {
 const SPECTRUM_MAX_NINES: f64 = 6.0;
 
 /// Maps a percentile (0..=100) to the spectrum's x axis, `log10(1 / (1 − p))`.
-pub fn spectrum_x(percentile: f64) -> f64 {
+pub(crate) fn spectrum_x(percentile: f64) -> f64 {
     let rest = 1.0 - percentile / 100.0;
     if rest <= 0.0 {
         SPECTRUM_MAX_NINES
@@ -113,7 +113,7 @@ pub fn spectrum_x(percentile: f64) -> f64 {
 }
 
 /// Label of a tick of the spectrum's x axis: 0 → `0%`, 1 → `90%`, 3 → `99.9%`.
-pub fn spectrum_tick(x: f64) -> String {
+pub(crate) fn spectrum_tick(x: f64) -> String {
     if (x - x.round()).abs() > 1e-6 {
         return String::new();
     }
@@ -129,7 +129,7 @@ pub fn spectrum_tick(x: f64) -> String {
 }
 
 /// One spectrum line per run, test and operation (x: [`spectrum_x`], y: ns).
-pub fn spectrum_series(runs: &[RunResult]) -> Vec<Series> {
+pub(crate) fn spectrum_series(runs: &[RunResult]) -> Vec<Series> {
     let tags = run_tags(runs);
     let mut out = Vec::new();
     for (run, tag) in runs.iter().zip(&tags) {
@@ -169,7 +169,7 @@ fn offset(second: i64, start: i64) -> f64 {
 
 /// Per-second throughput (ops/s) and p99 (ns) lines per run, test and operation; x is
 /// seconds since the test's first second.
-pub fn timeline_series(runs: &[RunResult]) -> (Vec<Series>, Vec<Series>) {
+pub(crate) fn timeline_series(runs: &[RunResult]) -> (Vec<Series>, Vec<Series>) {
     let tags = run_tags(runs);
     let (mut thr, mut p99) = (Vec::new(), Vec::new());
     for (run, tag) in runs.iter().zip(&tags) {
@@ -326,7 +326,7 @@ fn draw_lines<DB: DrawingBackend>(
 }
 
 /// Draws the latency percentile spectrum of `series` (from [`spectrum_series`]).
-pub fn draw_spectrum<DB: DrawingBackend>(
+pub(crate) fn draw_spectrum<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     series: &[Series],
 ) -> DrawResult<DB::ErrorType> {
@@ -350,7 +350,7 @@ pub fn draw_spectrum<DB: DrawingBackend>(
 }
 
 /// Draws per-second throughput or p99 lines (from [`timeline_series`]).
-pub fn draw_timeline<DB: DrawingBackend>(
+pub(crate) fn draw_timeline<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     title: &str,
     series: &[Series],
@@ -587,7 +587,7 @@ mod tests {
         assert_eq!(offset(i64::MAX, i64::MIN), u64::MAX as f64);
         // The widest timeline results may hold (1970 to 9999), and wider series than
         // any timeline gives: the axes' label counts saturate instead of overflowing.
-        let widest = offset(*crate::metrics::timeline::SECONDS.end(), 0);
+        let widest = offset(*crate::metrics::SECONDS.end(), 0);
         for x in [widest, u64::MAX as f64, 1e300] {
             let s = series(vec![(0.0, 1.0), (x, 2.0)]);
             let chart = Chart::Timeline {

@@ -241,10 +241,15 @@ pub fn decrypt_to_dir(sealed: &[u8], key: &ResultsKey, out: &Path) -> Result<Vec
     let written = write_tree(&staging, &checked).and_then(|()| {
         if occupied.is_ok() {
             // An empty directory: the rename takes its place.
-            fs::remove_dir(out).map_err(|e| Error::io(format!("replacing {}", out.display()), e))?;
+            fs::remove_dir(out)
+                .map_err(|e| Error::io(format!("replacing {}", out.display()), e))?;
         }
-        fs::rename(&staging, out)
-            .map_err(|e| Error::io(format!("renaming {} to {}", staging.display(), out.display()), e))
+        fs::rename(&staging, out).map_err(|e| {
+            Error::io(
+                format!("renaming {} to {}", staging.display(), out.display()),
+                e,
+            )
+        })
     });
     if let Err(e) = written {
         let _ = fs::remove_dir_all(&staging);
@@ -556,7 +561,11 @@ mod s3 {
     }
 
     /// The SHA-256 an object carries in its metadata, if any.
-    async fn sha_of(client: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Result<Option<String>> {
+    async fn sha_of(
+        client: &aws_sdk_s3::Client,
+        bucket: &str,
+        key: &str,
+    ) -> Result<Option<String>> {
         let head = client
             .head_object()
             .bucket(bucket)
@@ -711,13 +720,15 @@ mod s3 {
             .key(&key)
             .send()
             .await
-            .map_err(|e| match from_sdk(&e, &format!("reading s3://{}/{key}", run.bucket)) {
-                Error::NotFound(_) => Error::NotFound(format!(
-                    "{where_} has no {MANIFEST_FILE}: its upload did not finish (run the \
+            .map_err(
+                |e| match from_sdk(&e, &format!("reading s3://{}/{key}", run.bucket)) {
+                    Error::NotFound(_) => Error::NotFound(format!(
+                        "{where_} has no {MANIFEST_FILE}: its upload did not finish (run the \
                      upload again to finish it)"
-                )),
-                other => other,
-            })?;
+                    )),
+                    other => other,
+                },
+            )?;
         let bytes = got
             .body
             .collect()
@@ -725,7 +736,10 @@ mod s3 {
             .map_err(|e| Error::Backend(format!("reading s3://{}/{key}: {e}", run.bucket)))?
             .into_bytes();
         let manifest: Manifest = serde_json::from_slice(&bytes).map_err(|e| {
-            Error::Backend(format!("s3://{}/{key} is not an lgb manifest: {e}", run.bucket))
+            Error::Backend(format!(
+                "s3://{}/{key} is not an lgb manifest: {e}",
+                run.bucket
+            ))
         })?;
         let there = listing(&client, &run.bucket, &key_of(run, "")).await?;
         for f in &manifest.files {
@@ -770,6 +784,38 @@ mod tests {
         assert_eq!(l.prefix, "");
         assert!("https://x".parse::<S3Location>().is_err());
         assert!("s3:///x".parse::<S3Location>().is_err());
+    }
+
+    #[test]
+    fn decrypting_writes_a_whole_directory_and_never_over_files() {
+        let src = tempfile::tempdir().unwrap();
+        std::fs::create_dir(src.path().join("hdr")).unwrap();
+        std::fs::write(src.path().join("result.json"), b"{}").unwrap();
+        std::fs::write(src.path().join("hdr/a.hlog"), b"log").unwrap();
+        let key = ResultsKey::generate();
+        let sealed = encrypt_dir(src.path(), &key).unwrap();
+        let parent = tempfile::tempdir().unwrap();
+        let out = parent.path().join("run");
+        let files = decrypt_to_dir(&sealed, &key, &out).unwrap();
+        assert_eq!(files.len(), 2);
+        assert_eq!(std::fs::read(out.join("hdr/a.hlog")).unwrap(), b"log");
+        // Only the directory: no staging directory is left beside it.
+        assert_eq!(std::fs::read_dir(parent.path()).unwrap().count(), 1);
+        // Again into the same directory: refused, nothing changed.
+        std::fs::write(out.join("result.json"), b"mine").unwrap();
+        let e = decrypt_to_dir(&sealed, &key, &out).unwrap_err();
+        assert!(e.to_string().contains("is not empty"), "{e}");
+        assert_eq!(std::fs::read(out.join("result.json")).unwrap(), b"mine");
+        // A wrong key writes nothing at all.
+        let other = parent.path().join("other");
+        assert!(decrypt_to_dir(&sealed, &ResultsKey::generate(), &other).is_err());
+        assert!(!other.exists());
+        assert_eq!(std::fs::read_dir(parent.path()).unwrap().count(), 1);
+        // An empty directory is taken.
+        let empty = parent.path().join("empty");
+        std::fs::create_dir(&empty).unwrap();
+        decrypt_to_dir(&sealed, &key, &empty).unwrap();
+        assert_eq!(std::fs::read(empty.join("result.json")).unwrap(), b"{}");
     }
 
     #[test]

@@ -8,10 +8,12 @@
 //! ```
 //!
 //! `result.json` carries `schema_version`; loaders accept every version up to
-//! [`SCHEMA_VERSION`] and refuse newer ones with a clear message. Version 2 stores each
-//! timeline point's latency as a sparse histogram
-//! ([`crate::metrics::SparseHistogram`]); version 1 stored full HdrHistograms there,
-//! which still load (converted exactly).
+//! [`SCHEMA_VERSION`] and refuse newer ones with a clear message. Version 3 stores each
+//! test's timeline as one string, the base64 of its binary form
+//! ([`crate::metrics::Timeline::to_binary`]: per-second sparse histograms, runs of
+//! counts where merged seconds fill their range, deflated); version 2 stored a list of
+//! points with a sparse histogram each, and version 1 full HdrHistograms there; both
+//! still load (converted exactly).
 
 use std::fs;
 use std::io::Write;
@@ -157,7 +159,10 @@ fn files_of_run(run: &RunResult) -> Vec<std::collections::BTreeMap<String, Strin
         .iter()
         .map(|t| {
             let recorded = !t.files.is_empty()
-                && t.metrics.operations.keys().all(|op| t.files.contains_key(op));
+                && t.metrics
+                    .operations
+                    .keys()
+                    .all(|op| t.files.contains_key(op));
             if recorded {
                 taken.extend(t.files.values().map(|f| f.to_lowercase()));
                 t.files.clone()
@@ -196,8 +201,7 @@ impl RunDir {
                 ),
             ));
         }
-        fs::create_dir_all(out)
-            .map_err(|e| Error::io(format!("creating {}", out.display()), e))?;
+        fs::create_dir_all(out).map_err(|e| Error::io(format!("creating {}", out.display()), e))?;
         let dir = out.join(run_id);
         match fs::create_dir(&dir) {
             Ok(()) => {}
@@ -337,4 +341,125 @@ pub fn load_run(path: &Path) -> Result<RunResult> {
             e.inner().to_string(),
         )
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::BenchmarkConfig;
+    use crate::results::{RunStatus, TestResult};
+
+    fn run_of(names: &[&str]) -> RunResult {
+        let config = BenchmarkConfig::from_json_str(
+            r#"{"database": {"type": "memory"}, "tests": [{"name": "t", "operation": {"type": "read"}}]}"#,
+            &[],
+        )
+        .unwrap();
+        let mut run = RunResult::begin(&config, "20260101T000000Z-files-0001".into());
+        for name in names {
+            let mut metrics = crate::metrics::TestMetrics::default();
+            let m = metrics.operations.entry("read".into()).or_default();
+            m.ok = 3;
+            m.latency.record_n(1_000_000, 3);
+            run.push_test(TestResult {
+                name: name.to_string(),
+                phase: crate::protocol::Phase::Run,
+                test: config.tests[0].clone(),
+                start_unix_ms: 1_767_225_600_000,
+                window_ns: 1_000_000_000,
+                workers: Vec::new(),
+                metrics,
+                files: Default::default(),
+            });
+        }
+        run
+    }
+
+    #[test]
+    fn names_that_map_to_one_file_get_distinct_files() {
+        let run = run_of(&["a b", "a_b", "a/b", "A_B", "读取", "写入", "读取", ""]);
+        let files: Vec<&str> = run.tests.iter().map(|t| t.files["read"].as_str()).collect();
+        assert_eq!(
+            files,
+            [
+                "hdr/a_b.read.hlog",
+                "hdr/a_b.read-2.hlog",
+                "hdr/a_b.read-3.hlog",
+                // Another case only: the same file where case is ignored.
+                "hdr/A_B.read-4.hlog",
+                "hdr/读取.read.hlog",
+                "hdr/写入.read.hlog",
+                "hdr/读取.read-2.hlog",
+                "hdr/_.read.hlog",
+            ]
+        );
+        // A name of any length stays a valid file name.
+        let long = run_of(&[&"x".repeat(10_000)]);
+        assert!(long.tests[0].files["read"].len() < 100);
+    }
+
+    #[test]
+    fn a_run_directory_is_written_as_the_run_goes_and_never_over_another() {
+        let out = tempfile::tempdir().unwrap();
+        let mut run = run_of(&[]);
+        let dir = RunDir::create(out.path(), &run.run_id).unwrap();
+        dir.save(&run).unwrap();
+        assert_eq!(load_run(dir.path()).unwrap().status, RunStatus::Running);
+        for (i, name) in ["a b", "a_b"].iter().enumerate() {
+            let more = run_of(&[name]);
+            run.push_test(more.tests.into_iter().next().unwrap());
+            dir.save(&run).unwrap();
+            let back = load_run(dir.path()).unwrap();
+            assert_eq!(back, run, "after test {i}");
+            for t in &back.tests {
+                assert!(dir.path().join(&t.files["read"]).is_file());
+            }
+        }
+        // No temporary file is left, and the files are the run's own.
+        let names: Vec<String> = crate::results::files_of(dir.path())
+            .unwrap()
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "hdr/a_b.read-2.hlog",
+                "hdr/a_b.read.hlog",
+                "result.json",
+                "summary.csv"
+            ]
+        );
+        assert!(fs::read_dir(dir.path())
+            .unwrap()
+            .all(|e| !is_temp_name(&e.unwrap().file_name().to_string_lossy())));
+
+        // The same run id again, or `out` naming a run: refused, nothing touched.
+        let before = fs::read(dir.path().join(RESULT_FILE)).unwrap();
+        let e = RunDir::create(out.path(), &run.run_id).unwrap_err();
+        assert_eq!(e.config_problems()[0].path, "--out");
+        assert!(e.to_string().contains("already exists"), "{e}");
+        let e = RunDir::create(dir.path(), "20260101T000001Z-x-0002").unwrap_err();
+        assert!(
+            e.to_string().contains("is the results directory of a run"),
+            "{e}"
+        );
+        assert!(write_run(&run, out.path()).is_err());
+        assert_eq!(fs::read(dir.path().join(RESULT_FILE)).unwrap(), before);
+    }
+
+    #[test]
+    fn a_failed_write_leaves_the_old_file_and_no_temporary() {
+        let out = tempfile::tempdir().unwrap();
+        let path = out.path().join("f.json");
+        write_atomic(&path, b"old").unwrap();
+        let e = write_durable(&path, |w| {
+            w.write_all(b"half").unwrap();
+            Err(Error::Internal("stopped halfway".into()))
+        })
+        .unwrap_err();
+        assert!(e.to_string().contains("stopped halfway"));
+        assert_eq!(fs::read(&path).unwrap(), b"old");
+        assert_eq!(fs::read_dir(out.path()).unwrap().count(), 1);
+    }
 }

@@ -10,7 +10,7 @@ use serde_json::json;
 
 #[test]
 fn outputs_generated_from_outputs_tf_are_read_and_applied() {
-    let all = ["dynamodb", "immudb", "timestream"];
+    let all = ["dynamodb", "immudb", "influxdb", "timestream"];
     let doc = outputs_tf::sample_outputs(&all, &|_| None);
     // The outputs the docs name exist.
     for name in [
@@ -32,6 +32,10 @@ fn outputs_generated_from_outputs_tf_are_read_and_applied() {
     let expected_database_keys = [
         ("dynamodb", vec!["partition_key", "region", "table"]),
         ("immudb", vec!["address", "database", "password_secret_id"]),
+        (
+            "influxdb",
+            vec!["api", "bucket", "endpoint", "org", "token_secret_id"],
+        ),
         ("timestream", vec!["database", "region", "table"]),
     ];
     for (db, keys) in expected_database_keys {

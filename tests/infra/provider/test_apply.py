@@ -27,6 +27,7 @@ from pathlib import Path
 
 import boto3
 import pytest
+from botocore.config import Config
 
 from conftest import ACCOUNT, REGION, REPO, copy_infra, free_port, override_tf
 
@@ -43,6 +44,8 @@ def client(moto: str, service: str):
         region_name=REGION,
         aws_access_key_id="testing",
         aws_secret_access_key="testing",
+        # No endpoint discovery with an endpoint override (Timestream uses it on AWS).
+        config=Config(endpoint_discovery_enabled=False, retries={"max_attempts": 2}),
     )
 
 
@@ -112,6 +115,37 @@ class ControlPlane:
                 self.proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
+
+
+# Attributes moto 5.2.5 does not give back as AWS does, so that a plan right after
+# the apply shows them as changes (infra/README.md, "Applied against moto"): the
+# function's LoggingConfig, the bucket's tags, a security group rule's description
+# (and it prefixes the referenced group with the account).
+MOTO_READBACK_GAPS = {
+    "aws_lambda_function": {"logging_config"},
+    "aws_s3_bucket": {"tags_all"},
+    "aws_vpc_security_group_egress_rule": {"description", "referenced_security_group_id"},
+    "aws_vpc_security_group_ingress_rule": {"description", "referenced_security_group_id"},
+}
+
+
+def second_plan_drift(plan: dict) -> list[str]:
+    """What a plan right after the apply would change beyond MOTO_READBACK_GAPS."""
+    drift = []
+    for c in plan.get("resource_changes", []):
+        actions = c["change"]["actions"]
+        if c["mode"] != "managed" or actions == ["no-op"]:
+            continue
+        if actions != ["update"]:
+            drift.append(f"{c['address']}: {actions}")
+            continue
+        before, after = c["change"]["before"] or {}, c["change"]["after"] or {}
+        changed = {k for k in set(before) | set(after) if before.get(k) != after.get(k)}
+        changed |= {k for k, v in (c["change"].get("after_unknown") or {}).items() if v is True}
+        extra = changed - MOTO_READBACK_GAPS.get(c["type"], set())
+        if extra:
+            drift.append(f"{c['address']}: {sorted(extra)}")
+    return drift
 
 
 def deployment_left(moto: str) -> list[str]:
@@ -337,9 +371,10 @@ def test_apply_check_run_destroy(tmp_path, make_tofu, moto, package_zip):
         t0 = time.monotonic()
         tofu.run("apply", "-auto-approve", "-input=false", "-no-color", f"-var-file={varfile.name}")
         timings["apply"] = time.monotonic() - t0
-        # A second plan finds nothing to change: the provider reads back what it wrote.
-        plan = tofu.run("plan", "-detailed-exitcode", "-input=false", "-no-color", f"-var-file={varfile.name}", check=False)
-        assert plan.returncode == 0, f"the applied deployment does not match its configuration:\n{plan.stdout[-6000:]}"
+        # A second plan changes nothing but what moto does not read back as AWS does.
+        tofu.run("plan", "-input=false", "-no-color", f"-var-file={varfile.name}", "-out=second.plan")
+        second = json.loads(tofu.run("show", "-json", "-no-color", "second.plan").stdout)
+        assert second_plan_drift(second) == [], "the applied deployment does not match its configuration"
 
         outputs = tofu.output_json()
         outputs_file = tmp_path / "outputs.json"
