@@ -218,7 +218,11 @@ fn names_that_map_to_one_file_name_get_distinct_files() {
     ]));
     let dir = run_dir(&out);
     let run = load_run(&dir).unwrap();
-    let files: Vec<&str> = run.tests.iter().map(|t| t.files["write"].as_str()).collect();
+    let files: Vec<&str> = run
+        .tests
+        .iter()
+        .map(|t| t.files["write"].as_str())
+        .collect();
     assert_eq!(
         files,
         [
