@@ -89,7 +89,9 @@ Exit codes:
   1    the run failed: a test where no worker could run, or an error (a failed forced
        cold start, sweep size or restore); the tests that ended are kept, marked
        incomplete
-  2    bad input (config, arguments, files, an existing --out run); nothing ran
+  2    bad input (config, arguments, files, an existing --out run), a run the
+       deployment cannot take (concurrency, timeout, memory cap), or an estimate
+       above --confirm-above without --yes; nothing ran
   3    completed, but errors were counted (failed operations, lost writes, retried
        worker invocations); stderr sums them by class
   4    some workers failed after their retries or stopped early; the others' results
