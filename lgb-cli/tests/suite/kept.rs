@@ -315,3 +315,99 @@ fn an_existing_run_is_never_written_over() {
     assert_eq!(over.status.code(), Some(2));
     assert_eq!(std::fs::read(dir.join("result.json")).unwrap(), before);
 }
+
+/// `lgb run --upload` puts the results directory in S3 (the local moto server) with
+/// its manifest last, also for a run stopped early by an error; the upload reads back
+/// as complete.
+#[cfg(feature = "s3")]
+#[test]
+fn run_upload_puts_the_directory_and_its_manifest_also_after_an_error() {
+    use std::io::{Read, Write};
+    let env = lgb_testkit::services::service_env("timestream");
+    let endpoint = env["LGB_TIMESTREAM_ENDPOINT"].clone();
+    let bucket = format!(
+        "lgb-run-upload-{}",
+        lgb_testkit::services::unique_prefix("up")
+            .to_lowercase()
+            .trim_end_matches('-')
+    );
+    // Create the bucket with one plain request (moto takes it unsigned).
+    let host = endpoint.trim_start_matches("http://");
+    let mut s = std::net::TcpStream::connect(host).unwrap();
+    write!(
+        s,
+        "PUT /{bucket} HTTP/1.1\r\nHost: {host}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+
+    let tmp = tempfile::tempdir().unwrap();
+    let config = write_config(
+        tmp.path(),
+        json!([
+            {"name": "first", "operation": {"type": "read"}, "operations": 500},
+            {"name": "second", "operation": {"type": "read"}, "operations": 500}
+        ]),
+    );
+    let out = tmp.path().join("results");
+    let aws = |cmd: &mut Command| {
+        for k in ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION"] {
+            cmd.env(k, &env[k]);
+        }
+        cmd.env("LGB_S3_ENDPOINT", &endpoint)
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env_remove("AWS_PROFILE");
+    };
+    let mut cmd = lgb();
+    aws(&mut cmd);
+    let run = cmd
+        .arg("run")
+        .arg(&config)
+        .arg("--out")
+        .arg(&out)
+        .args(["-q", "--upload", &format!("s3://{bucket}/runs")])
+        .env("LGB_TEST_FAULT", "test:second")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(
+        run.status.code(),
+        Some(1),
+        "the error's exit code: {stderr}"
+    );
+    assert!(stderr.contains("uploaded to s3://"), "{stderr}");
+    let dir = run_dir(&out);
+    let run_id = dir.file_name().unwrap().to_string_lossy().into_owned();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    for k in ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION"] {
+        std::env::set_var(k, &env[k]);
+    }
+    let manifest = rt
+        .block_on(lgb_core::results::verify_upload(
+            &format!("s3://{bucket}/runs/{run_id}").parse().unwrap(),
+            &lgb_core::results::UploadOptions {
+                kms_key_id: None,
+                endpoint: Some(endpoint.clone()),
+            },
+        ))
+        .unwrap();
+    let local = lgb_core::results::files_of(&dir).unwrap();
+    assert_eq!(manifest.files.len(), local.len());
+    assert!(manifest.files.iter().any(|f| f.path == "result.json"));
+    // `--upload` that is not an S3 URL is refused before anything runs.
+    let bad = lgb()
+        .arg("run")
+        .arg(&config)
+        .arg("--out")
+        .arg(tmp.path().join("none"))
+        .args(["--upload", "https://x"])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(!tmp.path().join("none").exists());
+}
