@@ -155,7 +155,16 @@ def deployment_left(moto: str) -> list[str]:
     tagged = client(moto, "resourcegroupstaggingapi").get_resources(
         TagFilters=[{"Key": "lgb:deployment", "Values": [PREFIX]}]
     )["ResourceTagMappingList"]
-    left += [r["ResourceARN"] for r in tagged]
+    # ECS keeps a deleted service and a deregistered task definition as INACTIVE (as
+    # AWS does, for a while): those are asked for as ACTIVE below instead.
+    left += [r["ResourceARN"] for r in tagged if not r["ResourceARN"].startswith("arn:aws:ecs:")]
+    ecs = client(moto, "ecs")
+    left += ecs.list_task_definitions(status="ACTIVE")["taskDefinitionArns"]
+    for cluster in ecs.list_clusters()["clusterArns"]:
+        services = ecs.list_services(cluster=cluster)["serviceArns"]
+        if services:
+            described = ecs.describe_services(cluster=cluster, services=services)["services"]
+            left += [x["serviceArn"] for x in described if x["status"] != "INACTIVE"]
     left += [t for t in client(moto, "dynamodb").list_tables()["TableNames"] if t.startswith(PREFIX)]
     left += [f["FunctionName"] for f in client(moto, "lambda").list_functions()["Functions"]]
     left += [r["RoleName"] for r in client(moto, "iam").list_roles()["Roles"] if r["RoleName"].startswith(PREFIX)]
@@ -270,8 +279,12 @@ def check_deployment(moto: str, outputs: dict, state: dict) -> None:
         TagFilters=[{"Key": "lgb:deployment", "Values": [PREFIX]}]
     )["ResourceTagMappingList"]
     arns = " ".join(r["ResourceARN"] for r in tagged)
-    for part in (f"table/{PREFIX}-bench", f"function:{PREFIX}-dynamodb", f"role/{PREFIX}-dynamodb-worker"):
+    for part in (f"table/{PREFIX}-bench", f"function:{PREFIX}-dynamodb", f"log-group:/aws/lambda/{PREFIX}-dynamodb",
+                 f"secret:{PREFIX}/immudb", f"cluster/{PREFIX}-immudb", ":vpc/"):
         assert part in arns, f"{part} is not tagged lgb:deployment={PREFIX}: {arns}"
+    # (moto's tagging API leaves out IAM: asked directly.)
+    role_tags = {t["Key"]: t["Value"] for t in iam.list_role_tags(RoleName=f"{PREFIX}-dynamodb-worker")["Tags"]}
+    assert role_tags.get("lgb:deployment") == PREFIX, role_tags
 
 
 def run_lgb(lgb: Path, moto: str, outputs_file: Path, workdir: Path, deployed: dict) -> None:
@@ -392,6 +405,7 @@ def test_apply_check_run_destroy(tmp_path, make_tofu, moto, package_zip):
         tofu.run("apply", "-auto-approve", "-input=false", "-no-color", f"-var-file={varfile.name}", "-var", "force_destroy=true")
         tofu.run("destroy", "-auto-approve", "-input=false", "-no-color", f"-var-file={varfile.name}")
         timings["destroy"] = time.monotonic() - t0
-    assert deployment_left(moto) == []
+    left = deployment_left(moto)
+    assert left == [], f"left after destroy: {left}"
     assert json.loads(tofu.run("show", "-json", "-no-color").stdout).get("values") in (None, {}), "state not empty"
     print("timings: " + ", ".join(f"{k} {v:.1f} s" for k, v in timings.items()))
