@@ -106,15 +106,17 @@ def test_plan(planner, package_zip, name):
         assert d.get("kms_key_id") == kms
 
     secrets = of_type(res, "aws_secretsmanager_secret")
-    assert len(secrets) == ("immudb" in dbs)
+    assert len(secrets) == len(dbs & {"immudb", "influxdb"})
     assert all(s.get("kms_key_id") == kms for s in secrets.values())
-    versions = of_type(res, "aws_secretsmanager_secret_version")
+    versions = {a: v for a, v in of_type(res, "aws_secretsmanager_secret_version").items() if ".immudb" in a}
     assert len(versions) == server
     for v in versions.values():
         # Write-only: the generated password is in neither the plan nor the state.
         assert v.get("secret_string") in (None, "") and v.get("secret_string_wo") is None, v
     assert len(of_type(res, "aws_ecs_service")) == server
-    assert len(of_type(res, "aws_vpc")) == server
+    instance = "influxdb" in dbs and bool(variables.get("influxdb_create_instance"))
+    assert len(of_type(res, "aws_vpc")) == server + instance
+    assert len(of_type(res, "aws_timestreaminfluxdb_db_instance")) == instance
     for task in of_type(res, "aws_ecs_task_definition").values():
         assert task["runtime_platform"][0]["cpu_architecture"] == {"x86_64": "X86_64", "arm64": "ARM64"}[arch]
 
