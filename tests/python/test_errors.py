@@ -137,3 +137,10 @@ def test_one_exception_class_per_lgb_core_error_class() -> None:
     assert issubclass(lgb.InternalError, lgb.LgbError)
     assert not issubclass(lgb.InternalError, lgb.BackendError)
     assert isinstance(_errors._from_rust("internal", "boom", []), lgb.InternalError)
+
+
+def test_a_finished_run_is_not_incomplete(out: Path) -> None:
+    run = lgb.run(small_config(), out=out, progress=False)
+    assert run.incomplete is None
+    on_disk = json.loads((run.path / "result.json").read_text())
+    assert on_disk.get("incomplete") is None

@@ -106,6 +106,14 @@ class Run:
         return str(self._fields["status"])
 
     @property
+    def incomplete(self) -> Optional[Dict[str, Any]]:
+        """Why a run stopped early and which tests did not run (``{"reason": ...,
+        "not_run": [...]}``), or ``None`` for a run that went to its end. The tests that
+        ended before the stop are all in the results."""
+        value = self._fields.get("incomplete")
+        return None if value is None else dict(value)
+
+    @property
     def target(self) -> str:
         """Where workers ran: ``"local"``, ``"lambda"`` or ``"url"``."""
         return str(self._fields["target"])
