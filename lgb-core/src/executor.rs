@@ -101,6 +101,7 @@ struct Shared<C: Clock> {
     kinds: Vec<String>,
     measure_start_ns: u64,
     deadline_ns: Option<u64>,
+    /// Measured operations handed out to tasks (in blocks: [`Shared::claim`]).
     tickets: AtomicU64,
     next_slot: AtomicU64,
     interval_ns: Option<f64>,
@@ -236,6 +237,34 @@ pub async fn execute<C: Clock>(
     })
 }
 
+impl<C: Clock> Shared<C> {
+    /// Claims the next block of the `total` measured operations for one task: up to 256
+    /// at a time while many are left, fewer towards the end so that the last ones
+    /// spread over the tasks; 0 when all are handed out. Exactly `total` are handed
+    /// out in all, and a task takes one atomic operation per block, not per operation.
+    #[inline]
+    fn claim(&self, total: u64) -> u64 {
+        let tasks = u64::from(self.plan.concurrency.max(1));
+        let mut done = self.tickets.load(Ordering::Relaxed);
+        loop {
+            if done >= total {
+                return 0;
+            }
+            let left = total - done;
+            let block = (left / tasks.saturating_mul(8)).clamp(1, 256);
+            match self.tickets.compare_exchange_weak(
+                done,
+                done + block,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return block,
+                Err(now) => done = now,
+            }
+        }
+    }
+}
+
 /// `d` in nanoseconds, `u64::MAX` when it does not fit (584 years and more).
 pub(crate) fn nanos(d: Duration) -> u64 {
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
@@ -346,8 +375,13 @@ async fn with_timeout<F: Future>(
 const PROGRESS_EVERY: u64 = 256;
 /// An in-process database completes operations without ever returning `Pending`, so a
 /// task would never give its thread back: timers, signal handlers and cancellation
-/// would starve. Yielding every this many operations costs little and keeps them alive.
-const YIELD_EVERY: u32 = 128;
+/// would starve. A task yields once this long has passed since it last did (each
+/// yield lets the runtime poll its I/O driver, a system call: every 128 operations,
+/// as before, that was 5-10 ns per no-op operation)...
+const YIELD_AFTER_NS: u64 = 1_000_000;
+/// ... or after this many operations, whichever comes first (a clock that does not
+/// move, as a virtual one in tests, still yields).
+const YIELD_EVERY: u32 = 16_384;
 
 async fn run_task<C: Clock>(
     s: &Shared<C>,
@@ -367,11 +401,16 @@ async fn run_task<C: Clock>(
     let db: &dyn Database = &*s.db;
     let mut since_yield = 0u32;
     let mut first_done = false;
+    // Measured operations this task may still start (claimed from `s.tickets`).
+    let mut tickets = 0u64;
+
+    let mut yielded_at = start_ns;
 
     loop {
         since_yield += 1;
-        if since_yield >= YIELD_EVERY {
+        if since_yield >= YIELD_EVERY || last_end.saturating_sub(yielded_at) >= YIELD_AFTER_NS {
             since_yield = 0;
+            yielded_at = last_end;
             tokio::task::yield_now().await;
             // Also ask the token itself, in case the flag's watcher has not run yet.
             if s.cancel.is_cancelled() {
@@ -406,9 +445,13 @@ async fn run_task<C: Clock>(
                 }
             }
             if let Some(total) = plan.operations {
-                if s.tickets.fetch_add(1, Ordering::Relaxed) >= total {
-                    break;
+                if tickets == 0 {
+                    tickets = s.claim(total);
+                    if tickets == 0 {
+                        break;
+                    }
                 }
+                tickets -= 1;
             }
         }
         let start = if s.interval_ns.is_some() {
@@ -600,6 +643,32 @@ mod tests {
         assert_eq!(e.metrics.ok(), 0);
         assert_eq!(e.window_ns, 0);
         assert!(e.start_unix_ms > 1_700_000_000_000, "{}", e.start_unix_ms);
+    }
+
+    #[tokio::test]
+    async fn claimed_blocks_hand_out_exactly_the_planned_operations() {
+        for (tasks, total) in [(1u64, 1u64), (1, 5_000), (7, 1_001), (7, 3), (64, 100_003)] {
+            let clock = VirtualClock::new();
+            clock.advance(Duration::from_secs(1));
+            let plan = ExecutionPlan {
+                concurrency: tasks as u32,
+                duration: None,
+                operations: Some(total),
+                ..ExecutionPlan::default()
+            };
+            let e = execute(
+                plan,
+                Strategy::Builtin(Mix::single("read", Step::Read)),
+                Arc::new(NoopDatabase::default()),
+                contexts(tasks),
+                clock,
+                CancellationToken::new(),
+                None,
+            )
+            .await
+            .expect("the run ends");
+            assert_eq!(e.metrics.ok() + e.metrics.failed(), total, "{tasks} tasks");
+        }
     }
 
     /// A closed-loop run on the real clock (the time-stamp counter where it is

@@ -14,6 +14,8 @@ use super::mix;
 use crate::record::{Record, Value};
 
 const POOL_LEN: usize = 64 * 1024;
+// A field's offset is 16 bits of a hash.
+const _: () = assert!(POOL_LEN == 1 << 16);
 const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 
 /// Builds records of `fields` fields of `field_size` bytes each.
@@ -47,16 +49,6 @@ impl RecordGenerator {
         self.fields * self.field_size
     }
 
-    /// The pool offsets of the fields of (`id`, `version`), four to a hash.
-    #[inline]
-    fn offsets(&self, id: u64, version: u64) -> impl Iterator<Item = usize> {
-        let base = mix(self.seed ^ mix(id ^ version.rotate_left(32)));
-        (0u64..).flat_map(move |word| {
-            let h = mix(base.wrapping_add(word));
-            (0..4).map(move |quarter| ((h >> (16 * quarter)) & 0xffff) as usize)
-        })
-    }
-
     /// Fills `record` with key `key` and the fields of (`id`, `version`), reusing its buffers.
     #[inline]
     pub fn fill(&self, record: &mut Record, key: &str, id: u64, version: u64) {
@@ -72,8 +64,15 @@ impl RecordGenerator {
                     .map(|n| (n.clone(), Value::Str(String::new()))),
             );
         }
-        let wanted = self.names.iter().zip(self.offsets(id, version));
-        for ((name, value), (want, off)) in record.fields.iter_mut().zip(wanted) {
+        // Each hash gives the 16-bit pool offsets of four fields.
+        let base = mix(self.seed ^ mix(id ^ version.rotate_left(32)));
+        let mut h = 0u64;
+        for (i, ((name, value), want)) in record.fields.iter_mut().zip(&self.names).enumerate() {
+            if i % 4 == 0 {
+                h = mix(base.wrapping_add(i as u64));
+            }
+            let off = (h & 0xffff) as usize;
+            h >>= 16;
             if !same(name.as_bytes(), want.as_bytes()) {
                 name.clone_from(want);
             }
