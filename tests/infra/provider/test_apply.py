@@ -157,7 +157,12 @@ def deployment_left(moto: str) -> list[str]:
     )["ResourceTagMappingList"]
     # ECS keeps a deleted service and a deregistered task definition as INACTIVE (as
     # AWS does, for a while): those are asked for as ACTIVE below instead.
-    left += [r["ResourceARN"] for r in tagged if not r["ResourceARN"].startswith("arn:aws:ecs:")]
+    # ECS and EC2 keep a deleted cluster/service/task definition (INACTIVE) and NAT
+    # gateway (deleted) listed for a while, as AWS does: asked for by state below.
+    left += [r["ResourceARN"] for r in tagged if not re.search(r"^arn:aws:ecs:|:natgateway/", r["ResourceARN"])]
+    left += [
+        n["NatGatewayId"] for n in client(moto, "ec2").describe_nat_gateways()["NatGateways"] if n["State"] != "deleted"
+    ]
     ecs = client(moto, "ecs")
     left += ecs.list_task_definitions(status="ACTIVE")["taskDefinitionArns"]
     for cluster in ecs.list_clusters()["clusterArns"]:
@@ -172,7 +177,10 @@ def deployment_left(moto: str) -> list[str]:
     left += [g["logGroupName"] for g in client(moto, "logs").describe_log_groups()["logGroups"]]
     left += [s["Name"] for s in client(moto, "secretsmanager").list_secrets()["SecretList"]]
     left += [d["DatabaseName"] for d in client(moto, "timestream-write").list_databases()["Databases"]]
-    left += [c for c in client(moto, "ecs").list_clusters()["clusterArns"]]
+    clusters = client(moto, "ecs").list_clusters()["clusterArns"]
+    if clusters:
+        described = client(moto, "ecs").describe_clusters(clusters=clusters)["clusters"]
+        left += [c["clusterArn"] for c in described if c["status"] != "INACTIVE"]
     left += [v["VpcId"] for v in client(moto, "ec2").describe_vpcs()["Vpcs"] if not v.get("IsDefault")]
     left += [n["Name"] for n in client(moto, "servicediscovery").list_namespaces()["Namespaces"]]
     return left
