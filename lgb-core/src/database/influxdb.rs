@@ -624,7 +624,7 @@ impl InfluxdbDatabase {
     /// Sorts records newest first and keeps `limit` (InfluxQL's `GROUP BY *` limits
     /// each series on its own).
     fn newest(mut records: Vec<Record>, limit: usize) -> Vec<Record> {
-        records.sort_by(|a, b| b.timestamp.cmp(&a.timestamp));
+        records.sort_by_key(|r| std::cmp::Reverse(r.timestamp));
         records.truncate(limit);
         records
     }

@@ -79,7 +79,6 @@ pub fn partial_v1(message: &str, chunk: &Chunk, records: &[Record]) -> Option<Dr
         .rfind("dropped=")
         .and_then(|i| {
             body[i + 8..]
-                .trim()
                 .split_whitespace()
                 .next()?
                 .parse::<usize>()
@@ -95,7 +94,7 @@ pub fn partial_v1(message: &str, chunk: &Chunk, records: &[Record]) -> Option<Dr
         let Some(end) = part.find("': ") else {
             continue;
         };
-        let quoted = part[..end].as_bytes();
+        let quoted = &part.as_bytes()[..end];
         let why = part[end + 3..].lines().next().unwrap_or("").to_string();
         for i in 0..chunk.owners.len() {
             if chunk.line(i) == quoted && named.insert(i) {
