@@ -745,8 +745,8 @@ mod tests {
         };
         let records = vec![
             point("a", "v"),
-            point("b\nc", "v"),      // same names as the first: its value is still checked
-            point("d", "host"),      // other names: checked again
+            point("b\nc", "v"), // same names as the first: its value is still checked
+            point("d", "host"), // other names: checked again
             point("e", "v"),
             point("f\\", "v"),
         ];
