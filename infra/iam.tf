@@ -411,11 +411,12 @@ data "aws_iam_policy_document" "runner" {
     }
   }
 
-  # `lgb upload` writes a results directory under the prefix (PutObject only).
+  # `lgb upload` writes a results directory under the prefix, and a resumed upload
+  # reads what is there (HeadObject needs s3:GetObject) and the manifest back.
   statement {
     sid       = "UploadResults"
     effect    = "Allow"
-    actions   = ["s3:PutObject"]
+    actions   = ["s3:GetObject", "s3:PutObject"]
     resources = ["${aws_s3_bucket.artifacts.arn}/${var.results_prefix}*"]
   }
 

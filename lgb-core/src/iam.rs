@@ -235,7 +235,13 @@ pub const RESULTS_UPLOAD: Client = Client {
     caller: Caller::Runner,
     sources: &["results"],
     receivers: &["client"],
-    calls: &[always("put_object", "s3:PutObject")],
+    // Resuming an upload asks what is there already (HeadObject, which S3 grants
+    // with s3:GetObject) and reads the manifest back (GetObject).
+    calls: &[
+        always("put_object", "s3:PutObject"),
+        always("head_object", "s3:GetObject"),
+        always("get_object", "s3:GetObject"),
+    ],
 };
 
 /// Every AWS client of lgb-core.
@@ -419,6 +425,7 @@ mod tests {
                 "lambda:PublishVersion",
                 "lambda:UpdateAlias",
                 "lambda:UpdateFunctionConfiguration",
+                "s3:GetObject",
                 "s3:PutObject"
             ]
         );

@@ -49,8 +49,8 @@ CHANGES = [
     (
         "whole-bucket-for-runner",
         "iam.tf",
-        '    actions   = ["s3:PutObject"]\n    resources = ["${aws_s3_bucket.artifacts.arn}/${var.results_prefix}*"]',
-        '    actions   = ["s3:PutObject"]\n    resources = ["${aws_s3_bucket.artifacts.arn}/*"]',
+        '    actions   = ["s3:GetObject", "s3:PutObject"]\n    resources = ["${aws_s3_bucket.artifacts.arn}/${var.results_prefix}*"]',
+        '    actions   = ["s3:GetObject", "s3:PutObject"]\n    resources = ["${aws_s3_bucket.artifacts.arn}/*"]',
         "resource-wildcard",
     ),
     (

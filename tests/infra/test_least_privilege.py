@@ -96,7 +96,7 @@ def test_immudb_secret_is_read_only_by_its_worker_and_server(module):
 def test_only_the_runner_writes_s3_and_only_under_the_results_prefix(module):
     grants = [st for st in lp.statements(module) if st.effect == "Allow" and any(a.startswith("s3:") for a in st.actions)]
     assert [st.document for st in grants] == ["runner"]
-    assert grants[0].actions == ["s3:PutObject"]
+    assert grants[0].actions == ["s3:GetObject", "s3:PutObject"]
     assert grants[0].resources == ["${aws_s3_bucket.artifacts.arn}/${var.results_prefix}*"]
     # The prefix itself cannot widen the grant: one path segment, no wildcard.
     validation = module.variables()["results_prefix"]["validation"][0]

@@ -200,9 +200,9 @@ mod fan_out_words {
              (runner.max_in_flight), and a worker starts when an earlier one returns, so \
              workers of one test do not all measure at the same time"
         );
-        let f = FanOut::of(&config(
-            r#"{"workers": 20, "ramp": "2s", "cold_start": "force"}"#,
-        ));
+        let mut cold = config(r#"{"workers": 20, "ramp": "2s"}"#);
+        cold.runner.cold_start = ColdStart::Force;
+        let f = FanOut::of(&cold);
         assert!(!f.in_waves());
         assert_eq!(
             f.summary(),
