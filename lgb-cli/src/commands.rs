@@ -563,6 +563,7 @@ fn validate(
     if let Some(t) = target.and_then(|t| t.to_possible_value()) {
         set.push(format!("runner.target={}", t.get_name()));
     }
+    let (target_given, targets_given) = (target.map(|_| ()), targets.map(|_| ()));
     let targets = targets.map(DeployedTargets::load).transpose()?;
     let session = Session::load(ConfigSource::Path(path), &set, targets.as_ref())?;
     let cfg = session.config();
@@ -585,6 +586,15 @@ fn validate(
     write_stdout(format!("fan-out: {}\n", lgb_core::runner::FanOut::of(cfg).summary()).as_bytes())?;
     // The plan, checked against the deployment (account and function) when the target
     // is remote: what `lgb run` would refuse, it refuses here, before anything is paid.
+    // A remote target is checked against its deployment only when asked for with
+    // --target/--targets: plain `lgb validate` never connects.
+    let remote = session.config().runner.target != lgb_core::config::Target::Local;
+    if remote && target_given.is_none() && targets_given.is_none() {
+        write_stdout(
+            b"deployment: not checked (pass --target or --targets to check the account and function)\n",
+        )?;
+        return Ok(Outcome::Success);
+    }
     let plan = runtime()?.block_on(async move {
         let connected = session.connect(None).await?;
         connected.preflight(None).await
