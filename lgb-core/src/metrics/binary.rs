@@ -359,4 +359,23 @@ mod tests {
         junk.extend_from_slice(&[0xff; 8]);
         assert!(err(&junk).contains("deflated"));
     }
+
+    #[test]
+    fn a_fuzzed_timeline_with_empty_pairs_round_trips_and_merges_the_same() {
+        let data: &[u8] = &[
+            76, 71, 66, 84, 1, 0, 2, 4, 114, 101, 97, 100, 6, 117, 112, 100, 97, 116, 101, 3, 226,
+            129, 0, 0, 6, 207, 170, 4, 1, 0, 2, 201, 1, 2, 0, 7, 0, 5, 1, 0, 1, 128, 0, 3, 16, 1,
+            1, 4, 0, 7, 0, 3, 0, 1, 81,
+        ];
+        let Ok(t) = Timeline::from_binary(data) else {
+            return;
+        };
+        let back = Timeline::from_binary(&t.to_binary()).unwrap();
+        assert_eq!(back, t);
+        let mut folded = Timeline::default();
+        folded.merge_all(vec![t.clone(), back]);
+        let mut one_by_one = t.clone();
+        one_by_one.merge(&t).unwrap();
+        assert_eq!(folded, one_by_one);
+    }
 }

@@ -324,15 +324,21 @@ impl Iterator for Buckets<'_> {
                 next,
                 shift,
             } => {
-                if *left == 0 {
-                    return None;
+                // Pairs of count 0 (only a hostile encoding has them) are skipped, as a
+                // run skips its empty groups.
+                loop {
+                    if *left == 0 {
+                        return None;
+                    }
+                    *left -= 1;
+                    // Checked when the bytes were taken in; a short read ends the walk.
+                    let (delta, n) = take_pair(bytes)?;
+                    let i = *next + (delta << *shift);
+                    *next = i + (1 << *shift);
+                    if n > 0 {
+                        return Some((i as u32, n));
+                    }
                 }
-                *left -= 1;
-                // Checked when the bytes were taken in; a short read ends the walk.
-                let (delta, n) = take_pair(bytes)?;
-                let i = *next + (delta << *shift);
-                *next = i + (1 << *shift);
-                Some((i as u32, n))
             }
             BucketsInner::Pairs(it) => it.next().copied(),
             BucketsInner::Dense {
