@@ -537,7 +537,12 @@ pub fn workers(run: &RunResult) -> Result<RecordBatch, ArrowError> {
         .duration_opt(
             "duration",
             rows.iter()
-                .map(|(_, w)| w.environment.report.as_ref().map(|r| ns_f(r.duration_ms * 1e6)))
+                .map(|(_, w)| {
+                    w.environment
+                        .report
+                        .as_ref()
+                        .map(|r| ns_f(r.duration_ms * 1e6))
+                })
                 .collect(),
         )
         .duration_opt(
@@ -573,7 +578,9 @@ pub fn workers(run: &RunResult) -> Result<RecordBatch, ArrowError> {
         )
         .u64_opt(
             "peak_rss_kb",
-            rows.iter().map(|(_, w)| w.environment.peak_rss_kb).collect(),
+            rows.iter()
+                .map(|(_, w)| w.environment.peak_rss_kb)
+                .collect(),
         )
         .text_opt("region", env(|e| e.region.clone()))
         .text_opt("function", env(|e| e.function.clone()))

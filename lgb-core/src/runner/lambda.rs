@@ -333,7 +333,10 @@ pub(crate) fn never_sent(err: &(dyn std::error::Error + 'static)) -> bool {
             use std::io::ErrorKind as K;
             if matches!(
                 io.kind(),
-                K::ConnectionRefused | K::AddrNotAvailable | K::NetworkUnreachable | K::HostUnreachable
+                K::ConnectionRefused
+                    | K::AddrNotAvailable
+                    | K::NetworkUnreachable
+                    | K::HostUnreachable
             ) {
                 return true;
             }
@@ -366,7 +369,11 @@ pub(crate) fn not_retried(request: &WorkerRequest, error: Error) -> WorkerResult
         )),
         other => other,
     };
-    WorkerResult::failed(Some(request), &error, crate::protocol::Environment::default())
+    WorkerResult::failed(
+        Some(request),
+        &error,
+        crate::protocol::Environment::default(),
+    )
 }
 
 /// A Lambda client for checked options (region, profile, endpoint), without the SDK's
@@ -501,9 +508,9 @@ pub(crate) fn function_error(function: &str, kind: &str, body: &[u8]) -> Error {
 
 #[cfg(test)]
 mod tests {
-    use crate::runner::answer::decode_result;
     use super::*;
     use crate::error::ErrorClass;
+    use crate::runner::answer::decode_result;
 
     fn runner(function: Option<&str>, options: serde_json::Value) -> RunnerConfig {
         RunnerConfig {
@@ -1021,7 +1028,11 @@ mod lost_invocation_tests {
             .http_client(keepalive_http_client().unwrap())
             .endpoint_url(url)
             .build();
-        Arc::new(LambdaInvoker::new(Client::from_conf(conf), "function", None))
+        Arc::new(LambdaInvoker::new(
+            Client::from_conf(conf),
+            "function",
+            None,
+        ))
     }
 
     async fn run(url: &str) -> crate::results::RunResult {
@@ -1081,9 +1092,16 @@ mod lost_invocation_tests {
         let run = run(&url).await;
         let w = &run.tests[0].workers[0];
         assert_eq!((w.status, w.attempts), (WorkerStatus::Failed, 1), "{w:?}");
-        assert_eq!(requests.load(Ordering::SeqCst), 1, "one invocation, never a second");
+        assert_eq!(
+            requests.load(Ordering::SeqCst),
+            1,
+            "one invocation, never a second"
+        );
         let error = w.error.as_deref().unwrap();
-        assert!(error.contains("may still be running, so it is not retried"), "{error}");
+        assert!(
+            error.contains("may still be running, so it is not retried"),
+            "{error}"
+        );
     }
 
     #[test]
