@@ -144,7 +144,7 @@ pub const TIMESTREAM_ADAPTER: Client = Client {
 pub const IMMUDB_ADAPTER: Client = Client {
     name: "immudb adapter",
     caller: Caller::Worker("immudb"),
-    sources: &["database/immudb"],
+    sources: &["database/immudb", "database/secrets.rs"],
     receivers: &["client"],
     calls: &[always("get_secret_value", "secretsmanager:GetSecretValue")],
 };
@@ -155,7 +155,7 @@ pub const IMMUDB_ADAPTER: Client = Client {
 pub const INFLUXDB_ADAPTER: Client = Client {
     name: "influxdb adapter",
     caller: Caller::Worker("influxdb"),
-    sources: &["database/influxdb"],
+    sources: &["database/influxdb", "database/secrets.rs"],
     receivers: &["client"],
     calls: &[always("get_secret_value", "secretsmanager:GetSecretValue")],
 };

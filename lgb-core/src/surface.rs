@@ -50,10 +50,13 @@ fn join(parent: &str, child: &str) -> String {
     }
 }
 
+/// An inline module: its name, whether it is `pub`, and its own statements.
+type InlineModule = (String, bool, Vec<String>);
+
 /// The statements at the top level of `src` (brace depth 0), each as one string,
 /// with `#[cfg(test)]` modules and attributes dropped; inline modules are returned
 /// separately with their own statements.
-fn statements(src: &str) -> (Vec<String>, Vec<(String, bool, Vec<String>)>) {
+fn statements(src: &str) -> (Vec<String>, Vec<InlineModule>) {
     let b = src.as_bytes();
     let mut out = Vec::new();
     let mut inline = Vec::new();
@@ -209,12 +212,8 @@ fn resolve(here: &str, segs: &[String], modules: &BTreeMap<String, Module>) -> O
                 rest = &rest[1..];
             }
         }
-        Some(first) => {
-            if !modules.contains_key(&join(here, first)) {
-                return None;
-            }
-        }
-        None => {}
+        Some(first) if !modules.contains_key(&join(here, first)) => return None,
+        Some(_) | None => {}
     }
     base.extend(rest.iter().cloned());
     Some(base.join("::"))

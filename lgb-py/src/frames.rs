@@ -19,7 +19,7 @@ use arrow_array::{
 };
 use arrow_schema::{ArrowError, DataType, Field, Schema, TimeUnit};
 use lgb_core::metrics::{LatencyHistogram, OperationMetrics};
-use lgb_core::prelude::{ConfigSource, PriceTable, RunResult, Session, TestResult, WorkerStatus};
+use lgb_core::prelude::{PriceTable, RunResult, TestResult, WorkerStatus};
 use lgb_core::results::cost;
 pub use lgb_core::results::tables::phase_name;
 use lgb_core::results::tables::summary_rows;

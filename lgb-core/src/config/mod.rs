@@ -5,12 +5,15 @@
 //! Precedence, lowest first: built-in defaults, the config file, `--set` overrides.
 //!
 //! ```
-//! use lgb_core::config::BenchmarkConfig;
-//! let cfg = BenchmarkConfig::from_json_str(r#"{
+//! use lgb_core::session::{ConfigSource, Session};
+//! let text = r#"{
 //!     "database": {"type": "memory"},
 //!     "tests": [{"name": "reads", "operation": {"type": "read"}, "duration": "1s"}]
-//! }"#, &[]).unwrap();
-//! assert_eq!(cfg.tests[0].concurrency, 1);
+//! }"#;
+//! let overrides = ["tests[0].concurrency=4".to_string()];
+//! let cfg = Session::load(ConfigSource::Text(text), &overrides, None).unwrap().into_config();
+//! assert_eq!(cfg.tests[0].concurrency, 4);
+//! assert_eq!(cfg.tests[0].name, "reads");
 //! ```
 
 mod distribution;

@@ -97,31 +97,7 @@ async fn resolve_token(o: &InfluxdbOptions) -> Result<Option<Token>> {
 
 /// The token from AWS Secrets Manager: the secret's text, or its JSON `token`.
 async fn secret_token(id: &str, endpoint: Option<&str>) -> Result<Token> {
-    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
-    if let Some(ep) = endpoint {
-        loader = loader.endpoint_url(ep);
-    }
-    let client = aws_sdk_secretsmanager::Client::new(&loader.load().await);
-    let out = client
-        .get_secret_value()
-        .secret_id(id)
-        .send()
-        .await
-        .map_err(|e| {
-            Error::config(
-                "database.token_secret_id",
-                format!(
-                    "cannot read secret `{id}`: {}",
-                    redact(&aws_sdk_secretsmanager::error::DisplayErrorContext(&e).to_string())
-                ),
-            )
-        })?;
-    let text = out.secret_string().ok_or_else(|| {
-        Error::config(
-            "database.token_secret_id",
-            format!("secret `{id}` has no string value"),
-        )
-    })?;
+    let text = &super::secret_text(id, endpoint, "database.token_secret_id").await?;
     #[derive(Deserialize)]
     struct JsonSecret {
         token: String,
@@ -757,21 +733,9 @@ impl Database for InfluxdbDatabase {
         })
     }
 
-    /// One query per key, at most [`PARALLEL_READS`] in flight at once; records come
-    /// back in key order, missing keys are left out, and the first error ends the call.
+    /// One query per key, at most [`PARALLEL_READS`] in flight at once.
     async fn read_many(&self, keys: &[String]) -> Result<QueryOutcome> {
-        use futures::{StreamExt, TryStreamExt};
-        let reads: Vec<ReadOutcome> = futures::stream::iter(0..keys.len())
-            .map(|i| self.read(&keys[i]))
-            .buffered(PARALLEL_READS)
-            .try_collect()
-            .await?;
-        let mut out = QueryOutcome::default();
-        for r in reads {
-            out.meta.add(&r.meta);
-            out.records.extend(r.record.map(Arc::unwrap_or_clone));
-        }
-        Ok(out)
+        super::read_each(self, keys, PARALLEL_READS).await
     }
 
     async fn query(&self, query: &Query) -> Result<QueryOutcome> {

@@ -12,6 +12,10 @@ pub mod dynamodb;
 pub mod immudb;
 #[cfg(feature = "influxdb")]
 pub mod influxdb;
+#[cfg(any(feature = "immudb", feature = "influxdb"))]
+mod secrets;
+#[cfg(any(feature = "immudb", feature = "influxdb"))]
+pub(crate) use secrets::secret_text;
 pub mod memory;
 pub mod noop;
 pub mod scripted;
@@ -301,6 +305,31 @@ pub fn read_secret_env(name: &str, path: &str) -> Result<String> {
     }
     std::env::var(name)
         .map_err(|_| Error::config(path, format!("environment variable `{name}` is not set")))
+}
+
+/// `read_many` for databases without a multi-key read: one `read` per key, at most
+/// `parallel` in flight at once; records come back in key order, missing keys are
+/// left out, and the first error ends the call.
+#[cfg(any(feature = "timestream", feature = "influxdb"))]
+pub(crate) async fn read_each<D: Database + ?Sized>(
+    db: &D,
+    keys: &[String],
+    parallel: usize,
+) -> Result<QueryOutcome> {
+    use futures::{StreamExt, TryStreamExt};
+    // By index, not `iter(keys)`: a closure taking `&String` is not general enough
+    // for the boxed futures of `#[async_trait]` methods.
+    let reads: Vec<ReadOutcome> = futures::stream::iter(0..keys.len())
+        .map(|i| db.read(&keys[i]))
+        .buffered(parallel)
+        .try_collect()
+        .await?;
+    let mut out = QueryOutcome::default();
+    for r in reads {
+        out.meta.add(&r.meta);
+        out.records.extend(r.record.map(Arc::unwrap_or_clone));
+    }
+    Ok(out)
 }
 
 fn under_database(path: &str, message: String) -> ConfigProblem {

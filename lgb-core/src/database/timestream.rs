@@ -37,7 +37,6 @@ mod sql;
 pub mod tsbs;
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -719,21 +718,9 @@ impl Database for TimestreamDatabase {
     }
 
     /// One query per key, at most [`PARALLEL_READS`] in flight at once (Timestream
-    /// has no multi-key read); records come back in key order, missing keys are left
-    /// out, and the first error ends the call.
+    /// has no multi-key read).
     async fn read_many(&self, keys: &[String]) -> Result<QueryOutcome> {
-        use futures::{StreamExt, TryStreamExt};
-        let reads: Vec<ReadOutcome> = futures::stream::iter(0..keys.len())
-            .map(|i| self.read(&keys[i]))
-            .buffered(PARALLEL_READS)
-            .try_collect()
-            .await?;
-        let mut out = QueryOutcome::default();
-        for r in reads {
-            out.meta.add(&r.meta);
-            out.records.extend(r.record.map(Arc::unwrap_or_clone));
-        }
-        Ok(out)
+        super::read_each(self, keys, PARALLEL_READS).await
     }
 
     async fn query(&self, query: &Query) -> Result<QueryOutcome> {

@@ -279,31 +279,7 @@ pub(super) async fn secret_password(
     id: &str,
     endpoint: Option<&str>,
 ) -> Result<(Password, Option<String>)> {
-    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
-    if let Some(ep) = endpoint {
-        loader = loader.endpoint_url(ep);
-    }
-    let client = aws_sdk_secretsmanager::Client::new(&loader.load().await);
-    let out = client
-        .get_secret_value()
-        .secret_id(id)
-        .send()
-        .await
-        .map_err(|e| {
-            Error::config(
-                "database.password_secret_id",
-                format!(
-                    "cannot read secret `{id}`: {}",
-                    redact(&aws_sdk_secretsmanager::error::DisplayErrorContext(&e).to_string())
-                ),
-            )
-        })?;
-    let text = out.secret_string().ok_or_else(|| {
-        Error::config(
-            "database.password_secret_id",
-            format!("secret `{id}` has no string value"),
-        )
-    })?;
+    let text = &crate::database::secret_text(id, endpoint, "database.password_secret_id").await?;
     #[derive(Deserialize)]
     struct JsonSecret {
         password: String,
