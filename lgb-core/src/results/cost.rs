@@ -4,8 +4,11 @@
 //! Inputs are only what the results hold: each worker's environment (Lambda memory,
 //! cold start and init time) and measured window, and the per-operation [`OpMeta`]
 //! sums the adapters reported (DynamoDB consumed capacity, Timestream write units and
-//! bytes scanned). Prices come from a [`PriceTable`]: a dated us-east-1 default that a
-//! JSON file can override field by field.
+//! bytes scanned), and for databases billed by the hour (a Timestream for InfluxDB
+//! instance, the immudb task `infra/` runs on ECS Fargate) each test's window. Prices
+//! come from a [`PriceTable`]: a dated us-east-1 default that a JSON file can override
+//! field by field. The preflight's plan prices what a run will do with the same
+//! functions (`dynamodb_items`, `timestream_items`, `hosting`).
 //!
 //! This module estimates; it never calls a billing API, and it must not guess usage the
 //! results do not show (storage, data transfer, free tiers are left out and said so).
@@ -21,6 +24,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use super::{RunResult, TestResult};
+use crate::config::DatabaseConfig;
 use crate::error::{Error, Result};
 use crate::protocol::{Environment, Phase};
 use crate::record::OpMeta;
@@ -58,12 +62,27 @@ pub struct PriceTable {
     pub timestream_min_query_bytes: u64,
     /// Instance-priced databases (Timestream for InfluxDB): USD per hour of the
     /// benchmarked instance, billed whether it is busy or not. 0 (the default):
-    /// not set, since the hourly price depends on the instance class, storage type,
-    /// deployment and region; the estimate then shows the instance-hours at $0 and
-    /// says so.
+    /// not set. The hourly price depends on the instance class, storage type,
+    /// deployment and region, and this table has no checked figure for `infra/`'s
+    /// default (db.influx.medium, Single-AZ, us-east-1), so lgb does not guess one:
+    /// estimates show the instance-hours at $0 and say so until a `--prices` file
+    /// sets it.
     pub influxdb_instance_hour: f64,
     /// How many instances the benchmarked deployment bills (2 for Multi-AZ).
     pub influxdb_instances: u32,
+    /// AWS Fargate (Linux, x86_64), per vCPU-hour: the immudb task `infra/` deploys.
+    pub fargate_vcpu_hour: f64,
+    /// AWS Fargate (Linux, x86_64), per GB-hour of memory.
+    pub fargate_gb_hour: f64,
+    /// AWS Fargate on arm64 (Graviton), per vCPU-hour.
+    pub fargate_vcpu_hour_arm64: f64,
+    /// AWS Fargate on arm64 (Graviton), per GB-hour of memory.
+    pub fargate_gb_hour_arm64: f64,
+    /// vCPUs of the immudb task (`infra/`'s `immudb_cpu` / 1024; default 1024).
+    pub immudb_vcpu: f64,
+    /// Memory of the immudb task in GB (`infra/`'s `immudb_memory_mb` / 1024; default
+    /// 2048).
+    pub immudb_memory_gb: f64,
 }
 
 impl Default for PriceTable {
@@ -73,7 +92,8 @@ impl Default for PriceTable {
             as_of: "2025-07-21".into(),
             source: "AWS public price lists for us-east-1: Lambda (x86_64), DynamoDB Standard \
                      table class (on-demand after the 2024-11-01 reduction; provisioned), \
-                     Timestream for LiveAnalytics (writes; scan-based query pricing)"
+                     Timestream for LiveAnalytics (writes; scan-based query pricing), \
+                     AWS Fargate Linux on-demand (x86_64 and arm64, per vCPU-hour and GB-hour)"
                 .into(),
             lambda_gb_second: 0.000_016_666_7,
             lambda_gb_second_arm64: 0.000_013_333_4,
@@ -87,6 +107,12 @@ impl Default for PriceTable {
             timestream_min_query_bytes: 10_000_000,
             influxdb_instance_hour: 0.0,
             influxdb_instances: 1,
+            fargate_vcpu_hour: 0.040_48,
+            fargate_gb_hour: 0.004_445,
+            fargate_vcpu_hour_arm64: 0.032_38,
+            fargate_gb_hour_arm64: 0.003_56,
+            immudb_vcpu: 1.0,
+            immudb_memory_gb: 2.0,
         }
     }
 }
@@ -106,12 +132,15 @@ impl PriceTable {
         })
     }
 
-    /// This table with Lambda compute at `architecture`'s price (`arm64` or
-    /// `x86_64`), for estimates of a function whose architecture is known.
+    /// This table with Lambda compute (and Fargate, which `infra/` runs at the
+    /// workers' architecture) at `architecture`'s price (`arm64` or `x86_64`), for
+    /// estimates of a function whose architecture is known.
     pub fn for_architecture(&self, architecture: &str) -> Self {
         let mut t = self.clone();
         if architecture == "arm64" {
             t.lambda_gb_second = self.lambda_gb_second_arm64;
+            t.fargate_vcpu_hour = self.fargate_vcpu_hour_arm64;
+            t.fargate_gb_hour = self.fargate_gb_hour_arm64;
         }
         t
     }
@@ -230,32 +259,279 @@ pub struct CostEstimate {
     pub notes: Vec<String>,
 }
 
-/// How a DynamoDB table is billed, read from the database options of the run.
+/// How a DynamoDB table is billed, read from a config's database options
+/// (`billing.provisioned`; anything else is on-demand).
 #[derive(Debug, Clone, Copy, PartialEq)]
-enum DynamoBilling {
+pub(crate) enum DynamoBilling {
+    /// Per request unit consumed.
     OnDemand,
-    Provisioned { read: f64, write: f64 },
+    /// Per capacity unit-hour configured, whatever is consumed.
+    Provisioned {
+        /// Read capacity units.
+        read: f64,
+        /// Write capacity units.
+        write: f64,
+    },
 }
 
-fn dynamodb_billing(run: &RunResult) -> DynamoBilling {
-    let provisioned = run
-        .config
-        .database
+pub(crate) fn dynamodb_billing(database: &DatabaseConfig) -> DynamoBilling {
+    let provisioned = database
         .options
         .get("billing")
         .and_then(|b| b.get("provisioned"));
+    let units = |p: &serde_json::Value, name: &str| p.get(name).and_then(|v| v.as_f64());
     match provisioned {
         Some(p) => DynamoBilling::Provisioned {
-            read: p
-                .get("read_capacity")
-                .and_then(|v| v.as_f64())
-                .unwrap_or(0.0),
-            write: p
-                .get("write_capacity")
-                .and_then(|v| v.as_f64())
-                .unwrap_or(0.0),
+            read: units(p, "read_capacity").unwrap_or(0.0),
+            write: units(p, "write_capacity").unwrap_or(0.0),
         },
         None => DynamoBilling::OnDemand,
+    }
+}
+
+/// What DynamoDB bills: on-demand, `read_units` and `write_units` request units;
+/// provisioned, the configured capacity for `hours`.
+pub(crate) fn dynamodb_items(
+    billing: DynamoBilling,
+    read_units: f64,
+    write_units: f64,
+    hours: f64,
+    prices: &PriceTable,
+) -> Vec<CostItem> {
+    match billing {
+        DynamoBilling::OnDemand => vec![
+            CostItem::new(
+                "dynamodb",
+                "read units",
+                read_units,
+                "RRU",
+                prices.dynamodb_per_million_rru / 1e6,
+            ),
+            CostItem::new(
+                "dynamodb",
+                "write units",
+                write_units,
+                "WRU",
+                prices.dynamodb_per_million_wru / 1e6,
+            ),
+        ],
+        DynamoBilling::Provisioned { read, write } => vec![
+            CostItem::new(
+                "dynamodb",
+                "provisioned reads",
+                read * hours,
+                "RCU-h",
+                prices.dynamodb_rcu_hour,
+            ),
+            CostItem::new(
+                "dynamodb",
+                "provisioned writes",
+                write * hours,
+                "WCU-h",
+                prices.dynamodb_wcu_hour,
+            ),
+        ],
+    }
+}
+
+/// What Timestream for LiveAnalytics bills for `write_units` 1 KiB writes and
+/// `queries` queries that scanned `scanned` bytes in all: at least the minimum scan
+/// per query.
+pub(crate) fn timestream_items(
+    write_units: f64,
+    queries: u64,
+    scanned: u64,
+    prices: &PriceTable,
+) -> Vec<CostItem> {
+    let mut items = vec![CostItem::new(
+        "timestream",
+        "writes",
+        write_units,
+        "KiB writes",
+        prices.timestream_per_million_writes / 1e6,
+    )];
+    if queries > 0 {
+        let billed = scanned.max(queries.saturating_mul(prices.timestream_min_query_bytes));
+        items.push(CostItem::new(
+            "timestream",
+            "scanned",
+            billed as f64 / 1e9,
+            "GB",
+            prices.timestream_per_gb_scanned,
+        ));
+    }
+    items
+}
+
+// ------------------------------------------------- instance-priced databases ---
+
+/// A database billed by the hour while it runs, busy or not.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Hourly {
+    /// `CostItem::service` of its hours.
+    pub service: &'static str,
+    /// `CostItem::item`.
+    pub item: &'static str,
+    /// `CostItem::unit`.
+    pub unit: &'static str,
+    /// USD per hour of one instance (or task).
+    pub usd_per_hour: f64,
+    /// Instances billed at once.
+    pub instances: f64,
+    /// What it is, for notes: `Timestream for InfluxDB`.
+    pub label: &'static str,
+    /// What is billed at which prices, for notes: `1 instance(s) at $0.5/hour`.
+    pub details: String,
+    /// What its estimate leaves out, for notes: `storage is not included`.
+    pub leaves_out: &'static str,
+    /// The price is not set (0): how to set it, for notes.
+    pub unset: Option<&'static str>,
+}
+
+impl Hourly {
+    /// The instance-hours of `hours` of wall time.
+    pub fn item(&self, hours: f64) -> CostItem {
+        CostItem::new(
+            self.service,
+            self.item,
+            finite(hours) * self.instances,
+            self.unit,
+            self.usd_per_hour,
+        )
+    }
+
+    /// The note of an estimate that charges it for `span` (`each test's measured
+    /// window`, `the run's expected 0.42 h`).
+    pub fn note(&self, span: &str) -> String {
+        match self.unset {
+            Some(how) => format!(
+                "{}: the instance-hours of {span} are shown at $0: {how}.",
+                self.label
+            ),
+            None => format!(
+                "{}: {} for {span} (billed every hour it runs, used or not); {}.",
+                self.label, self.details, self.leaves_out
+            ),
+        }
+    }
+}
+
+/// How a database that runs on servers is billed: by the hour, on an instance lgb
+/// knows the price of, or not at all (a server someone runs themselves).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Hosting {
+    /// Instance-hours (Timestream for InfluxDB) or task-hours (immudb on Fargate).
+    Hourly(Hourly),
+    /// A server lgb cannot price; the note says which.
+    SelfHosted(String),
+}
+
+/// The host of `url` (`https://host:8086/x` → `host`, `host:3322` → `host`).
+fn url_host(url: &str) -> &str {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let authority = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    if let Some(v6) = authority.strip_prefix('[') {
+        return v6.split(']').next().unwrap_or_default();
+    }
+    authority.split(':').next().unwrap_or_default()
+}
+
+/// The region of a Timestream for InfluxDB endpoint's host:
+/// `<id>.timestream-influxdb.<region>.on.aws`, or before December 2024
+/// `<name>-<n>.<region>.timestream-influxdb.amazonaws.com`; `None` for any other host.
+pub(crate) fn influxdb_region(endpoint: &str) -> Option<String> {
+    let host = url_host(endpoint).to_ascii_lowercase();
+    let labels: Vec<&str> = host.split('.').collect();
+    let at = labels.iter().position(|l| *l == "timestream-influxdb")?;
+    let regionish = |i: usize| {
+        labels
+            .get(i)
+            .filter(|l| l.contains('-') && l.chars().any(|c| c.is_ascii_digit()))
+    };
+    regionish(at + 1)
+        .or_else(|| at.checked_sub(1).and_then(regionish))
+        .map(|r| r.to_string())
+}
+
+/// The private DNS namespace `infra/` gives the immudb server it runs on Fargate
+/// (`immudb.<prefix>.lgb.internal`).
+const LGB_INTERNAL: &str = ".lgb.internal";
+
+/// How `database` is hosted, for the kinds that run on servers (`influxdb`,
+/// `immudb`); `None` for the others. A Timestream for InfluxDB endpoint is billed
+/// per instance-hour; an immudb server under `infra/`'s private namespace is its
+/// Fargate task, billed per vCPU-hour and GB-hour; any other server is not priced.
+pub(crate) fn hosting(database: &DatabaseConfig, prices: &PriceTable) -> Option<Hosting> {
+    let option = |name: &str| {
+        database
+            .options
+            .get(name)
+            .and_then(|v| v.as_str())
+            .unwrap_or_default()
+    };
+    match database.kind.as_str() {
+        "influxdb" => Some(match influxdb_region(option("endpoint")) {
+            Some(_) => Hosting::Hourly(Hourly {
+                service: "timestream for influxdb",
+                item: "instance-hours",
+                unit: "instance-h",
+                usd_per_hour: prices.influxdb_instance_hour,
+                instances: f64::from(prices.influxdb_instances),
+                label: "Timestream for InfluxDB",
+                details: format!(
+                    "{} instance(s) at ${}/hour",
+                    prices.influxdb_instances, prices.influxdb_instance_hour
+                ),
+                leaves_out: "storage is not included",
+                unset: (prices.influxdb_instance_hour <= 0.0).then_some(
+                    "the price table has no default for `influxdb_instance_hour` (it depends on \
+                     the instance class, storage, deployment and region; infra/ deploys \
+                     db.influx.medium, Single-AZ, 20 GiB of InfluxIOIncludedT1): set it, and \
+                     `influxdb_instances` for Multi-AZ, from AWS's Timestream pricing page in a \
+                     --prices file",
+                ),
+            }),
+            None => Hosting::SelfHosted(
+                "InfluxDB: the endpoint is not a Timestream for InfluxDB instance \
+                 (*.timestream-influxdb.<region>.on.aws): a server you run yourself is not priced."
+                    .into(),
+            ),
+        }),
+        "immudb" => Some(
+            if url_host(option("address"))
+                .to_ascii_lowercase()
+                .ends_with(LGB_INTERNAL)
+            {
+                Hosting::Hourly(Hourly {
+                    service: "fargate",
+                    item: "immudb task-hours",
+                    unit: "task-h",
+                    usd_per_hour: finite(
+                        prices.immudb_vcpu * prices.fargate_vcpu_hour
+                            + prices.immudb_memory_gb * prices.fargate_gb_hour,
+                    ),
+                    instances: 1.0,
+                    label: "immudb on infra/'s ECS Fargate task",
+                    details: format!(
+                        "{} vCPU at ${}/vCPU-hour and {} GB at ${}/GB-hour",
+                        prices.immudb_vcpu,
+                        prices.fargate_vcpu_hour,
+                        prices.immudb_memory_gb,
+                        prices.fargate_gb_hour
+                    ),
+                    leaves_out: "the NAT gateway infra/ adds for it is not included",
+                    unset: None,
+                })
+            } else {
+                Hosting::SelfHosted(
+                    "immudb: the server is not the Fargate task infra/ runs (*.lgb.internal): a \
+                     server you run yourself is not priced."
+                        .into(),
+                )
+            },
+        ),
+        _ => None,
     }
 }
 
@@ -331,63 +607,25 @@ pub(crate) fn estimate_test(run: &RunResult, test: &TestResult, prices: &PriceTa
             queries = queries.saturating_add(m.ok);
         }
     }
-    match run.config.database.kind.as_str() {
-        "dynamodb" => match dynamodb_billing(run) {
-            DynamoBilling::OnDemand => {
-                items.push(CostItem::new(
-                    "dynamodb",
-                    "read units",
-                    meta.read_units,
-                    "RRU",
-                    prices.dynamodb_per_million_rru / 1e6,
-                ));
-                items.push(CostItem::new(
-                    "dynamodb",
-                    "write units",
-                    meta.write_units,
-                    "WRU",
-                    prices.dynamodb_per_million_wru / 1e6,
-                ));
-            }
-            DynamoBilling::Provisioned { read, write } => {
-                let hours = test.window_ns as f64 / 3.6e12;
-                items.push(CostItem::new(
-                    "dynamodb",
-                    "provisioned reads",
-                    read * hours,
-                    "RCU-h",
-                    prices.dynamodb_rcu_hour,
-                ));
-                items.push(CostItem::new(
-                    "dynamodb",
-                    "provisioned writes",
-                    write * hours,
-                    "WCU-h",
-                    prices.dynamodb_wcu_hour,
-                ));
-            }
-        },
-        "timestream" => {
-            items.push(CostItem::new(
-                "timestream",
-                "writes",
-                meta.write_units,
-                "KiB writes",
-                prices.timestream_per_million_writes / 1e6,
-            ));
-            if queries > 0 {
-                let billed = scanned.max(queries.saturating_mul(prices.timestream_min_query_bytes));
-                items.push(CostItem::new(
-                    "timestream",
-                    "scanned",
-                    billed as f64 / 1e9,
-                    "GB",
-                    prices.timestream_per_gb_scanned,
-                ));
+    let database = &run.config.database;
+    let window_hours = test.window_ns as f64 / 3.6e12;
+    match database.kind.as_str() {
+        "dynamodb" => items.extend(dynamodb_items(
+            dynamodb_billing(database),
+            meta.read_units,
+            meta.write_units,
+            window_hours,
+            prices,
+        )),
+        "timestream" => items.extend(timestream_items(meta.write_units, queries, scanned, prices)),
+        _ => {
+            if let Some(Hosting::Hourly(h)) = hosting(database, prices) {
+                let item = h.item(window_hours);
+                if item.quantity > 0.0 {
+                    items.push(item);
+                }
             }
         }
-        "influxdb" => items.extend(instance_hours(test, prices)),
-        _ => {}
     }
 
     let operations = test.metrics.ok().saturating_add(test.metrics.failed());
@@ -398,40 +636,6 @@ pub(crate) fn estimate_test(run: &RunResult, test: &TestResult, prices: &PriceTa
         items,
         total_usd,
         per_million_ops_usd: (operations > 0).then(|| finite(total_usd / operations as f64 * 1e6)),
-    }
-}
-
-// ------------------------------------------------- instance-priced databases ---
-
-/// The instance-hours of a test on an instance-priced database (Timestream for
-/// InfluxDB): the instances billed for the test's measured window, at
-/// `influxdb_instance_hour`. The instance bills around the clock; this charges each
-/// test only the hours it ran, so that tests compare per million operations.
-fn instance_hours(test: &TestResult, prices: &PriceTable) -> Option<CostItem> {
-    let hours = finite(test.window_ns as f64 / 3.6e12 * f64::from(prices.influxdb_instances));
-    (hours > 0.0).then(|| {
-        CostItem::new(
-            "timestream for influxdb",
-            "instance-hours",
-            hours,
-            "instance-h",
-            prices.influxdb_instance_hour,
-        )
-    })
-}
-
-fn instance_note(prices: &PriceTable) -> String {
-    if prices.influxdb_instance_hour > 0.0 {
-        format!(
-            "Timestream for InfluxDB: {} instance(s) at ${}/hour for each test's measured window \
-             (the instance bills every hour it runs, used or not); storage is not included.",
-            prices.influxdb_instances, prices.influxdb_instance_hour
-        )
-    } else {
-        "Timestream for InfluxDB: instance-hours of each test's window are shown at $0: set \
-         `influxdb_instance_hour` (the hourly price of your instance class, storage type and \
-         region) in a --prices file to price them."
-            .into()
     }
 }
 
@@ -462,8 +666,9 @@ pub fn estimate(run: &RunResult, prices: &PriceTable) -> CostEstimate {
             "Workers did not run on Lambda (no memory size reported): no Lambda cost.".into(),
         );
     }
-    match run.config.database.kind.as_str() {
-        "dynamodb" => notes.push(match dynamodb_billing(run) {
+    let database = &run.config.database;
+    match database.kind.as_str() {
+        "dynamodb" => notes.push(match dynamodb_billing(database) {
             DynamoBilling::OnDemand => {
                 "DynamoDB on-demand: request units as consumed capacity reported by each call.".into()
             }
@@ -476,8 +681,11 @@ pub fn estimate(run: &RunResult, prices: &PriceTable) -> CostEstimate {
              a {} MB minimum per query (accounts on compute-unit query pricing pay differently).",
             prices.timestream_min_query_bytes / 1_000_000
         )),
-        "influxdb" => notes.push(instance_note(prices)),
-        other => notes.push(format!("No database cost for `{other}` (not a priced AWS service).")),
+        other => notes.push(match hosting(database, prices) {
+            Some(Hosting::Hourly(h)) => h.note("each test's measured window"),
+            Some(Hosting::SelfHosted(note)) => note,
+            None => format!("No database cost for `{other}` (not a priced AWS service)."),
+        }),
     }
     CostEstimate {
         prices: prices.clone(),
@@ -600,9 +808,22 @@ mod tests {
         }
     }
 
+    /// `hostile_run` of `kind` with the database option `name` set to `value`.
+    fn run_at(kind: &str, name: &str, value: &str) -> RunResult {
+        let mut run = hostile_run(kind, 0.0, 0.0);
+        run.config
+            .database
+            .options
+            .insert(name.into(), serde_json::Value::String(value.into()));
+        run
+    }
+
+    const TIMESTREAM_INFLUXDB: &str =
+        "https://c5vasdqn0b-3ksj4dla5nfjhi.timestream-influxdb.us-east-1.on.aws:8086";
+
     #[test]
     fn instance_priced_databases_bill_instance_hours_of_each_test() {
-        let mut run = hostile_run("influxdb", 0.0, 0.0);
+        let mut run = run_at("influxdb", "endpoint", TIMESTREAM_INFLUXDB);
         for t in &mut run.tests {
             t.window_ns = 90 * 60 * 1_000_000_000; // 1.5 h
         }
@@ -614,10 +835,9 @@ mod tests {
             .unwrap();
         assert_eq!((item.quantity, item.usd), (1.5, 0.0));
         assert!(
-            unset
-                .notes
-                .iter()
-                .any(|n| n.contains("influxdb_instance_hour")),
+            unset.notes.iter().any(|n| n.contains("shown at $0")
+                && n.contains("`influxdb_instance_hour`")
+                && n.contains("db.influx.medium")),
             "{:?}",
             unset.notes
         );
@@ -637,8 +857,149 @@ mod tests {
             .iter()
             .any(|n| n.contains("2 instance(s) at $0.5/hour")));
         // Hostile windows stay finite.
-        let est = estimate(&hostile_run("influxdb", 0.0, 0.0), &prices);
+        let est = estimate(
+            &run_at("influxdb", "endpoint", TIMESTREAM_INFLUXDB),
+            &prices,
+        );
+        assert!(est.tests[0]
+            .items
+            .iter()
+            .any(|i| i.item == "instance-hours"));
         assert!(est.total_usd.is_finite());
+    }
+
+    #[test]
+    fn immudb_on_infras_fargate_task_bills_task_hours() {
+        let mut run = run_at("immudb", "address", "immudb.lgb.lgb.internal:3322");
+        for t in &mut run.tests {
+            t.window_ns = 90 * 60 * 1_000_000_000; // 1.5 h
+        }
+        let est = estimate(&run, &PriceTable::default());
+        let item = est.tests[0]
+            .items
+            .iter()
+            .find(|i| i.service == "fargate")
+            .unwrap();
+        // 1 vCPU at $0.04048 and 2 GB at $0.004445 an hour, for 1.5 h.
+        assert_eq!(item.quantity, 1.5);
+        assert!((item.usd - 1.5 * (0.040_48 + 2.0 * 0.004_445)).abs() < 1e-12);
+        assert!(
+            est.notes
+                .iter()
+                .any(|n| n.contains("immudb on infra/'s ECS Fargate task")
+                    && n.contains("NAT gateway")),
+            "{:?}",
+            est.notes
+        );
+        // arm64 (infra/ runs the task at the workers' architecture): $0.03238 and $0.00356.
+        let arm = estimate(&run, &PriceTable::default().for_architecture("arm64"));
+        let item = arm.tests[0]
+            .items
+            .iter()
+            .find(|i| i.service == "fargate")
+            .unwrap();
+        assert!((item.usd - 1.5 * (0.032_38 + 2.0 * 0.003_56)).abs() < 1e-12);
+        // Hostile windows stay finite.
+        let est = estimate(
+            &run_at("immudb", "address", "immudb.x.lgb.internal:3322"),
+            &PriceTable::default(),
+        );
+        assert!(est.total_usd.is_finite() && est.total_usd > 0.0);
+    }
+
+    #[test]
+    fn servers_run_elsewhere_are_not_priced_and_say_so() {
+        for (kind, name, value, says) in [
+            (
+                "influxdb",
+                "endpoint",
+                "http://127.0.0.1:8086",
+                "InfluxDB: the endpoint is not",
+            ),
+            (
+                "influxdb",
+                "endpoint",
+                "https://influx.example.com",
+                "not priced",
+            ),
+            (
+                "immudb",
+                "address",
+                "127.0.0.1:3322",
+                "immudb: the server is not",
+            ),
+            ("memory", "x", "y", "No database cost for `memory`"),
+        ] {
+            let est = estimate(&run_at(kind, name, value), &PriceTable::default());
+            assert!(
+                est.tests
+                    .iter()
+                    .all(|t| t.database_usd() == 0.0
+                        && t.items.iter().all(|i| i.service == "lambda")),
+                "{kind} {value}: {:?}",
+                est.tests
+            );
+            assert!(
+                est.notes.iter().any(|n| n.contains(says)),
+                "{:?}",
+                est.notes
+            );
+        }
+    }
+
+    #[test]
+    fn timestream_for_influxdb_endpoints_name_their_region() {
+        assert_eq!(
+            influxdb_region(TIMESTREAM_INFLUXDB).as_deref(),
+            Some("us-east-1")
+        );
+        // Instances created before December 2024.
+        assert_eq!(
+            influxdb_region(
+                "https://influxdb1-123456789.eu-west-1.timestream-influxdb.amazonaws.com:8086/"
+            )
+            .as_deref(),
+            Some("eu-west-1")
+        );
+        for other in [
+            "http://127.0.0.1:8086",
+            "",
+            "timestream-influxdb",
+            "https://[::1]:8086",
+        ] {
+            assert_eq!(influxdb_region(other), None, "{other}");
+        }
+    }
+
+    #[test]
+    fn billed_quantities_price_as_the_table_says() {
+        let p = PriceTable::default();
+        // Provisioned: 100 RCU and 50 WCU for 2 hours.
+        let items = dynamodb_items(
+            DynamoBilling::Provisioned {
+                read: 100.0,
+                write: 50.0,
+            },
+            1e9,
+            1e9,
+            2.0,
+            &p,
+        );
+        let total: f64 = items.iter().map(|i| i.usd).sum();
+        assert!((total - (200.0 * 0.000_13 + 100.0 * 0.000_65)).abs() < 1e-12);
+        // On-demand: 1,000,000 RRU and 1,000,000 WRU, whatever the hours.
+        let items = dynamodb_items(DynamoBilling::OnDemand, 1e6, 1e6, 5.0, &p);
+        let total: f64 = items.iter().map(|i| i.usd).sum();
+        assert!((total - (0.125 + 0.625)).abs() < 1e-12);
+        // Timestream: 2,000 writes; 3 queries that scanned 1 MB in all are billed
+        // 10 MB each, 0.03 GB at $0.01.
+        let items = timestream_items(2000.0, 3, 1_000_000, &p);
+        assert!((items[0].usd - 2000.0 * 0.5 / 1e6).abs() < 1e-15);
+        assert!((items[1].quantity - 0.03).abs() < 1e-15);
+        assert!((items[1].usd - 0.03 * 0.01).abs() < 1e-15);
+        // A query that scanned more than the minimum is billed what it scanned.
+        let items = timestream_items(0.0, 1, 50_000_000, &p);
+        assert!((items[1].quantity - 0.05).abs() < 1e-15);
     }
 
     #[test]
