@@ -124,7 +124,8 @@ pub struct SweepArgs {
     /// Share (0–0.4) of the fastest and of the slowest operations left out of the mean.
     #[arg(long, default_value_t = 0.0, value_name = "SHARE")]
     discard: f64,
-    /// Rank sizes on the workers that started cold only.
+    /// Measure cold starts only: every wave of every test at a size runs in new
+    /// sandboxes (a version of its own), and sizes are ranked on them.
     #[arg(long)]
     only_cold_starts: bool,
     /// One size at a time, even when the concurrency allows more side by side.

@@ -68,6 +68,11 @@ pub struct SweepShape {
     pub through_aliases: bool,
     /// The load phase runs at every size (the database lives in the worker).
     pub load_per_size: bool,
+    /// Only cold starts: every wave of every test at a size starts in new sandboxes.
+    pub only_cold_starts: bool,
+    /// Versions published per size through aliases
+    /// ([`crate::sweep::versions_per_size`]): one, or one per wave of cold starts.
+    pub versions_per_size: u32,
 }
 
 /// One test (or the load phase) in the plan.
@@ -117,6 +122,12 @@ pub struct Preflight {
     pub sweep_memory_mb: Vec<u32>,
     /// Sizes a sweep runs at once.
     pub sizes_at_once: u32,
+    /// Versions a sweep through aliases publishes (and deletes afterwards).
+    #[serde(default)]
+    pub sweep_versions: u32,
+    /// A sweep measures cold starts only.
+    #[serde(default)]
+    pub sweep_only_cold_starts: bool,
     /// Lambda's estimated cost (some parts may be upper bounds).
     pub lambda_usd: f64,
     /// The database's estimated cost, over what is known.
@@ -475,6 +486,10 @@ fn make_plan(
         tests,
         sweep_memory_mb: shape.map(|s| s.memory_mb.clone()).unwrap_or_default(),
         sizes_at_once,
+        sweep_versions: shape.filter(|s| s.through_aliases).map_or(0, |s| {
+            s.versions_per_size.saturating_mul(s.memory_mb.len() as u32)
+        }),
+        sweep_only_cold_starts: shape.is_some_and(|s| s.only_cold_starts),
         lambda_usd,
         database_usd,
         total_usd: lambda_usd + database_usd,
@@ -571,6 +586,33 @@ impl Preflight {
                 sizes.join(", "),
                 self.sizes_at_once
             );
+            let per_size = self.sweep_versions / (self.sweep_memory_mb.len() as u32).max(1);
+            match (self.sweep_versions, self.sweep_only_cold_starts) {
+                (0, true) => {
+                    let _ = writeln!(
+                        out,
+                        "  cold starts only: a new environment nonce on $LATEST before every \
+                         wave of every test"
+                    );
+                }
+                (0, false) => {}
+                (n, true) => {
+                    let _ = writeln!(
+                        out,
+                        "  versions published: {n} ({per_size} per size: one for every wave of \
+                         every test, so that each starts cold), aliases: {}; all deleted \
+                         afterwards",
+                        self.sweep_memory_mb.len()
+                    );
+                }
+                (n, false) => {
+                    let _ = writeln!(
+                        out,
+                        "  versions published: {n}, aliases: {}; all deleted afterwards",
+                        self.sweep_memory_mb.len()
+                    );
+                }
+            }
         }
         let bound = if self.tests.iter().any(|t| t.lambda_upper_bound) {
             "at most "
@@ -741,6 +783,8 @@ mod tests {
             sequential: false,
             through_aliases: true,
             load_per_size: false,
+            only_cold_starts: false,
+            versions_per_size: 1,
         };
         let plan = make_plan(
             &config(LAMBDA),

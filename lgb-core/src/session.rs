@@ -220,13 +220,29 @@ impl Connected {
             through_aliases: self.through_aliases(),
             load_per_size: self.config.workload.load
                 && crate::sweep::database_in_worker(&self.config),
+            only_cold_starts: plan.only_cold_starts,
+            versions_per_size: crate::sweep::versions_per_size(&self.config, plan),
         });
+        if shape
+            .as_ref()
+            .is_some_and(|s| s.only_cold_starts && s.load_per_size)
+        {
+            return Err(Error::config(
+                "--only-cold-starts",
+                format!(
+                    "the `{}` database lives in the worker's sandbox, and a new sandbox has none \
+                     of the records loaded: measure cold starts with a database outside the \
+                     worker, or set workload.load to false",
+                    self.config.database.kind
+                ),
+            ));
+        }
         let forced = self.config.runner.cold_start == crate::config::ColdStart::Force;
         if shape.as_ref().is_some_and(|s| s.through_aliases) && forced {
             return Err(Error::config(
                 "runner.cold_start",
                 "a sweep measures published versions, whose environment cannot change: use \
-                 --only-cold-starts to rank sizes on the workers that started cold instead",
+                 --only-cold-starts instead, which runs every wave on a version of its own",
             ));
         }
         crate::preflight::preflight(

@@ -12,7 +12,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
-use crate::config::BenchmarkConfig;
+use crate::config::{BenchmarkConfig, ColdStart};
 use crate::error::{Error, Result};
 use crate::metrics::LatencyHistogram;
 use crate::protocol::Phase;
@@ -110,7 +110,9 @@ pub struct SweepPlan {
     pub rank_by: RankBy,
     /// Share (0–0.4) of the fastest and of the slowest operations left out of the mean.
     pub discard: f64,
-    /// Rank sizes on the workers that started cold only.
+    /// Measure cold starts only: every wave of workers of every test at a size runs in
+    /// new sandboxes (a version of its own, or a new environment nonce in place), and
+    /// sizes are ranked on the workers that started cold.
     pub only_cold_starts: bool,
     /// One size at a time even when concurrency allows more.
     pub sequential: bool,
@@ -227,6 +229,12 @@ pub struct SweepPoint {
     pub database_per_million_ops_usd: Option<f64>,
     /// Memory sizes the workers reported seeing (`AWS_LAMBDA_FUNCTION_MEMORY_SIZE`).
     pub seen_memory_mb: Vec<u32>,
+    /// Workers of the size's tests.
+    #[serde(default)]
+    pub workers: u32,
+    /// Of them, the workers that started cold (a new sandbox).
+    #[serde(default)]
+    pub cold_workers: u32,
     /// Workers that started cold (a new sandbox) and their latencies.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cold: Option<StartLatencies>,
@@ -461,7 +469,15 @@ pub fn point(
     let mut latency = LatencyHistogram::new();
     let (mut ops, mut window_ns, mut gb_s, mut usd, mut lambda_usd) = (0u64, 0u64, 0.0, 0.0, 0.0);
     let mut seen = Vec::new();
+    let (mut workers, mut cold_workers) = (0u32, 0u32);
     for t in tests.iter().filter(|t| t.phase == Phase::Run) {
+        workers = workers.saturating_add(u32::try_from(t.workers.len()).unwrap_or(u32::MAX));
+        let cold = t
+            .workers
+            .iter()
+            .filter(|w| w.environment.cold_start)
+            .count();
+        cold_workers = cold_workers.saturating_add(u32::try_from(cold).unwrap_or(u32::MAX));
         for m in t.metrics.operations.values() {
             latency.add(&m.latency);
         }
@@ -510,6 +526,8 @@ pub fn point(
         lambda_per_million_ops_usd: per_million(lambda_usd),
         database_per_million_ops_usd: per_million(usd - lambda_usd),
         seen_memory_mb: seen,
+        workers,
+        cold_workers,
         cold,
         warm,
         version: None,
@@ -540,6 +558,23 @@ pub fn planned_tests(
         }
     }
     names
+}
+
+/// How many versions a sweep through aliases publishes per size: one, or with
+/// `plan.only_cold_starts` one per wave of workers of every test (a test's workers go
+/// in waves of `runner.max_in_flight`), so that each wave starts in new sandboxes, as
+/// Power Tuning's `onlyColdStarts` publishes a version per invocation.
+pub fn versions_per_size(config: &BenchmarkConfig, plan: &SweepPlan) -> u32 {
+    if !plan.only_cold_starts {
+        return 1;
+    }
+    let wave = crate::runner::FanOut::of(config).in_flight().max(1);
+    Runner::plan(config)
+        .into_iter()
+        .filter(|(_, phase)| *phase == Phase::Run)
+        .map(|(t, _)| config.workers_for(&t).max(1).div_ceil(wave))
+        .fold(0u32, u32::saturating_add)
+        .max(1)
 }
 
 /// Whether the config's database lives in the worker (its data is lost with the
@@ -606,11 +641,59 @@ pub async fn sweep(
     Ok(report)
 }
 
-/// Versions and aliases a sweep created, deleted at its end.
+/// Versions and aliases a sweep created, deleted at its end. A size's versions are in
+/// the order published: its alias points at the first.
 #[derive(Debug, Default)]
 struct Created {
     versions: Vec<(u32, String)>,
     aliases: Vec<(u32, String)>,
+}
+
+/// Fresh sandboxes for each wave of cold starts at one size: the versions published
+/// for its waves, in order, the first through the size's alias.
+struct VersionWaves {
+    invokers:
+        std::sync::Mutex<std::collections::VecDeque<std::sync::Arc<dyn crate::runner::Invoker>>>,
+    size: u32,
+}
+
+impl VersionWaves {
+    fn new(
+        d: &dyn crate::runner::deployed::DeployedFunction,
+        created: &Created,
+        (mb, alias): (u32, &str),
+    ) -> Self {
+        let mut invokers = std::collections::VecDeque::new();
+        invokers.push_back(d.invoker_at(alias));
+        for (_, v) in created.versions.iter().filter(|(m, _)| *m == mb).skip(1) {
+            invokers.push_back(d.invoker_at(v));
+        }
+        Self {
+            invokers: std::sync::Mutex::new(invokers),
+            size: mb,
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::runner::ColdStarts for VersionWaves {
+    async fn fresh(
+        &self,
+        nonce: &str,
+    ) -> Result<Option<std::sync::Arc<dyn crate::runner::Invoker>>> {
+        let next = self
+            .invokers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .pop_front();
+        next.map(Some).ok_or_else(|| {
+            Error::Internal(format!(
+                "no version left for wave {nonce} at {} MB: fewer were published than the \
+                 tests have waves",
+                self.size
+            ))
+        })
+    }
 }
 
 /// The alias of size `mb` in the sweep of `run_id`: unique per sweep, so that two
@@ -638,9 +721,11 @@ async fn through_aliases(
     let plan = setup.plan;
     let latest = d.facts(None).await?;
     let mut created = Created::default();
-    // Publishing: $LATEST at each size (its description names the sweep, so that each
-    // publish is a new version), then back as it was before anything is measured.
-    let published = publish_sizes(d, plan, &run.run_id, &mut created, cancel).await;
+    // Publishing: $LATEST at each size (its description names the sweep and the wave,
+    // so that each publish is a new version), then back as it was before anything is
+    // measured.
+    let waves = versions_per_size(setup.config, plan);
+    let published = publish_sizes(d, (plan, waves), &run.run_id, &mut created, cancel).await;
     let restored = match crate::results::faults::check("restore") {
         Ok(()) => d.set_memory(latest.memory_mb, &latest.description).await,
         Err(e) => Err(e),
@@ -710,24 +795,48 @@ async fn through_aliases(
     report.ok_or(Error::Cancelled)
 }
 
+/// Publishes `waves` versions of each size (the first behind the size's alias, the
+/// others for the waves of cold starts after it), recording each in `created` as it
+/// is made.
 async fn publish_sizes(
     d: &dyn crate::runner::deployed::DeployedFunction,
-    plan: &SweepPlan,
+    (plan, waves): (&SweepPlan, u32),
     run_id: &str,
     created: &mut Created,
     cancel: &CancellationToken,
 ) -> Result<()> {
     for &mb in &plan.memory_mb {
-        if cancel.is_cancelled() {
-            return Err(Error::Cancelled);
+        for wave in 0..waves {
+            if cancel.is_cancelled() {
+                return Err(Error::Cancelled);
+            }
+            let description = if waves == 1 {
+                format!("lgb sweep {run_id}: {mb} MB")
+            } else {
+                format!(
+                    "lgb sweep {run_id}: {mb} MB, cold wave {}/{waves}",
+                    wave + 1
+                )
+            };
+            d.set_memory(mb, &description).await?;
+            let v = d.publish_version(&description).await?;
+            if created
+                .versions
+                .iter()
+                .any(|(_, known)| *known == v.version)
+            {
+                return Err(Error::Backend(format!(
+                    "PublishVersion answered with version {} again: $LATEST did not change",
+                    v.version
+                )));
+            }
+            created.versions.push((mb, v.version.clone()));
+            if wave == 0 {
+                let alias = alias_name(run_id, mb);
+                d.put_alias(&alias, &v.version, &description).await?;
+                created.aliases.push((mb, alias));
+            }
         }
-        let description = format!("lgb sweep {run_id}: {mb} MB");
-        d.set_memory(mb, &description).await?;
-        let v = d.publish_version(&description).await?;
-        created.versions.push((mb, v.version.clone()));
-        let alias = alias_name(run_id, mb);
-        d.put_alias(&alias, &v.version, &description).await?;
-        created.aliases.push((mb, alias));
     }
     Ok(())
 }
@@ -829,9 +938,18 @@ async fn measure(
             async move {
                 crate::results::faults::check(&format!("sweep-size:{mb}"))
                     .map_err(|e| Error::Backend(format!("measuring {mb} MB: {e}")))?;
-                let runner = d_invoker(alias)?;
+                let mut runner = d_invoker(alias)?;
                 let mut sized = config.clone();
                 sized.workload.load = load_per_size;
+                if setup.plan.only_cold_starts {
+                    // Every wave of every test on a version of its own: new sandboxes.
+                    sized.runner.cold_start = ColdStart::Force;
+                    runner = runner.with_cold_starts(std::sync::Arc::new(VersionWaves::new(
+                        d,
+                        created,
+                        (mb, alias),
+                    )));
+                }
                 for t in &mut sized.tests {
                     t.name = sized_name(&t.name, mb);
                 }
@@ -999,6 +1117,11 @@ async fn sweep_sizes(
         control.update(Some(mb), None).await?;
         let mut sized = config.clone();
         sized.workload.load = config.workload.load && (i == 0 || load_per_size);
+        if plan.only_cold_starts {
+            // Every wave of every test after a new environment nonce: new sandboxes
+            // (the environment is restored with the memory afterwards).
+            sized.runner.cold_start = ColdStart::Force;
+        }
         for t in &mut sized.tests {
             t.name = sized_name(&t.name, mb);
         }
@@ -1075,6 +1198,8 @@ mod tests {
             lambda_per_million_ops_usd: Some(cost / 2.0),
             database_per_million_ops_usd: Some(cost / 2.0),
             seen_memory_mb: vec![mb],
+            workers: 2,
+            cold_workers: 2,
             cold: None,
             warm: None,
             version: None,
@@ -1162,6 +1287,23 @@ mod tests {
         pl.apply = Some(ApplyTo::Alias("live".into()));
         assert!(pl.check().is_ok());
         assert!("fast".parse::<Strategy>().is_err());
+    }
+
+    #[test]
+    fn only_cold_starts_publish_a_version_per_wave_of_every_test() {
+        let config = BenchmarkConfig::from_json_str(
+            r#"{"database": {"type": "memory"}, "workload": {"records": 10},
+                "runner": {"workers": 5, "max_in_flight": 2},
+                "tests": [{"name": "a", "operation": {"type": "read"}},
+                          {"name": "b", "operation": {"type": "read"}, "workers": 2}]}"#,
+            &[],
+        )
+        .unwrap();
+        let mut pl = plan(None);
+        assert_eq!(versions_per_size(&config, &pl), 1);
+        pl.only_cold_starts = true;
+        // a: 5 workers in waves of 2 (3), b: 2 (1); the load phase is not measured.
+        assert_eq!(versions_per_size(&config, &pl), 4);
     }
 
     #[test]

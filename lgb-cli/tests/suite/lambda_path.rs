@@ -412,6 +412,11 @@ impl Sweep {
 
     /// `lgb sweep` of the three sizes with `extra` arguments.
     fn command(&self, extra: &[&str]) -> Command {
+        self.command_at("128,512,1024", extra)
+    }
+
+    /// `lgb sweep` of `memory` (`--memory`) with `extra` arguments.
+    fn command_at(&self, memory: &str, extra: &[&str]) -> Command {
         let path = |name: &str| self.dir.path().join(name).to_str().unwrap().to_string();
         let (config, outputs, results) =
             (path("sweep.json"), path("outputs.json"), path("results"));
@@ -421,7 +426,7 @@ impl Sweep {
             "--targets",
             &outputs,
             "--memory",
-            "128,512,1024",
+            memory,
             "--out",
             &results,
         ];
@@ -1009,6 +1014,214 @@ fn a_sweep_stopped_by_ctrl_c_leaves_no_version_or_alias() {
     assert_eq!(s["versions"], json!([]), "{s}");
     assert_eq!(s["aliases"], json!({}), "{s}");
     sweep.assert_restored();
+}
+
+/// Each worker of a sweep's result that ran at `mb` MB (tests `<test>@<mb>MB`), as
+/// `(test, cold_start)`.
+fn workers_at(run_dir: &Path, mb: u32) -> Vec<(String, bool)> {
+    let result: Value =
+        serde_json::from_str(&std::fs::read_to_string(run_dir.join("result.json")).unwrap())
+            .unwrap();
+    let mut out = Vec::new();
+    for t in result["tests"].as_array().unwrap() {
+        let name = t["name"].as_str().unwrap();
+        if !name.ends_with(&format!("@{mb}MB")) {
+            continue;
+        }
+        for w in t["workers"].as_array().unwrap() {
+            assert_eq!(w["status"], "completed", "{w}");
+            assert_eq!(w["environment"]["memory_mb"], mb, "{w}");
+            let cold = w["environment"]["cold_start"].as_bool().unwrap();
+            out.push((name.split('@').next().unwrap().to_string(), cold));
+        }
+    }
+    out
+}
+
+/// How many sandboxes of `mb` MB the control plane started (one per cold start).
+fn cold_starts_at(cp: &ControlPlane, mb: u64) -> usize {
+    cp.stats()["sandbox_memory_sizes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m.as_u64() == Some(mb))
+        .count()
+}
+
+/// `--only-cold-starts` with two tests per size, each in two waves (2 workers, one in
+/// flight): every measured worker starts in a new sandbox (a version per wave, counted
+/// in the plan), the table and sweep.json say 4 of 4 cold, and the versions are gone
+/// afterwards, also after Ctrl-C. Without the flag the same sweep reuses sandboxes:
+/// the second test's workers are warm.
+#[test]
+fn only_cold_starts_runs_every_wave_of_every_test_in_new_sandboxes() {
+    let sweep = Sweep::new("only-cold");
+    let cp = &sweep.cp;
+    let config = sweep.dir.path().join("sweep.json");
+    let mut doc: Value = serde_json::from_str(&std::fs::read_to_string(&config).unwrap()).unwrap();
+    doc["runner"]["max_in_flight"] = json!(1);
+    doc["tests"] = json!([
+        {"name": "reads", "operation": {"type": "read"}, "duration": "1s"},
+        {"name": "again", "operation": {"type": "read"}, "duration": "1s"}
+    ]);
+    std::fs::write(&config, doc.to_string()).unwrap();
+    let sizes = "128,512";
+
+    cp.reset();
+    let out = sweep
+        .command_at(sizes, &["--only-cold-starts"])
+        .output()
+        .unwrap();
+    check(&out, "lgb sweep --only-cold-starts");
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(
+        stderr.contains("versions published: 8 (4 per size: one for every wave of every test"),
+        "{stderr}"
+    );
+    assert!(stdout.contains("cold starts only"), "{stdout}");
+    let s = cp.stats();
+    assert_eq!(s["versions_published"], 8, "{s}");
+    assert_eq!(s["aliases_created"], 2, "{s}");
+    cp.assert_clean(384);
+    let run_dir = only_results_dir(&sweep.results());
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(run_dir.join("sweep.json")).unwrap())
+            .unwrap();
+    assert_eq!(report["only_cold_starts"], true);
+    for mb in [128, 512] {
+        let workers = workers_at(&run_dir, mb);
+        assert_eq!(workers.len(), 4, "{workers:?}");
+        assert!(
+            workers.iter().all(|(_, cold)| *cold),
+            "{mb} MB: {workers:?}"
+        );
+        // The control plane's own count: a new sandbox for each of the 4 workers.
+        assert_eq!(cold_starts_at(cp, u64::from(mb)), 4, "{}", cp.stats());
+        let p = report["points"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["memory_mb"] == mb)
+            .unwrap();
+        assert_eq!(
+            (&p["workers"], &p["cold_workers"]),
+            (&json!(4), &json!(4)),
+            "{p}"
+        );
+        assert_eq!(p["cold"]["workers"], 4, "{p}");
+        assert!(p.get("warm").is_none(), "{p}");
+    }
+    let rows: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.starts_with("│ 128 MB") || l.starts_with("│ 512 MB"))
+        .collect();
+    assert_eq!(rows.len(), 2, "{stdout}");
+    assert!(rows.iter().all(|r| r.contains("4 of 4")), "{stdout}");
+
+    // Without the flag: one version per size, and the sandboxes are reused.
+    std::fs::remove_dir_all(sweep.results()).unwrap();
+    cp.reset();
+    let out = sweep.command_at(sizes, &[]).output().unwrap();
+    check(&out, "lgb sweep");
+    assert_eq!(cp.stats()["versions_published"], 2);
+    cp.assert_clean(384);
+    let run_dir = only_results_dir(&sweep.results());
+    for mb in [128, 512] {
+        let workers = workers_at(&run_dir, mb);
+        let again: Vec<bool> = workers
+            .iter()
+            .filter(|(t, _)| t == "again")
+            .map(|(_, c)| *c)
+            .collect();
+        assert_eq!(again, [false, false], "{mb} MB: {workers:?}");
+        assert_eq!(cold_starts_at(cp, u64::from(mb)), 1, "{}", cp.stats());
+    }
+
+    // Ctrl-C while the cold waves run: every version and alias is deleted.
+    std::fs::remove_dir_all(sweep.results()).unwrap();
+    cp.reset();
+    let child = sweep
+        .command_at(
+            sizes,
+            &["--only-cold-starts", "--set", "tests[0].duration=30s"],
+        )
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while cp.stats()["versions_published"].as_u64().unwrap_or(0) < 8
+        || cp.stats()["max_versions_in_flight"].as_u64().unwrap_or(0) < 2
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the sizes never ran: {}",
+            cp.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let s = cp.stats();
+    assert_eq!(s["versions_deleted"], 8, "{s}");
+    cp.assert_clean(384);
+}
+
+/// A database that lives in the worker has no records in a new sandbox: measuring
+/// only cold starts with it loaded is refused before anything runs.
+#[test]
+fn only_cold_starts_refuse_a_database_in_the_worker() {
+    let dir = tempfile::tempdir().unwrap();
+    let cp = ControlPlane::start_with(256, json!({}), json!({}));
+    let config = dir.path().join("memory.json");
+    std::fs::write(
+        &config,
+        json!({
+            "name": "only-cold-memory",
+            "database": {"type": "memory"},
+            "workload": {"records": 100},
+            "runner": {"workers": 2, "target": "lambda", "function": FUNCTION,
+                       "options": {"endpoint": cp.endpoint, "region": "us-east-1"}},
+            "tests": [{"name": "reads", "operation": {"type": "read"}, "duration": "1s"}]
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let out = lgb(&[
+        "sweep",
+        config.to_str().unwrap(),
+        "--memory",
+        "128,512",
+        "--only-cold-starts",
+    ])
+    .current_dir(dir.path())
+    .output()
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("--only-cold-starts: the `memory` database lives in the worker's sandbox"),
+        "{stderr}"
+    );
+    let s = cp.stats();
+    assert_eq!(
+        (s["invocations"].as_u64(), s["updates"].as_u64()),
+        (Some(0), Some(0)),
+        "{s}"
+    );
 }
 
 /// More workers than the account can run at once: refused by `lgb validate

@@ -18,6 +18,7 @@ pub fn render_sweep(report: &SweepReport) -> String {
         "ops/s",
         "p50",
         "p99",
+        "cold",
         "cold p99",
         "warm p99",
         "GB-s",
@@ -39,6 +40,7 @@ pub fn render_sweep(report: &SweepReport) -> String {
             super::format_rate(p.throughput),
             ns(p.p50_ns),
             ns(p.p99_ns),
+            format!("{} of {}", p.cold_workers, p.workers),
             p.cold.as_ref().map_or("-".into(), |c| ns(c.p99_ns)),
             p.warm.as_ref().map_or("-".into(), |w| ns(w.p99_ns)),
             format!("{:.4}", p.billed_gb_seconds),
@@ -63,7 +65,11 @@ pub fn render_sweep(report: &SweepReport) -> String {
     };
     let mut out = format!(
         "{table}\nrecommended ({strategy}{}): {}\ncheapest{limit}: {}\nfastest (lowest p99): {}\nbest cost × p99: {}",
-        if report.only_cold_starts { ", cold starts only" } else { "" },
+        if report.only_cold_starts {
+            ", cold starts only"
+        } else {
+            ""
+        },
         size(report.recommended),
         size(report.cheapest),
         size(report.fastest),

@@ -241,6 +241,29 @@ pub(crate) async fn force_cold_start(control: &dyn FunctionControl, nonce: &str)
     control.update(None, Some(&env)).await
 }
 
+/// What makes each wave of workers start in new sandboxes when `runner.cold_start` is
+/// `force`: before every wave the runner asks for fresh sandboxes, and the wave's
+/// workers go through the invoker it is given. [`Runner::with_control`] retires them
+/// with a new environment nonce on the function ([`COLD_START_NONCE_VAR`]); a memory
+/// sweep gives each wave a version of its own, published for it before anything ran.
+#[async_trait]
+pub trait ColdStarts: Send + Sync {
+    /// Makes the workers of wave `nonce` (unique per run, test and wave) start cold,
+    /// and names the invoker they go through (`None`: the runner's own).
+    async fn fresh(&self, nonce: &str) -> Result<Option<Arc<dyn Invoker>>>;
+}
+
+/// Forced cold starts through the function's environment: a new nonce per wave.
+struct EnvironmentNonce(Arc<dyn FunctionControl>);
+
+#[async_trait]
+impl ColdStarts for EnvironmentNonce {
+    async fn fresh(&self, nonce: &str) -> Result<Option<Arc<dyn Invoker>>> {
+        force_cold_start(self.0.as_ref(), nonce).await?;
+        Ok(None)
+    }
+}
+
 /// How long a stopped run waits for remote workers (Lambda, Function URL) of the
 /// running test that are about to answer: their answers are kept, the workers still
 /// running after it are marked cancelled (docs/measurement.md, docs/lambda.md).
@@ -276,7 +299,7 @@ pub struct Runner {
     invoker: Arc<dyn Invoker>,
     retries: u32,
     backoff: Duration,
-    control: Option<Arc<dyn FunctionControl>>,
+    cold_starts: Option<Arc<dyn ColdStarts>>,
 }
 
 impl std::fmt::Debug for Runner {
@@ -317,7 +340,7 @@ impl Runner {
             invoker,
             retries,
             backoff: Duration::from_millis(200),
-            control: None,
+            cold_starts: None,
         }
     }
 
@@ -327,9 +350,16 @@ impl Runner {
     }
 
     /// Changes the function's configuration through `control` where the config asks
-    /// (`runner.cold_start: force`).
+    /// (`runner.cold_start: force`: a new environment nonce before each wave).
     pub fn with_control(mut self, control: Arc<dyn FunctionControl>) -> Self {
-        self.control = Some(control);
+        self.cold_starts = Some(Arc::new(EnvironmentNonce(control)));
+        self
+    }
+
+    /// Forces cold starts (`runner.cold_start: force`) through `cold_starts` instead of
+    /// the function's environment.
+    pub fn with_cold_starts(mut self, cold_starts: Arc<dyn ColdStarts>) -> Self {
+        self.cold_starts = Some(cold_starts);
         self
     }
 
@@ -385,7 +415,7 @@ impl Runner {
     ) -> Result<()> {
         run.status = RunStatus::Running;
         let force_cold = config.runner.cold_start == ColdStart::Force;
-        if force_cold && self.control.is_none() {
+        if force_cold && self.cold_starts.is_none() {
             return Err(Error::config(
                 "runner.cold_start",
                 "`force` needs a runner that can change the function's configuration \
@@ -459,8 +489,9 @@ impl Runner {
             },
             seed: config.workload.seed,
         };
-        // Forced cold starts go in waves of `max_in_flight`, each after a configuration
-        // update that retires the sandboxes the wave before left warm. Otherwise one
+        // Forced cold starts go in waves of `max_in_flight`, each in fresh sandboxes
+        // ([`ColdStarts`]: a configuration update that retires those the wave before
+        // left warm, or a version of its own). Otherwise one
         // gate bounds the whole test and a worker starts when a slot frees. Each
         // worker's result is folded into the merge as it arrives and dropped, so the
         // runner never holds all workers' results (and their timelines) at once.
@@ -479,17 +510,22 @@ impl Runner {
         let mut number = 0u32;
         while first < workers {
             let last = first.saturating_add(wave).min(workers);
-            if let (true, Some(control), false) = (force_cold, &self.control, cancel.is_cancelled())
+            let mut invoker = self.invoker.clone();
+            if let (true, Some(cold), false) =
+                (force_cold, &self.cold_starts, cancel.is_cancelled())
             {
                 let nonce = format!("{run_id}-{}-{number}", test.name);
                 tokio::select! {
                     r = async {
                         crate::results::faults::check(&format!("cold-start:{}", test.name))?;
-                        force_cold_start(control.as_ref(), &nonce).await
-                    } => r?,
+                        cold.fresh(&nonce).await
+                    } => if let Some(fresh) = r? {
+                        invoker = fresh;
+                    },
                     _ = cancel.cancelled() => {}
                 }
             }
+            let invoker = invoker.as_ref();
             let gate = InvocationGate::new(&config.runner, last - first);
             let gate = &gate;
             let mut outcomes: futures::stream::FuturesUnordered<_> = (first..last)
@@ -500,7 +536,12 @@ impl Runner {
                             index - first,
                             req.worker,
                             cancel,
-                            self.invoke_with_retries(&req, cancel.clone(), answers.clone()),
+                            self.invoke_with_retries(
+                                invoker,
+                                &req,
+                                cancel.clone(),
+                                answers.clone(),
+                            ),
                         )
                         .await
                     }
@@ -516,10 +557,11 @@ impl Runner {
         acc.finish()
     }
 
-    /// Invokes one worker, retrying failed invocations; no retry starts once
-    /// `cancel` fired, and an invocation under way gives up when `answers` fires.
+    /// Invokes one worker through `invoker`, retrying failed invocations; no retry
+    /// starts once `cancel` fired, and an invocation under way gives up when `answers` fires.
     async fn invoke_with_retries(
         &self,
+        invoker: &dyn Invoker,
         req: &WorkerRequest,
         cancel: CancellationToken,
         answers: CancellationToken,
@@ -532,7 +574,7 @@ impl Runner {
         let mut retried = crate::metrics::ErrorLog::default();
         loop {
             attempt += 1;
-            match self.invoker.invoke(req, answers.clone()).await {
+            match invoker.invoke(req, answers.clone()).await {
                 Ok(r) => {
                     // An answer for another request is a failure of this worker, never
                     // retried (the same target would answer the same way) and never
@@ -1146,6 +1188,63 @@ mod fan_out_tests {
                 "worker {i} started after {after:?}"
             );
         }
+    }
+
+    /// Hands each wave its own invoker, as a sweep's versions do.
+    struct WaveInvokers {
+        waves: Vec<Arc<CountingInvoker>>,
+        nonces: Mutex<Vec<String>>,
+    }
+
+    #[async_trait]
+    impl ColdStarts for WaveInvokers {
+        async fn fresh(&self, nonce: &str) -> Result<Option<Arc<dyn Invoker>>> {
+            let mut nonces = self.nonces.lock().unwrap();
+            nonces.push(nonce.to_string());
+            Ok(Some(self.waves[nonces.len() - 1].clone()))
+        }
+    }
+
+    #[tokio::test]
+    async fn forced_cold_starts_send_each_wave_where_it_is_told() {
+        let waves = WaveInvokers {
+            waves: vec![invoker(), invoker(), invoker()],
+            nonces: Mutex::new(Vec::new()),
+        };
+        let waves = Arc::new(waves);
+        let own = invoker();
+        let mut cfg = config(r#"{"workers": 5, "max_in_flight": 2}"#);
+        cfg.runner.cold_start = ColdStart::Force;
+        let run = Runner::new(own.clone(), 0)
+            .with_cold_starts(waves.clone())
+            .run(&cfg, CancellationToken::new(), &Silent)
+            .await
+            .unwrap();
+        assert_eq!(run.tests[0].metrics.ok(), 2000);
+        let per_wave: Vec<Vec<u32>> = waves
+            .waves
+            .iter()
+            .map(|w| {
+                let mut i: Vec<u32> = w.started.lock().unwrap().iter().map(|s| s.0).collect();
+                i.sort_unstable();
+                i
+            })
+            .collect();
+        // Waves of max_in_flight, in order, none through the runner's own invoker.
+        assert_eq!(per_wave, [vec![0, 1], vec![2, 3], vec![4]]);
+        assert!(own.started.lock().unwrap().is_empty());
+        let nonces = waves.nonces.lock().unwrap().clone();
+        assert_eq!(nonces.len(), 3);
+        assert!(nonces[0].ends_with("-writes-0") && nonces[2].ends_with("-writes-2"));
+        // Without `force` the runner's own invoker takes every worker.
+        cfg.runner.cold_start = ColdStart::Allow;
+        Runner::new(own.clone(), 0)
+            .with_cold_starts(waves.clone())
+            .run(&cfg, CancellationToken::new(), &Silent)
+            .await
+            .unwrap();
+        assert_eq!(own.started.lock().unwrap().len(), 5);
+        assert_eq!(waves.nonces.lock().unwrap().len(), 3);
     }
 
     #[tokio::test]

@@ -196,6 +196,8 @@ fn sweep_report() -> lgb_core::sweep::SweepReport {
         lambda_per_million_ops_usd: Some(cost * 0.7),
         database_per_million_ops_usd: Some(cost * 0.3),
         seen_memory_mb: vec![mb],
+        workers: 10,
+        cold_workers: 4,
         cold: Some(StartLatencies {
             workers: 4,
             operations: 4000,
