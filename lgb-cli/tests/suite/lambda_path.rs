@@ -743,13 +743,23 @@ fn a_failed_restore_keeps_every_size_and_names_the_command() {
 }
 
 /// Ctrl-C with Lambda workers: the finished test is kept, and the running one's
-/// workers that answer within the grace (their 3 s test ends 1.5 s after the signal)
-/// are kept whole; with a 60 s test they are marked cancelled once the grace is over.
+/// workers that answer within the grace (their 4 s test ends about 2 s after the
+/// signal) are kept whole; with a 60 s test they are marked cancelled once the grace
+/// is over.
+///
+/// The signal is timed on the control plane's witness (the running test's two
+/// invocations open in their sandboxes), not on a guess of how long the runner takes
+/// to start them: on a loaded 2-core machine a fixed 1.5 s after the first test ended
+/// could come before they were invoked (then nothing ran, 0 operations) or too late
+/// for a 3 s test to answer within the grace. The workers' own start times in
+/// result.json check that the signal came while they ran, and how much of the test
+/// was left.
 #[test]
 fn ctrl_c_with_lambda_workers_keeps_what_answers_within_the_grace() {
     let dir = tempfile::tempdir().unwrap();
     let cp = ControlPlane::start(256);
-    for (seconds, answered) in [(3, true), (60, false)] {
+    for (seconds, answered) in [(4u64, true), (60, false)] {
+        cp.reset();
         let config = dir.path().join(format!("grace-{seconds}.json"));
         std::fs::write(
             &config,
@@ -779,20 +789,27 @@ fn ctrl_c_with_lambda_workers_keeps_what_answers_within_the_grace() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+        // The first test's 2 invocations ended and the running test's 2 are open.
         let deadline = Instant::now() + Duration::from_secs(120);
         loop {
-            let first_ended = std::fs::read_dir(&results)
-                .ok()
-                .and_then(|mut d| d.next())
-                .and_then(|e| lgb_core::results::load_run(&e.unwrap().path()).ok())
-                .is_some_and(|r| r.tests.iter().any(|t| t.name == "first"));
-            if first_ended {
+            let s = cp.stats();
+            if s["invocations"] == 4 && s["in_flight"] == 2 {
                 break;
             }
-            assert!(Instant::now() < deadline, "the first test never ended");
-            std::thread::sleep(Duration::from_millis(50));
+            assert!(
+                Instant::now() < deadline,
+                "the running test never started: {s}\n{}",
+                cp.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(20));
         }
-        std::thread::sleep(Duration::from_millis(1500));
+        // Half way through the 4 s test: it ends about 2 s after the signal, 3 s
+        // before the grace is over (the 60 s test, long after).
+        std::thread::sleep(Duration::from_secs(2));
+        let signalled_ms = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as i64;
         let signalled = Instant::now();
         assert!(Command::new("kill")
             .args(["-INT", &child.id().to_string()])
@@ -816,7 +833,26 @@ fn ctrl_c_with_lambda_workers_keeps_what_answers_within_the_grace() {
             .iter()
             .map(|w| serde_json::to_value(w.status).unwrap())
             .collect();
+        assert_eq!(
+            cp.stats()["invocations"],
+            4,
+            "only first and running were invoked"
+        );
         if answered {
+            // Each worker was measuring when the signal came, with less of its 4 s test
+            // left than the grace: what this case is about.
+            for w in &running.workers {
+                let left_ms = w.start_unix_ms + 4_000 - signalled_ms;
+                eprintln!(
+                    "worker {}: {left_ms} ms of its test left at the signal",
+                    w.index
+                );
+                assert!(
+                    left_ms > 0 && w.start_unix_ms < signalled_ms,
+                    "worker {} did not run across the signal ({left_ms} ms left): {stderr}",
+                    w.index
+                );
+            }
             assert_eq!(statuses, ["completed", "completed"], "{stderr}");
             assert!(running.metrics.ok() > 0);
             assert!(stop < lgb_core::runner::REMOTE_STOP_GRACE, "{stop:?}");
