@@ -11,7 +11,12 @@
 //! `lgb validate`, `lgb run` and `lgb sweep` print: records and bytes to load,
 //! operations or duration per test, workers and waves, and the estimated Lambda and
 //! database cost at the function's architecture; [`Preflight::guard`] asks for a
-//! confirmation above a threshold. The memory cap of an account is not readable by any
+//! confirmation above a threshold. The database's share is priced with the report's
+//! cost model (`results::cost`): per request (DynamoDB on-demand, Timestream for
+//! LiveAnalytics) from the operations the config fixes, per hour (DynamoDB
+//! provisioned, a Timestream for InfluxDB instance, `infra/`'s immudb task on Fargate)
+//! over the run's expected wall time; every assumption is a note of the plan, and so
+//! is a server that is not priced. The memory cap of an account is not readable by any
 //! API: Lambda refuses a size above it when the sweep sets it, before anything runs.
 //!
 //! This module decides and renders; it does not run anything.
@@ -22,7 +27,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::{BenchmarkConfig, ColdStart, OperationConfig, Target};
 use crate::error::{ConfigProblem, Error, Result};
-use crate::results::cost::{format_usd, PriceTable};
+use crate::results::cost::{
+    dynamodb_billing, dynamodb_items, format_usd, hosting, influxdb_region, timestream_items,
+    CostItem, DynamoBilling, Hosting, PriceTable,
+};
 use crate::runner::deployed::{AccountFacts, DeployedFunction, FunctionFacts};
 use crate::runner::Runner;
 
@@ -96,8 +104,12 @@ pub struct TestPlan {
     /// The Lambda cost is an upper bound (a test of N operations lasts as long as it
     /// takes; at most the timeout).
     pub lambda_upper_bound: bool,
-    /// Estimated database cost, when the operations are known.
+    /// Estimated database cost over every size of a sweep: per request when the
+    /// operations are known, per hour when the test's wall time is; `None` when
+    /// what it depends on is not known before the run.
     pub database_usd: Option<f64>,
+    /// The database cost is an upper bound (hours at the function's timeout).
+    pub database_upper_bound: bool,
 }
 
 /// The plan of a run or sweep, and the deployment it was checked against.
@@ -193,6 +205,91 @@ fn dynamodb_units(op: &OperationConfig, bytes: u64) -> Option<(f64, f64)> {
     }
 }
 
+/// Billable bytes of one record of the workload in Timestream: its fields, names and
+/// key (as [`record_bytes`]), the key's dimension name and 8 bytes of time.
+fn timestream_record_bytes(config: &BenchmarkConfig) -> u64 {
+    let dimension = config
+        .database
+        .options
+        .get("key_dimension")
+        .and_then(|d| d.as_str())
+        .unwrap_or("series");
+    record_bytes(config)
+        .saturating_add(dimension.len() as u64)
+        .saturating_add(8)
+}
+
+/// Records Timestream takes in one `WriteRecords` call.
+const TIMESTREAM_RECORDS_PER_CALL: u64 = 100;
+
+/// Timestream write units (one per started KiB of each call) and queries one
+/// operation of `op` makes on records of `bytes`, `load_batch` records a load call;
+/// `None` for operations whose records or calls depend on data.
+fn timestream_usage(op: &OperationConfig, bytes: u64, load_batch: u64) -> Option<(f64, f64)> {
+    let units = |records: u64| records.saturating_mul(bytes).div_ceil(1024) as f64;
+    // `records` written in calls of at most 100.
+    let calls = |records: u64| {
+        let full = records / TIMESTREAM_RECORDS_PER_CALL;
+        let rest = records % TIMESTREAM_RECORDS_PER_CALL;
+        full as f64 * units(TIMESTREAM_RECORDS_PER_CALL) + if rest > 0 { units(rest) } else { 0.0 }
+    };
+    let option = |name: &str| {
+        op.options
+            .get(name)
+            .and_then(serde_json::Value::as_u64)
+            .unwrap_or(1)
+            .max(1)
+    };
+    match op.kind.as_str() {
+        "write" | "insert" | "update" => Some((units(1), 0.0)),
+        "load" => {
+            let per_call = load_batch.clamp(1, TIMESTREAM_RECORDS_PER_CALL);
+            Some((units(per_call) / per_call as f64, 0.0))
+        }
+        "batch_write" => Some((calls(option("size")), 0.0)),
+        "read" | "scan" | "query" => Some((0.0, 1.0)),
+        "parallel_read" => Some((0.0, option("fanout") as f64)),
+        "read_modify_write" => Some((units(1), 1.0)),
+        "mix" => {
+            let weights = op.options.get("weights")?.as_object()?;
+            let total: f64 = weights.values().filter_map(|w| w.as_f64()).sum();
+            if total <= 0.0 {
+                return None;
+            }
+            let (mut w, mut q) = (0.0, 0.0);
+            for (kind, weight) in weights {
+                let (ww, qq) =
+                    timestream_usage(&OperationConfig::new(kind.clone()), bytes, load_batch)?;
+                let share = weight.as_f64().unwrap_or(0.0) / total;
+                w += ww * share;
+                q += qq * share;
+            }
+            Some((w, q))
+        }
+        _ => None,
+    }
+}
+
+/// The databases billed per request, whose cost the plan takes from the operations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PerRequest {
+    DynamoDb,
+    Timestream,
+}
+
+/// A wall time for people: `25 min`, `1.5 h`.
+fn wall(hours: f64) -> String {
+    if hours < 1.0 {
+        format!("{:.0} min", (hours * 60.0).max(1.0))
+    } else {
+        format!("{hours:.1} h")
+    }
+}
+
+fn usd(items: &[CostItem]) -> f64 {
+    items.iter().map(|i| i.usd).sum()
+}
+
 /// Checks `config` (and a sweep's `shape`) against the deployment `deployed` reaches
 /// and makes the plan. Refusals are one config error with every problem, each naming
 /// the number to change.
@@ -255,6 +352,8 @@ fn make_plan(
     let architecture = function
         .as_ref()
         .map_or("x86_64".to_string(), |f| f.architecture.clone());
+    // Lambda, and Fargate (infra/ runs the immudb task at the workers' architecture).
+    let priced = prices.for_architecture(&architecture);
     let available = match (&function, &account) {
         (Some(f), Some(a)) => Some(
             f.reserved_concurrency
@@ -271,18 +370,25 @@ fn make_plan(
     let mut tests = Vec::new();
     let mut notes = Vec::new();
     let mut max_in_flight = 0u32;
-    let unknown_db = |notes: &mut Vec<String>, what: String| {
+    let note = |notes: &mut Vec<String>, what: String| {
         if !notes.contains(&what) {
             notes.push(what);
         }
     };
-    let dynamodb_on_demand = config.database.kind == "dynamodb"
-        && config
-            .database
-            .options
-            .get("billing")
-            .and_then(|b| b.get("provisioned"))
-            .is_none();
+    // How the database bills: per request (DynamoDB on-demand, Timestream), or per
+    // hour of the run (DynamoDB provisioned, an instance or a task), or not at all.
+    let database = &config.database;
+    let billing = (database.kind == "dynamodb").then(|| dynamodb_billing(database));
+    let per_request = match (database.kind.as_str(), billing) {
+        ("dynamodb", Some(DynamoBilling::OnDemand)) => Some(PerRequest::DynamoDb),
+        ("timestream", _) => Some(PerRequest::Timestream),
+        _ => None,
+    };
+    let hosted = hosting(database, &priced);
+    let ts_bytes = timestream_record_bytes(config);
+    // Per test: seconds of one run of it (all its waves), whether that is an upper
+    // bound, and how many times it runs (sizes of a sweep).
+    let mut walls: Vec<(Option<f64>, bool, usize)> = Vec::new();
     for (i, (test, phase)) in Runner::plan(config).into_iter().enumerate() {
         let load = phase == crate::protocol::Phase::Load;
         let workers = if load {
@@ -350,44 +456,77 @@ fn make_plan(
             for mb in &runs_at {
                 let gb_s =
                     f64::from(workers) * f64::from(*mb) / 1024.0 * per_worker_s.unwrap_or(0.0);
-                lambda_usd += gb_s * prices.for_architecture(&architecture).lambda_gb_second
-                    + f64::from(workers) * prices.lambda_per_million_requests / 1e6;
+                lambda_usd += gb_s * priced.lambda_gb_second
+                    + f64::from(workers) * priced.lambda_per_million_requests / 1e6;
             }
         }
         let times = if load {
             runs_at.len().max(1)
         } else {
             sizes.len().max(1)
-        } as f64;
-        let database_usd = if dynamodb_on_demand {
-            let op = if load {
-                Some(OperationConfig::new("write"))
-            } else {
-                test.operation.clone()
-            };
-            match (
-                operations,
-                op.as_ref().and_then(|o| dynamodb_units(o, bytes)),
-            ) {
-                (Some(n), Some((r, w))) => Some(
-                    times
-                        * n as f64
-                        * (r * prices.dynamodb_per_million_rru
-                            + w * prices.dynamodb_per_million_wru)
-                        / 1e6,
-                ),
-                _ => {
-                    unknown_db(
-                        &mut notes,
-                        "DynamoDB: tests that run for a duration (or whose operations depend on \
-                         data) are not in the database estimate; it depends on the throughput."
-                            .into(),
-                    );
-                    None
+        };
+        // The wall time of one run of the test: its waves one after another, each as
+        // long as its workers (a test of a number of operations, and the load, at most
+        // the function's timeout).
+        let run_s = match (seconds, timeout_s) {
+            (Some(s), _) => Some(f64::from(waves) * (s + INVOCATION_OVERHEAD_S)),
+            (None, Some(t)) if remote => Some(f64::from(waves) * f64::from(t)),
+            _ => None,
+        };
+        walls.push((run_s, seconds.is_none(), times));
+        let op = if load {
+            Some(OperationConfig::new("load"))
+        } else {
+            test.operation.clone()
+        };
+        let n = operations.map(|n| times as f64 * n as f64);
+        let database_usd = match per_request {
+            Some(PerRequest::DynamoDb) => {
+                match (n, op.as_ref().and_then(|o| dynamodb_units(o, bytes))) {
+                    (Some(n), Some((r, w))) => Some(usd(&dynamodb_items(
+                        DynamoBilling::OnDemand,
+                        n * r,
+                        n * w,
+                        0.0,
+                        &priced,
+                    ))),
+                    _ => {
+                        note(
+                            &mut notes,
+                            "DynamoDB: tests that run for a duration (or whose operations depend on \
+                             data) are not in the database estimate; it depends on the throughput."
+                                .into(),
+                        );
+                        None
+                    }
                 }
             }
-        } else {
-            None
+            Some(PerRequest::Timestream) => {
+                let load_batch = config.workload.load_batch as u64;
+                match (
+                    n,
+                    op.as_ref()
+                        .and_then(|o| timestream_usage(o, ts_bytes, load_batch)),
+                ) {
+                    (Some(n), Some((w, q))) => Some(usd(&timestream_items(
+                        n * w,
+                        (n * q).round() as u64,
+                        0,
+                        &priced,
+                    ))),
+                    _ => {
+                        note(
+                            &mut notes,
+                            "Timestream: tests that run for a duration (their operations depend on \
+                             the throughput), and operations that make their own records \
+                             (timeseries_write, timeseries_mix), are not in the database estimate."
+                                .into(),
+                        );
+                        None
+                    }
+                }
+            }
+            None => None,
         };
         tests.push(TestPlan {
             name: test.name,
@@ -399,6 +538,7 @@ fn make_plan(
             lambda_usd,
             lambda_upper_bound: remote && seconds.is_none(),
             database_usd,
+            database_upper_bound: false,
         });
     }
     // Sizes side by side: as many as the concurrency allows.
@@ -409,6 +549,88 @@ fn make_plan(
         }
         _ => 1,
     };
+    // Databases billed by the hour: the run's expected wall time, test by test (the
+    // sizes of a sweep in rounds of `sizes_at_once`).
+    let by_the_hour = |hours: f64| -> Option<Vec<CostItem>> {
+        match (billing, &hosted) {
+            (Some(b @ DynamoBilling::Provisioned { .. }), _) => {
+                Some(dynamodb_items(b, 0.0, 0.0, hours, &priced))
+            }
+            (_, Some(Hosting::Hourly(h))) => Some(vec![h.item(hours)]),
+            _ => None,
+        }
+    };
+    if by_the_hour(0.0).is_some() {
+        let (mut hours, mut bounded, mut unknown) = (0.0, false, false);
+        for (t, (run_s, upper, times)) in tests.iter_mut().zip(&walls) {
+            let Some(run_s) = run_s else {
+                unknown = true;
+                continue;
+            };
+            let rounds = times.div_ceil(sizes_at_once.max(1) as usize) as f64;
+            let h = rounds * run_s / 3600.0;
+            let cost = by_the_hour(h).map_or(0.0, |items| usd(&items));
+            t.database_usd = Some(t.database_usd.unwrap_or(0.0) + cost);
+            t.database_upper_bound = *upper;
+            hours += h;
+            bounded |= *upper;
+        }
+        let mut span = format!(
+            "the run's expected {} (each test's waves × (warmup + duration + {INVOCATION_OVERHEAD_S:.0} s)",
+            wall(hours)
+        );
+        span.push_str(if bounded {
+            "; tests of a number of operations and the load at the function's timeout, an upper bound)"
+        } else {
+            ")"
+        });
+        let label = match (billing, &hosted) {
+            (Some(DynamoBilling::Provisioned { read, write }), _) => {
+                notes.push(format!(
+                    "DynamoDB provisioned: {read} RCU and {write} WCU for {span}, whatever is \
+                     consumed; the table bills its capacity every hour it exists, before and after \
+                     the run too."
+                ));
+                "DynamoDB provisioned"
+            }
+            (_, Some(Hosting::Hourly(h))) => {
+                notes.push(h.note(&span));
+                h.label
+            }
+            _ => "",
+        };
+        if unknown {
+            notes.push(format!(
+                "{label}: the load and tests of a number of operations are not in the database \
+                 estimate: how long they take is not known before the run (no function timeout \
+                 bounds them)."
+            ));
+        }
+    }
+    match (per_request, &hosted) {
+        (Some(PerRequest::DynamoDb), _) => {
+            let read = bytes.div_ceil(4096).max(1);
+            let write = bytes.div_ceil(1024).max(1);
+            notes.push(format!(
+                "DynamoDB on-demand: items of about {bytes} bytes, {read} RRU a strongly consistent \
+                 read (eventually consistent ones cost half) and {write} WRU a write."
+            ));
+        }
+        (Some(PerRequest::Timestream), _) => notes.push(format!(
+            "Timestream: records of about {ts_bytes} bytes (fields, names, key and 8 bytes of time), \
+             one write unit per started KiB of each call of up to {TIMESTREAM_RECORDS_PER_CALL} \
+             records; every query is assumed to scan the {} MB minimum (a query over a wider time \
+             range or many series scans, and bills, more; accounts on compute-unit query pricing \
+             pay per TCU-hour instead).",
+            priced.timestream_min_query_bytes / 1_000_000
+        )),
+        (None, Some(Hosting::SelfHosted(n))) => notes.push(n.clone()),
+        (None, None) if billing.is_none() => notes.push(format!(
+            "No database cost for `{}`: not a priced AWS service.",
+            database.kind
+        )),
+        _ => {}
+    }
     if let Some(a) = available {
         if max_in_flight > a {
             let why = match (&function, &account) {
@@ -460,21 +682,35 @@ fn make_plan(
                 .into(),
         );
     }
-    if !matches!(config.database.kind.as_str(), "dynamodb")
-        && !notes.iter().any(|n| n.starts_with("DynamoDB"))
-    {
-        notes.push(format!(
-            "No database estimate for `{}` before the run; lgb report shows what it billed.",
-            config.database.kind
-        ));
-    }
+    // Region: the prices are one region's; say where they do not fit.
+    let mut elsewhere = Vec::new();
     if let Some(region) = config.runner.options.get("region").and_then(|r| r.as_str()) {
-        if region != prices.region {
-            notes.push(format!(
-                "Prices are {}'s; the function is in {region}: pass --prices with that region's.",
-                prices.region
-            ));
+        if remote && region != prices.region {
+            elsewhere.push(format!("the function is in {region}"));
         }
+    }
+    let database_region = database
+        .options
+        .get("region")
+        .and_then(|r| r.as_str())
+        .map(str::to_string)
+        .or_else(|| {
+            (database.kind == "influxdb")
+                .then(|| database.options.get("endpoint")?.as_str())
+                .flatten()
+                .and_then(influxdb_region)
+        });
+    if let Some(region) = database_region {
+        if region != prices.region && (per_request.is_some() || by_the_hour(0.0).is_some()) {
+            elsewhere.push(format!("the database is in {region}"));
+        }
+    }
+    if !elsewhere.is_empty() {
+        notes.push(format!(
+            "Prices are {}'s; {}: pass --prices with that region's.",
+            prices.region,
+            elsewhere.join(" and ")
+        ));
     }
     Preflight {
         target: config.runner.target,
@@ -619,9 +855,14 @@ impl Preflight {
         } else {
             ""
         };
+        let db_bound = if self.tests.iter().any(|t| t.database_upper_bound) {
+            "at most "
+        } else {
+            ""
+        };
         let _ = writeln!(
             out,
-            "  estimate: Lambda {bound}{} ({} at {} prices of {}), database {}; total {} (asks for --yes above {})",
+            "  estimate: Lambda {bound}{} ({} at {} prices of {}), database {db_bound}{}; total {} (asks for --yes above {})",
             format_usd(self.lambda_usd),
             self.architecture,
             self.prices.region,
@@ -831,5 +1072,283 @@ mod tests {
             problems[0].message.contains("kms:Decrypt and kms:Encrypt"),
             "{problems:?}"
         );
+    }
+
+    // ------------------------------------------------- database estimates ---
+
+    /// LAMBDA with `database` instead of its DynamoDB table.
+    fn with_db(database: serde_json::Value) -> BenchmarkConfig {
+        let mut v: serde_json::Value = serde_json::from_str(LAMBDA).unwrap();
+        v["database"] = database;
+        BenchmarkConfig::from_json_str(&v.to_string(), &[]).unwrap()
+    }
+
+    fn plan_of(cfg: &BenchmarkConfig, arch: &str, options: &PreflightOptions) -> Preflight {
+        let mut f = facts(1024, 300, None);
+        f.architecture = arch.into();
+        let mut problems = Vec::new();
+        let plan = make_plan(
+            cfg,
+            Some(f),
+            account(1000, 1000),
+            None,
+            options,
+            &mut problems,
+        );
+        assert!(problems.is_empty(), "{problems:?}");
+        plan
+    }
+
+    fn test_usd(plan: &Preflight, name: &str) -> Option<f64> {
+        plan.tests
+            .iter()
+            .find(|t| t.name == name)
+            .unwrap()
+            .database_usd
+    }
+
+    fn close(a: f64, b: f64) -> bool {
+        (a - b).abs() <= 1e-12 * b.abs().max(1.0)
+    }
+
+    /// LAMBDA's wall time on a function with a 300 s timeout: the load and the
+    /// 100,000 reads at the timeout (upper bounds), the 60 s test 5 + 60 + 5 s.
+    const LAMBDA_SECONDS: f64 = 300.0 + 300.0 + 70.0;
+
+    #[test]
+    fn provisioned_tables_bill_their_capacity_over_the_run() {
+        let cfg = with_db(serde_json::json!({"type": "dynamodb", "table": "bench",
+            "billing": {"provisioned": {"read_capacity": 100, "write_capacity": 50}}}));
+        let plan = plan_of(&cfg, "x86_64", &PreflightOptions::default());
+        // 100 RCU at $0.00013 and 50 WCU at $0.00065 an hour.
+        let per_hour = 100.0 * 0.000_13 + 50.0 * 0.000_65;
+        assert!(close(plan.database_usd, LAMBDA_SECONDS / 3600.0 * per_hour));
+        assert!(close(
+            test_usd(&plan, "long").unwrap(),
+            70.0 / 3600.0 * per_hour
+        ));
+        assert!(close(
+            test_usd(&plan, "reads").unwrap(),
+            300.0 / 3600.0 * per_hour
+        ));
+        let bounded: Vec<bool> = plan.tests.iter().map(|t| t.database_upper_bound).collect();
+        assert_eq!(bounded, [true, true, false]);
+        let text = plan.render();
+        assert!(text.contains("database at most $"), "{text}");
+        assert!(
+            text.contains("DynamoDB provisioned: 100 RCU and 50 WCU for the run's expected 11 min"),
+            "{text}"
+        );
+        assert!(!text.contains("No database"), "{text}");
+    }
+
+    #[test]
+    fn on_demand_tables_say_what_an_item_costs() {
+        let plan = plan_of(&config(LAMBDA), "x86_64", &PreflightOptions::default());
+        let text = plan.render();
+        assert!(
+            text.contains("items of about 1076 bytes, 1 RRU a strongly consistent read")
+                && text.contains("and 2 WRU a write"),
+            "{text}"
+        );
+        assert!(text.contains("tests that run for a duration"), "{text}");
+    }
+
+    #[test]
+    fn timestream_bills_writes_per_kib_and_queries_at_the_minimum_scan() {
+        let cfg = with_db(serde_json::json!({"type": "timestream", "database": "lgb",
+            "table": "cpu", "region": "us-east-1"}));
+        let plan = plan_of(&cfg, "x86_64", &PreflightOptions::default());
+        // 100,000 reads are queries, each billed the 10 MB minimum: 1,000 GB at $0.01.
+        assert!(close(
+            test_usd(&plan, "reads").unwrap(),
+            100_000.0 * 0.01 * 0.01
+        ));
+        // The load: records of 1,076 + 6 ("series") + 8 bytes, 100 a call (the default
+        // load_batch): ceil(109,000 / 1,024) = 107 write units a call, 10 calls, at
+        // $0.50 a million.
+        assert!(close(test_usd(&plan, "load").unwrap(), 1070.0 * 0.5 / 1e6));
+        assert_eq!(test_usd(&plan, "long"), None, "a duration: not known");
+        assert!(close(plan.database_usd, 10.0 + 1070.0 * 0.5 / 1e6));
+        let text = plan.render();
+        assert!(text.contains("records of about 1090 bytes"), "{text}");
+        assert!(text.contains("assumed to scan the 10 MB minimum"), "{text}");
+        assert!(
+            text.contains("Timestream: tests that run for a duration"),
+            "{text}"
+        );
+        // $10 of queries is above the default threshold.
+        assert!(plan.guard(&PreflightOptions::default()).is_err());
+
+        // Operations one by one, on records of 1,090 bytes (2 write units each).
+        let op = |v: serde_json::Value| -> OperationConfig { serde_json::from_value(v).unwrap() };
+        let usage = |v| timestream_usage(&op(v), 1090, 100).unwrap();
+        assert_eq!(usage(serde_json::json!({"type": "write"})), (2.0, 0.0));
+        // 250 records: two calls of 100 (107 units each) and one of 50 (54).
+        assert_eq!(
+            usage(serde_json::json!({"type": "batch_write", "size": 250})),
+            (268.0, 0.0)
+        );
+        assert_eq!(
+            usage(serde_json::json!({"type": "mix", "weights": {"read": 3, "write": 1}})),
+            (0.5, 0.75)
+        );
+        assert_eq!(
+            usage(serde_json::json!({"type": "parallel_read", "fanout": 4})),
+            (0.0, 4.0)
+        );
+        assert_eq!(
+            timestream_usage(
+                &op(serde_json::json!({"type": "timeseries_write"})),
+                1090,
+                100
+            ),
+            None
+        );
+    }
+
+    const TIMESTREAM_INFLUXDB: &str =
+        "https://c5vasdqn0b-3ksj4dla5nfjhi.timestream-influxdb.us-east-1.on.aws:8086";
+
+    #[test]
+    fn a_timestream_for_influxdb_instance_bills_its_hours() {
+        let cfg = with_db(
+            serde_json::json!({"type": "influxdb", "endpoint": TIMESTREAM_INFLUXDB,
+            "api": "v2", "org": "lgb", "bucket": "bench"}),
+        );
+        let unset = plan_of(&cfg, "x86_64", &PreflightOptions::default());
+        assert_eq!(unset.database_usd, 0.0);
+        let text = unset.render();
+        assert!(
+            text.contains(
+                "Timestream for InfluxDB: the instance-hours of the run's expected 11 min"
+            ) && text.contains("shown at $0")
+                && text.contains("`influxdb_instance_hour`"),
+            "{text}"
+        );
+        let options = PreflightOptions {
+            prices: PriceTable::with_overrides(
+                r#"{"influxdb_instance_hour": 0.5, "influxdb_instances": 2}"#,
+            )
+            .unwrap(),
+            ..PreflightOptions::default()
+        };
+        let priced = plan_of(&cfg, "x86_64", &options);
+        assert!(close(
+            priced.database_usd,
+            LAMBDA_SECONDS / 3600.0 * 2.0 * 0.5
+        ));
+        assert!(close(
+            test_usd(&priced, "long").unwrap(),
+            70.0 / 3600.0 * 2.0 * 0.5
+        ));
+        assert!(priced.render().contains("2 instance(s) at $0.5/hour"));
+
+        // A sweep of 4 sizes, 2 at once (100 unreserved, 40 per size): every test
+        // but the load twice in a row.
+        let shape = SweepShape {
+            memory_mb: vec![128, 512, 1024, 1769],
+            sequential: false,
+            through_aliases: true,
+            load_per_size: false,
+            only_cold_starts: false,
+            versions_per_size: 1,
+        };
+        let sweep = make_plan(
+            &cfg,
+            Some(facts(1024, 300, None)),
+            account(1000, 100),
+            Some(&shape),
+            &options,
+            &mut Vec::new(),
+        );
+        assert_eq!(sweep.sizes_at_once, 2);
+        let seconds = 300.0 + 2.0 * 300.0 + 2.0 * 70.0;
+        assert!(close(sweep.database_usd, seconds / 3600.0 * 2.0 * 0.5));
+
+        // Any other endpoint is a server of one's own: not priced, and said.
+        let own = with_db(serde_json::json!({"type": "influxdb",
+            "endpoint": "http://127.0.0.1:8086", "api": "v1", "database": "bench"}));
+        let plan = plan_of(&own, "x86_64", &options);
+        assert_eq!(plan.database_usd, 0.0);
+        assert!(plan.tests.iter().all(|t| t.database_usd.is_none()));
+        assert!(plan
+            .render()
+            .contains("a server you run yourself is not priced"));
+    }
+
+    #[test]
+    fn immudb_on_infras_fargate_task_bills_task_hours_at_the_architecture() {
+        let cfg = with_db(serde_json::json!({"type": "immudb",
+            "address": "immudb.bench.lgb.internal:3322", "database": "defaultdb",
+            "password_env": "LGB_SECRET_IMMUDB_PASSWORD"}));
+        let plan = plan_of(&cfg, "arm64", &PreflightOptions::default());
+        // 1 vCPU at $0.03238 and 2 GB at $0.00356 an hour (Fargate on arm64).
+        let per_hour = 0.032_38 + 2.0 * 0.003_56;
+        assert!(close(plan.database_usd, LAMBDA_SECONDS / 3600.0 * per_hour));
+        assert!(plan
+            .render()
+            .contains("immudb on infra/'s ECS Fargate task"));
+
+        // Local workers: no timeout bounds the load and the reads; the 60 s test
+        // is 5 + 60 + 5 s at x86_64 prices ($0.04048 and $0.004445).
+        let mut local = cfg.clone();
+        local.runner.target = Target::Local;
+        let mut problems = Vec::new();
+        let plan = make_plan(
+            &local,
+            None,
+            None,
+            None,
+            &PreflightOptions::default(),
+            &mut problems,
+        );
+        assert!(close(
+            plan.database_usd,
+            70.0 / 3600.0 * (0.040_48 + 2.0 * 0.004_445)
+        ));
+        assert_eq!(test_usd(&plan, "reads"), None);
+        let text = plan.render();
+        assert!(text.contains("not known before the run"), "{text}");
+
+        let own = with_db(
+            serde_json::json!({"type": "immudb", "address": "10.0.0.5:3322",
+            "password_env": "LGB_SECRET_IMMUDB_PASSWORD"}),
+        );
+        let plan = plan_of(&own, "x86_64", &PreflightOptions::default());
+        assert_eq!(plan.database_usd, 0.0);
+        assert!(plan
+            .render()
+            .contains("immudb: the server is not the Fargate task"));
+    }
+
+    #[test]
+    fn prices_of_another_region_are_said() {
+        let mut cfg = with_db(serde_json::json!({"type": "dynamodb", "table": "bench",
+            "region": "eu-west-1"}));
+        cfg.runner
+            .options
+            .insert("region".into(), serde_json::json!("eu-west-1"));
+        let text = plan_of(&cfg, "x86_64", &PreflightOptions::default()).render();
+        assert!(
+            text.contains(
+                "Prices are us-east-1's; the function is in eu-west-1 and the database is in \
+                 eu-west-1: pass --prices with that region's."
+            ),
+            "{text}"
+        );
+        let influx = with_db(serde_json::json!({"type": "influxdb", "api": "v2",
+            "org": "lgb", "bucket": "bench",
+            "endpoint": "https://x-y.timestream-influxdb.ap-southeast-2.on.aws:8086"}));
+        let text = plan_of(&influx, "x86_64", &PreflightOptions::default()).render();
+        assert!(text.contains("the database is in ap-southeast-2"), "{text}");
+        let text = plan_of(
+            &with_db(serde_json::json!({"type": "memory"})),
+            "x86_64",
+            &PreflightOptions::default(),
+        )
+        .render();
+        assert!(text.contains("No database cost for `memory`"), "{text}");
+        assert!(!text.contains("Prices are"), "{text}");
     }
 }

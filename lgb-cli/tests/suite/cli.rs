@@ -490,3 +490,77 @@ fn noop_database_is_listed_and_runs() {
         "{table}"
     );
 }
+
+/// The plan `lgb validate` prints (and `lgb run` before anything runs) estimates the
+/// database's cost and says what it assumes, for every database lgb deploys; a run
+/// above the threshold asks for `--yes` before it connects (nothing listens at the
+/// endpoints below).
+#[cfg(all(feature = "timestream", feature = "immudb", feature = "influxdb"))]
+#[test]
+fn the_plan_estimates_each_databases_cost_and_says_what_it_assumes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let write = |name: &str, database: &str, test: &str| {
+        let path = tmp.path().join(name);
+        std::fs::write(
+            &path,
+            format!(
+                r#"{{"database": {database}, "workload": {{"records": 1000}}, "tests": [{test}]}}"#
+            ),
+        )
+        .unwrap();
+        path
+    };
+    let plan = |cfg: &Path| {
+        String::from_utf8_lossy(&run_ok(lgb().arg("validate").arg(cfg)).stdout).into_owned()
+    };
+    // Timestream: 100,000 reads are 100,000 queries billed the 10 MB minimum each,
+    // 1,000 GB at $0.01; the load's 1,000 records of 1,090 bytes, 100 a call, are
+    // 10 calls of 107 write units at $0.50 a million: $10.000535.
+    let ts = write(
+        "timestream.json",
+        r#"{"type": "timestream", "database": "bench_db", "table": "bench_table",
+            "endpoint": "http://127.0.0.1:9", "region": "us-east-1"}"#,
+        r#"{"name": "reads", "operation": {"type": "read"}, "operations": 100000}"#,
+    );
+    let text = plan(&ts);
+    assert!(text.contains("database $10.00; total $10.00"), "{text}");
+    assert!(
+        text.contains("every query is assumed to scan the 10 MB minimum"),
+        "{text}"
+    );
+    let started = std::time::Instant::now();
+    let out = lgb().arg("run").arg(&ts).output().unwrap();
+    assert!(started.elapsed() < Duration::from_secs(5), "run connected?");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--yes: the estimated cost $10.00"));
+
+    // immudb on infra/'s Fargate task: 5 + 20 s of test and 5 s of overhead, 30 s of
+    // 1 vCPU at $0.04048 and 2 GB at $0.004445 an hour: $0.000411. The load's length
+    // is not known before a local run, and the plan says so.
+    let fargate = write(
+        "immudb.json",
+        r#"{"type": "immudb", "address": "immudb.lgb.lgb.internal:3322",
+            "password_env": "LGB_SECRET_IMMUDB_PASSWORD"}"#,
+        r#"{"name": "reads", "operation": {"type": "read"}, "warmup": "5s", "duration": "20s"}"#,
+    );
+    let text = plan(&fargate);
+    assert!(text.contains("database $0.000411"), "{text}");
+    assert!(
+        text.contains("immudb on infra/'s ECS Fargate task"),
+        "{text}"
+    );
+    assert!(text.contains("not known before the run"), "{text}");
+
+    // A server of one's own is not priced, and the plan says so.
+    let own = write(
+        "influxdb.json",
+        r#"{"type": "influxdb", "endpoint": "http://127.0.0.1:9", "api": "v1", "database": "b"}"#,
+        r#"{"name": "reads", "operation": {"type": "read"}, "duration": "5s"}"#,
+    );
+    let text = plan(&own);
+    assert!(text.contains("database $0;"), "{text}");
+    assert!(
+        text.contains("a server you run yourself is not priced"),
+        "{text}"
+    );
+}
