@@ -1216,6 +1216,46 @@ fn only_cold_starts_runs_every_wave_of_every_test_in_new_sandboxes() {
     cp.assert_clean(384);
 }
 
+/// In place (a Function URL's sweep, `$LATEST` size after size), `--only-cold-starts`
+/// retires the sandboxes before every wave with the environment nonce: every worker
+/// of both tests is cold, and the environment is as deployed afterwards.
+#[test]
+fn only_cold_starts_in_place_use_the_nonce_and_restore_the_environment() {
+    let sweep = Sweep::new("only-cold-url");
+    let cp = &sweep.cp;
+    let config = sweep.dir.path().join("sweep.json");
+    let mut doc: Value = serde_json::from_str(&std::fs::read_to_string(&config).unwrap()).unwrap();
+    doc["tests"] = json!([
+        {"name": "reads", "operation": {"type": "read"}, "duration": "1s"},
+        {"name": "again", "operation": {"type": "read"}, "duration": "1s"}
+    ]);
+    std::fs::write(&config, doc.to_string()).unwrap();
+    cp.reset();
+    let out = sweep
+        .command_at("128,512", &["--target", "url", "--only-cold-starts"])
+        .output()
+        .unwrap();
+    check(&out, "lgb sweep --target url --only-cold-starts");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("cold starts only: a new environment nonce on $LATEST before every wave"),
+        "{stderr}"
+    );
+    let run_dir = only_results_dir(&sweep.results());
+    for mb in [128, 512] {
+        let workers = workers_at(&run_dir, mb);
+        assert_eq!(workers.len(), 4, "{workers:?}");
+        assert!(
+            workers.iter().all(|(_, cold)| *cold),
+            "{mb} MB: {workers:?}"
+        );
+    }
+    // 512 MB ran no load: a sandbox for each of its 4 workers.
+    assert_eq!(cold_starts_at(cp, 512), 4, "{}", cp.stats());
+    assert_eq!(cp.stats()["versions_published"], 0);
+    sweep.assert_restored();
+}
+
 /// A database that lives in the worker has no records in a new sandbox: measuring
 /// only cold starts with it loaded is refused before anything runs.
 #[test]
