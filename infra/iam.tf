@@ -344,6 +344,16 @@ data "aws_iam_policy_document" "runner" {
     resources = [for f in aws_lambda_function.worker : f.arn]
   }
 
+  # A permission holds for the ARN it names only: `lgb sweep` invokes the versions
+  # and aliases it publishes (and runner.options.qualifier names one) through their
+  # qualified ARNs, `<function arn>:<version or alias>`.
+  statement {
+    sid       = "InvokeWorkerVersions"
+    effect    = "Allow"
+    actions   = ["lambda:InvokeFunction"]
+    resources = [for f in aws_lambda_function.worker : "${f.arn}:*"]
+  }
+
   # `runner.cold_start: "force"` and `lgb sweep` set an environment nonce or the
   # memory size, wait until the update is Successful, and restore it afterwards.
   statement {
