@@ -35,17 +35,6 @@ resource "aws_secretsmanager_secret" "influxdb" {
   recovery_window_in_days = 0
 }
 
-# The instance's admin password, drawn by Secrets Manager. The instance resource
-# has no write-only password argument, so it is in the state (keep the state
-# private, infra/README.md); AWS also keeps it in the instance's own secret
-# (influx_auth_parameters_secret_arn). Drawn once: later plans keep it.
-data "aws_secretsmanager_random_password" "influxdb" {
-  count = local.influxdb_instance ? 1 : 0
-
-  password_length     = 32
-  exclude_punctuation = true
-}
-
 # -------------------------------------------------------------------- VPC ---
 
 data "aws_availability_zones" "influxdb" {
@@ -198,6 +187,19 @@ resource "aws_vpc_security_group_ingress_rule" "influxdb_endpoints_from_worker" 
 
 # --------------------------------------------------------------- instance ---
 
+# The instance's initial admin password. The provider has no write-only
+# argument for it (hashicorp/aws 6.47.1: `password` only, required, replaced on
+# change), so an ephemeral value cannot reach it and it lands in the state, in
+# this resource's `password` (marked sensitive) and nowhere else: keep the state
+# private (infra/README.md). It is drawn once, at the apply that creates the
+# instance: uuid() (OpenTofu/Terraform's, 128 bits from the OS's secure random
+# source, as 32 hex digits; the instance takes 8-64 of [a-zA-Z0-9]) is unknown
+# while planning, so no plan holds it, and ignore_changes keeps the first draw
+# (a data source, Secrets Manager's GetRandomPassword, would draw again at every
+# plan and keep each draw in the state). No hashicorp/random: infra/ needs no
+# other provider. AWS keeps it, with the org and bucket, in the instance's own
+# secret (influx_auth_parameters_secret_arn), where the operator reads it to
+# make the worker's token. The worker never sees it.
 resource "aws_timestreaminfluxdb_db_instance" "bench" {
   count = local.influxdb_instance ? 1 : 0
 
@@ -209,15 +211,15 @@ resource "aws_timestreaminfluxdb_db_instance" "bench" {
   publicly_accessible    = false
   port                   = local.influxdb_port
   username               = "admin"
-  password               = data.aws_secretsmanager_random_password.influxdb[0].random_password
+  password               = replace(uuid(), "-", "")
   organization           = var.influxdb_org
   bucket                 = var.influxdb_bucket
   vpc_subnet_ids         = [aws_subnet.influxdb[0].id]
   vpc_security_group_ids = [aws_security_group.influxdb_instance[0].id]
 
   lifecycle {
-    # The data source draws a new password at every plan; the instance keeps
-    # the one it was created with.
+    # Drawn once: uuid() is new at every apply, the instance keeps the one it
+    # was created with (-replace draws a new one with the new instance).
     ignore_changes = [password]
   }
 }

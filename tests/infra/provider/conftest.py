@@ -20,6 +20,8 @@ import sys
 import time
 import urllib.request
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -209,20 +211,41 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def moto(tmp_path_factory):
-    """A moto server of this test session's own (fresh state, so "nothing is left"
-    means nothing), on 127.0.0.1. Yields its endpoint."""
+# moto 5.2.5 creates a Timestream for InfluxDB instance as CREATING and leaves it
+# so (AWS makes it AVAILABLE after some minutes, and the provider waits for that),
+# and answers `logDeliveryConfiguration: {}` for an instance created without one
+# (AWS leaves it out; the provider then finds a block it did not plan). The server
+# of the apply that creates one (test_influxdb_secrets.py) runs with these two
+# changes only: a new instance is AVAILABLE at once, without that empty object.
+INFLUXDB_AVAILABLE_SERVER = """
+import sys
+from moto.timestreaminfluxdb import models
+created = models.DBInstance.__init__
+def available(self, *args, **kwargs):
+    created(self, *args, **kwargs)
+    self.status = models.InstanceStatus.AVAILABLE
+    self.log_delivery_configuration = self.log_delivery_configuration or None
+models.DBInstance.__init__ = available
+from moto.server import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+@contextmanager
+def moto_server(logdir: Path, influxdb_available: bool = False) -> Iterator[str]:
+    """A moto server of its own (fresh state, so "nothing is left" means
+    nothing), on 127.0.0.1. Yields its endpoint; ended (by its pid) on exit."""
     server = Path(sys.executable).with_name("moto_server")
     if not server.exists():
         pytest.fail(f"{server} is missing: run scripts/services install (the services venv has moto)")
     port = free_port()
-    log = tmp_path_factory.mktemp("moto") / "moto.log"
+    log = logdir / "moto.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION=REGION)
+    command = [sys.executable, "-c", INFLUXDB_AVAILABLE_SERVER] if influxdb_available else [str(server)]
     with open(log, "w") as out:
         proc = subprocess.Popen(
-            [str(server), "-H", "127.0.0.1", "-p", str(port)], stdout=out, stderr=subprocess.STDOUT, env=env
+            [*command, "-H", "127.0.0.1", "-p", str(port)], stdout=out, stderr=subprocess.STDOUT, env=env
         )
     endpoint = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
@@ -243,6 +266,13 @@ def moto(tmp_path_factory):
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+@pytest.fixture(scope="session")
+def moto(tmp_path_factory):
+    """A moto server of this test session's own. Yields its endpoint."""
+    with moto_server(tmp_path_factory.mktemp("moto")) as endpoint:
+        yield endpoint
 
 
 @pytest.fixture(scope="session")
