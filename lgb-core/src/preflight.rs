@@ -378,13 +378,25 @@ fn make_plan(
     // How the database bills: per request (DynamoDB on-demand, Timestream), or per
     // hour of the run (DynamoDB provisioned, an instance or a task), or not at all.
     let database = &config.database;
-    let billing = (database.kind == "dynamodb").then(|| dynamodb_billing(database));
+    // A database on this machine (a local stand-in such as moto) bills nothing.
+    let local = database
+        .options
+        .get("endpoint")
+        .and_then(|e| e.as_str())
+        .filter(|e| is_loopback(e));
+    let billing =
+        (database.kind == "dynamodb" && local.is_none()).then(|| dynamodb_billing(database));
     let per_request = match (database.kind.as_str(), billing) {
+        _ if local.is_some() => None,
         ("dynamodb", Some(DynamoBilling::OnDemand)) => Some(PerRequest::DynamoDb),
         ("timestream", _) => Some(PerRequest::Timestream),
         _ => None,
     };
-    let hosted = hosting(database, &priced);
+    let hosted = if local.is_some() {
+        None
+    } else {
+        hosting(database, &priced)
+    };
     let ts_bytes = timestream_record_bytes(config);
     // Per test: seconds of one run of it (all its waves), whether that is an upper
     // bound, and how many times it runs (sizes of a sweep).
@@ -624,7 +636,11 @@ fn make_plan(
              pay per TCU-hour instead).",
             priced.timestream_min_query_bytes / 1_000_000
         )),
-        (None, Some(Hosting::SelfHosted(n))) => notes.push(n.clone()),
+                (None, Some(Hosting::SelfHosted(n))) => notes.push(n.clone()),
+        (None, None) if local.is_some() => notes.push(format!(
+            "No database cost: `database.endpoint` {} is on this machine, not a billed service.",
+            local.unwrap_or_default()
+        )),
         (None, None) if billing.is_none() => notes.push(format!(
             "No database cost for `{}`: not a priced AWS service.",
             database.kind
@@ -734,6 +750,24 @@ fn make_plan(
         notes,
         confirm_above_usd: options.confirm_above_usd,
     }
+}
+
+/// Whether `endpoint` (a URL or `host:port`) names this machine: `localhost`, a
+/// 127.x.x.x address or `::1`.
+fn is_loopback(endpoint: &str) -> bool {
+    let rest = endpoint.split_once("://").map_or(endpoint, |(_, r)| r);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = if let Some(v6) = host_port.strip_prefix('[') {
+        v6.split(']').next().unwrap_or("")
+    } else {
+        host_port.split(':').next().unwrap_or("")
+    };
+    host.eq_ignore_ascii_case("localhost")
+        || host == "::1"
+        || host
+            .parse::<std::net::Ipv4Addr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 impl Preflight {
@@ -1207,6 +1241,45 @@ mod tests {
         );
     }
 
+    #[test]
+    fn a_database_on_this_machine_bills_nothing() {
+        for endpoint in [
+            "http://127.0.0.1:5000",
+            "http://localhost:8000/",
+            "http://[::1]:8086",
+            "http://user:pw@127.0.0.2:1",
+        ] {
+            assert!(is_loopback(endpoint), "{endpoint}");
+        }
+        for endpoint in [
+            "https://dynamodb.us-east-1.amazonaws.com",
+            "http://10.0.0.1:5000",
+            "http://127.example.com",
+            TIMESTREAM_INFLUXDB,
+        ] {
+            assert!(!is_loopback(endpoint), "{endpoint}");
+        }
+        // The Timestream config above costs $10 of queries against AWS; against moto,
+        // nothing, and the guard lets it run.
+        let cfg = with_db(serde_json::json!({"type": "timestream", "database": "lgb",
+            "table": "cpu", "region": "us-east-1", "endpoint": "http://127.0.0.1:5000"}));
+        let plan = plan_of(&cfg, "x86_64", &PreflightOptions::default());
+        assert_eq!(plan.database_usd, 0.0);
+        assert!(plan
+            .tests
+            .iter()
+            .all(|t| t.database_usd.unwrap_or(0.0) == 0.0));
+        assert!(plan.guard(&PreflightOptions::default()).is_ok());
+        let text = plan.render();
+        assert!(
+            text.contains(
+                "No database cost: `database.endpoint` http://127.0.0.1:5000 is on this machine"
+            ),
+            "{text}"
+        );
+        assert!(!text.contains("assumed to scan"), "{text}");
+    }
+
     const TIMESTREAM_INFLUXDB: &str =
         "https://c5vasdqn0b-3ksj4dla5nfjhi.timestream-influxdb.us-east-1.on.aws:8086";
 
@@ -1268,7 +1341,7 @@ mod tests {
 
         // Any other endpoint is a server of one's own: not priced, and said.
         let own = with_db(serde_json::json!({"type": "influxdb",
-            "endpoint": "http://127.0.0.1:8086", "api": "v1", "database": "bench"}));
+            "endpoint": "http://10.1.2.3:8086", "api": "v1", "database": "bench"}));
         let plan = plan_of(&own, "x86_64", &options);
         assert_eq!(plan.database_usd, 0.0);
         assert!(plan.tests.iter().all(|t| t.database_usd.is_none()));
