@@ -23,7 +23,7 @@
 
 use std::io::{Read, Write};
 
-use super::sparse::{Shared, SparseHistogram};
+use super::sparse::{Body, Shared, SparseHistogram};
 use super::timeline::{check_second, Wire, WirePoint};
 use super::varint;
 use crate::error::{Error, Result};
@@ -111,8 +111,9 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Wire> {
         )));
     }
     let (&flags, mut rest) = rest.split_first().ok_or_else(|| bad("truncated"))?;
-    let body = match flags {
-        0 => rest.to_vec(),
+    let inflated;
+    let body: &[u8] = match flags {
+        0 => rest,
         DEFLATED => {
             let len = varint::take(&mut rest).ok_or_else(|| bad("truncated"))?;
             if len > MAX_INFLATED {
@@ -129,12 +130,14 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Wire> {
             if out.len() as u64 != len {
                 return Err(bad("the deflated body's length differs from its header"));
             }
-            out
+            inflated = out;
+            &inflated
         }
         f => return Err(bad(format!("unknown flags {f:#04x}"))),
     };
-    let buf = Shared::owned(body);
-    let mut rest = &buf[..];
+    // Points whose pairs stay packed share a copy of the body, made when one needs it.
+    let mut packed = None;
+    let mut rest = body;
     let take = |rest: &mut &[u8]| varint::take(rest).ok_or_else(|| bad("truncated"));
     let n_ops = take(&mut rest)?;
     let mut operations = Vec::new();
@@ -152,6 +155,9 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Wire> {
     let n_points = take(&mut rest)?;
     // Each point takes at least 6 bytes: not more room than the body could fill.
     let mut points = Vec::with_capacity(n_points.min(rest.len() as u64 / 6) as usize);
+    // Each point's latency, read as it is checked (pairs into `flat`, three bytes each).
+    let mut bodies: Vec<Body> = Vec::with_capacity(points.capacity());
+    let mut flat = Vec::new();
     let mut second = 0i64;
     for k in 0..n_points {
         let gap = take(&mut rest)?;
@@ -166,26 +172,42 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Wire> {
             .and_then(|o| operations.get(o))
             .ok_or_else(|| bad("operation index out of range"))?;
         if k > 0 {
-            let prev: &WirePoint = &points[points.len() - 1];
-            let ordered = gap > 0 || operations[prev.op as usize].as_str() < name.as_str();
+            let prev: &(i64, u32, u64, u64) = &points[points.len() - 1];
+            let ordered = gap > 0 || operations[prev.1 as usize].as_str() < name.as_str();
             if !ordered {
                 return Err(bad("points out of order or repeated"));
             }
         }
         let ops = take(&mut rest)?;
         let errors = take(&mut rest)?;
-        let latency = SparseHistogram::take_body(&mut rest, &buf)?;
-        points.push(WirePoint {
+        bodies.push(SparseHistogram::take_body(
+            &mut rest,
+            body,
+            &mut packed,
+            &mut flat,
+        )?);
+        points.push((
             second,
-            op: u32::try_from(op).map_err(|_| bad("operation index out of range"))?,
+            u32::try_from(op).map_err(|_| bad("operation index out of range"))?,
             ops,
             errors,
-            latency,
-        });
+        ));
     }
     if !rest.is_empty() {
         return Err(bad("trailing bytes"));
     }
+    let flat = Shared::owned(flat);
+    let points = points
+        .into_iter()
+        .zip(bodies)
+        .map(|((second, op, ops, errors), body)| WirePoint {
+            second,
+            op,
+            ops,
+            errors,
+            latency: body.finish(&flat),
+        })
+        .collect();
     Ok(Wire { operations, points })
 }
 

@@ -48,7 +48,33 @@ type Page = Box<[u64; PAGE]>;
 pub struct LatencyHistogram {
     /// Empty until the first sample; then one slot per page of the layout.
     pages: Vec<Option<Page>>,
+    /// The samples of a histogram read from lgb's sparse form (how workers send theirs:
+    /// [`super::compact`]), as [`Flat`] pairs in index order, while `pages` is empty:
+    /// merging a worker's histogram then adds its occupied buckets, not its pages, and
+    /// decoding it allocates and clears no page. Moved into pages on the first change.
+    pending: Vec<u64>,
     total: u64,
+}
+
+/// A bucket of [`LatencyHistogram::pending`]: its index above [`FLAT_COUNT_BITS`], its
+/// count (1 to 2^48 - 1) below.
+pub(super) type Flat = u64;
+/// Bits of a [`Flat`] bucket's count.
+pub(super) const FLAT_COUNT_BITS: u32 = 48;
+// Every index fits above the count.
+const _: () = assert!(COUNTERS < 1 << (64 - FLAT_COUNT_BITS));
+
+/// The [`Flat`] bucket of `n` (1 to 2^48 - 1) samples at index `i`.
+#[inline]
+pub(super) fn flat(i: u32, n: u64) -> Flat {
+    (u64::from(i) << FLAT_COUNT_BITS) | n
+}
+
+fn unflat(f: Flat) -> (u32, u64) {
+    (
+        (f >> FLAT_COUNT_BITS) as u32,
+        f & ((1 << FLAT_COUNT_BITS) - 1),
+    )
 }
 
 impl LatencyHistogram {
@@ -81,13 +107,47 @@ impl LatencyHistogram {
     #[inline]
     fn page_mut(&mut self, page: usize) -> &mut [u64; PAGE] {
         if self.pages.is_empty() {
-            self.pages.resize_with(PAGES, || None);
+            self.make_pages();
         }
         self.pages[page].get_or_insert_with(|| Box::new([0; PAGE]))
     }
 
+    /// Allocates the slots of the pages (empty until then), and moves the pending
+    /// buckets, if any, into pages.
+    #[cold]
+    fn make_pages(&mut self) {
+        self.pages.resize_with(PAGES, || None);
+        let pending = std::mem::take(&mut self.pending);
+        self.add_flat(&pending);
+    }
+
+    /// Adds pending buckets' counts to the pages (not to the total).
+    fn add_flat(&mut self, pending: &[Flat]) {
+        for &f in pending {
+            let (i, n) = unflat(f);
+            let i = i as usize;
+            let c = &mut self.page_mut(i >> PAGE_BITS)[i & (PAGE - 1)];
+            *c = c.saturating_add(n);
+        }
+    }
+
+    /// A histogram of `pending` buckets (in index order, each once, of `total` samples),
+    /// kept so until it changes.
+    pub(super) fn from_flat(pending: Vec<Flat>, total: u64) -> Self {
+        Self {
+            pages: Vec::new(),
+            pending,
+            total,
+        }
+    }
+
     /// Adds every sample of `other` (exact: same bucket layout).
     pub fn add(&mut self, other: &LatencyHistogram) {
+        if !other.pending.is_empty() {
+            self.add_flat(&other.pending);
+            self.total = self.total.saturating_add(other.total);
+            return;
+        }
         for (p, page) in other.pages.iter().enumerate() {
             let Some(src) = page else { continue };
             if src.iter().all(|&n| n == 0) {
@@ -113,6 +173,7 @@ impl LatencyHistogram {
 
     /// Clears all samples, keeping the pages.
     pub fn reset(&mut self) {
+        self.pending.clear();
         for page in self.pages.iter_mut().flatten() {
             page.fill(0);
         }
@@ -121,20 +182,24 @@ impl LatencyHistogram {
 
     /// Occupied buckets: `(index, count)` in index order (see [`value_of`]).
     pub fn buckets(&self) -> impl Iterator<Item = (u32, u64)> + '_ {
-        self.pages.iter().enumerate().flat_map(|(p, page)| {
-            page.iter().flat_map(move |counts| {
-                counts
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, &n)| n > 0)
-                    .map(move |(k, &n)| (((p << PAGE_BITS) + k) as u32, n))
-            })
-        })
+        // One of the two is empty.
+        self.pending
+            .iter()
+            .map(|&f| unflat(f))
+            .chain(self.pages.iter().enumerate().flat_map(|(p, page)| {
+                page.iter().flat_map(move |counts| {
+                    counts
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, &n)| n > 0)
+                        .map(move |(k, &n)| (((p << PAGE_BITS) + k) as u32, n))
+                })
+            }))
     }
 
-    /// Bytes of counters allocated (2 KiB per page in use).
+    /// Bytes of counters allocated (2 KiB per page in use, 8 bytes per pending bucket).
     pub fn allocated_bytes(&self) -> usize {
-        self.pages.iter().flatten().count() * PAGE * 8
+        self.pages.iter().flatten().count() * PAGE * 8 + self.pending.capacity() * 8
     }
 
     /// The `hdrhistogram` crate's histogram of the same samples (1 ns–60 s, 3 digits).
@@ -241,6 +306,9 @@ impl LatencyHistogram {
     }
 
     fn last_bucket(&self) -> Option<(u32, u64)> {
+        if let Some(&f) = self.pending.last() {
+            return Some(unflat(f));
+        }
         let (p, counts) = self
             .pages
             .iter()
@@ -588,6 +656,66 @@ mod tests {
         h.add(&copy);
         assert_eq!(h, copy);
         assert_eq!(h.summary(), copy.summary());
+    }
+
+    #[test]
+    fn a_workers_sparse_histogram_stays_a_list_of_buckets_until_changed() {
+        let mut paged = LatencyHistogram::new();
+        let mut x = 0x9e37_79b9_7f4a_7c15_u64;
+        for _ in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            paged.record_ns(100_000 + x % 9_000_000_000);
+        }
+        paged.record_n(5_000, 1 << 40);
+        let sparse = super::super::SparseHistogram::from_histogram(&paged).encode();
+        let read = LatencyHistogram::decode(&sparse).unwrap();
+        // No page: 8 bytes per occupied bucket.
+        assert!(read.pages.is_empty());
+        assert_eq!(read.allocated_bytes(), 8 * paged.buckets().count());
+        assert_eq!(read, paged);
+        assert_eq!(read.summary(), paged.summary());
+        assert_eq!(read.quantile_ns(0.999), paged.quantile_ns(0.999));
+        assert_eq!(read.to_v2_bytes(), paged.to_v2_bytes());
+        // Merged either way, into either: the same.
+        let mut a = paged.clone();
+        a.add(&read);
+        let mut b = read.clone();
+        b.add(&paged);
+        let mut c = read.clone();
+        c.add(&read);
+        let mut d = paged.clone();
+        d.add(&paged);
+        for h in [&a, &b, &c] {
+            assert_eq!(h, &d);
+            assert_eq!(h.summary(), d.summary());
+            assert!(h.pending.is_empty());
+        }
+        let mut e = LatencyHistogram::new();
+        e.add(&read);
+        assert_eq!(e, paged);
+        // A sample recorded, or a reset, goes through pages.
+        let mut f = read.clone();
+        f.record_ns(7_000);
+        paged.record_ns(7_000);
+        assert_eq!(f, paged);
+        let mut g = read.clone();
+        g.reset();
+        assert!(g.is_empty() && g.buckets().next().is_none());
+        // A count of 2^48 or more is read into pages, and saturates as they do.
+        let mut huge = LatencyHistogram::new();
+        huge.record_n(5_000, u64::MAX - 1);
+        huge.record_ns(9_000);
+        let read = LatencyHistogram::decode(
+            &super::super::SparseHistogram::from_histogram(&huge).encode(),
+        )
+        .unwrap();
+        assert!(!read.pages.is_empty());
+        assert_eq!(read, huge);
+        let mut twice = read.clone();
+        twice.add(&read);
+        assert_eq!(twice.len(), u64::MAX);
     }
 
     #[test]

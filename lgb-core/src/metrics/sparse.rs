@@ -24,6 +24,7 @@ use std::sync::Arc;
 use base64::Engine;
 
 use super::counts::Counts;
+use super::histogram::{flat, FLAT_COUNT_BITS};
 use super::layout::{self, HIGHEST_NS};
 use super::varint;
 use super::LatencyHistogram;
@@ -62,6 +63,11 @@ enum Store {
     /// `len` pairs as the encoding writes them (see the module docs); `last` is the
     /// highest index (meaningless when `len` is 0).
     Packed { bytes: Shared, len: u32, last: u32 },
+    /// Pairs as a timeline's binary form is decoded into them ([`Body`]): three bytes
+    /// each, the index (little-endian u16) and a count from 1 to 255, so that folding
+    /// them into a run reads no varint again; `last` is the highest index
+    /// (meaningless when there is no pair).
+    Flat { bytes: Shared, last: u32 },
     /// Sorted pairs.
     Pairs(Vec<(u32, u64)>),
     /// A run of counts.
@@ -90,13 +96,29 @@ pub(crate) fn read_into_histogram(bytes: &[u8]) -> Result<LatencyHistogram> {
         ));
     }
     let len = take_len(&mut rest, shift)?;
-    let mut h = LatencyHistogram::new();
-    scan(&mut rest, len, shift, format == FORMAT_V2, |i, n| {
-        h.add_at(i, n)
+    // Read into a list of buckets (checked), which a merge adds without going through
+    // pages; a histogram with a count of 2^48 or more (no worker records that many) is
+    // read again, into pages.
+    let legacy = format == FORMAT_V2;
+    let mut pending = Vec::with_capacity(len as usize);
+    let mut huge = false;
+    let before = rest;
+    let (total, _) = scan(&mut rest, len, shift, legacy, |i, n| {
+        if n >> FLAT_COUNT_BITS != 0 {
+            huge = true;
+        } else if n > 0 {
+            pending.push(flat(i, n));
+        }
     })?;
     if !rest.is_empty() {
         return Err(bad("trailing bytes"));
     }
+    if !huge {
+        return Ok(LatencyHistogram::from_flat(pending, total));
+    }
+    let mut h = LatencyHistogram::new();
+    let mut rest = before;
+    scan(&mut rest, len, shift, legacy, |i, n| h.add_at(i, n))?;
     Ok(h)
 }
 
@@ -185,6 +207,100 @@ fn scan(
     Ok((total, last as u32))
 }
 
+/// Takes `len` pairs at `shift` off the front of `rest`, checking each as [`scan`]
+/// does, and appends those of a count from 1 to 255 to `out` as [`Store::Flat`] keeps
+/// them (pairs of count 0, which only a hostile encoding has, are dropped: walks skip
+/// them anyway). Returns the total and the highest index kept, or `None`, with `out`
+/// as it was, at the first count over 255 (the caller keeps those pairs packed).
+fn take_flat(
+    rest: &mut &[u8],
+    len: u64,
+    shift: u8,
+    out: &mut Vec<u8>,
+) -> Result<Option<(u64, u32)>> {
+    let limit = u64::from(index_of(HIGHEST_NS)) + 1;
+    let base = out.len();
+    // `len` is at most the layout's size (`take_len`): room for every pair, cut to
+    // those kept at the end.
+    out.resize(base + len as usize * FLAT, 0);
+    let mut slots = out[base..].chunks_exact_mut(FLAT);
+    let mut kept = 0;
+    let (mut total, mut next, mut last) = (0u64, 0u64, 0u64);
+    let mut r = *rest;
+    for _ in 0..len {
+        let Some((delta, n)) = take_pair(&mut r) else {
+            out.truncate(base);
+            return Err(bad("truncated"));
+        };
+        // As in `scan`: bounded before the shift, so that no bit is lost.
+        let i = next + (delta.min(limit) << shift);
+        if delta >= limit || i >= limit {
+            out.truncate(base);
+            return Err(bad("bucket index out of range"));
+        }
+        if n > 255 {
+            out.truncate(base);
+            return Ok(None);
+        }
+        if n > 0 {
+            if let Some(slot) = slots.next() {
+                slot.copy_from_slice(&[i as u8, (i >> 8) as u8, n as u8]);
+            }
+            kept += 1;
+            last = i;
+        }
+        // At most 27,390 counts of at most 255: no overflow.
+        total += n;
+        next = i + (1 << shift);
+    }
+    out.truncate(base + kept * FLAT);
+    *rest = r;
+    Ok(Some((total, last as u32)))
+}
+
+/// A histogram read off a timeline's binary form by [`SparseHistogram::take_body`]:
+/// done, or pairs unpacked into the decoder's buffer of flat pairs (three bytes each:
+/// the index, little-endian, and the count), whose place it names until the buffer is
+/// complete. Unpacked, a worker's pairs are read once, when they are checked: folding
+/// them into the merged runs reads no varint.
+pub(crate) enum Body {
+    Done(SparseHistogram),
+    Flat {
+        shift: u8,
+        start: usize,
+        end: usize,
+        last: u32,
+        total: u64,
+    },
+}
+
+impl Body {
+    /// The histogram, its flat pairs in `flat` (the complete buffer).
+    pub(crate) fn finish(self, flat: &Shared) -> SparseHistogram {
+        match self {
+            Body::Done(h) => h,
+            Body::Flat {
+                shift,
+                start,
+                end,
+                last,
+                total,
+            } => SparseHistogram {
+                shift,
+                store: Store::Flat {
+                    bytes: Shared {
+                        buf: flat.buf.clone(),
+                        start: flat.start + start,
+                        end: flat.start + end,
+                    },
+                    last,
+                },
+                total,
+            },
+        }
+    }
+}
+
 /// Counts of consecutive groups of `1 << shift` indices from `first`.
 #[derive(Debug, Clone)]
 struct Dense {
@@ -228,10 +344,22 @@ impl Dense {
                     first,
                 });
             }
+            Store::Flat { bytes, .. } => {
+                let first = self.first;
+                self.counts.add(bytes.chunks_exact(FLAT).map(|p| {
+                    let i = u32::from(u16::from_le_bytes([p[0], p[1]]));
+                    (((i - first) >> shift) as usize, u64::from(p[2]))
+                }));
+            }
             _ => self.add(h.iter(), shift),
         }
     }
 }
+
+/// Bytes of one pair of [`Store::Flat`].
+const FLAT: usize = 3;
+// Every index of the layout fits the two bytes of a flat pair.
+const _: () = assert!(layout::COUNTERS <= 1 << 16);
 
 /// The pairs of a packed histogram as (run position, count) from `first`: the
 /// iterator [`Dense::add_histogram`] feeds a run with, with no per-pair dispatch.
@@ -248,15 +376,21 @@ impl Iterator for PackedPairs<'_> {
 
     #[inline(always)]
     fn next(&mut self) -> Option<(usize, u64)> {
-        if self.left == 0 {
-            return None;
+        // Pairs of count 0 (only a hostile encoding has them) are skipped: they may
+        // lie below the run, which starts at the lowest occupied bucket.
+        loop {
+            if self.left == 0 {
+                return None;
+            }
+            self.left -= 1;
+            // Checked when the bytes were taken in (every index within the layout).
+            let (gap, n) = take_pair(&mut self.bytes)?;
+            let i = self.next + ((gap as u32) << self.shift);
+            self.next = i + (1 << self.shift);
+            if n > 0 {
+                return Some((((i - self.first) >> self.shift) as usize, n));
+            }
         }
-        self.left -= 1;
-        // Checked when the bytes were taken in (every index within the layout).
-        let (gap, n) = take_pair(&mut self.bytes)?;
-        let i = self.next + ((gap as u32) << self.shift);
-        self.next = i + (1 << self.shift);
-        Some((((i - self.first) >> self.shift) as usize, n))
     }
 }
 
@@ -304,6 +438,7 @@ enum BucketsInner<'a> {
         shift: u8,
     },
     Pairs(std::slice::Iter<'a, (u32, u64)>),
+    Flat(std::slice::ChunksExact<'a, u8>),
     Dense {
         first: u32,
         counts: &'a Counts,
@@ -341,6 +476,9 @@ impl Iterator for Buckets<'_> {
                 }
             }
             BucketsInner::Pairs(it) => it.next().copied(),
+            BucketsInner::Flat(it) => it
+                .next()
+                .map(|p| (u32::from(u16::from_le_bytes([p[0], p[1]])), u64::from(p[2]))),
             BucketsInner::Dense {
                 first,
                 counts,
@@ -415,6 +553,7 @@ impl SparseHistogram {
                 shift: self.shift,
             },
             Store::Pairs(p) => BucketsInner::Pairs(p.iter()),
+            Store::Flat { bytes, .. } => BucketsInner::Flat(bytes.chunks_exact(FLAT)),
             Store::Dense(d) => BucketsInner::Dense {
                 first: d.first,
                 counts: &d.counts,
@@ -428,6 +567,7 @@ impl SparseHistogram {
     fn pairs_len(&self) -> usize {
         match &self.store {
             Store::Packed { len, .. } => *len as usize,
+            Store::Flat { bytes, .. } => bytes.len() / FLAT,
             Store::Pairs(p) => p.len(),
             Store::Dense(_) => self.iter().count(),
         }
@@ -548,7 +688,9 @@ impl SparseHistogram {
             return None;
         }
         match &self.store {
-            Store::Packed { last, .. } => Some((self.iter().next()?.0, *last)),
+            Store::Packed { last, .. } | Store::Flat { last, .. } => {
+                Some((self.iter().next()?.0, *last))
+            }
             Store::Pairs(p) => Some((p.first()?.0, p.last()?.0)),
             Store::Dense(d) => {
                 let k = d.counts.last_nonzero()?;
@@ -632,6 +774,8 @@ impl SparseHistogram {
             Store::Pairs(p) => p.last().map(|&(i, _)| i),
             Store::Packed { len: 0, .. } => None,
             Store::Packed { last, .. } => Some(*last),
+            Store::Flat { bytes, .. } if bytes.is_empty() => None,
+            Store::Flat { last, .. } => Some(*last),
         };
         last.map_or(0, |i| layout::top(i, self.shift))
     }
@@ -644,7 +788,7 @@ impl SparseHistogram {
     /// Bytes this histogram keeps its buckets in (to size a worker's memory).
     pub fn allocated_bytes(&self) -> usize {
         match &self.store {
-            Store::Packed { bytes, .. } => bytes.len(),
+            Store::Packed { bytes, .. } | Store::Flat { bytes, .. } => bytes.len(),
             Store::Pairs(p) => p.capacity() * std::mem::size_of::<(u32, u64)>(),
             Store::Dense(d) => d.counts.allocated_bytes(),
         }
@@ -723,7 +867,19 @@ impl SparseHistogram {
     /// Takes `len` pairs at `shift` off the front of `rest`, a part of `buf`, checking
     /// each; the histogram shares `buf`.
     fn take_packed(rest: &mut &[u8], buf: &Shared, shift: u8, len: u64) -> Result<Self> {
-        let start = buf.start + (rest.as_ptr() as usize - buf.as_ptr() as usize);
+        Self::take_packed_at(rest, buf, buf, shift, len)
+    }
+
+    /// [`SparseHistogram::take_packed`] of `rest`, a part of `base`, whose bytes `buf`
+    /// holds (a copy, or `base` itself).
+    fn take_packed_at(
+        rest: &mut &[u8],
+        base: &[u8],
+        buf: &Shared,
+        shift: u8,
+        len: u64,
+    ) -> Result<Self> {
+        let start = buf.start + (rest.as_ptr() as usize - base.as_ptr() as usize);
         let before = rest.len();
         let (total, last) = scan(rest, len, shift, false, |_, _| {})?;
         Ok(Self {
@@ -790,15 +946,37 @@ impl SparseHistogram {
     }
 
     /// Reads [`SparseHistogram::put_body`]'s output off the front of `rest`, a part of
-    /// `buf`, checking everything; pairs share `buf`, a run is read into counts.
-    pub(crate) fn take_body(rest: &mut &[u8], buf: &Shared) -> Result<Self> {
+    /// `body`, checking everything. Pairs are unpacked into `flat` (see [`Body`]), or,
+    /// where a count is over 255, share `packed`, a copy of `body` made the first time
+    /// it is needed; a run is read into counts.
+    pub(crate) fn take_body(
+        rest: &mut &[u8],
+        body: &[u8],
+        packed: &mut Option<Shared>,
+        flat: &mut Vec<u8>,
+    ) -> Result<Body> {
         let (&shift, tail) = rest.split_first().ok_or_else(|| bad("truncated"))?;
         let (&kind, tail) = tail.split_first().ok_or_else(|| bad("truncated"))?;
         *rest = tail;
         match kind {
             0 => {
                 let len = take_len(rest, shift)?;
-                Self::take_packed(rest, buf, shift, len)
+                let start = flat.len();
+                let before = *rest;
+                match take_flat(rest, len, shift, flat)? {
+                    Some((total, last)) => Ok(Body::Flat {
+                        shift,
+                        start,
+                        end: flat.len(),
+                        last,
+                        total,
+                    }),
+                    None => {
+                        *rest = before;
+                        let buf = packed.get_or_insert_with(|| Shared::owned(body.to_vec()));
+                        Self::take_packed_at(rest, body, buf, shift, len).map(Body::Done)
+                    }
+                }
             }
             1 => {
                 if shift > MAX_SHIFT {
@@ -826,14 +1004,14 @@ impl SparseHistogram {
                     values.push(n);
                 }
                 let counts = Counts::from_values(values, max);
-                Ok(Self {
+                Ok(Body::Done(Self {
                     shift,
                     store: Store::Dense(Dense {
                         first: first as u32,
                         counts,
                     }),
                     total,
-                })
+                }))
             }
             _ => Err(bad("unknown kind of histogram")),
         }
@@ -1129,5 +1307,102 @@ mod tests {
         assert_eq!(full.len(), u64::MAX);
         // Its first bucket alone holds `u64::MAX` samples: every quantile is there.
         assert_eq!(full.quantile_ns(1.0), layout::top(1, 0));
+        // A pair of count 0 below the samples: a run starts at the lowest sample, and
+        // the empty pair is skipped, not indexed below it.
+        let low: Vec<(u64, u64)> = [(100, 0), (899, 1)]
+            .into_iter()
+            .chain((1..300).map(|_| (0, 1)))
+            .collect();
+        let low = SparseHistogram::from_bytes(&encoded(0, &low)).unwrap();
+        let mut m = SparseHistogram::new();
+        m.add_many(&[&low, &low]);
+        assert!(matches!(m.store, Store::Dense(_)));
+        assert_eq!(m.buckets().next(), Some((1_000, 2)));
+        m.add(&low);
+        assert_eq!((m.len(), m.buckets().count()), (900, 300));
+    }
+
+    /// A timeline in the binary form whose one point has `pairs` (gap, count).
+    fn timeline_of(pairs: &[(u64, u64)]) -> Vec<u8> {
+        let mut b = b"LGBT\x01\x00\x01\x04read\x01".to_vec();
+        varint::put(&mut b, 1_700_000_000);
+        b.extend_from_slice(&[0, 1, 0, 0, 0]);
+        varint::put(&mut b, pairs.len() as u64);
+        for &(gap, n) in pairs {
+            put_pair(&mut b, gap, n);
+        }
+        b
+    }
+
+    #[test]
+    fn timeline_pairs_are_unpacked_once_and_fold_as_packed_pairs_do() {
+        use crate::metrics::Timeline;
+        let mut x = 0x2545_f491_4f6c_dd1d_u64;
+        let mut t = Timeline::default();
+        for s in 0..4 {
+            let mut h = LatencyHistogram::new();
+            for _ in 0..300 {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                h.record_ns(10_000 + x % 3_000_000);
+            }
+            if s == 1 {
+                // A count over 255: that second's pairs stay packed.
+                h.record_n(50_000, 300);
+            }
+            let sparse = SparseHistogram::from_histogram(&h);
+            assert!(matches!(sparse.store, Store::Packed { .. }));
+            t.add(1_700_000_000 + s, "read", 300, 0, &sparse).unwrap();
+        }
+        let back = Timeline::from_binary(&t.to_binary()).unwrap();
+        assert_eq!(back, t);
+        for (s, p) in back.points().enumerate() {
+            let h = &p.latency;
+            match &h.store {
+                Store::Flat { .. } if s != 1 => {
+                    assert_eq!(h.allocated_bytes(), FLAT * h.buckets().count());
+                }
+                Store::Packed { .. } if s == 1 => {}
+                _ => panic!("second {s} is kept as {:?}", h.store),
+            }
+            assert_eq!(h.max_ns(), t.points().nth(s).unwrap().latency.max_ns());
+        }
+        // Folded as the runner folds (into runs), and one by one (into pairs): the same
+        // as the packed seconds give.
+        let mut folded = Timeline::default();
+        folded.merge_all(vec![back.clone(); 64]);
+        let mut packed = Timeline::default();
+        packed.merge_all(vec![t.clone(); 64]);
+        assert_eq!(folded, packed);
+        let mut one_by_one = back.clone();
+        one_by_one.merge(&t).unwrap();
+        let mut twice = t.clone();
+        twice.merge(&t).unwrap();
+        assert_eq!(one_by_one, twice);
+        assert_eq!(folded.points().next().unwrap().latency.len(), 64 * 300);
+
+        // Pairs of count 0 are dropped when unpacked (walks skip them), also below the
+        // samples, where a run starts.
+        let mut pairs = vec![(100, 0), (899, 1)];
+        pairs.extend((1..300).map(|_| (0, 1)));
+        pairs.push((5, 0));
+        let hollow = Timeline::from_binary(&timeline_of(&pairs)).unwrap();
+        let p = hollow.points().next().unwrap();
+        assert!(matches!(p.latency.store, Store::Flat { .. }));
+        assert_eq!(p.latency.buckets().count(), 300);
+        assert_eq!(p.latency.max_ns(), layout::top(1_299, 0));
+        let mut m = Timeline::default();
+        m.merge_all(vec![hollow.clone(), hollow.clone()]);
+        assert_eq!(m.points().next().unwrap().latency.len(), 600);
+        // Hostile pairs are refused as before: past the layout, or cut short.
+        let e = Timeline::from_binary(&timeline_of(&[(5, 1), (u64::MAX >> 2, 1)]));
+        assert!(e
+            .unwrap_err()
+            .to_string()
+            .contains("bucket index out of range"));
+        let cut = timeline_of(&[(5, 1), (7, 1)]);
+        let e = Timeline::from_binary(&cut[..cut.len() - 1]).unwrap_err();
+        assert!(e.to_string().contains("truncated"), "{e}");
     }
 }
