@@ -272,8 +272,8 @@ impl LatencyHistogram {
     /// layout at full precision ([`super::SparseHistogram::encode`], how workers send
     /// their whole-test histograms: [`super::compact`]).
     pub fn decode(text: &str) -> Result<Self> {
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(text.trim())
+        let bytes: Vec<u8> = base64_simd::STANDARD
+            .decode_type(text.trim())
             .map_err(|e| Error::Backend(format!("histogram is not base64: {e}")))?;
         if super::sparse::is_sparse(&bytes) {
             return super::sparse::read_into_histogram(&bytes);
