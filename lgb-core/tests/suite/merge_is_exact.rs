@@ -163,3 +163,39 @@ fn a_worker_result_of_the_old_form_still_loads_and_merges_the_same() {
     .unwrap();
     assert_eq!(a.metrics, b.metrics);
 }
+
+/// A worker result whose timeline or whole-test histogram is corrupt after thousands of
+/// good pairs is refused whole when it is decoded (every pair is checked before the
+/// merge reads any), so a merge never holds part of it.
+#[test]
+fn a_worker_result_corrupt_at_its_end_is_refused_whole() {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let samples: Vec<u64> = (0..5_000).map(|i| 1_000 + i * 7_919 % 3_000_000).collect();
+    let good = serde_json::to_value(worker_result(0, 2, &samples)).unwrap();
+    let corrupt = |path: &[&str], bytes: &dyn Fn(&mut Vec<u8>)| {
+        let mut v = good.clone();
+        let field = path.iter().fold(&mut v, |v, k| &mut v[*k]);
+        let mut raw = b64.decode(field.as_str().unwrap()).unwrap();
+        bytes(&mut raw);
+        *field = b64.encode(&raw).into();
+        serde_json::from_value::<WorkerResult>(v)
+            .unwrap_err()
+            .to_string()
+    };
+    // One byte past the last pair; the last pair cut short.
+    let e = corrupt(&["metrics", "timeline"], &|b| b.push(0));
+    assert!(e.contains("trailing bytes"), "{e}");
+    let e = corrupt(&["metrics", "timeline"], &|b| {
+        b.pop();
+    });
+    assert!(e.contains("truncated"), "{e}");
+    let latency = ["metrics", "operations", "read", "latency"];
+    let e = corrupt(&latency, &|b| b.push(0));
+    assert!(e.contains("trailing bytes"), "{e}");
+    let e = corrupt(&latency, &|b| {
+        b.pop();
+    });
+    assert!(e.contains("truncated"), "{e}");
+    assert!(serde_json::from_value::<WorkerResult>(good).is_ok());
+}
