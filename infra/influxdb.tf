@@ -1,6 +1,6 @@
 # influxdb: Amazon Timestream for InfluxDB. With influxdb_create_instance
-# (default false: an instance is billed by the hour, about $0.25/h for
-# db.influx.medium in us-east-1, see docs/influxdb.md), a Timestream for
+# (default false: an instance is billed by the hour for as long as it exists;
+# give lgb its hourly price with `--prices`, see docs/influxdb.md), a Timestream for
 # InfluxDB instance (InfluxDB 2.x) in private subnets of a VPC made for it, and
 # the influxdb worker in the same subnets with a security group that reaches
 # only the instance (and, over HTTPS, the VPC endpoints of Secrets Manager and
