@@ -1,22 +1,26 @@
 //! lgb's latencies against the truth: DynamoDB (the local moto server) behind a
 //! latency-injecting proxy whose per-request turnaround histogram is the ground truth.
 //!
-//! Closed loop, the reference is absolute: a plain aws-sdk-dynamodb GetItem loop timed
-//! with `Instant`, through the same proxy in the same test, alternating with lgb's
-//! rounds; lgb's p50 and p99 must lie within max(1 ms, 3%) of it, and a test-only read
-//! strategy that sleeps 2 ms inside lgb's measured span must fail that check. The
-//! open-loop tests below hold lgb to the proxy's truth shifted by this run's client
-//! cost, as follows.
+//! The reference is absolute: a plain aws-sdk-dynamodb GetItem loop timed with
+//! `Instant`, nothing of lgb in it, through the same proxy in the same test,
+//! alternating with lgb's rounds (so a slow second of the shared machine falls on
+//! both). Closed loop, lgb's p50 and p99 must lie within max(1 ms, 3%) of the plain
+//! loop's. Open loop, the plain client keeps the same schedule at the same time as lgb
+//! (each read intended at i / rate, timed from its intended start and from its actual
+//! start; rounds alternate as in closed loop), and lgb's corrected latency and
+//! service time must each lie within
+//! max(1 ms, 3%) of the plain client's at p50 and p99. A test-only read strategy that sleeps 2 ms inside lgb's
+//! measured span must fail both checks. Counts are held exactly: every injected
+//! stall, and nothing else, is in the slow band of one side or the other.
 //!
-//! What lgb measures is the proxy's turnaround plus the client's own time (SDK
-//! serialization, signing, parsing, loopback): a cost that has nothing to do with the
-//! injected delays. On this shared 2-core machine it is 1–2 ms and varies by a
-//! millisecond between runs, so each test takes it from its own run (lgb's p50 minus
-//! the proxy's, checked against a calibration run without delay) and holds lgb's
-//! stalled tail to the truth shifted by it: within 3% (or 100 µs). Counts are held
-//! exactly: every injected stall, and nothing else, is in lgb's slow band.
+//! The coordinated-omission test predicts lgb's corrected p99.9 from the proxy's
+//! turnarounds (one task is a FIFO queue) plus the plain client's own cost (its p50
+//! minus the proxy's, measured in the same test), again independent of lgb.
 //!
-//! Schedule: 2 ms on every request plus a 100 ms stall on every 50th. With 2% stalls
+//! Closed-loop schedule: 2 ms on every request plus a 100 ms stall on every 50th (open
+//! loop: every 25th, an odd number so that two clients taking turns share the stalls;
+//! 20 reads a second each, so a stall delays the next read into the queue but never
+//! into the stall band). With 2% stalls
 //! p99 sits in the middle of the stall band (ranks 589–600 of 600 are stalls, p99 is
 //! rank 594) and p50 in the middle of the 2 ms band; with the "every 100th",
 //! p99 would be rank 594 of 600 while stalls are ranks 595–600: exactly on the
@@ -107,30 +111,39 @@ async fn read_test(proxy: &Proxy, name: &str, test: serde_json::Value) -> TestRe
     t
 }
 
-/// What a run without injected delay shows: the client's own cost at p50 (lgb's p50
-/// minus the proxy's) and lgb's p50, which sets the open-loop rates below.
+/// What a plain client sees without injected delay: its own cost at p50 (its p50
+/// minus the proxy's) and its p50, which sets the open-loop rates below. Nothing of
+/// lgb is in it.
 #[derive(Debug, Clone, Copy)]
 struct Calibration {
     overhead_ns: u64,
     op_ns: u64,
 }
 
-async fn calibrate() -> Calibration {
+async fn calibrate(name: &str) -> Calibration {
     let p = proxy::start(&endpoint(), Schedule::default(), Some(GET)).await;
-    let t = read_test(
+    // Loads the table (directly) and warms up; the proxy's truth is reset below.
+    read_test(
         &p,
-        "calibrate",
-        serde_json::json!({ "operations": 300, "concurrency": 1 }),
+        name,
+        serde_json::json!({ "operations": 20, "concurrency": 1 }),
     )
     .await;
-    let op_ns = t.metrics.operations["read"].latency.quantile_ns(0.5);
+    let p = proxy::start(&endpoint(), Schedule::default(), Some(GET)).await;
+    let plain = plain_reads(&p.endpoint, &table(name), 300, 3).await;
+    let op_ns = plain.value_at_quantile(0.5);
     let truth = p.truth().value_at_quantile(0.5);
+    assert_eq!(
+        p.truth().len(),
+        300,
+        "the proxy saw the plain client's reads"
+    );
     let c = Calibration {
         overhead_ns: op_ns.saturating_sub(truth),
         op_ns,
     };
     eprintln!(
-        "no delay: lgb p50 {} µs, proxy p50 {} µs, client overhead {} µs",
+        "no delay: plain client p50 {} µs, proxy p50 {} µs, client overhead {} µs",
         op_ns / 1000,
         truth / 1000,
         c.overhead_ns / 1000
@@ -157,42 +170,50 @@ fn check(what: &str, lgb: u64, truth: u64) {
     );
 }
 
-/// The client's own cost in this run: lgb's p50 minus the proxy's. lgb can never be
-/// faster than the proxy (beyond HdrHistogram's 0.1% precision), and the cost must be
-/// of the size the calibration measured (it varies on a shared machine, so loosely).
-fn shift(what: &str, lgb: &Histogram<u64>, truth: &Histogram<u64>, cal: Calibration) -> u64 {
-    let (l, t) = (lgb.value_at_quantile(0.5), truth.value_at_quantile(0.5));
-    assert!(
-        l + t / 500 >= t,
-        "{what}: lgb p50 {l} ns below the proxy's {t} ns"
-    );
-    let shift = l.saturating_sub(t);
-    eprintln!("{what}: client overhead in this run {} µs", shift / 1000);
-    assert!(
-        shift <= 2 * cal.overhead_ns + 2 * MS,
-        "{what}: lgb p50 {l} ns is {shift} ns above the proxy's; calibration said {cal:?}"
-    );
-    shift
-}
-
 /// Samples of `h` at or above 100 ms: the stall band of these schedules (a stalled
 /// request takes 100 ms + 2 ms + the service's own time).
 fn slow(h: &Histogram<u64>) -> u64 {
     h.count_between(100 * MS, h.max().max(100 * MS))
 }
 
-fn stalls() -> Schedule {
+/// Every `n`th request stalls 100 ms; every request waits 2 ms.
+fn stalls(n: u64) -> Schedule {
     Schedule {
         fixed: Duration::from_millis(2),
-        every_nth: Some((50, Duration::from_millis(100))),
+        every_nth: Some((n, Duration::from_millis(100))),
         ..Schedule::default()
     }
+}
+
+/// Closed loop: every 50th request stalls.
+const CLOSED_STALL_EVERY: u64 = 50;
+/// Open loop: every 25th (odd, so that two clients taking turns share the stalls).
+const OPEN_STALL_EVERY: u64 = 25;
+/// Open loop: each side's rate, reads per second.
+const OPEN_RATE: f64 = 20.0;
+/// Open loop: reads per side and round, and rounds (2.5 s rounds, 1,000 reads a side).
+const OPEN_ROUND: usize = 50;
+const OPEN_ROUNDS: usize = 20;
+const OPEN_READS: u64 = (OPEN_ROUND * OPEN_ROUNDS) as u64;
+
+fn histogram() -> Histogram<u64> {
+    Histogram::<u64>::new_with_bounds(1_000, 60_000_000_000, 3).unwrap()
 }
 
 /// A plain client: aws-sdk-dynamodb's GetItem in a loop, one at a time, each call
 /// timed directly with `Instant` — nothing of lgb in it. Reads `n` keys of the table
 /// (records 0..200, as lgb's workload names them) through `endpoint`.
-async fn plain_reads(endpoint: &str, table: &str, n: usize, seed: u64) -> Histogram<u64> {
+///
+/// With `rate`, open loop on a fixed schedule: both service times (from each call's
+/// start) and corrected latencies (from its intended start); closed, both are the
+/// service times.
+async fn plain_loop(
+    endpoint: &str,
+    table: &str,
+    n: usize,
+    seed: u64,
+    rate: Option<f64>,
+) -> (Histogram<u64>, Histogram<u64>) {
     let shared = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .endpoint_url(endpoint)
         .region(aws_config::Region::new("us-east-1"))
@@ -203,14 +224,31 @@ async fn plain_reads(endpoint: &str, table: &str, n: usize, seed: u64) -> Histog
             .retry_config(aws_sdk_dynamodb::config::retry::RetryConfig::disabled())
             .build(),
     );
-    let mut h = Histogram::<u64>::new_with_bounds(1_000, 60_000_000_000, 3).unwrap();
+    let (mut service, mut corrected) = (histogram(), histogram());
     let mut x = seed | 1;
-    for _ in 0..n {
+    let t0 = std::time::Instant::now();
+    for i in 0..n {
         // xorshift: a spread of keys, like lgb's uniform chooser.
         x ^= x << 13;
         x ^= x >> 7;
         x ^= x << 17;
         let key = format!("user{:012}", x % 200);
+        // Open loop: read i is intended at i / rate; wait for it the way any careful
+        // client does (sleep, then yield until the instant), and count from it.
+        let intended = rate.map(|r| t0 + Duration::from_secs_f64(i as f64 / r));
+        if let Some(at) = intended {
+            loop {
+                let now = std::time::Instant::now();
+                if now >= at {
+                    break;
+                }
+                if at - now > Duration::from_micros(1500) {
+                    tokio::time::sleep(at - now - Duration::from_micros(1500)).await;
+                } else {
+                    tokio::task::yield_now().await;
+                }
+            }
+        }
         let started = std::time::Instant::now();
         let got = client
             .get_item()
@@ -225,11 +263,19 @@ async fn plain_reads(endpoint: &str, table: &str, n: usize, seed: u64) -> Histog
             .send()
             .await
             .unwrap_or_else(|e| panic!("plain GetItem {key}: {e:?}"));
-        let took = started.elapsed().as_nanos() as u64;
+        let end = std::time::Instant::now();
         assert!(got.item().is_some(), "{key} is in the table");
-        h.record(took).unwrap();
+        service.record((end - started).as_nanos() as u64).unwrap();
+        corrected
+            .record((end - intended.unwrap_or(started)).as_nanos() as u64)
+            .unwrap();
     }
-    h
+    (service, corrected)
+}
+
+/// [`plain_loop`] closed: one read after another, each timed from its start.
+async fn plain_reads(endpoint: &str, table: &str, n: usize, seed: u64) -> Histogram<u64> {
+    plain_loop(endpoint, table, n, seed, None).await.0
 }
 
 /// A read operation that waits `delay` inside the measured span before it reads: the
@@ -255,19 +301,48 @@ impl lgb_core::operation::Operation for DelayedRead {
     }
 }
 
-/// lgb's closed-loop reads and a plain client's, through the same proxy and server,
-/// in alternating rounds (so that a slow minute of the shared machine falls on both):
-/// both sides' histograms. With `delay`, lgb's reads run [`DelayedRead`].
-async fn lgb_and_plain(name: &str, delay: Option<Duration>) -> (Histogram<u64>, Histogram<u64>) {
-    let p = proxy::start(&endpoint(), stalls(), Some(GET)).await;
+/// One side's histograms: latency as lgb reports it (corrected, in open loop) and
+/// service time (from each call's actual start; closed loop, the same).
+struct Side {
+    latency: Histogram<u64>,
+    service: Histogram<u64>,
+}
+
+impl Side {
+    fn new() -> Self {
+        Self {
+            latency: histogram(),
+            service: histogram(),
+        }
+    }
+}
+
+/// lgb's reads and a plain client's, through the same proxy and server: both sides'
+/// histograms and the proxy's truth, in alternating rounds (so that a slow minute of
+/// the shared machine falls on both); closed loop (`open` false) or open loop at
+/// [`OPEN_RATE`] on both sides. With `delay`, lgb's reads run [`DelayedRead`].
+async fn lgb_and_plain(
+    name: &str,
+    open: bool,
+    delay: Option<Duration>,
+) -> (Side, Side, Histogram<u64>) {
     let t = table(name);
-    // Loads the table (directly, not through the proxy) and warms both clients up.
-    read_test(
-        &p,
-        name,
-        serde_json::json!({ "operations": 50, "concurrency": 1 }),
-    )
-    .await;
+    {
+        // Loads the table (directly, not through the proxy) and warms lgb up.
+        let p = proxy::start(&endpoint(), Schedule::default(), Some(GET)).await;
+        read_test(
+            &p,
+            name,
+            serde_json::json!({ "operations": 50, "concurrency": 1 }),
+        )
+        .await;
+    }
+    let every = if open {
+        OPEN_STALL_EVERY
+    } else {
+        CLOSED_STALL_EVERY
+    };
+    let p = proxy::start(&endpoint(), stalls(every), Some(GET)).await;
     let registries = || {
         let mut r = lgb_core::catalog::Registries::builtin();
         if let Some(d) = delay {
@@ -284,6 +359,16 @@ async fn lgb_and_plain(name: &str, delay: Option<Duration>) -> (Histogram<u64>, 
     } else {
         "read"
     };
+    let mut test = serde_json::json!({
+        "name": "read", "operation": { "type": op }, "operations": ROUND, "concurrency": 1
+    });
+    let (round_reads, rounds, rate) = if open {
+        test["rate"] = OPEN_RATE.into();
+        test["operations"] = OPEN_ROUND.into();
+        (OPEN_ROUND, OPEN_ROUNDS, Some(OPEN_RATE))
+    } else {
+        (ROUND, ROUNDS, None)
+    };
     let config = Session::load_with(
         ConfigSource::Text(
             &serde_json::json!({
@@ -293,7 +378,7 @@ async fn lgb_and_plain(name: &str, delay: Option<Duration>) -> (Histogram<u64>, 
                     "request_timeout": "5s", "retry": { "max_attempts": 1 }
                 },
                 "workload": { "records": 200, "fields": 2, "field_size": "20B", "load": false },
-                "tests": [{ "name": "read", "operation": { "type": op }, "operations": ROUND, "concurrency": 1 }]
+                "tests": [test]
             })
             .to_string(),
         ),
@@ -306,72 +391,110 @@ async fn lgb_and_plain(name: &str, delay: Option<Duration>) -> (Histogram<u64>, 
     let registries = registries();
     let worker = lgb_core::worker::Worker::new(registries.databases, registries.operations);
     let runner = Runner::new(Arc::new(LocalInvoker::new(Arc::new(worker))), 0);
-    let mut lgb = Histogram::<u64>::new_with_bounds(1_000, 60_000_000_000, 3).unwrap();
-    let mut plain = lgb.clone();
-    for round in 0..ROUNDS {
+    let (mut lgb, mut plain) = (Side::new(), Side::new());
+    for round in 0..rounds {
         let run = runner
             .run(&config, CancellationToken::new(), &Silent)
             .await
             .unwrap();
         let m = &run.tests[0].metrics.operations["read"];
-        assert_eq!((m.ok, m.failed), (ROUND as u64, 0), "{:?}", m.errors);
-        lgb.add(m.latency.to_hdr()).unwrap();
-        plain
-            .add(plain_reads(&p.endpoint, &t, ROUND, round as u64 + 7).await)
-            .unwrap();
+        assert_eq!((m.ok, m.failed), (round_reads as u64, 0), "{:?}", m.errors);
+        lgb.latency.add(m.latency.to_hdr()).unwrap();
+        match (&m.service, rate) {
+            (Some(s), Some(_)) => lgb.service.add(s.to_hdr()).unwrap(),
+            (None, None) => lgb.service.add(m.latency.to_hdr()).unwrap(),
+            (s, r) => panic!("service time kept: {}, rate {r:?}", s.is_some()),
+        }
+        let (service, latency) =
+            plain_loop(&p.endpoint, &t, round_reads, round as u64 + 7, rate).await;
+        plain.service.add(service).unwrap();
+        plain.latency.add(latency).unwrap();
     }
-    (lgb, plain)
+    (lgb, plain, p.truth())
 }
 
 /// Reads per side and round, and rounds: 1,200 reads a side, so that p99 (rank 1,188)
 /// sits among ~24 stalled reads on each side: near their median, which moto's own
 /// time (added to each stall) moves far less than it moves one of a dozen.
-/// Short rounds (a third of a second) so that the bursts of a shared machine's load
-/// fall on both sides alike.
+/// Short rounds (a third of a second closed) so that the bursts of a shared machine's
+/// load fall on both sides alike.
 const ROUND: usize = 30;
 const ROUNDS: usize = 40;
 const READS: u64 = (ROUND * ROUNDS) as u64;
 
 /// Where lgb's p50 or p99 is more than 1 ms and 3% away from the plain client's
 /// (`max(1 ms, 3%)`): the differences, or nothing when both are within.
-fn off_by(lgb: &Histogram<u64>, plain: &Histogram<u64>) -> Vec<String> {
+fn off_by(what: &str, lgb: &Histogram<u64>, plain: &Histogram<u64>) -> Vec<String> {
     let mut off = Vec::new();
     for q in [0.5, 0.99] {
         let (l, r) = (lgb.value_at_quantile(q), plain.value_at_quantile(q));
         let tolerance = (r * 3 / 100).max(MS);
         eprintln!(
-            "p{}: lgb {} µs, plain client {} µs (± {} µs)",
+            "{what} p{}: lgb {} µs, plain client {} µs (± {} µs)",
             q * 100.0,
             l / 1000,
             r / 1000,
             tolerance / 1000
         );
         if l.abs_diff(r) > tolerance {
-            off.push(format!("p{}: lgb {l} ns, plain client {r} ns", q * 100.0));
+            off.push(format!(
+                "{what} p{}: lgb {l} ns, plain client {r} ns",
+                q * 100.0
+            ));
         }
     }
     off
 }
 
+/// The shape both loops must show, whatever lgb's accuracy: every read counted, p50
+/// in the 2 ms band, p99 among the 100 ms stalls, and the stalls exactly where the
+/// proxy put them (each side sees about its share: a 1/`every` of its `reads`).
+fn check_shape(lgb: &Side, plain: &Side, truth: &Histogram<u64>, reads: u64, every: u64) {
+    for (side, s) in [("lgb", lgb), ("plain", plain)] {
+        assert_eq!((s.latency.len(), s.service.len()), (reads, reads), "{side}");
+        assert!(
+            (2 * MS..30 * MS).contains(&s.service.value_at_quantile(0.5)),
+            "{side} p50 {}",
+            s.service.value_at_quantile(0.5)
+        );
+        assert!(
+            (100 * MS..1000 * MS).contains(&s.service.value_at_quantile(0.99)),
+            "{side} p99 {}",
+            s.service.value_at_quantile(0.99)
+        );
+        let stalled = slow(&s.service);
+        assert!(
+            stalled >= reads / every / 2,
+            "{side} saw {stalled} stalled reads of {reads}"
+        );
+    }
+    assert_eq!(
+        truth.len(),
+        2 * reads,
+        "the proxy saw every read of both sides"
+    );
+    // Every read the proxy stalled is slow on the side that sent it; a read the proxy
+    // did not stall is slow only when the shared machine held its client off the
+    // cores for most of 100 ms, which a loaded 2-core machine does now and then:
+    // allowed for one read in 200.
+    let (seen, stalled) = (slow(&lgb.service) + slow(&plain.service), slow(truth));
+    eprintln!(
+        "slow reads: lgb {}, plain {}, proxy {stalled}",
+        slow(&lgb.service),
+        slow(&plain.service)
+    );
+    assert!(
+        seen >= stalled && seen <= stalled + 2 * reads / 200,
+        "{seen} slow reads on the two sides, {stalled} stalled by the proxy"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn closed_loop_p50_and_p99_match_a_plain_client_within_1_ms() {
     let _one_at_a_time = serial().await;
-    let (lgb, plain) = lgb_and_plain("plain", None).await;
-    assert_eq!((lgb.len(), plain.len()), (READS, READS));
-    // The schedule puts p50 in the 2 ms band and p99 among the 100 ms stalls.
-    assert!((2 * MS..30 * MS).contains(&lgb.value_at_quantile(0.5)));
-    assert!((100 * MS..150 * MS).contains(&lgb.value_at_quantile(0.99)));
-    // Every 50th request of the proxy stalls; the sides alternate, so each sees about
-    // its share of the stalls (one more or less as the rounds fall; now and then the
-    // service itself takes that long too).
-    for (side, h) in [("lgb", &lgb), ("plain", &plain)] {
-        let stalled = slow(h);
-        assert!(
-            stalled >= READS / 50 - 3,
-            "{side} saw {stalled} stalled reads of {READS}"
-        );
-    }
-    let off = off_by(&lgb, &plain);
+    let (lgb, plain, truth) = lgb_and_plain("plain", false, None).await;
+    check_shape(&lgb, &plain, &truth, READS, CLOSED_STALL_EVERY);
+    let off = off_by("closed", &lgb.latency, &plain.latency);
     assert!(off.is_empty(), "{off:?}");
 }
 
@@ -379,11 +502,11 @@ async fn closed_loop_p50_and_p99_match_a_plain_client_within_1_ms() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_check_fails_when_lgb_adds_2_ms() {
     let _one_at_a_time = serial().await;
-    let (lgb, plain) = lgb_and_plain("biased", Some(Duration::from_millis(2))).await;
-    assert_eq!((lgb.len(), plain.len()), (READS, READS));
-    let off = off_by(&lgb, &plain);
+    let (lgb, plain, truth) = lgb_and_plain("biased", false, Some(Duration::from_millis(2))).await;
+    check_shape(&lgb, &plain, &truth, READS, CLOSED_STALL_EVERY);
+    let off = off_by("closed", &lgb.latency, &plain.latency);
     assert!(
-        off.iter().any(|o| o.starts_with("p50")),
+        off.iter().any(|o| o.starts_with("closed p50")),
         "a 2 ms bias passed the check: {off:?}"
     );
 }
@@ -396,65 +519,55 @@ fn rate_for(cal: Calibration, extra: Duration, utilization: f64) -> f64 {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn open_loop_service_time_matches_the_proxy_and_p50_is_unaffected() {
+async fn open_loop_corrected_and_service_times_match_a_plain_client_within_1_ms() {
     let _one_at_a_time = serial().await;
-    let cal = calibrate().await;
-    let p = proxy::start(&endpoint(), stalls(), Some(GET)).await;
-    // A third of one task's capacity: a 100 ms stall delays only the few reads
-    // intended during it.
-    let rate = rate_for(cal, Duration::from_millis(2), 0.33);
-    let seconds = (400.0 / rate).ceil();
-    let t = read_test(
-        &p,
-        "open",
-        serde_json::json!({ "duration": format!("{seconds}s"), "rate": rate, "concurrency": 1 }),
-    )
-    .await;
-    let m = &t.metrics.operations["read"];
-    let service = &m
-        .service
-        .as_ref()
-        .expect("open loop keeps service time")
-        .to_hdr();
-    let truth = p.truth();
-    eprintln!("open: {rate}/s for {seconds} s: {} reads", m.ok);
-    assert_eq!(truth.len(), m.ok, "the proxy saw every read");
-    assert!(m.ok as f64 >= 0.97 * rate * seconds, "{} reads", m.ok);
-    assert_eq!(
-        slow(service),
-        slow(&truth),
-        "the stalled reads, and only they, are slow"
-    );
-    assert!(slow(&truth) >= 7, "{}", slow(&truth));
-    let shift = shift("open service", service, &truth, cal);
-    check(
-        "open service p99",
-        service.value_at_quantile(0.99),
-        truth.value_at_quantile(0.99) + shift,
-    );
-    check("open service max", service.max(), truth.max() + shift);
-    // Corrected latency counts from the intended start; with the queue empty most of the
-    // time its p50 is the service time's plus how late the task woke for its slot. That
-    // lateness is true latency too, but on a shared 2-core machine the OS can hold the
-    // spinning task off its core for a millisecond or more, so it gets an allowance of
-    // its own (the stall backlog, which a wrong correction would spread, is ~100 ms).
-    let (corrected, service_p50) = (m.latency.quantile_ns(0.5), service.value_at_quantile(0.5));
-    eprintln!(
-        "open corrected p50 {} µs, service p50 {} µs",
-        corrected / 1000,
-        service_p50 / 1000
-    );
+    let (lgb, plain, truth) = lgb_and_plain("open", true, None).await;
+    let reads = OPEN_READS;
+    check_shape(&lgb, &plain, &truth, reads, OPEN_STALL_EVERY);
+    // Corrected latency is never below service time, and the read after a stall
+    // waited in the queue: late by tens of milliseconds in corrected latency only.
+    for (side, s) in [("lgb", &lgb), ("plain", &plain)] {
+        let (corrected, service) = (
+            s.latency.value_at_quantile(0.5),
+            s.service.value_at_quantile(0.5),
+        );
+        assert!(
+            corrected + corrected / 500 >= service,
+            "{side}: corrected p50 {corrected} ns below service p50 {service} ns"
+        );
+        let queued = |h: &Histogram<u64>| h.count_between(30 * MS, 95 * MS);
+        assert!(
+            queued(&s.latency) >= queued(&s.service) + reads / OPEN_STALL_EVERY / 4,
+            "{side}: {} reads queued behind a stall in corrected latency, {} in service time",
+            queued(&s.latency),
+            queued(&s.service)
+        );
+    }
+    let mut off = off_by("open corrected", &lgb.latency, &plain.latency);
+    off.extend(off_by("open service", &lgb.service, &plain.service));
+    assert!(off.is_empty(), "{off:?}");
+}
+
+/// The open-loop comparison with 2 ms added inside lgb's measured span: both its
+/// corrected latency and its service time must fail it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_open_loop_check_fails_when_lgb_adds_2_ms() {
+    let _one_at_a_time = serial().await;
+    let (lgb, plain, truth) =
+        lgb_and_plain("open-biased", true, Some(Duration::from_millis(2))).await;
+    check_shape(&lgb, &plain, &truth, OPEN_READS, OPEN_STALL_EVERY);
+    let corrected = off_by("open corrected", &lgb.latency, &plain.latency);
+    let service = off_by("open service", &lgb.service, &plain.service);
     assert!(
-        corrected + service_p50 / 500 >= service_p50
-            && corrected <= service_p50 + (service_p50 * 3 / 100).max(100_000) + 2 * MS,
-        "corrected p50 {corrected} ns vs service p50 {service_p50} ns"
+        corrected.iter().any(|o| o.contains("p50")) && service.iter().any(|o| o.contains("p50")),
+        "a 2 ms bias passed the check: {corrected:?} {service:?}"
     );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_one_second_stall_raises_corrected_p999_as_coordinated_omission_predicts() {
     let _one_at_a_time = serial().await;
-    let cal = calibrate().await;
+    let cal = calibrate("co").await;
     let schedule = Schedule {
         // Early in the run, so the backlog drains well before the end.
         at: vec![(100, Duration::from_secs(1))],
@@ -477,8 +590,17 @@ async fn a_one_second_stall_raises_corrected_p999_as_coordinated_omission_predic
     assert!(m.ok >= 1000, "{} reads at {rate}/s for {seconds} s", m.ok);
 
     // Prediction: one task is a FIFO queue; read i is intended at i/rate and takes the
-    // proxy's turnaround plus the client's cost (this run's p50 gap lgb − proxy).
-    let overhead = shift("co service", service, &p.truth(), cal);
+    // proxy's turnaround plus a client's own cost (the plain client's, calibrated in
+    // this test: nothing of lgb's timing is in the prediction).
+    let overhead = cal.overhead_ns;
+    let (service_p50, truth_p50) = (
+        service.value_at_quantile(0.5),
+        p.truth().value_at_quantile(0.5),
+    );
+    assert!(
+        service_p50 + truth_p50 / 500 >= truth_p50,
+        "lgb's service p50 {service_p50} ns is below the proxy's {truth_p50} ns"
+    );
     let interval = 1e9 / rate;
     let mut end = 0u64;
     let mut predicted: Vec<u64> = turnarounds
