@@ -23,7 +23,7 @@
 
 use std::io::{Read, Write};
 
-use super::sparse::{Body, Shared, SparseHistogram};
+use super::sparse::SparseHistogram;
 use super::timeline::{check_second, Wire, WirePoint};
 use super::varint;
 use crate::error::{Error, Result};
@@ -155,9 +155,8 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Wire> {
     let n_points = take(&mut rest)?;
     // Each point takes at least 6 bytes: not more room than the body could fill.
     let mut points = Vec::with_capacity(n_points.min(rest.len() as u64 / 6) as usize);
-    // Each point's latency, read as it is checked (pairs into `flat`, three bytes each).
-    let mut bodies: Vec<Body> = Vec::with_capacity(points.capacity());
-    let mut flat = Vec::new();
+    // Where each point's pairs are unpacked before they are copied into their own.
+    let mut scratch = Vec::new();
     let mut second = 0i64;
     for k in 0..n_points {
         let gap = take(&mut rest)?;
@@ -172,42 +171,26 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Wire> {
             .and_then(|o| operations.get(o))
             .ok_or_else(|| bad("operation index out of range"))?;
         if k > 0 {
-            let prev: &(i64, u32, u64, u64) = &points[points.len() - 1];
-            let ordered = gap > 0 || operations[prev.1 as usize].as_str() < name.as_str();
+            let prev: &WirePoint = &points[points.len() - 1];
+            let ordered = gap > 0 || operations[prev.op as usize].as_str() < name.as_str();
             if !ordered {
                 return Err(bad("points out of order or repeated"));
             }
         }
         let ops = take(&mut rest)?;
         let errors = take(&mut rest)?;
-        bodies.push(SparseHistogram::take_body(
-            &mut rest,
-            body,
-            &mut packed,
-            &mut flat,
-        )?);
-        points.push((
+        let latency = SparseHistogram::take_body(&mut rest, body, &mut packed, &mut scratch)?;
+        points.push(WirePoint {
             second,
-            u32::try_from(op).map_err(|_| bad("operation index out of range"))?,
+            op: u32::try_from(op).map_err(|_| bad("operation index out of range"))?,
             ops,
             errors,
-        ));
+            latency,
+        });
     }
     if !rest.is_empty() {
         return Err(bad("trailing bytes"));
     }
-    let flat = Shared::owned(flat);
-    let points = points
-        .into_iter()
-        .zip(bodies)
-        .map(|((second, op, ops, errors), body)| WirePoint {
-            second,
-            op,
-            ops,
-            errors,
-            latency: body.finish(&flat),
-        })
-        .collect();
     Ok(Wire { operations, points })
 }
 

@@ -63,10 +63,10 @@ enum Store {
     /// `len` pairs as the encoding writes them (see the module docs); `last` is the
     /// highest index (meaningless when `len` is 0).
     Packed { bytes: Shared, len: u32, last: u32 },
-    /// Pairs as a timeline's binary form is decoded into them ([`Body`]): three bytes
-    /// each, the index (little-endian u16) and a count from 1 to 255, so that folding
-    /// them into a run reads no varint again; `last` is the highest index
-    /// (meaningless when there is no pair).
+    /// Pairs as a timeline's binary form is decoded into them
+    /// ([`SparseHistogram::take_body`]): three bytes each, the index (little-endian
+    /// u16) and a count from 1 to 255, so that folding them into a run reads no varint
+    /// again; `last` is the highest index (meaningless when there is no pair).
     Flat { bytes: Shared, last: u32 },
     /// Sorted pairs.
     Pairs(Vec<(u32, u64)>),
@@ -138,6 +138,15 @@ impl Shared {
             buf: bytes.into(),
             start: 0,
             end,
+        }
+    }
+
+    /// A copy of `bytes`, in one allocation of their size.
+    pub(crate) fn copied(bytes: &[u8]) -> Self {
+        Self {
+            buf: bytes.into(),
+            start: 0,
+            end: bytes.len(),
         }
     }
 }
@@ -256,49 +265,6 @@ fn take_flat(
     out.truncate(base + kept * FLAT);
     *rest = r;
     Ok(Some((total, last as u32)))
-}
-
-/// A histogram read off a timeline's binary form by [`SparseHistogram::take_body`]:
-/// done, or pairs unpacked into the decoder's buffer of flat pairs (three bytes each:
-/// the index, little-endian, and the count), whose place it names until the buffer is
-/// complete. Unpacked, a worker's pairs are read once, when they are checked: folding
-/// them into the merged runs reads no varint.
-pub(crate) enum Body {
-    Done(SparseHistogram),
-    Flat {
-        shift: u8,
-        start: usize,
-        end: usize,
-        last: u32,
-        total: u64,
-    },
-}
-
-impl Body {
-    /// The histogram, its flat pairs in `flat` (the complete buffer).
-    pub(crate) fn finish(self, flat: &Shared) -> SparseHistogram {
-        match self {
-            Body::Done(h) => h,
-            Body::Flat {
-                shift,
-                start,
-                end,
-                last,
-                total,
-            } => SparseHistogram {
-                shift,
-                store: Store::Flat {
-                    bytes: Shared {
-                        buf: flat.buf.clone(),
-                        start: flat.start + start,
-                        end: flat.start + end,
-                    },
-                    last,
-                },
-                total,
-            },
-        }
-    }
 }
 
 /// Counts of consecutive groups of `1 << shift` indices from `first`.
@@ -946,35 +912,39 @@ impl SparseHistogram {
     }
 
     /// Reads [`SparseHistogram::put_body`]'s output off the front of `rest`, a part of
-    /// `body`, checking everything. Pairs are unpacked into `flat` (see [`Body`]), or,
+    /// `body`, checking everything. Pairs are unpacked (through `scratch`) into a
+    /// [`Store::Flat`] of their own, so that folding them reads no varint again, or,
     /// where a count is over 255, share `packed`, a copy of `body` made the first time
     /// it is needed; a run is read into counts.
     pub(crate) fn take_body(
         rest: &mut &[u8],
         body: &[u8],
         packed: &mut Option<Shared>,
-        flat: &mut Vec<u8>,
-    ) -> Result<Body> {
+        scratch: &mut Vec<u8>,
+    ) -> Result<Self> {
         let (&shift, tail) = rest.split_first().ok_or_else(|| bad("truncated"))?;
         let (&kind, tail) = tail.split_first().ok_or_else(|| bad("truncated"))?;
         *rest = tail;
         match kind {
             0 => {
                 let len = take_len(rest, shift)?;
-                let start = flat.len();
                 let before = *rest;
-                match take_flat(rest, len, shift, flat)? {
-                    Some((total, last)) => Ok(Body::Flat {
+                scratch.clear();
+                match take_flat(rest, len, shift, scratch)? {
+                    // One allocation of the exact size per second (a worker's whole
+                    // timeline in one buffer grew, and was copied, by megabytes).
+                    Some((total, last)) => Ok(Self {
                         shift,
-                        start,
-                        end: flat.len(),
-                        last,
+                        store: Store::Flat {
+                            bytes: Shared::copied(scratch),
+                            last,
+                        },
                         total,
                     }),
                     None => {
                         *rest = before;
-                        let buf = packed.get_or_insert_with(|| Shared::owned(body.to_vec()));
-                        Self::take_packed_at(rest, body, buf, shift, len).map(Body::Done)
+                        let buf = packed.get_or_insert_with(|| Shared::copied(body));
+                        Self::take_packed_at(rest, body, buf, shift, len)
                     }
                 }
             }
@@ -1004,14 +974,14 @@ impl SparseHistogram {
                     values.push(n);
                 }
                 let counts = Counts::from_values(values, max);
-                Ok(Body::Done(Self {
+                Ok(Self {
                     shift,
                     store: Store::Dense(Dense {
                         first: first as u32,
                         counts,
                     }),
                     total,
-                }))
+                })
             }
             _ => Err(bad("unknown kind of histogram")),
         }
