@@ -9,6 +9,7 @@
 //! The control plane's `/_lgb/stats` is the witness: how many invocations were ever in
 //! flight at once, how many sandboxes started cold, which memory sizes they saw.
 
+use crate::kit::{signal_and_wait, wait_until};
 use lgb_testkit::outputs_tf;
 
 use std::path::{Path, PathBuf};
@@ -494,32 +495,19 @@ fn sweep_restores_the_function_after_ctrl_c() {
         .spawn()
         .unwrap();
     // Wait until the first size is running (its sandboxes started), then Ctrl-C.
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while cp.stats()["sandbox_memory_sizes"]
-        .as_array()
-        .is_none_or(|a| !a.iter().any(|m| m == 128))
-    {
-        assert!(
-            Instant::now() < deadline,
-            "the sweep never started: {}",
-            cp.log_text()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    std::thread::sleep(Duration::from_secs(2));
-    let pid = child.id().to_string();
-    assert!(Command::new("kill")
-        .args(["-INT", &pid])
-        .status()
-        .unwrap()
-        .success());
-    let out = child.wait_with_output().unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(130),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    wait_until(
+        Duration::from_secs(120),
+        Duration::from_millis(100),
+        "the sweep never started",
+        || {
+            cp.stats()["sandbox_memory_sizes"]
+                .as_array()
+                .is_some_and(|a| a.iter().any(|m| m == 128))
+        },
+        || cp.log_text(),
     );
+    std::thread::sleep(Duration::from_secs(2));
+    signal_and_wait(child, "INT", 130);
     sweep.assert_restored();
 }
 
@@ -1019,33 +1007,20 @@ fn a_sweep_stopped_by_ctrl_c_leaves_no_version_or_alias() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while cp.stats()["in_flight"].as_u64().unwrap_or(0) < 2
-        || cp.stats()["sandbox_memory_sizes"]
-            .as_array()
-            .map_or(0, |a| a.len())
-            < 3
-    {
-        assert!(
-            Instant::now() < deadline,
-            "the sizes never ran: {}",
-            cp.log_text()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let pid = child.id().to_string();
-    assert!(Command::new("kill")
-        .args(["-INT", &pid])
-        .status()
-        .unwrap()
-        .success());
-    let out = child.wait_with_output().unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(130),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    wait_until(
+        Duration::from_secs(120),
+        Duration::from_millis(100),
+        "the sizes never ran",
+        || {
+            cp.stats()["in_flight"].as_u64().unwrap_or(0) >= 2
+                && cp.stats()["sandbox_memory_sizes"]
+                    .as_array()
+                    .map_or(0, |a| a.len())
+                    >= 3
+        },
+        || cp.log_text(),
     );
+    signal_and_wait(child, "INT", 130);
     let s = cp.stats();
     assert_eq!(s["versions"], json!([]), "{s}");
     assert_eq!(s["aliases"], json!({}), "{s}");
@@ -1188,29 +1163,17 @@ fn only_cold_starts_runs_every_wave_of_every_test_in_new_sandboxes() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while cp.stats()["versions_published"].as_u64().unwrap_or(0) < 8
-        || cp.stats()["max_versions_in_flight"].as_u64().unwrap_or(0) < 2
-    {
-        assert!(
-            Instant::now() < deadline,
-            "the sizes never ran: {}",
-            cp.log_text()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    assert!(Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap()
-        .success());
-    let out = child.wait_with_output().unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(130),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    wait_until(
+        Duration::from_secs(120),
+        Duration::from_millis(100),
+        "the sizes never ran",
+        || {
+            cp.stats()["versions_published"].as_u64().unwrap_or(0) >= 8
+                && cp.stats()["max_versions_in_flight"].as_u64().unwrap_or(0) >= 2
+        },
+        || cp.log_text(),
     );
+    signal_and_wait(child, "INT", 130);
     let s = cp.stats();
     assert_eq!(s["versions_deleted"], 8, "{s}");
     cp.assert_clean(384);
@@ -1560,33 +1523,21 @@ fn ctrl_c_during_forced_cold_starts_leaves_no_nonce() {
     .stderr(Stdio::piped())
     .spawn()
     .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(120);
     // The reads' wave runs with its nonce set.
-    while !(cp.stats()["environment"]
-        .get("LGB_COLD_START_NONCE")
-        .is_some()
-        && cp.stats()["in_flight"].as_u64().unwrap_or(0) > 0
-        && cp.stats()["invocations"].as_u64().unwrap_or(0) > 2)
-    {
-        assert!(
-            Instant::now() < deadline,
-            "the reads never ran: {}",
-            cp.log_text()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    assert!(Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap()
-        .success());
-    let out = child.wait_with_output().unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(130),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    wait_until(
+        Duration::from_secs(120),
+        Duration::from_millis(100),
+        "the reads never ran",
+        || {
+            cp.stats()["environment"]
+                .get("LGB_COLD_START_NONCE")
+                .is_some()
+                && cp.stats()["in_flight"].as_u64().unwrap_or(0) > 0
+                && cp.stats()["invocations"].as_u64().unwrap_or(0) > 2
+        },
+        || cp.log_text(),
     );
+    signal_and_wait(child, "INT", 130);
     // The invocations cut off by the stop still run in their sandboxes; the
     // environment is already as deployed.
     let (_, env) = cp.configuration();
