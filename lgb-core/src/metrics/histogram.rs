@@ -669,7 +669,7 @@ mod tests {
             paged.record_ns(100_000 + x % 9_000_000_000);
         }
         paged.record_n(5_000, 1 << 40);
-        let sparse = super::super::SparseHistogram::from_histogram(&paged).encode();
+        let sparse = crate::metrics::SparseHistogram::from_histogram(&paged).encode();
         let read = LatencyHistogram::decode(&sparse).unwrap();
         // No page: 8 bytes per occupied bucket.
         assert!(read.pages.is_empty());
@@ -708,7 +708,7 @@ mod tests {
         huge.record_n(5_000, u64::MAX - 1);
         huge.record_ns(9_000);
         let read = LatencyHistogram::decode(
-            &super::super::SparseHistogram::from_histogram(&huge).encode(),
+            &crate::metrics::SparseHistogram::from_histogram(&huge).encode(),
         )
         .unwrap();
         assert!(!read.pages.is_empty());
