@@ -505,10 +505,12 @@ fn the_plan_estimates_each_databases_cost_and_says_what_it_assumes() {
     // Timestream: 100,000 reads are 100,000 queries billed the 10 MB minimum each,
     // 1,000 GB at $0.01; the load's 1,000 records of 1,090 bytes, 100 a call, are
     // 10 calls of 107 write units at $0.50 a million: $10.000535.
+    // 192.0.2.1 is a documentation address (RFC 5737): never routed, so nothing
+    // connects, and not this machine, so the plan prices it as AWS.
     let ts = write(
         "timestream.json",
         r#"{"type": "timestream", "database": "bench_db", "table": "bench_table",
-            "endpoint": "http://127.0.0.1:9", "region": "us-east-1"}"#,
+            "endpoint": "http://192.0.2.1:9", "region": "us-east-1"}"#,
         r#"{"name": "reads", "operation": {"type": "read"}, "operations": 100000}"#,
     );
     let text = plan(&ts);
@@ -543,13 +545,28 @@ fn the_plan_estimates_each_databases_cost_and_says_what_it_assumes() {
     // A server of one's own is not priced, and the plan says so.
     let own = write(
         "influxdb.json",
-        r#"{"type": "influxdb", "endpoint": "http://127.0.0.1:9", "api": "v1", "database": "b"}"#,
+        r#"{"type": "influxdb", "endpoint": "http://192.0.2.1:9", "api": "v1", "database": "b"}"#,
         r#"{"name": "reads", "operation": {"type": "read"}, "duration": "5s"}"#,
     );
     let text = plan(&own);
     assert!(text.contains("database $0;"), "{text}");
     assert!(
         text.contains("a server you run yourself is not priced"),
+        "{text}"
+    );
+
+    // The Timestream config against a local stand-in (moto) bills nothing, so the
+    // guard lets it through: validate says why.
+    let local = write(
+        "timestream-local.json",
+        r#"{"type": "timestream", "database": "bench_db", "table": "bench_table",
+            "endpoint": "http://127.0.0.1:9", "region": "us-east-1"}"#,
+        r#"{"name": "reads", "operation": {"type": "read"}, "operations": 100000}"#,
+    );
+    let text = plan(&local);
+    assert!(text.contains("database $0;"), "{text}");
+    assert!(
+        text.contains("http://127.0.0.1:9 is on this machine"),
         "{text}"
     );
 }
