@@ -366,6 +366,29 @@ mod tests {
     }
 
     #[test]
+    fn a_fuzzed_timeline_with_a_count_over_255_round_trips_and_merges_the_same() {
+        // A second whose one pair holds 9,811 samples stays packed among unpacked ones.
+        let data: &[u8] = &[
+            76, 71, 66, 84, 1, 0, 2, 4, 114, 101, 97, 100, 6, 117, 112, 100, 97, 116, 101, 3, 128,
+            226, 207, 170, 6, 0, 3, 0, 0, 0, 2, 201, 1, 10, 2, 1, 0, 5, 1, 0, 0, 1, 4, 211, 76, 71,
+            1, 0, 255, 1, 5, 0, 0,
+        ];
+        let t = Timeline::from_binary(data).unwrap();
+        let back = Timeline::from_binary(&t.to_binary()).unwrap();
+        assert_eq!(back, t);
+        let mut folded = Timeline::default();
+        folded.merge_all(vec![t.clone(), back]);
+        let mut one_by_one = t.clone();
+        one_by_one.merge(&t).unwrap();
+        assert_eq!(folded, one_by_one);
+        for (p, q) in folded.points().zip(t.points()) {
+            assert_eq!(p.latency.len(), q.latency.len().saturating_mul(2));
+        }
+        let second = t.points().nth(1).unwrap();
+        assert_eq!(second.latency.buckets().collect::<Vec<_>>(), [(2, 9_811)]);
+    }
+
+    #[test]
     fn a_fuzzed_timeline_with_empty_pairs_round_trips_and_merges_the_same() {
         let data: &[u8] = &[
             76, 71, 66, 84, 1, 0, 2, 4, 114, 101, 97, 100, 6, 117, 112, 100, 97, 116, 101, 3, 226,
