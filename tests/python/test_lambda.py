@@ -183,6 +183,7 @@ def test_sweep_from_outputs(
     assert frame["memory_mb"].to_list() == [128, 512]
     assert frame.filter(pl.col("recommended"))["memory_mb"].to_list() == [report["recommended"]]
     assert (frame["cold_workers"] > 0).all()
+    assert (frame["workers"] >= frame["cold_workers"]).all() and (frame["workers"] > 0).all()
     assert frame.schema["p99"] == pl.Duration("ns")
     assert (frame["cost_per_million_ops"] > 0).all()
     # Its chart, as matplotlib draws it.

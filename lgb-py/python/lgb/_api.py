@@ -155,7 +155,9 @@ class Run:
 
         Columns: ``memory_mb`` (UInt32); ``operations`` (UInt64); ``throughput``
         (Float64, ops/s); ``p50``, ``p99``, ``mean`` (Duration ns; ``mean`` without the
-        discarded share); ``cold_workers``, ``warm_workers`` (UInt32) and ``cold_p50``,
+        discarded share); ``workers`` (UInt32, all of the size's workers; with
+        ``--only-cold-starts`` every one is cold), ``cold_workers``, ``warm_workers``
+        (UInt32) and ``cold_p50``,
         ``cold_p99``, ``warm_p50``, ``warm_p99`` (Duration ns, null without such
         workers); ``billed_gb_seconds`` (Float64); ``cost_per_million_ops``,
         ``lambda_per_million_ops``, ``database_per_million_ops`` (Float64, USD);
@@ -176,6 +178,7 @@ class Run:
                     "p50": p["p50_ns"],
                     "p99": p["p99_ns"],
                     "mean": int(p.get("mean_ns") or 0),
+                    "workers": p.get("workers", cold.get("workers", 0) + warm.get("workers", 0)),
                     "cold_workers": cold.get("workers", 0),
                     "cold_p50": cold.get("p50_ns"),
                     "cold_p99": cold.get("p99_ns"),
@@ -198,6 +201,7 @@ class Run:
             "p50": ns,
             "p99": ns,
             "mean": ns,
+            "workers": pl.UInt32,
             "cold_workers": pl.UInt32,
             "cold_p50": ns,
             "cold_p99": ns,
