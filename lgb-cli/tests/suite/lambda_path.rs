@@ -152,14 +152,17 @@ fn write_outputs(dir: &Path, cp: &ControlPlane, table: &str) -> PathBuf {
 }
 
 /// A config naming only the database type and what only a local run needs (moto's
-/// endpoint, creating the table); the rest comes from the outputs.
+/// endpoint, creating the table, and a request timeout for moto, which the suite's
+/// parallel tests share and which answers in seconds now and then on a busy
+/// machine); the rest comes from the outputs.
 fn write_config(dir: &Path, cp: &ControlPlane, moto: &str, workers: u32) -> PathBuf {
     let path = dir.join("bench.json");
     std::fs::write(
         &path,
         json!({
             "name": "lambda-path",
-            "database": {"type": "dynamodb", "endpoint": moto, "create_table_if_missing": true},
+            "database": {"type": "dynamodb", "endpoint": moto, "create_table_if_missing": true,
+                         "request_timeout": "30s"},
             "workload": {"records": 200, "load_batch": 25, "load_concurrency": 1},
             "runner": {
                 "workers": workers, "max_in_flight": 5, "cold_start": "force", "retries": 1,
@@ -614,7 +617,8 @@ fn a_failed_forced_cold_start_keeps_the_tests_before_it() {
         &config,
         json!({
             "name": "cold-fault",
-            "database": {"type": "dynamodb", "endpoint": moto, "create_table_if_missing": true},
+            "database": {"type": "dynamodb", "endpoint": moto, "create_table_if_missing": true,
+                         "request_timeout": "30s"},
             "workload": {"records": 100, "load_batch": 25, "load_concurrency": 1},
             "runner": {"workers": 2, "cold_start": "force", "options": {"endpoint": cp.endpoint}},
             "tests": [
@@ -916,7 +920,8 @@ fn write_dynamodb_aws(dir: &Path, cp: &ControlPlane, workers: u32, extra_test: V
         json!({
             "name": "dynamodb-aws",
             "database": {"type": "dynamodb", "retry": {"max_attempts": 3},
-                         "endpoint": dynamodb_service(), "create_table_if_missing": true},
+                         "endpoint": dynamodb_service(), "create_table_if_missing": true,
+                         "request_timeout": "30s"},
             "workload": {"records": 200, "fields": 10, "field_size": "100B", "load_batch": 25},
             "runner": {"workers": workers, "options": {"endpoint": cp.endpoint}},
             "tests": tests
@@ -1473,7 +1478,8 @@ fn the_sweep_figure_command_of_the_docs_runs() {
         json!({
             "name": "sweep-local",
             "database": {"type": "dynamodb", "table": unique("figure"), "region": "us-east-1",
-                         "endpoint": dynamodb_service(), "create_table_if_missing": true},
+                         "endpoint": dynamodb_service(), "create_table_if_missing": true,
+                         "request_timeout": "30s"},
             "workload": {"records": 1000, "fields": 10, "field_size": "100B", "load_batch": 25},
             "runner": {"target": "lambda", "function": FUNCTION, "workers": 4,
                        "options": {"endpoint": cp.endpoint, "region": "us-east-1"}},
@@ -1506,7 +1512,8 @@ fn ctrl_c_during_forced_cold_starts_leaves_no_nonce() {
         &config,
         json!({
             "name": "cold-int",
-            "database": {"type": "dynamodb", "endpoint": dynamodb_service(), "create_table_if_missing": true},
+            "database": {"type": "dynamodb", "endpoint": dynamodb_service(), "create_table_if_missing": true,
+                         "request_timeout": "30s"},
             "workload": {"records": 100, "load_batch": 25, "load_concurrency": 1},
             "runner": {"workers": 2, "cold_start": "force", "options": {"endpoint": cp.endpoint}},
             "tests": [{"name": "reads", "operation": {"type": "read"}, "duration": "30s"}]
