@@ -186,23 +186,30 @@ fn dynamodb_units(op: &OperationConfig, bytes: u64) -> Option<(f64, f64)> {
         "write" | "insert" | "update" | "load" => Some((0.0, write)),
         "batch_write" => Some((0.0, write * size)),
         "read_modify_write" | "rmw" => Some((read, write)),
-        "mix" => {
-            let weights = op.options.get("weights")?.as_object()?;
-            let total: f64 = weights.values().filter_map(|w| w.as_f64()).sum();
-            if total <= 0.0 {
-                return None;
-            }
-            let (mut r, mut w) = (0.0, 0.0);
-            for (kind, weight) in weights {
-                let (rr, ww) = dynamodb_units(&OperationConfig::new(kind.clone()), bytes)?;
-                let share = weight.as_f64().unwrap_or(0.0) / total;
-                r += rr * share;
-                w += ww * share;
-            }
-            Some((r, w))
-        }
+        "mix" => mix_usage(op, |kind| dynamodb_units(kind, bytes)),
         _ => None,
     }
+}
+
+/// A `mix` operation's usage per operation: each kind's `usage` weighted by its share
+/// of the mix's `weights`; `None` when the weights are missing or a kind is unknown.
+fn mix_usage(
+    op: &OperationConfig,
+    usage: impl Fn(&OperationConfig) -> Option<(f64, f64)>,
+) -> Option<(f64, f64)> {
+    let weights = op.options.get("weights")?.as_object()?;
+    let total: f64 = weights.values().filter_map(|w| w.as_f64()).sum();
+    if total <= 0.0 {
+        return None;
+    }
+    let (mut a, mut b) = (0.0, 0.0);
+    for (kind, weight) in weights {
+        let (x, y) = usage(&OperationConfig::new(kind.clone()))?;
+        let share = weight.as_f64().unwrap_or(0.0) / total;
+        a += x * share;
+        b += y * share;
+    }
+    Some((a, b))
 }
 
 /// Billable bytes of one record of the workload in Timestream: its fields, names and
@@ -250,22 +257,7 @@ fn timestream_usage(op: &OperationConfig, bytes: u64, load_batch: u64) -> Option
         "read" | "scan" | "query" => Some((0.0, 1.0)),
         "parallel_read" => Some((0.0, option("fanout") as f64)),
         "read_modify_write" => Some((units(1), 1.0)),
-        "mix" => {
-            let weights = op.options.get("weights")?.as_object()?;
-            let total: f64 = weights.values().filter_map(|w| w.as_f64()).sum();
-            if total <= 0.0 {
-                return None;
-            }
-            let (mut w, mut q) = (0.0, 0.0);
-            for (kind, weight) in weights {
-                let (ww, qq) =
-                    timestream_usage(&OperationConfig::new(kind.clone()), bytes, load_batch)?;
-                let share = weight.as_f64().unwrap_or(0.0) / total;
-                w += ww * share;
-                q += qq * share;
-            }
-            Some((w, q))
-        }
+        "mix" => mix_usage(op, |kind| timestream_usage(kind, bytes, load_batch)),
         _ => None,
     }
 }
