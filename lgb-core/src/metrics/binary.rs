@@ -374,13 +374,7 @@ mod tests {
             1, 0, 255, 1, 5, 0, 0,
         ];
         let t = Timeline::from_binary(data).unwrap();
-        let back = Timeline::from_binary(&t.to_binary()).unwrap();
-        assert_eq!(back, t);
-        let mut folded = Timeline::default();
-        folded.merge_all(vec![t.clone(), back]);
-        let mut one_by_one = t.clone();
-        one_by_one.merge(&t).unwrap();
-        assert_eq!(folded, one_by_one);
+        let folded = round_trips_and_merges_the_same(&t);
         for (p, q) in folded.points().zip(t.points()) {
             assert_eq!(p.latency.len(), q.latency.len().saturating_mul(2));
         }
@@ -398,12 +392,19 @@ mod tests {
         let Ok(t) = Timeline::from_binary(data) else {
             return;
         };
+        round_trips_and_merges_the_same(&t);
+    }
+
+    /// `t` encodes and decodes to itself, and `t` merged with its copy is the same
+    /// folded in one batch as merged one by one: the folded timeline.
+    fn round_trips_and_merges_the_same(t: &Timeline) -> Timeline {
         let back = Timeline::from_binary(&t.to_binary()).unwrap();
-        assert_eq!(back, t);
+        assert_eq!(&back, t);
         let mut folded = Timeline::default();
         folded.merge_all(vec![t.clone(), back]);
         let mut one_by_one = t.clone();
-        one_by_one.merge(&t).unwrap();
+        one_by_one.merge(t).unwrap();
         assert_eq!(folded, one_by_one);
+        folded
     }
 }
