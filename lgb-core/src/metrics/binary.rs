@@ -11,11 +11,15 @@
 //!          second (varint: the first point's Unix second, then the gap to the last)
 //!          operation (varint index into the names), ops, errors (varints)
 //!          latency: precision shift (1 byte), kind (1 byte), then
-//!            kind 0: sparse pairs (see `sparse`), kind 1: a run of counts
+//!            kind 0: sparse pairs (see `sparse`), kind 1: a run of counts,
+//!            kind 2 (version 2): pairs in fixed-width streams (`take_split`)
 //! ```
 //!
 //! A worker's seconds hold a few hundred samples over thousands of buckets and travel
-//! as pairs, one or two bytes per occupied bucket. A merged second of many workers
+//! as pairs, one or two bytes per occupied bucket: as varints (kind 0), or, where that
+//! is no longer and every count fits a byte, as two bitmaps followed by one- or
+//! two-byte gaps and one-byte counts (kind 2), which decodes without one varint's
+//! length waiting on the one before. A merged second of many workers
 //! fills its range and is written as a run of counts; a body with such runs (a merged
 //! timeline in `result.json`) is deflated, which takes its counts to about half a byte
 //! each. Decoding checks everything a hostile worker or an altered file could get
@@ -30,8 +34,9 @@ use crate::error::{Error, Result};
 
 /// First bytes of the binary form.
 const MAGIC: &[u8; 4] = b"LGBT";
-/// Version of the binary form this lgb writes and reads.
-pub(crate) const VERSION: u8 = 1;
+/// Version of the binary form this lgb writes; it reads this one and version 1 (which
+/// has no histograms of kind 2).
+pub(crate) const VERSION: u8 = 2;
 const DEFLATED: u8 = 1;
 /// Bodies with runs of counts smaller than this are not worth deflating.
 const DEFLATE_FROM: usize = 4096;
@@ -104,10 +109,10 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Wire> {
         .strip_prefix(MAGIC)
         .ok_or_else(|| bad("no LGBT magic"))?;
     let (&version, rest) = rest.split_first().ok_or_else(|| bad("truncated"))?;
-    if version != VERSION {
+    if !(1..=VERSION).contains(&version) {
         return Err(bad(format!(
-            "version {version}, and this lgb reads version {VERSION} (results or workers \
-             of another lgb version: use the same version for the runner and the workers)"
+            "version {version}, and this lgb reads versions 1 to {VERSION} (results or \
+             workers of a newer lgb: use the same version for the runner and the workers)"
         )));
     }
     let (&flags, mut rest) = rest.split_first().ok_or_else(|| bad("truncated"))?;
@@ -234,9 +239,10 @@ mod tests {
         let bytes = one.to_binary();
         assert_eq!(
             &bytes[..6],
-            b"LGBT\x01\x00",
+            b"LGBT\x02\x00",
             "a worker's seconds are pairs, not deflated"
         );
+
         // About 1.5 bytes per occupied bucket (200 samples over ~17,000 buckets).
         let per_point = bytes.len() / one.len();
         assert!(
@@ -260,7 +266,7 @@ mod tests {
         let mut merged = Timeline::default();
         merged.merge_all(workers);
         let bytes = merged.to_binary();
-        assert_eq!(&bytes[..6], b"LGBT\x01\x01", "merged runs are deflated");
+        assert_eq!(&bytes[..6], b"LGBT\x02\x01", "merged runs are deflated");
         let back = Timeline::from_binary(&bytes).unwrap();
         assert_eq!(back, merged);
         // One by one, through the points, gives the same merge.
@@ -298,7 +304,7 @@ mod tests {
         );
         // Written again, it is the binary form, and reads back the same.
         let text = serde_json::to_string(&t).unwrap();
-        assert!(text.starts_with("\"TEdCVAE"), "{text}");
+        assert!(text.starts_with("\"TEdCVAI"), "{text}");
         assert_eq!(serde_json::from_str::<Timeline>(&text).unwrap(), t);
     }
 
@@ -308,12 +314,15 @@ mod tests {
         let good = worker(7, 3, &["a", "b"], &mut all).to_binary();
         let err = |bytes: &[u8]| Timeline::from_binary(bytes).unwrap_err().to_string();
         let mut newer = good.clone();
-        newer[4] = 2;
+        newer[4] = 3;
         assert!(
-            err(&newer).contains("version 2, and this lgb reads version 1"),
+            err(&newer).contains("version 3, and this lgb reads versions 1 to 2"),
             "{}",
             err(&newer)
         );
+        let mut older = good.clone();
+        older[4] = 0;
+        assert!(err(&older).contains("version 0"), "{}", err(&older));
         assert!(err(b"LGB").contains("no LGBT magic"));
         let mut flags = good.clone();
         flags[5] = 0x80;

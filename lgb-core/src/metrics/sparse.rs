@@ -268,6 +268,90 @@ fn take_flat(
     Ok(Some((total, last as u32)))
 }
 
+/// Takes kind 2 of the timeline's binary form, `len` pairs at `shift`, off the front
+/// of `rest`, checking every index as [`scan`] does, and appends them to `out` as
+/// [`Store::Flat`] keeps them. Returns the total and the highest index.
+///
+/// Kind 2 holds a second whose counts all fit a byte in fixed-width streams, so that
+/// where each pair's bytes lie follows from two bitmaps, not from the bytes before it
+/// (the reads overlap instead of forming one chain, as varints do):
+///
+/// ```text
+/// wide:    ⌈len/8⌉ bytes, bit k (LSB first) set when pair k's gap takes two bytes
+/// counted: ⌈len/8⌉ bytes, bit k set when pair k's count is not 1
+/// gaps:    len + popcount(wide) bytes: each gap (shifted) as one byte, or two (LE)
+/// counts:  popcount(counted) bytes: each count that is not 1, from 2 to 255
+/// ```
+fn take_split(rest: &mut &[u8], len: u64, shift: u8, out: &mut Vec<u8>) -> Result<(u64, u32)> {
+    let limit = u64::from(index_of(HIGHEST_NS)) + 1;
+    // `len` is at most the layout's size (`take_len`).
+    let len = len as usize;
+    let bitmap = len.div_ceil(8);
+    fn take<'a>(rest: &mut &'a [u8], n: usize) -> Result<&'a [u8]> {
+        let (head, tail) = rest.split_at_checked(n).ok_or_else(|| bad("truncated"))?;
+        *rest = tail;
+        Ok(head)
+    }
+    let mut r = *rest;
+    let wide = take(&mut r, bitmap)?;
+    let counted = take(&mut r, bitmap)?;
+    // Bits past the last pair are clear, so that the popcounts count pairs.
+    if !len.is_multiple_of(8) && (wide[bitmap - 1] | counted[bitmap - 1]) >> (len % 8) != 0 {
+        return Err(bad("bits set past the last pair"));
+    }
+    let ones = |m: &[u8]| m.iter().map(|b| b.count_ones() as usize).sum::<usize>();
+    let gaps = take(&mut r, len + ones(wide))?;
+    let counts = take(&mut r, ones(counted))?;
+    if counts.contains(&0) {
+        return Err(bad("a count of 0"));
+    }
+    // At most 27,390 pairs of at most 255: no overflow.
+    let total = (len - counts.len()) as u64 + counts.iter().map(|&n| u64::from(n)).sum::<u64>();
+    let base = out.len();
+    out.resize(base + len * FLAT, 0);
+    let step = 1u64 << shift;
+    let (mut next, mut i, mut at, mut c) = (0u64, 0u64, 0usize, 0usize);
+    let mut slots = out[base..].chunks_exact_mut(FLAT);
+    for (&wb, &cb) in wide.iter().zip(counted) {
+        if wb | cb == 0 && slots.len() >= 8 {
+            // Eight narrow gaps with a count of 1 each (most of a wide second's pairs):
+            // nothing to choose per pair.
+            for (slot, &g) in slots.by_ref().take(8).zip(&gaps[at..at + 8]) {
+                i = next + (u64::from(g) << shift);
+                next = i + step;
+                slot.copy_from_slice(&[i as u8, (i >> 8) as u8, 1]);
+            }
+            at += 8;
+            continue;
+        }
+        let (mut wb, mut cb) = (wb, cb);
+        // Eight pairs a byte of each bitmap (the last byte's clear bits end early).
+        for slot in slots.by_ref().take(8) {
+            let w = usize::from(wb & 1);
+            let counted = cb & 1 == 1;
+            (wb, cb) = (wb >> 1, cb >> 1);
+            // A narrow gap reads its own byte twice and masks the second out, so
+            // that no read depends on whether the gap is wide.
+            let high = u64::from(gaps[at + w]) * w as u64;
+            let gap = u64::from(gaps[at]) | (high << 8);
+            at += 1 + w;
+            let n = if counted { counts[c] } else { 1 };
+            c += usize::from(counted);
+            // At most 65,535 << 7 per pair and 27,390 pairs: no overflow.
+            i = next + (gap << shift);
+            next = i + step;
+            slot.copy_from_slice(&[i as u8, (i >> 8) as u8, n]);
+        }
+    }
+    // Indices only grow: the last one in the layout means every one is.
+    if len > 0 && i >= limit {
+        out.truncate(base);
+        return Err(bad("bucket index out of range"));
+    }
+    *rest = r;
+    Ok((total, i as u32))
+}
+
 /// Counts of consecutive groups of `1 << shift` indices from `first`.
 #[derive(Debug, Clone)]
 struct Dense {
@@ -879,6 +963,8 @@ impl SparseHistogram {
         out.push(self.shift);
         let (mut pairs, mut run, mut n_pairs) = (0usize, 0usize, 0usize);
         let (mut next, mut first, mut last) = (0u32, None, 0u32);
+        // Kind 2's size beyond its bitmaps, and whether every count fits it.
+        let (mut split, mut small) = (0usize, true);
         for (i, n) in self.iter() {
             let gap = u64::from((i - next) >> self.shift);
             pairs += if n == 1 {
@@ -887,6 +973,8 @@ impl SparseHistogram {
                 varint_len(gap << 1) + varint_len(n)
             };
             run += varint_len(n);
+            split += 1 + usize::from(gap > 0xff) + usize::from(n != 1);
+            small &= (1..=255).contains(&n);
             n_pairs += 1;
             first.get_or_insert(i);
             last = i;
@@ -895,8 +983,9 @@ impl SparseHistogram {
         let span = first.map_or(0, |f| ((last - f) >> self.shift) as usize + 1);
         // Empty groups of the run take a byte each.
         run += span - n_pairs;
+        split += 2 * n_pairs.div_ceil(8);
         match first {
-            Some(first) if run < pairs => {
+            Some(first) if run < pairs.min(split) => {
                 out.push(1);
                 varint::put(out, u64::from(first));
                 varint::put(out, span as u64);
@@ -911,12 +1000,41 @@ impl SparseHistogram {
                 }
                 true
             }
+            Some(_) if small && split <= pairs => {
+                out.push(2);
+                self.put_split(out, n_pairs);
+                false
+            }
             _ => {
                 out.push(0);
                 self.put_pairs(out);
                 false
             }
         }
+    }
+
+    /// Writes kind 2 of the timeline's binary form (see [`take_split`]): `len` pairs,
+    /// every count from 1 to 255.
+    fn put_split(&self, out: &mut Vec<u8>, len: usize) {
+        varint::put(out, len as u64);
+        let maps = out.len();
+        let bitmap = len.div_ceil(8);
+        out.resize(maps + 2 * bitmap, 0);
+        let mut next = 0u32;
+        for (k, (i, n)) in self.iter().enumerate() {
+            let gap = (i - next) >> self.shift;
+            if gap > 0xff {
+                out[maps + k / 8] |= 1 << (k % 8);
+                out.extend_from_slice(&(gap as u16).to_le_bytes());
+            } else {
+                out.push(gap as u8);
+            }
+            if n != 1 {
+                out[maps + bitmap + k / 8] |= 1 << (k % 8);
+            }
+            next = i + (1 << self.shift);
+        }
+        out.extend(self.iter().filter(|&(_, n)| n != 1).map(|(_, n)| n as u8));
     }
 
     /// Reads [`SparseHistogram::put_body`]'s output off the front of `rest`, a part of
@@ -955,6 +1073,19 @@ impl SparseHistogram {
                         Self::take_packed_at(rest, body, buf, shift, len)
                     }
                 }
+            }
+            2 => {
+                let len = take_len(rest, shift)?;
+                scratch.clear();
+                let (total, last) = take_split(rest, len, shift, scratch)?;
+                Ok(Self {
+                    shift,
+                    store: Store::Flat {
+                        bytes: Shared::copied(scratch),
+                        last,
+                    },
+                    total,
+                })
             }
             1 => {
                 if shift > MAX_SHIFT {
@@ -1382,5 +1513,115 @@ mod tests {
         let cut = timeline_of(&[(5, 1), (7, 1)]);
         let e = Timeline::from_binary(&cut[..cut.len() - 1]).unwrap_err();
         assert!(e.to_string().contains("truncated"), "{e}");
+    }
+
+    /// `h` written by `put_body` and read back by `take_body`: the kind written and
+    /// the histogram read.
+    fn body_round_trip(h: &SparseHistogram) -> (u8, SparseHistogram) {
+        let mut body = Vec::new();
+        h.put_body(&mut body);
+        let mut rest = &body[..];
+        let back =
+            SparseHistogram::take_body(&mut rest, &body, &mut None, &mut Vec::new()).unwrap();
+        assert!(rest.is_empty());
+        (body[1], back)
+    }
+
+    /// Kind 2's body for `pairs` of (shifted gap, count): shift 0, built by hand.
+    fn split_body(pairs: &[(u16, u8)]) -> Vec<u8> {
+        let len = pairs.len();
+        let mut b = vec![0, 2];
+        varint::put(&mut b, len as u64);
+        let maps = b.len();
+        b.resize(maps + 2 * len.div_ceil(8), 0);
+        for (k, &(gap, n)) in pairs.iter().enumerate() {
+            if gap > 0xff {
+                b[maps + k / 8] |= 1 << (k % 8);
+                b.extend_from_slice(&gap.to_le_bytes());
+            } else {
+                b.push(gap as u8);
+            }
+            if n != 1 {
+                b[maps + len.div_ceil(8) + k / 8] |= 1 << (k % 8);
+            }
+        }
+        b.extend(pairs.iter().filter(|p| p.1 != 1).map(|p| p.1));
+        b
+    }
+
+    fn take(body: &[u8]) -> Result<SparseHistogram> {
+        SparseHistogram::take_body(&mut &body[..], body, &mut None, &mut Vec::new())
+    }
+
+    #[test]
+    fn wide_seconds_travel_in_fixed_width_streams_and_read_back_exactly() {
+        // Samples over five decades (gaps mostly over 63, the varint's one byte), with
+        // counts from 1 to 255: 200 at full precision, 20 coarsened 8 to 1.
+        let wide = |samples: u64| {
+            let mut x = 0x9e37_79b9_7f4a_7c15_u64;
+            let mut h = LatencyHistogram::new();
+            for k in 0..samples {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                let ns = 1e5 * 1e5_f64.powf((x % 1_000_000) as f64 / 1e6);
+                h.record_n(ns as u64, 1 + u64::from(k % 50 == 0) * k);
+            }
+            h.record_n(HIGHEST_NS, 255);
+            h
+        };
+        let mut h = wide(200);
+        for (shift, samples) in [(0, 200), (3, 20)] {
+            let mut w = SparseHistogram::from_histogram(&wide(samples));
+            w.coarsen(shift);
+            let (kind, back) = body_round_trip(&w);
+            assert_eq!(kind, 2, "shift {shift}");
+            assert!(matches!(back.store, Store::Flat { .. }));
+            assert_eq!(back, w);
+            assert_eq!(back.max_ns(), w.max_ns());
+        }
+        // Narrow gaps are as short as varints: kind 0 stays.
+        let mut narrow = LatencyHistogram::new();
+        (0..200u64).for_each(|k| narrow.record_ns(1_000_000 + 1_000 * k));
+        let narrow = SparseHistogram::from_histogram(&narrow);
+        assert_eq!(body_round_trip(&narrow), (0, narrow.clone()));
+        // A count over 255 does not fit kind 2.
+        h.record_n(HIGHEST_NS, 1);
+        let big = SparseHistogram::from_histogram(&h);
+        let (kind, back) = body_round_trip(&big);
+        assert_eq!((kind, back), (0, big));
+    }
+
+    #[test]
+    fn hostile_fixed_width_streams_are_refused_by_name() {
+        // A two-byte gap last, counts 1 and 7: read as written.
+        let good = split_body(&[(3, 1), (300, 7), (1, 1), (0x3000, 1)]);
+        let h = take(&good).unwrap();
+        assert_eq!(
+            h.buckets().collect::<Vec<_>>(),
+            [(3, 1), (304, 7), (306, 1), (306 + 1 + 0x3000, 1)]
+        );
+        assert_eq!(h.len(), 10);
+        let err = |b: &[u8]| take(b).unwrap_err().to_string();
+        for cut in 3..good.len() {
+            assert!(err(&good[..cut]).contains("truncated"), "cut at {cut}");
+        }
+        // A bit past the fourth pair, in either bitmap.
+        for at in [3, 4] {
+            let mut b = good.clone();
+            b[at] |= 0x80;
+            assert!(err(&b).contains("past the last pair"), "{}", err(&b));
+        }
+        let mut zero = good.clone();
+        *zero.last_mut().unwrap() = 0;
+        assert!(err(&zero).contains("count of 0"));
+        let far = split_body(&[(0xffff, 1), (0xffff, 2)]);
+        assert!(err(&far).contains("out of range"), "{}", err(&far));
+        let mut more = vec![0, 2];
+        varint::put(&mut more, 1 << 20);
+        assert!(err(&more).contains("more buckets than the layout"));
+        let mut shift = good.clone();
+        shift[0] = MAX_SHIFT + 1;
+        assert!(err(&shift).contains("shift"));
     }
 }
