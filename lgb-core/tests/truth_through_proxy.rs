@@ -177,14 +177,18 @@ fn check(what: &str, lgb: u64, truth: u64) {
 /// Samples of `h` at or above 100 ms: the stall band of these schedules (a stalled
 /// request takes 100 ms + 2 ms + the service's own time).
 fn slow(h: &Histogram<u64>) -> u64 {
-    h.count_between(100 * MS, h.max().max(100 * MS))
+    h.count_between(STALL, h.max().max(STALL))
 }
 
-/// Every `n`th request stalls 100 ms; every request waits 2 ms.
+/// What the proxy adds to every request, and to every `n`th besides (ns).
+const FIXED: u64 = 2 * MS;
+const STALL: u64 = 100 * MS;
+
+/// Every `n`th request stalls [`STALL`]; every request waits [`FIXED`].
 fn stalls(n: u64) -> Schedule {
     Schedule {
-        fixed: Duration::from_millis(2),
-        every_nth: Some((n, Duration::from_millis(100))),
+        fixed: Duration::from_nanos(FIXED),
+        every_nth: Some((n, Duration::from_nanos(STALL))),
         ..Schedule::default()
     }
 }
@@ -417,7 +421,7 @@ async fn lgb_and_plain(
         this_plain.service.add(service).unwrap();
         this_plain.latency.add(latency).unwrap();
         let stalled = p.requests() / every - before / every;
-        if let Some(why) = disturbed(&p.turnarounds(), stalled) {
+        if let Some(why) = disturbed(&p, stalled) {
             redone += 1;
             eprintln!("round {round} run again, both sides: the server was disturbed ({why})");
             assert!(
@@ -442,20 +446,20 @@ async fn lgb_and_plain(
 /// Why a round pair is unfair to compare, from the proxy's turnarounds alone (the
 /// server's time plus the injected delay, which neither client can change): the server
 /// itself paused (a read beyond four times the median turnaround and 20 ms besides its
-/// injected delay, or more reads in the 100 ms band than the proxy stalled), so one
+/// injected delay, or more reads in the stall band than the proxy stalled), so one
 /// side met a pause that the other did not. Such a pair is measured again, both sides.
-fn disturbed(turnarounds: &[u64], stalled: u64) -> Option<String> {
-    let mut sorted = turnarounds.to_vec();
+fn disturbed(p: &Proxy, stalled: u64) -> Option<String> {
+    let slow = slow(&p.truth());
+    if slow > stalled {
+        return Some(format!("{slow} reads in the stall band, {stalled} stalled"));
+    }
+    let mut sorted = p.turnarounds();
     sorted.sort_unstable();
     let median = sorted.get(sorted.len() / 2).copied().unwrap_or(0);
     let pause = (4 * median).max(20 * MS);
-    let slow = sorted.iter().filter(|&&t| t >= 100 * MS).count() as u64;
-    if slow > stalled {
-        return Some(format!("{slow} reads of 100 ms or more, {stalled} stalled"));
-    }
     let beyond = |t: u64| {
-        if t >= 100 * MS {
-            t.saturating_sub(102 * MS)
+        if t >= STALL {
+            t.saturating_sub(FIXED + STALL)
         } else {
             t
         }

@@ -20,6 +20,11 @@ use serde_json::{json, Value};
 
 const FUNCTION: &str = "lgb-dynamodb";
 
+/// `request_timeout` of every config here that reads moto: moto, shared by the suite's
+/// parallel tests, answers in seconds now and then on a busy machine, and these tests
+/// are about the Lambda path, not the database.
+const MOTO_TIMEOUT: &str = "30s";
+
 fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
@@ -152,9 +157,7 @@ fn write_outputs(dir: &Path, cp: &ControlPlane, table: &str) -> PathBuf {
 }
 
 /// A config naming only the database type and what only a local run needs (moto's
-/// endpoint, creating the table, and a request timeout for moto, which the suite's
-/// parallel tests share and which answers in seconds now and then on a busy
-/// machine); the rest comes from the outputs.
+/// endpoint, creating the table, [`MOTO_TIMEOUT`]); the rest comes from the outputs.
 fn write_config(dir: &Path, cp: &ControlPlane, moto: &str, workers: u32) -> PathBuf {
     let path = dir.join("bench.json");
     std::fs::write(
@@ -162,7 +165,7 @@ fn write_config(dir: &Path, cp: &ControlPlane, moto: &str, workers: u32) -> Path
         json!({
             "name": "lambda-path",
             "database": {"type": "dynamodb", "endpoint": moto, "create_table_if_missing": true,
-                         "request_timeout": "30s"},
+                         "request_timeout": MOTO_TIMEOUT},
             "workload": {"records": 200, "load_batch": 25, "load_concurrency": 1},
             "runner": {
                 "workers": workers, "max_in_flight": 5, "cold_start": "force", "retries": 1,
@@ -394,10 +397,8 @@ impl Sweep {
             dir.path().join("sweep.json"),
             json!({
                 "name": "sweep",
-                // moto shared by the suite's parallel tests answers in seconds now and then
-                // on a busy machine; these tests are about the sweep, not the database.
                 "database": {"type": "dynamodb", "endpoint": moto, "create_table_if_missing": true,
-                             "request_timeout": "30s"},
+                             "request_timeout": MOTO_TIMEOUT},
                 "workload": {"records": 100, "load_batch": 25, "load_concurrency": 1},
                 "runner": {"workers": 2, "target": "lambda", "options": {"endpoint": cp.endpoint}},
                 "tests": [{"name": "reads", "operation": {"type": "read"}, "duration": "1s"}]
@@ -618,7 +619,7 @@ fn a_failed_forced_cold_start_keeps_the_tests_before_it() {
         json!({
             "name": "cold-fault",
             "database": {"type": "dynamodb", "endpoint": moto, "create_table_if_missing": true,
-                         "request_timeout": "30s"},
+                         "request_timeout": MOTO_TIMEOUT},
             "workload": {"records": 100, "load_batch": 25, "load_concurrency": 1},
             "runner": {"workers": 2, "cold_start": "force", "options": {"endpoint": cp.endpoint}},
             "tests": [
@@ -921,7 +922,7 @@ fn write_dynamodb_aws(dir: &Path, cp: &ControlPlane, workers: u32, extra_test: V
             "name": "dynamodb-aws",
             "database": {"type": "dynamodb", "retry": {"max_attempts": 3},
                          "endpoint": dynamodb_service(), "create_table_if_missing": true,
-                         "request_timeout": "30s"},
+                         "request_timeout": MOTO_TIMEOUT},
             "workload": {"records": 200, "fields": 10, "field_size": "100B", "load_batch": 25},
             "runner": {"workers": workers, "options": {"endpoint": cp.endpoint}},
             "tests": tests
@@ -1479,7 +1480,7 @@ fn the_sweep_figure_command_of_the_docs_runs() {
             "name": "sweep-local",
             "database": {"type": "dynamodb", "table": unique("figure"), "region": "us-east-1",
                          "endpoint": dynamodb_service(), "create_table_if_missing": true,
-                         "request_timeout": "30s"},
+                         "request_timeout": MOTO_TIMEOUT},
             "workload": {"records": 1000, "fields": 10, "field_size": "100B", "load_batch": 25},
             "runner": {"target": "lambda", "function": FUNCTION, "workers": 4,
                        "options": {"endpoint": cp.endpoint, "region": "us-east-1"}},
@@ -1513,7 +1514,7 @@ fn ctrl_c_during_forced_cold_starts_leaves_no_nonce() {
         json!({
             "name": "cold-int",
             "database": {"type": "dynamodb", "endpoint": dynamodb_service(), "create_table_if_missing": true,
-                         "request_timeout": "30s"},
+                         "request_timeout": MOTO_TIMEOUT},
             "workload": {"records": 100, "load_batch": 25, "load_concurrency": 1},
             "runner": {"workers": 2, "cold_start": "force", "options": {"endpoint": cp.endpoint}},
             "tests": [{"name": "reads", "operation": {"type": "read"}, "duration": "30s"}]

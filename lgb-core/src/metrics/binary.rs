@@ -242,7 +242,6 @@ mod tests {
             b"LGBT\x02\x00",
             "a worker's seconds are pairs, not deflated"
         );
-
         // About 1.5 bytes per occupied bucket (200 samples over ~17,000 buckets).
         let per_point = bytes.len() / one.len();
         assert!(
