@@ -22,7 +22,7 @@ use crate::clock::Clock;
 use crate::database::Database;
 use crate::error::{Error, Result};
 use crate::metrics::{OperationMetrics, SecondRecorder, TestMetrics, Timeline};
-use crate::operation::{KeySet, OpContext, Strategy};
+use crate::operation::{Begun, KeySet, OpContext, Strategy};
 use crate::record::OpMeta;
 
 /// How one test runs in one worker.
@@ -460,9 +460,13 @@ async fn run_task<C: Clock>(
             intended
         };
         // Pinned where it is made: handing the future over by value copied it per operation.
-        let finished = {
-            let op = pin!(s.strategy.execute(&mut ctx, db));
-            with_timeout(op, plan.timeout, &s.cancel).await
+        // An in-process store answers in `begin`: no future is made or polled.
+        let finished = match s.strategy.begin(&mut ctx, db) {
+            Begun::Done(kind, out) => Finished::Done((kind, out)),
+            Begun::Waiting(kind, rest) => {
+                let op = pin!(s.strategy.finish(kind, rest, &mut ctx, db));
+                with_timeout(op, plan.timeout, &s.cancel).await
+            }
         };
         let end = s.clock.now_ns();
         if !first_done {

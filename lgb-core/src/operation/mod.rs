@@ -40,23 +40,65 @@ pub trait Operation: Send + Sync + 'static {
     async fn execute(&self, ctx: &mut OpContext, db: &dyn Database) -> (usize, Result<OpMeta>);
 }
 
-/// [`Database::read`], or [`Database::read_now`] when the adapter answers at once
+/// [`Database::write`], or [`Database::write_now`] when the adapter writes at once
 /// (no boxed future on the hot path of an in-process store).
-#[inline]
-async fn read(db: &dyn Database, key: &str) -> Result<ReadOutcome> {
-    match db.read_now(key) {
-        Some(out) => out,
-        None => db.read(key).await,
-    }
-}
-
-/// [`Database::write`], or [`Database::write_now`] when the adapter writes at once.
 #[inline]
 async fn write(db: &dyn Database, record: &Record) -> Result<OpMeta> {
     match db.write_now(record) {
         Some(out) => out,
         None => db.write(record).await,
     }
+}
+
+/// The outcome of a read of the chosen key: not finding it is an error.
+#[inline]
+fn found(ctx: &OpContext, out: Result<ReadOutcome>) -> Result<OpMeta> {
+    let out = out?;
+    if out.record.is_none() {
+        return Err(Error::NotFound(ctx.key.clone()));
+    }
+    Ok(out.meta)
+}
+
+/// The outcome of a write of key number `id` (after a read costing `read`).
+#[inline]
+fn written(ctx: &mut OpContext, id: u64, out: Result<OpMeta>, read: &OpMeta) -> Result<OpMeta> {
+    let mut meta = out?;
+    ctx.ack(id);
+    meta.add(read);
+    Ok(meta)
+}
+
+/// The outcome of insert `seq` of key number `id`: acknowledged once finished, failed
+/// or not (see [`WorkerKeys::acknowledge`]).
+#[inline]
+fn inserted(ctx: &mut OpContext, seq: u64, id: u64, out: Result<OpMeta>) -> Result<OpMeta> {
+    ctx.shared.acknowledge(seq);
+    let meta = out?;
+    ctx.ack(id);
+    Ok(meta)
+}
+
+/// How far an operation got without waiting ([`Strategy::begin`]).
+pub(crate) enum Begun {
+    /// Done: the index of its kind and its outcome.
+    Done(usize, Result<OpMeta>),
+    /// The database must be awaited: [`Strategy::finish`] completes the operation.
+    Waiting(usize, Rest),
+}
+
+/// What is left of a step once its database must be awaited.
+pub(crate) enum Rest {
+    /// All of it (a step that always awaits, or a user's strategy).
+    Step,
+    /// Reading the chosen key.
+    Read,
+    /// Writing the filled record of key number `id`, after a read that cost `read`.
+    Write { id: u64, read: OpMeta },
+    /// Writing insert `seq`, the filled record of key number `id`.
+    Insert { seq: u64, id: u64 },
+    /// Reading the chosen key number `id`, then writing it back.
+    Modify(u64),
 }
 
 /// One built-in step.
@@ -114,34 +156,86 @@ impl Step {
         }
     }
 
-    async fn execute(&self, ctx: &mut OpContext, db: &dyn Database) -> Result<OpMeta> {
+    /// Does what the step can without waiting: an in-process store
+    /// ([`Database::read_now`], [`Database::write_now`]) answers here, with no future
+    /// made or polled; otherwise it says what is left for [`Step::finish`].
+    #[inline]
+    fn begin(&self, ctx: &mut OpContext, db: &dyn Database) -> Result<Result<OpMeta>, Rest> {
         match self {
             Step::Read => {
                 ctx.choose_key();
-                let out = read(db, &ctx.key).await?;
-                if out.record.is_none() {
-                    return Err(Error::NotFound(ctx.key.clone()));
+                match db.read_now(&ctx.key) {
+                    Some(out) => Ok(found(ctx, out)),
+                    None => Err(Rest::Read),
                 }
-                Ok(out.meta)
             }
             Step::Write => {
                 let id = ctx.choose_key();
                 ctx.fill_record(id);
-                let meta = write(db, &ctx.record).await?;
-                ctx.ack(id);
-                Ok(meta)
+                match db.write_now(&ctx.record) {
+                    Some(out) => Ok(written(ctx, id, out, &OpMeta::default())),
+                    None => Err(Rest::Write {
+                        id,
+                        read: OpMeta::default(),
+                    }),
+                }
             }
             Step::Insert => {
                 let (seq, id) = ctx.shared.next_insert();
                 ctx.keys.write(id, &mut ctx.key);
                 ctx.fill_record(id);
-                let meta = write(db, &ctx.record).await;
-                // Acknowledged once finished, failed or not (see WorkerKeys::acknowledge).
-                ctx.shared.acknowledge(seq);
-                let meta = meta?;
-                ctx.ack(id);
-                Ok(meta)
+                match db.write_now(&ctx.record) {
+                    Some(out) => Ok(inserted(ctx, seq, id, out)),
+                    None => Err(Rest::Insert { seq, id }),
+                }
             }
+            Step::ReadModifyWrite => {
+                let id = ctx.choose_key();
+                let Some(out) = db.read_now(&ctx.key) else {
+                    return Err(Rest::Modify(id));
+                };
+                let read = match found(ctx, out) {
+                    Ok(read) => read,
+                    Err(e) => return Ok(Err(e)),
+                };
+                ctx.fill_record(id);
+                match db.write_now(&ctx.record) {
+                    Some(out) => Ok(written(ctx, id, out, &read)),
+                    None => Err(Rest::Write { id, read }),
+                }
+            }
+            _ => Err(Rest::Step),
+        }
+    }
+
+    /// Completes the step from where [`Step::begin`] left it.
+    async fn finish(&self, rest: Rest, ctx: &mut OpContext, db: &dyn Database) -> Result<OpMeta> {
+        match rest {
+            Rest::Step => self.execute_waiting(ctx, db).await,
+            Rest::Read => found(ctx, db.read(&ctx.key).await),
+            Rest::Write { id, read } => {
+                let out = db.write(&ctx.record).await;
+                written(ctx, id, out, &read)
+            }
+            Rest::Insert { seq, id } => {
+                let out = db.write(&ctx.record).await;
+                inserted(ctx, seq, id, out)
+            }
+            Rest::Modify(id) => {
+                let read = found(ctx, db.read(&ctx.key).await)?;
+                ctx.fill_record(id);
+                let out = write(db, &ctx.record).await;
+                written(ctx, id, out, &read)
+            }
+        }
+    }
+
+    /// The steps that always await their database.
+    async fn execute_waiting(&self, ctx: &mut OpContext, db: &dyn Database) -> Result<OpMeta> {
+        match self {
+            Step::Read | Step::Write | Step::Insert | Step::ReadModifyWrite => Err(
+                Error::Internal("a one-key step was left to wait whole".into()),
+            ),
             Step::Scan { max_length } => {
                 ctx.choose_key();
                 let limit = ctx.rng.gen_range(1..=*max_length);
@@ -151,18 +245,6 @@ impl Step {
                     limit,
                 };
                 Ok(db.query(&q).await?.meta)
-            }
-            Step::ReadModifyWrite => {
-                let id = ctx.choose_key();
-                let read = read(db, &ctx.key).await?;
-                if read.record.is_none() {
-                    return Err(Error::NotFound(ctx.key.clone()));
-                }
-                ctx.fill_record(id);
-                let mut meta = write(db, &ctx.record).await?;
-                ctx.ack(id);
-                meta.add(&read.meta);
-                Ok(meta)
             }
             Step::BatchWrite { size } => {
                 ctx.fill_batch(*size);
@@ -312,11 +394,42 @@ impl Strategy {
     /// Performs one operation: the index of its kind and its outcome.
     #[inline]
     pub async fn execute(&self, ctx: &mut OpContext, db: &dyn Database) -> (usize, Result<OpMeta>) {
+        match self.begin(ctx, db) {
+            Begun::Done(kind, out) => (kind, out),
+            Begun::Waiting(kind, rest) => self.finish(kind, rest, ctx, db).await,
+        }
+    }
+
+    /// Starts one operation and does what it can without waiting (all of it on an
+    /// in-process store); [`Strategy::finish`] does the rest.
+    #[inline]
+    pub(crate) fn begin(&self, ctx: &mut OpContext, db: &dyn Database) -> Begun {
         match self {
             Strategy::Builtin(m) => {
                 let i = m.pick(ctx);
-                (i, m.steps[i].execute(ctx, db).await)
+                match m.steps.get(i).map(|step| step.begin(ctx, db)) {
+                    Some(Ok(out)) => Begun::Done(i, out),
+                    Some(Err(rest)) => Begun::Waiting(i, rest),
+                    None => Begun::Done(i, Err(Error::Internal(format!("no step {i}")))),
+                }
             }
+            Strategy::Custom(_) => Begun::Waiting(0, Rest::Step),
+        }
+    }
+
+    /// Completes an operation of kind `kind` that [`Strategy::begin`] left waiting.
+    pub(crate) async fn finish(
+        &self,
+        kind: usize,
+        rest: Rest,
+        ctx: &mut OpContext,
+        db: &dyn Database,
+    ) -> (usize, Result<OpMeta>) {
+        match self {
+            Strategy::Builtin(m) => match m.steps.get(kind) {
+                Some(step) => (kind, step.finish(rest, ctx, db).await),
+                None => (kind, Err(Error::Internal(format!("no step {kind}")))),
+            },
             Strategy::Custom(o) => o.execute(ctx, db).await,
         }
     }
