@@ -528,23 +528,24 @@ impl KeyFormatter {
     #[inline]
     pub fn write(&self, id: u64, buf: &mut String) {
         // Two digits per step from a table, always all twelve (the zeros pad): no
-        // length to find, no branch per digit.
-        const PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
+        // length to find, no branch per digit, and no UTF-8 check of the result (the
+        // table is a `str`; a check of twelve bytes cost 100 instructions).
+        const PAIRS: &str = "0001020304050607080910111213141516171819\
             2021222324252627282930313233343536373839\
             4041424344454647484950515253545556575859\
             6061626364656667686970717273747576777879\
             8081828384858687888990919293949596979899";
         let mut n = id % 10u64.pow(KEY_DIGITS as u32);
-        let mut digits = [b'0'; KEY_DIGITS];
-        for pair in digits.rchunks_exact_mut(2) {
-            let d = (n % 100) as usize * 2;
+        let mut pairs = [0usize; KEY_DIGITS / 2];
+        for p in pairs.iter_mut().rev() {
+            *p = (n % 100) as usize * 2;
             n /= 100;
-            pair.copy_from_slice(&PAIRS[d..d + 2]);
         }
         buf.clear();
         buf.push_str(&self.prefix);
-        // ASCII digits: always UTF-8.
-        buf.push_str(std::str::from_utf8(&digits).unwrap_or_default());
+        for p in pairs {
+            buf.push_str(PAIRS.get(p..p + 2).unwrap_or("00"));
+        }
     }
 
     /// The key of number `id` as a new string.
