@@ -12,13 +12,17 @@
 //! the written result.json. For 1,000 workers each figure is printed beside issue 31's
 //! goal for the test length (1 and 14 minutes).
 //!
+//! Each worker result is readied as a worker sends it (`fit_response`: its whole-test
+//! latencies left to its timeline, whose seconds sum to them).
+//!
 //! Run: `cargo bench -p lgb-core --bench scale` (and `LGB_SCALE_DECADES=1 …`;
 //! `LGB_SCALE_WORKERS=1000 …` runs one case; `LGB_SCALE_MINUTES=14 …` a 14-minute test;
+//! `LGB_SCALE_WHOLE=1 …` sends the whole-test histograms, as protocol version 1 did;
 //! `LGB_SCALE_KEEP=1 …` keeps the written results and prints where).
 
 use lgb_core::config::{OperationConfig, Target, TestConfig};
 use lgb_core::metrics::{LatencyHistogram, OperationMetrics, SparseHistogram, TestMetrics};
-use lgb_core::protocol::{Phase, WorkerResult, WorkerSlot};
+use lgb_core::protocol::{fit_response, Phase, WorkerResult, WorkerSlot, RESPONSE_BUDGET_BYTES};
 use lgb_core::record::OpMeta;
 use lgb_core::report::{Format, Report};
 use lgb_core::results::{load_run, write_run, RunResult, RunStatus, SCHEMA_VERSION};
@@ -53,7 +57,7 @@ fn worker_json(index: u32, count: u32, seconds: i64, decades: f64) -> Vec<u8> {
         }
         metrics.operations.insert(op.to_string(), m);
     }
-    let r = WorkerResult::completed(
+    let mut r = WorkerResult::completed(
         "scale",
         "t",
         WorkerSlot { index, count },
@@ -61,6 +65,16 @@ fn worker_json(index: u32, count: u32, seconds: i64, decades: f64) -> Vec<u8> {
         seconds as u64 * 1_000_000_000,
         metrics,
     );
+    // Readied as a worker sends it: the whole-test latencies left to the timeline
+    // (they are its seconds' sums), unless `LGB_SCALE_WHOLE=1` asks for them whole,
+    // as workers of protocol version 1 sent them.
+    if std::env::var_os("LGB_SCALE_WHOLE").is_none() {
+        fit_response(&mut r, RESPONSE_BUDGET_BYTES);
+        assert!(
+            r.latency_in_timeline,
+            "a synthetic worker's latencies are its seconds'"
+        );
+    }
     serde_json::to_vec(&r).expect("encode")
 }
 

@@ -5,15 +5,20 @@
 //! This module must not run anything or know adapters and operations beyond their
 //! configs: it is what the runner and the workers agree on, and nothing more.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::config::{DatabaseConfig, TestConfig, WorkloadConfig};
 use crate::error::{Error, Result};
-use crate::metrics::{ErrorLog, TestMetrics};
+use crate::metrics::{ErrorLog, LatencyHistogram, TestMetrics};
 use crate::redact::redact;
 
-/// Version of the request/result contract. Workers refuse other versions.
-pub const PROTOCOL_VERSION: u32 = 1;
+/// Version of the request/result contract. Workers refuse other versions, and the
+/// runner refuses answers of another. Version 2: a result may leave its whole-test
+/// latency histograms to its timeline ([`WorkerResult::latency_in_timeline`]), which a
+/// runner of version 1 would merge as empty.
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// Which part of a benchmark a request runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -183,10 +188,20 @@ pub struct WorkerResult {
     /// when the worker coarsened them to fit the response limit (see [`fit_response`]).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub timeline_shift: u8,
+    /// Whether every operation's whole-test latency histogram was left out (sent
+    /// empty) because it is exactly the sum of that operation's timeline seconds, at
+    /// full precision: the runner adds the merged seconds up instead of decoding and
+    /// merging a histogram per worker and operation (see [`fit_response`]).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub latency_in_timeline: bool,
 }
 
 fn is_zero(v: &u8) -> bool {
     *v == 0
+}
+
+fn is_false(v: &bool) -> bool {
+    !*v
 }
 
 /// Lambda's limit on a synchronous response.
@@ -195,12 +210,26 @@ pub const RESPONSE_LIMIT_BYTES: usize = 6 * 1024 * 1024;
 /// envelope and anything added after sizing.
 pub const RESPONSE_BUDGET_BYTES: usize = 5 * 1024 * 1024;
 
-/// Keeps `result`'s encoded JSON within `budget` bytes by coarsening its timeline's
-/// per-second histograms (3, 5, then 7 bits: about 0.8%, 3% and 12.5% buckets instead
-/// of 0.1%), and records the coarsening in `result.timeline_shift` so the results say
-/// so. Whole-test histograms are never coarsened. Returns the encoded size.
+/// Readies `result` to be sent: leaves its whole-test latency histograms to its
+/// timeline when they are exactly the sums of its seconds
+/// ([`WorkerResult::latency_in_timeline`]), and keeps its encoded JSON within `budget`
+/// bytes by coarsening the timeline's per-second histograms (3, 5, then 7 bits: about
+/// 0.8%, 3% and 12.5% buckets instead of 0.1%; the whole-test histograms are then sent
+/// again, never coarsened), recording the coarsening in `result.timeline_shift` so the
+/// results say so. Returns the encoded size.
 pub fn fit_response(result: &mut WorkerResult, budget: usize) -> usize {
     let size = |r: &WorkerResult| serde_json::to_vec(r).map_or(usize::MAX, |v| v.len());
+    if !result.latency_in_timeline {
+        if let Some(taken) = result.metrics.take_latency_in_timeline() {
+            result.latency_in_timeline = true;
+            let bytes = size(result);
+            if bytes <= budget {
+                return bytes;
+            }
+            result.metrics.put_latency(taken);
+            result.latency_in_timeline = false;
+        }
+    }
     let mut bytes = size(result);
     for shift in [3, 5, 7] {
         if bytes <= budget {
@@ -261,7 +290,21 @@ impl WorkerResult {
             metrics,
             environment: Environment::local(),
             timeline_shift: 0,
+            latency_in_timeline: false,
         }
+    }
+
+    /// Each operation's whole-test latency histogram: the sum of its timeline's
+    /// seconds when the worker left it there ([`WorkerResult::latency_in_timeline`]).
+    pub fn latencies(&self) -> BTreeMap<String, LatencyHistogram> {
+        if self.latency_in_timeline {
+            return self.metrics.timeline_latency_sums();
+        }
+        self.metrics
+            .operations
+            .iter()
+            .map(|(op, m)| (op.clone(), m.latency.clone()))
+            .collect()
     }
 
     /// A failed result for `req` (or for an unreadable request when `req` is `None`).
@@ -286,6 +329,7 @@ impl WorkerResult {
             },
             environment,
             timeline_shift: 0,
+            latency_in_timeline: false,
         }
     }
 }

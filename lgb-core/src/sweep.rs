@@ -440,8 +440,8 @@ impl RunObserver for StartSplit<'_> {
         let mut split = self.split.lock().unwrap_or_else(|e| e.into_inner());
         let slot = &mut split[usize::from(!r.environment.cold_start)];
         slot.0 += 1;
-        for m in r.metrics.operations.values() {
-            slot.1.add(&m.latency);
+        for h in r.latencies().values() {
+            slot.1.add(h);
         }
     }
 }

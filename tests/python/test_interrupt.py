@@ -100,7 +100,17 @@ def _stopped_by(python: str, out: Path, sig: int) -> tuple[int, dict, dict]:
         assert child.stdout.readline().strip() == "running"
         time.sleep(2.5)
         child.send_signal(sig)
-        stdout, stderr = child.communicate(timeout=15)
+        signalled = time.monotonic()
+        try:
+            # The run would end by itself 57.5 s after the signal: well before that.
+            stdout, stderr = child.communicate(timeout=40)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            stdout, stderr = child.communicate()
+            raise AssertionError(
+                f"still running {time.monotonic() - signalled:.1f} s after the signal; "
+                f"stdout {stdout!r}, stderr {stderr[-4000:]!r}"
+            ) from None
     finally:
         if child.poll() is None:
             child.kill()

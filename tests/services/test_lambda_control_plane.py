@@ -152,7 +152,7 @@ def worker_request(ops: int = 200, rate: float | None = None, index: int = 0, co
     if rate:
         test["rate"] = rate
     return {
-        "version": 1,
+        "version": 2,
         "run_id": "cp",
         "phase": "run",
         "test": test,

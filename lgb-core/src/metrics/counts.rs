@@ -158,6 +158,17 @@ impl Counts {
         }
     }
 
+    /// Adds the counts into `h`'s buckets from index `first` (see
+    /// [`LatencyHistogram::add_run`]).
+    pub(crate) fn add_into(&self, first: u32, h: &mut super::LatencyHistogram) {
+        match self {
+            Counts::U8(v) => h.add_run(first, v),
+            Counts::U16(v) => h.add_run(first, v),
+            Counts::U32(v) => h.add_run(first, v),
+            Counts::U64(v) => h.add_run(first, v),
+        }
+    }
+
     /// One width up (u64 stays).
     fn widen(&mut self) {
         *self = match self {

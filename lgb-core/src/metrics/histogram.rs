@@ -112,6 +112,29 @@ impl LatencyHistogram {
         self.pages[page].get_or_insert_with(|| Box::new([0; PAGE]))
     }
 
+    /// Adds `counts` to the consecutive buckets from index `first` (the run must end
+    /// within the layout; the caller's run comes from checked indices), page by page:
+    /// a merged second's run of tens of thousands of counts is added without a page
+    /// lookup per bucket.
+    pub(crate) fn add_run<T: Copy + Into<u64>>(&mut self, first: u32, counts: &[T]) {
+        let mut at = first as usize;
+        let mut rest = counts;
+        let mut total = 0u64;
+        while !rest.is_empty() && at < COUNTERS {
+            let (page, offset) = (at >> PAGE_BITS, at & (PAGE - 1));
+            let n = rest.len().min(PAGE - offset);
+            let (now, later) = rest.split_at(n);
+            let dst = &mut self.page_mut(page)[offset..offset + n];
+            for (d, &c) in dst.iter_mut().zip(now) {
+                let c: u64 = c.into();
+                *d = d.saturating_add(c);
+                total = total.saturating_add(c);
+            }
+            (at, rest) = (at + n, later);
+        }
+        self.total = self.total.saturating_add(total);
+    }
+
     /// Allocates the slots of the pages (empty until then), and moves the pending
     /// buckets, if any, into pages.
     #[cold]

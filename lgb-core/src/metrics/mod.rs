@@ -212,6 +212,75 @@ impl TestMetrics {
         Ok(())
     }
 
+    /// Takes every operation's whole-test latency histogram out when each is exactly
+    /// the sum of its operation's timeline seconds at full precision (as a worker's
+    /// are: its executor folds each second into the totals), so that a worker need not
+    /// send them and a runner need not decode them ([`TestMetrics::add_timeline_latency`]
+    /// puts the sums back). `None`, with nothing taken, when any differs or the
+    /// timeline is coarsened; otherwise what was taken, for [`TestMetrics::put_latency`].
+    pub(crate) fn take_latency_in_timeline(&mut self) -> Option<Vec<(String, LatencyHistogram)>> {
+        if self.operations.is_empty() || self.timeline.shift() != 0 {
+            return None;
+        }
+        let sums = self.timeline_latency_sums();
+        let empty = LatencyHistogram::new();
+        let exact = sums.keys().all(|op| self.operations.contains_key(op))
+            && self
+                .operations
+                .iter()
+                .all(|(op, m)| *sums.get(op).unwrap_or(&empty) == m.latency);
+        exact.then(|| {
+            self.operations
+                .iter_mut()
+                .map(|(op, m)| (op.clone(), std::mem::take(&mut m.latency)))
+                .collect()
+        })
+    }
+
+    /// Each operation's latencies summed over the timeline's seconds (exact at the
+    /// timeline's full precision).
+    pub(crate) fn timeline_latency_sums(&self) -> BTreeMap<String, LatencyHistogram> {
+        let mut sums: BTreeMap<String, LatencyHistogram> = BTreeMap::new();
+        for p in self.timeline.points() {
+            let sum = match sums.get_mut(&p.operation) {
+                Some(sum) => sum,
+                None => sums.entry(p.operation.clone()).or_default(),
+            };
+            p.latency.add_into(sum);
+        }
+        sums
+    }
+
+    /// Puts back what [`TestMetrics::take_latency_in_timeline`] took.
+    pub(crate) fn put_latency(&mut self, taken: Vec<(String, LatencyHistogram)>) {
+        for (op, h) in taken {
+            if let Some(m) = self.operations.get_mut(&op) {
+                m.latency = h;
+            }
+        }
+    }
+
+    /// Adds each second of `timeline` (at full precision) into its operation's
+    /// whole-test latency: the runner's side of
+    /// [`TestMetrics::take_latency_in_timeline`], once, over the merged seconds of
+    /// every worker that sent its latency that way.
+    pub(crate) fn add_timeline_latency(&mut self, timeline: &Timeline) -> Result<()> {
+        for p in timeline.points() {
+            if p.latency.shift() != 0 {
+                return Err(Error::Internal(
+                    "a timeline that stands for whole-test latencies is coarsened".into(),
+                ));
+            }
+            let m = match self.operations.get_mut(&p.operation) {
+                Some(m) => m,
+                None => self.operations.entry(p.operation.clone()).or_default(),
+            };
+            // A merged second of many workers is a run of counts: added page by page.
+            p.latency.add_into(&mut m.latency);
+        }
+        Ok(())
+    }
+
     /// Successful operations over all kinds (saturating).
     pub fn ok(&self) -> u64 {
         saturating_sum(self.operations.values().map(|m| m.ok))

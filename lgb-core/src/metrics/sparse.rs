@@ -592,6 +592,20 @@ impl SparseHistogram {
         h
     }
 
+    /// Adds the samples into `h` (exact at shift 0; at a coarser shift each group's
+    /// samples land on its lowest bucket, as [`SparseHistogram::to_histogram`] puts
+    /// them): a run of counts at once, page by page.
+    pub(crate) fn add_into(&self, h: &mut LatencyHistogram) {
+        match &self.store {
+            Store::Dense(d) if self.shift == 0 => d.counts.add_into(d.first, h),
+            _ => {
+                for (i, n) in self.iter() {
+                    h.add_at(i, n);
+                }
+            }
+        }
+    }
+
     /// Precision shift: 0 is full precision; see the module docs.
     pub fn shift(&self) -> u8 {
         self.shift
@@ -1590,6 +1604,40 @@ mod tests {
         let big = SparseHistogram::from_histogram(&h);
         let (kind, back) = body_round_trip(&big);
         assert_eq!((kind, back), (0, big));
+    }
+
+    #[test]
+    fn runs_add_into_full_histograms_page_by_page_exactly() {
+        // Seconds over five decades merged into a run (counts past a byte, too), then
+        // added into a histogram that already holds samples.
+        let mut x = 0x2545_f491_4f6c_dd1d_u64;
+        let seconds: Vec<SparseHistogram> = (0..40)
+            .map(|_| {
+                let mut h = LatencyHistogram::new();
+                for _ in 0..400 {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    h.record_ns((1e5 * 1e5_f64.powf((x % 1_000_000) as f64 / 1e6)) as u64);
+                }
+                h.record_n(3_000_000, 300);
+                SparseHistogram::from_histogram(&h)
+            })
+            .collect();
+        let mut run = SparseHistogram::new();
+        run.add_many(&seconds.iter().collect::<Vec<_>>());
+        assert!(matches!(run.store, Store::Dense(_)));
+        let mut into = LatencyHistogram::new();
+        into.record_n(5_000, 7);
+        let mut want = into.clone();
+        want.add(&run.to_histogram());
+        run.add_into(&mut into);
+        assert_eq!(into, want);
+        assert_eq!(into.len(), 7 + 40 * 700);
+        // Pairs take the bucket-by-bucket way to the same place.
+        let mut one = LatencyHistogram::new();
+        seconds[0].add_into(&mut one);
+        assert_eq!(one, seconds[0].to_histogram());
     }
 
     #[test]

@@ -739,6 +739,11 @@ pub struct TestMerge {
     start: i64,
     end: i128,
     pending: Vec<crate::metrics::Timeline>,
+    /// Timelines of workers whose whole-test latencies are their seconds' sums
+    /// ([`WorkerResult::latency_in_timeline`]), folded into `derived` apart from the
+    /// others, so that only their merged seconds are added up at the end.
+    pending_derived: Vec<crate::metrics::Timeline>,
+    derived: crate::metrics::Timeline,
     pending_bytes: usize,
 }
 
@@ -758,6 +763,8 @@ impl TestMerge {
             start: i64::MAX,
             end: i64::MIN as i128,
             pending: Vec::new(),
+            pending_derived: Vec::new(),
+            derived: crate::metrics::Timeline::default(),
             pending_bytes: 0,
         }
     }
@@ -765,10 +772,22 @@ impl TestMerge {
     /// Adds one worker's result (after `attempts` invocations) and drops it.
     pub fn add(&mut self, mut r: WorkerResult, attempts: u32) -> Result<()> {
         let timeline = std::mem::take(&mut r.metrics.timeline);
+        if r.latency_in_timeline && timeline.shift() != 0 {
+            return Err(Error::Backend(format!(
+                "worker {} left its latencies to a coarsened timeline",
+                r.worker.index
+            )));
+        }
         self.metrics.merge(&r.metrics)?;
         self.pending_bytes += timeline.allocated_bytes();
-        self.pending.push(timeline);
-        if self.pending.len() >= FOLD_WORKERS || self.pending_bytes >= FOLD_BYTES {
+        if r.latency_in_timeline {
+            self.pending_derived.push(timeline);
+        } else {
+            self.pending.push(timeline);
+        }
+        if self.pending.len() + self.pending_derived.len() >= FOLD_WORKERS
+            || self.pending_bytes >= FOLD_BYTES
+        {
             self.fold();
         }
         // Workers that never measured (failed, or stopped before their invocation)
@@ -795,9 +814,15 @@ impl TestMerge {
     }
 
     fn fold(&mut self) {
-        self.metrics
-            .timeline
-            .merge_all(std::mem::take(&mut self.pending));
+        if !self.pending.is_empty() {
+            self.metrics
+                .timeline
+                .merge_all(std::mem::take(&mut self.pending));
+        }
+        if !self.pending_derived.is_empty() {
+            self.derived
+                .merge_all(std::mem::take(&mut self.pending_derived));
+        }
         self.pending_bytes = 0;
     }
 
@@ -814,6 +839,17 @@ impl TestMerge {
     /// The merged test result, workers in index order (they arrive in any order).
     pub fn finish(mut self) -> Result<TestResult> {
         self.fold();
+        // The whole-test latencies the workers left to their timelines: the sums of
+        // the merged seconds, then those seconds join the others'.
+        let derived = std::mem::take(&mut self.derived);
+        if !derived.is_empty() {
+            self.metrics.add_timeline_latency(&derived)?;
+            if self.metrics.timeline.is_empty() {
+                self.metrics.timeline = derived;
+            } else {
+                self.metrics.timeline.merge_all(vec![derived]);
+            }
+        }
         let Self {
             test,
             phase,
@@ -852,6 +888,135 @@ impl TestMerge {
 mod tests {
     use super::*;
     use crate::error::ErrorClass;
+
+    /// A worker's result as its executor would make it: each operation's whole-test
+    /// latency is exactly the sum of its timeline's seconds (wide latencies: 1 µs to
+    /// 50 ms, 50 a second).
+    fn synthetic_worker(index: u32, count: u32, seconds: i64) -> WorkerResult {
+        use crate::metrics::{LatencyHistogram, OperationMetrics, SparseHistogram};
+        let mut x = u64::from(index) * 7_919 + 1;
+        let mut metrics = TestMetrics::default();
+        for op in ["read", "update"] {
+            let mut m = OperationMetrics::new(false);
+            for s in 0..seconds {
+                let mut second = LatencyHistogram::new();
+                for _ in 0..50 {
+                    x = x
+                        .wrapping_mul(6_364_136_223_846_793_005)
+                        .wrapping_add(1_442_695_040_888_963_407);
+                    let ns = 1_000 + (x >> 11) % 50_000_000;
+                    m.record_ok(0, 0, ns, &crate::record::OpMeta::default());
+                    second.record_ns(ns);
+                }
+                let sparse = SparseHistogram::from_histogram(&second);
+                metrics
+                    .timeline
+                    .add(1_700_000_000 + s, op, 50, 0, &sparse)
+                    .unwrap();
+            }
+            metrics.operations.insert(op.into(), m);
+        }
+        WorkerResult::completed(
+            "r",
+            "t",
+            WorkerSlot { index, count },
+            1_700_000_000_000,
+            seconds as u64 * 1_000_000_000,
+            metrics,
+        )
+    }
+
+    /// `r` as the runner gets it from a worker: readied by `fit_response` within
+    /// `budget`, encoded and decoded.
+    fn sent(mut r: WorkerResult, budget: usize) -> WorkerResult {
+        crate::protocol::fit_response(&mut r, budget);
+        serde_json::from_slice(&serde_json::to_vec(&r).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn latencies_left_to_the_timeline_merge_exactly_as_sent_ones() {
+        let test = TestConfig::new("t", crate::config::OperationConfig::new("read"));
+        let workers: Vec<WorkerResult> = (0..5).map(|i| synthetic_worker(i, 5, 20)).collect();
+        let whole = merge(
+            &test,
+            Phase::Run,
+            workers.iter().map(|r| (r.clone(), 1)).collect(),
+        )
+        .unwrap();
+        assert_eq!(whole.metrics.operations["read"].latency.len(), 5 * 20 * 50);
+
+        // Every worker leaves its latencies to its timeline: sent empty, the sums of
+        // its seconds on the runner's side, the same merged test to the last bucket.
+        let derived: Vec<WorkerResult> = workers
+            .iter()
+            .map(|r| sent(r.clone(), crate::protocol::RESPONSE_BUDGET_BYTES))
+            .collect();
+        for (d, r) in derived.iter().zip(&workers) {
+            assert!(d.latency_in_timeline);
+            assert!(d.metrics.operations.values().all(|m| m.latency.is_empty()));
+            assert_eq!(
+                d.latencies(),
+                r.metrics
+                    .operations
+                    .iter()
+                    .map(|(op, m)| (op.clone(), m.latency.clone()))
+                    .collect()
+            );
+        }
+        let all = merge(
+            &test,
+            Phase::Run,
+            derived.iter().map(|r| (r.clone(), 1)).collect(),
+        );
+        assert_eq!(all.unwrap(), whole);
+
+        // Mixed: two workers sent their histograms whole (one had to coarsen its
+        // timeline to fit a small budget), three left them to their timelines.
+        let size = serde_json::to_vec(&derived[0]).unwrap().len();
+        let coarse = sent(workers[1].clone(), size - 1);
+        assert!(!coarse.latency_in_timeline && coarse.timeline_shift > 0);
+        assert_eq!(coarse.metrics.operations, workers[1].metrics.operations);
+        let mut plain = workers[0].clone();
+        // A latency that is not its seconds' sum is sent whole.
+        plain.metrics.operations.get_mut("read").unwrap().record_ok(
+            0,
+            0,
+            7_777,
+            &crate::record::OpMeta::default(),
+        );
+        let plain_sent = sent(plain.clone(), crate::protocol::RESPONSE_BUDGET_BYTES);
+        assert!(!plain_sent.latency_in_timeline);
+        let mut inputs = vec![(plain_sent, 1), (coarse, 1)];
+        inputs.extend(derived[2..].iter().map(|r| (r.clone(), 1)));
+        let mixed = merge(&test, Phase::Run, inputs).unwrap();
+        let mut want = vec![(plain, 1), (workers[1].clone(), 1)];
+        want.extend(workers[2..].iter().map(|r| (r.clone(), 1)));
+        let mut want_coarse = want.clone();
+        let shift = coarse_shift(&mixed);
+        want_coarse[1].0.metrics.timeline.coarsen(shift);
+        want_coarse[1].0.timeline_shift = shift;
+        assert_eq!(mixed, merge(&test, Phase::Run, want_coarse).unwrap());
+        assert_eq!(
+            mixed.metrics.operations["read"].latency,
+            merge(&test, Phase::Run, want).unwrap().metrics.operations["read"].latency,
+            "whole-test latencies stay at full precision"
+        );
+
+        // A worker that says so of a coarsened timeline is refused.
+        let mut liar = derived[0].clone();
+        liar.metrics.timeline.coarsen(3);
+        let e = merge(&test, Phase::Run, vec![(liar, 1)]).unwrap_err();
+        assert!(e.to_string().contains("coarsened timeline"), "{e}");
+    }
+
+    /// The coarsest timeline shift among a merged test's workers.
+    fn coarse_shift(t: &TestResult) -> u8 {
+        t.workers
+            .iter()
+            .map(|w| w.timeline_shift)
+            .max()
+            .unwrap_or(0)
+    }
 
     #[test]
     fn internal_errors_are_never_retried_nor_the_databases() {

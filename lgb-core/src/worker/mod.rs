@@ -395,6 +395,7 @@ impl Worker {
                 ..self.environment()
             },
             timeline_shift: 0,
+            latency_in_timeline: false,
         };
         crate::protocol::fit_response(&mut result, crate::protocol::RESPONSE_BUDGET_BYTES);
         Ok(result)

@@ -95,13 +95,17 @@ fn a_worst_case_fourteen_minute_worker_result_fits_lambdas_response_limit() {
     assert!(bytes <= RESPONSE_BUDGET_BYTES, "{bytes} bytes");
     assert!(bytes < RESPONSE_LIMIT_BYTES * 9 / 10);
     assert_eq!(serde_json::to_vec(&r).unwrap().len(), bytes);
-    // Whole-test histograms are never coarsened.
-    assert_eq!(r.metrics.operations["read"].latency, before);
-    // A full-precision result under the budget is left alone; one over it says so.
+    // Whole-test histograms are never coarsened: sent whole, or left to an exact
+    // timeline whose seconds sum to them.
+    assert_eq!(r.latencies()["read"], before);
+    assert_eq!(r.latency_in_timeline, r.timeline_shift == 0);
+    // A full-precision result under the budget is left at full precision; one over it,
+    // even without its whole-test histograms, says so.
     if full <= RESPONSE_BUDGET_BYTES {
         assert_eq!(r.timeline_shift, 0);
-    } else {
-        assert!(r.timeline_shift > 0);
+    }
+    if r.timeline_shift > 0 {
+        assert!(full > RESPONSE_BUDGET_BYTES);
         assert!(r
             .metrics
             .timeline

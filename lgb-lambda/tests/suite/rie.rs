@@ -49,7 +49,7 @@ fn request(
     count: u32,
 ) -> Value {
     json!({
-        "version": 1,
+        "version": 2,
         "run_id": "rie",
         "phase": phase,
         "test": test,
@@ -180,7 +180,7 @@ async fn bad_requests_get_structured_errors_and_the_worker_survives() {
     absurd["test"]["concurrency"] = json!(10_000_000);
     let cases = [
         (json!({"version": 1, "run_id": 5}), "run_id"),
-        (wrong_version, "protocol version 1, the request has 99"),
+        (wrong_version, "protocol version 2, the request has 99"),
         (unknown_db, "unknown database `nosuch`"),
         (absurd, "test.concurrency"),
         (json!("hello"), "expected struct WorkerRequest"),
