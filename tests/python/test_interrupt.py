@@ -94,6 +94,9 @@ def _stopped_by(python: str, out: Path, sig: int) -> tuple[int, dict, dict]:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # The signal's default disposition, as in a terminal: under `nohup` the child
+        # would inherit an ignored SIGHUP, which lgb rightly leaves alone.
+        preexec_fn=lambda: signal.signal(sig, signal.SIG_DFL),
     )
     try:
         assert child.stdout is not None
