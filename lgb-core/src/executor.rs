@@ -459,11 +459,12 @@ async fn run_task<C: Clock>(
         } else {
             intended
         };
-        // Pinned where it is made: handing the future over by value copied it per operation.
         // An in-process store answers in `begin`: no future is made or polled.
         let finished = match s.strategy.begin(&mut ctx, db) {
             Begun::Done(kind, out) => Finished::Done((kind, out)),
             Begun::Waiting(kind, rest) => {
+                // Pinned where it is made: handing the future over by value copied it
+                // per operation.
                 let op = pin!(s.strategy.finish(kind, rest, &mut ctx, db));
                 with_timeout(op, plan.timeout, &s.cancel).await
             }

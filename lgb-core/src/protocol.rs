@@ -298,7 +298,7 @@ impl WorkerResult {
     /// seconds when the worker left it there ([`WorkerResult::latency_in_timeline`]).
     pub fn latencies(&self) -> BTreeMap<String, LatencyHistogram> {
         if self.latency_in_timeline {
-            return self.metrics.timeline_latency_sums();
+            return self.metrics.timeline.latency_sums();
         }
         self.metrics
             .operations

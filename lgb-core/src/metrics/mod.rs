@@ -222,7 +222,7 @@ impl TestMetrics {
         if self.operations.is_empty() || self.timeline.shift() != 0 {
             return None;
         }
-        let sums = self.timeline_latency_sums();
+        let sums = self.timeline.latency_sums();
         let empty = LatencyHistogram::new();
         let exact = sums.keys().all(|op| self.operations.contains_key(op))
             && self
@@ -235,20 +235,6 @@ impl TestMetrics {
                 .map(|(op, m)| (op.clone(), std::mem::take(&mut m.latency)))
                 .collect()
         })
-    }
-
-    /// Each operation's latencies summed over the timeline's seconds (exact at the
-    /// timeline's full precision).
-    pub(crate) fn timeline_latency_sums(&self) -> BTreeMap<String, LatencyHistogram> {
-        let mut sums: BTreeMap<String, LatencyHistogram> = BTreeMap::new();
-        for p in self.timeline.points() {
-            let sum = match sums.get_mut(&p.operation) {
-                Some(sum) => sum,
-                None => sums.entry(p.operation.clone()).or_default(),
-            };
-            p.latency.add_into(sum);
-        }
-        sums
     }
 
     /// Puts back what [`TestMetrics::take_latency_in_timeline`] took.
@@ -265,18 +251,13 @@ impl TestMetrics {
     /// [`TestMetrics::take_latency_in_timeline`], once, over the merged seconds of
     /// every worker that sent its latency that way.
     pub(crate) fn add_timeline_latency(&mut self, timeline: &Timeline) -> Result<()> {
-        for p in timeline.points() {
-            if p.latency.shift() != 0 {
-                return Err(Error::Internal(
-                    "a timeline that stands for whole-test latencies is coarsened".into(),
-                ));
-            }
-            let m = match self.operations.get_mut(&p.operation) {
-                Some(m) => m,
-                None => self.operations.entry(p.operation.clone()).or_default(),
-            };
-            // A merged second of many workers is a run of counts: added page by page.
-            p.latency.add_into(&mut m.latency);
+        if timeline.shift() != 0 {
+            return Err(Error::Internal(
+                "a timeline that stands for whole-test latencies is coarsened".into(),
+            ));
+        }
+        for (op, sum) in timeline.latency_sums() {
+            self.operations.entry(op).or_default().latency.add(&sum);
         }
         Ok(())
     }

@@ -13,7 +13,7 @@ use base64::Engine;
 use serde::{Deserialize, Serialize};
 
 use super::binary::{self, PointRef};
-use super::SparseHistogram;
+use super::{LatencyHistogram, SparseHistogram};
 use crate::error::{Error, Result};
 
 /// The seconds a timeline holds: Unix seconds from 1970 to the end of 9999. A worker's
@@ -241,6 +241,21 @@ impl Timeline {
     /// Bytes of the points' encoded histograms (before base64), to size a result.
     pub fn histogram_bytes(&self) -> usize {
         self.refs().map(|p| p.latency.to_bytes().len()).sum()
+    }
+
+    /// Each operation's latencies summed over the seconds (exact at full precision;
+    /// at a coarser shift each group's samples sit on its lowest bucket), a merged
+    /// second's run of counts added page by page.
+    pub(crate) fn latency_sums(&self) -> BTreeMap<String, LatencyHistogram> {
+        let mut sums: BTreeMap<String, LatencyHistogram> = BTreeMap::new();
+        for p in self.points() {
+            let sum = match sums.get_mut(&p.operation) {
+                Some(sum) => sum,
+                None => sums.entry(p.operation.clone()).or_default(),
+            };
+            p.latency.add_into(sum);
+        }
+        sums
     }
 
     /// The coarsest precision shift among the points (0: all at full precision).

@@ -112,17 +112,17 @@ impl YcsbZipfian {
     pub fn with_zetan(items: u64, theta: f64, zetan: f64) -> Self {
         let theta = valid_theta(theta);
         let limit = theta == 1.0;
+        let alpha = if limit { 0.0 } else { 1.0 / (1.0 - theta) };
         let mut g = Self {
             items,
             theta,
-            alpha: if limit { 0.0 } else { 1.0 / (1.0 - theta) },
+            alpha,
             zeta2theta: zeta(2, theta),
             zetan,
             eta: 0.0,
             limit,
-            whole_alpha: None,
+            whole_alpha: whole(alpha),
         };
-        g.whole_alpha = whole(g.alpha);
         g.eta = g.eta_for(zetan);
         g
     }

@@ -100,27 +100,23 @@ impl RecordGenerator {
 /// are compared as two overlapping words.
 #[inline]
 fn same(a: &[u8], b: &[u8]) -> bool {
-    let n = a.len();
-    if n != b.len() {
+    if a.len() != b.len() {
         return false;
     }
-    let word = |s: &[u8], at: usize| -> u64 {
-        match s.get(at..at + 8) {
-            Some(w) => u64::from_le_bytes(w.try_into().unwrap_or_default()),
-            None => 0,
-        }
-    };
-    let half = |s: &[u8], at: usize| -> u32 {
-        match s.get(at..at + 4) {
-            Some(w) => u32::from_le_bytes(w.try_into().unwrap_or_default()),
-            None => 0,
-        }
-    };
-    match n {
-        8..=16 => word(a, 0) == word(b, 0) && word(a, n - 8) == word(b, n - 8),
-        4..=7 => half(a, 0) == half(b, 0) && half(a, n - 4) == half(b, n - 4),
+    match a.len() {
+        8..=16 => ends_equal::<8>(a, b),
+        4..=7 => ends_equal::<4>(a, b),
         _ => a == b,
     }
+}
+
+/// Whether the first and the last `N` bytes of `a` and `b` (of one length, at least
+/// `N`) are equal, each compared as one word.
+#[inline]
+fn ends_equal<const N: usize>(a: &[u8], b: &[u8]) -> bool {
+    let word = |s: &[u8], at: usize| s.get(at..at + N).and_then(|w| <[u8; N]>::try_from(w).ok());
+    let last = a.len().saturating_sub(N);
+    word(a, 0) == word(b, 0) && word(a, last) == word(b, last)
 }
 
 #[cfg(test)]
