@@ -1,14 +1,25 @@
 //! What flows between workloads and databases: [`Record`]s (a key and its fields) and
 //! [`Query`]s. Adapters map these onto their own item types.
 
+use std::fmt;
+use std::ops::Range;
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 /// A typed field value.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+///
+/// [`Value::Str`] and [`Value::Shared`] are both text and compare equal when their
+/// text is; a value read back from JSON is never `Shared`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum Value {
     /// A UTF-8 string.
     Str(String),
+    /// Text that is a slice of a shared, immutable string: generated records' values,
+    /// which point into their generator's pool instead of each holding a copy.
+    #[serde(skip_deserializing)]
+    Shared(SharedText),
     /// A signed 64-bit integer.
     Int(i64),
     /// A 64-bit float.
@@ -24,10 +35,133 @@ impl Value {
     pub fn size(&self) -> usize {
         match self {
             Value::Str(s) => s.len(),
+            Value::Shared(t) => t.len(),
             Value::Int(_) | Value::Float(_) => 8,
             Value::Bool(_) => 1,
             Value::Bytes(b) => b.len(),
         }
+    }
+
+    /// The text of a [`Value::Str`] or a [`Value::Shared`]; `None` for other kinds.
+    pub fn as_text(&self) -> Option<&str> {
+        match self {
+            Value::Str(s) => Some(s),
+            Value::Shared(t) => Some(t.as_str()),
+            _ => None,
+        }
+    }
+
+    /// The value with text of its own: a [`Value::Shared`] becomes a [`Value::Str`]
+    /// holding a copy of its text; any other value is cloned.
+    pub fn to_owned_text(&self) -> Value {
+        match self {
+            Value::Shared(t) => Value::Str(t.as_str().to_owned()),
+            other => other.clone(),
+        }
+    }
+}
+
+impl PartialEq for Value {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Value::Int(a), Value::Int(b)) => a == b,
+            (Value::Float(a), Value::Float(b)) => a == b,
+            (Value::Bool(a), Value::Bool(b)) => a == b,
+            (Value::Bytes(a), Value::Bytes(b)) => a == b,
+            (a, b) => match (a.as_text(), b.as_text()) {
+                (Some(a), Some(b)) => a == b,
+                _ => false,
+            },
+        }
+    }
+}
+
+/// A slice of a shared, immutable string, cloned by reference: what [`Value::Shared`]
+/// holds.
+///
+/// ```
+/// use std::sync::Arc;
+/// use lgb_core::record::{SharedText, Value};
+/// let pool: Arc<str> = Arc::from("abcdefgh");
+/// let t = SharedText::new(pool, 2..5).unwrap();
+/// assert_eq!(t.as_str(), "cde");
+/// assert_eq!(Value::Shared(t), Value::Str("cde".into()));
+/// ```
+#[derive(Clone)]
+pub struct SharedText {
+    text: Arc<str>,
+    start: usize,
+    end: usize,
+    /// Whether `text` is all ASCII, so that every offset is a character boundary and
+    /// [`SharedText::move_to`] need not read the text (a cache miss in a large pool).
+    ascii: bool,
+}
+
+impl SharedText {
+    /// The slice `range` of `text`; `None` unless the range lies within `text` on
+    /// character boundaries. Reads all of `text` once (to know whether it is ASCII);
+    /// a clone does not.
+    pub fn new(text: Arc<str>, range: Range<usize>) -> Option<Self> {
+        text.get(range.clone())?;
+        Some(Self {
+            ascii: text.is_ascii(),
+            text,
+            start: range.start,
+            end: range.end,
+        })
+    }
+
+    /// The text of the slice.
+    #[inline]
+    pub fn as_str(&self) -> &str {
+        self.text.get(self.start..self.end).unwrap_or_default()
+    }
+
+    /// The slice's length in bytes.
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.end - self.start
+    }
+
+    /// Whether the slice is empty.
+    pub fn is_empty(&self) -> bool {
+        self.start == self.end
+    }
+
+    /// Whether this slice is of `text` (the same allocation, not only equal text).
+    #[inline]
+    pub fn is_of(&self, text: &Arc<str>) -> bool {
+        Arc::ptr_eq(&self.text, text)
+    }
+
+    /// Moves the slice to start at `start`, keeping its length, without touching the
+    /// shared text's reference count. Returns `false`, leaving the slice as it was,
+    /// if the moved slice would leave the text or split a character.
+    #[inline]
+    pub fn move_to(&mut self, start: usize) -> bool {
+        let Some(end) = start.checked_add(self.len()) else {
+            return false;
+        };
+        if end > self.text.len()
+            || !(self.ascii || self.text.is_char_boundary(start) && self.text.is_char_boundary(end))
+        {
+            return false;
+        }
+        self.start = start;
+        self.end = end;
+        true
+    }
+}
+
+impl fmt::Debug for SharedText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl Serialize for SharedText {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
     }
 }
 
@@ -243,6 +377,42 @@ mod tests {
         assert_eq!(r.size(), 2 + 8 + 6 + 1 + 8);
         assert_eq!(r.field("f"), Some(&Value::Int(3)));
         assert_eq!(r.field("g"), None);
+    }
+
+    #[test]
+    fn shared_text_is_text_everywhere_but_in_memory() {
+        let pool: Arc<str> = Arc::from("héllo world");
+        assert!(SharedText::new(pool.clone(), 0..2).is_none(), "splits é");
+        assert!(
+            SharedText::new(pool.clone(), 5..13).is_none(),
+            "past the end"
+        );
+        let ascii: Arc<str> = Arc::from("hello world");
+        let mut a = SharedText::new(ascii, 0..5).unwrap();
+        assert!(a.move_to(6) && !a.move_to(7));
+        assert_eq!(a.as_str(), "world");
+        let mut t = SharedText::new(pool.clone(), 7..12).unwrap();
+        assert_eq!(t.as_str(), "world");
+        assert!(t.is_of(&pool) && !t.is_of(&Arc::from("héllo world")));
+        assert!(!t.move_to(8), "past the end");
+        assert!(!t.move_to(2), "splits é");
+        assert_eq!(t.as_str(), "world", "a refused move leaves the slice");
+        assert!(t.move_to(0));
+        assert_eq!((t.as_str(), t.len()), ("héll", 5));
+        let v = Value::Shared(t);
+        assert_eq!(v, Value::Str("héll".into()));
+        assert_ne!(v, Value::Str("hell".into()));
+        assert_ne!(v, Value::Bytes(b"h\xc3\xa9ll".to_vec()));
+        assert_eq!(v.size(), 5);
+        assert_eq!(v.as_text(), Some("héll"));
+        assert!(matches!(v.to_owned_text(), Value::Str(s) if s == "héll"));
+        assert_eq!(format!("{v:?}"), "Shared(\"héll\")");
+        let json = serde_json::to_string(&Record::new("k").with_field("f", v)).unwrap();
+        let back: Record = serde_json::from_str(&json).unwrap();
+        assert!(
+            matches!(&back.fields[0].1, Value::Str(s) if s == "héll"),
+            "{json}"
+        );
     }
 
     #[test]

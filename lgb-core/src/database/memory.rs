@@ -114,37 +114,58 @@ impl Store {
                 match Arc::get_mut(&mut existing.record) {
                     // No reader holds the old version: reuse its allocations.
                     Some(old) => assign(old, record),
-                    None => existing.record = Arc::new(record.clone()),
+                    None => existing.record = Arc::new(copy(record)),
                 }
             }
             None => {
                 let key: Arc<str> = Arc::from(record.key.as_str());
                 self.order.insert(key.clone());
-                let record = Arc::new(record.clone());
+                let record = Arc::new(copy(record));
                 self.items.insert(key, Stored { record, bytes });
             }
         }
     }
 }
 
-/// `*dst = src.clone()`, reusing `dst`'s buffers. The derived `clone_from` of a
-/// `Vec<(String, Value)>` clones each pair anew, which allocated every field of every
-/// update.
+/// A copy of `src` whose text is its own (a [`Value::Shared`] becomes a string).
+fn copy(src: &Record) -> Record {
+    let mut dst = Record::default();
+    assign(&mut dst, src);
+    dst
+}
+
+/// `*dst = src.clone()`, reusing `dst`'s buffers, with shared text copied into
+/// strings of the store's own. The derived `clone_from` of a `Vec<(String, Value)>`
+/// clones each pair anew, which allocated every field of every update.
 fn assign(dst: &mut Record, src: &Record) {
     dst.key.clone_from(&src.key);
     dst.timestamp = src.timestamp;
-    assign_pairs(&mut dst.dimensions, &src.dimensions, String::clone_from);
-    assign_pairs(&mut dst.fields, &src.fields, |d, s| match (d, s) {
+    assign_pairs(
+        &mut dst.dimensions,
+        &src.dimensions,
+        String::clone_from,
+        String::clone,
+    );
+    let value = |d: &mut Value, s: &Value| match (d, s) {
         (Value::Str(d), Value::Str(s)) => d.clone_from(s),
+        // The store keeps a copy of what it is given, as a database would.
+        (Value::Str(d), Value::Shared(s)) => {
+            d.clear();
+            d.push_str(s.as_str());
+        }
         (Value::Bytes(d), Value::Bytes(s)) => d.clone_from(s),
-        (d, s) => *d = s.clone(),
-    });
+        (d, s) => *d = s.to_owned_text(),
+    };
+    assign_pairs(&mut dst.fields, &src.fields, value, Value::to_owned_text);
 }
 
-fn assign_pairs<V: Clone>(
+/// `dst` made equal to `src`: pairs already in `dst` take `src`'s by `value`, the
+/// rest are added as made by `copy`.
+fn assign_pairs<V>(
     dst: &mut Vec<(String, V)>,
     src: &[(String, V)],
     value: impl Fn(&mut V, &V),
+    copy: impl Fn(&V) -> V,
 ) {
     dst.truncate(src.len());
     for ((dn, dv), (sn, sv)) in dst.iter_mut().zip(src) {
@@ -152,7 +173,7 @@ fn assign_pairs<V: Clone>(
         value(dv, sv);
     }
     let reused = dst.len();
-    dst.extend_from_slice(&src[reused..]);
+    dst.extend(src[reused..].iter().map(|(n, v)| (n.clone(), copy(v))));
 }
 
 /// An ordered in-memory key-value store implementing [`Database`].
@@ -376,6 +397,34 @@ mod tests {
         assert_eq!(got.field("f"), Some(&Value::Int(2)));
         assert!(db.read("zz").await.unwrap().record.is_none());
         assert_eq!(db.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn keeps_its_own_copy_of_shared_text() {
+        let db = MemoryDatabase::default();
+        let generator = crate::workload::records::RecordGenerator::new(7, 3, 10);
+        let mut sent = generator.record("a", 1, 0);
+        sent.fields.push(("extra".into(), Value::Int(1)));
+        assert!(matches!(sent.fields[0].1, Value::Shared(_)));
+        let own = |r: &Record| r.fields.iter().all(|(_, v)| !matches!(v, Value::Shared(_)));
+        // A new item; over an item of one field; over an item a reader holds; with
+        // fewer fields than the item it replaces.
+        db.write(&Record::new("a").with_field("f", Value::Int(0)))
+            .await
+            .unwrap();
+        let mut short = sent.clone();
+        short.fields.truncate(2);
+        let mut new = sent.clone();
+        new.key = "new".into();
+        let mut held = None;
+        for r in [&new, &sent, &sent, &short] {
+            db.write(r).await.unwrap();
+            let got = db.read(&r.key).await.unwrap().record.unwrap();
+            assert_eq!(*got, *r);
+            assert!(own(&got), "{got:?}");
+            held = Some(got);
+        }
+        assert!(held.is_some());
     }
 
     #[tokio::test]

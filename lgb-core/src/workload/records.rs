@@ -3,15 +3,18 @@
 //!
 //! Field values are slices of one seeded 64 KiB pool of printable characters (62 of
 //! them, about 5.95 bits a byte), each at an offset taken from a hash of (seed, id,
-//! version): one hash gives the 16-bit offsets of four fields. Filling a record reuses
-//! its buffers and copies each slice in one `memcpy`: generating a record on the hot
-//! path neither allocates nor touches a value byte by byte.
+//! version): one hash gives the 16-bit offsets of four fields. A field's value is a
+//! [`Value::Shared`] slice of the pool, so filling a record moves each slice to its new
+//! offset: generating a record on the hot path neither allocates nor copies a value
+//! (the database sees the same bytes as if each were a string of its own).
+
+use std::sync::Arc;
 
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
 use super::mix;
-use crate::record::{Record, Value};
+use crate::record::{Record, SharedText, Value};
 
 const POOL_LEN: usize = 64 * 1024;
 // A field's offset is 16 bits of a hash.
@@ -25,7 +28,9 @@ pub struct RecordGenerator {
     fields: usize,
     field_size: usize,
     names: Vec<String>,
-    pool: String,
+    pool: Arc<str>,
+    /// A slice of `pool` of one field's size, cloned into records that lack one.
+    slice: Option<SharedText>,
 }
 
 impl RecordGenerator {
@@ -35,11 +40,13 @@ impl RecordGenerator {
         let pool: String = (0..POOL_LEN + field_size)
             .map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char)
             .collect();
+        let pool: Arc<str> = Arc::from(pool);
         Self {
             seed,
             fields,
             field_size,
             names: (0..fields).map(|i| format!("field{i}")).collect(),
+            slice: SharedText::new(pool.clone(), 0..field_size),
             pool,
         }
     }
@@ -66,6 +73,7 @@ impl RecordGenerator {
         }
         // Each hash gives the 16-bit pool offsets of four fields.
         let base = mix(self.seed ^ mix(id ^ version.rotate_left(32)));
+        let (pool, size) = (&self.pool, self.field_size);
         let mut h = 0u64;
         for (i, ((name, value), want)) in record.fields.iter_mut().zip(&self.names).enumerate() {
             if i % 4 == 0 {
@@ -76,13 +84,16 @@ impl RecordGenerator {
             if !same(name.as_bytes(), want.as_bytes()) {
                 name.clone_from(want);
             }
-            let s = &self.pool[off..off + self.field_size];
             match value {
-                Value::Str(buf) => {
-                    buf.clear();
-                    buf.push_str(s);
+                // The pool is `POOL_LEN + field_size` ASCII bytes: the move is kept.
+                Value::Shared(t) if t.len() == size && t.is_of(pool) => _ = t.move_to(off),
+                other => {
+                    // `slice` is `Some` and `off` within the pool (see `new`).
+                    if let Some(mut t) = self.slice.clone() {
+                        t.move_to(off);
+                        *other = Value::Shared(t);
+                    }
                 }
-                other => *other = Value::Str(s.to_string()),
             }
         }
     }
@@ -151,19 +162,27 @@ mod tests {
     }
 
     #[test]
-    fn fill_reuses_buffers() {
+    fn fill_moves_shared_slices_of_the_pool() {
         let g = RecordGenerator::new(1, 2, 8);
         let mut r = g.record("a", 1, 0);
-        let ptr = match &r.fields[0].1 {
-            Value::Str(s) => s.as_ptr(),
-            _ => unreachable!(),
-        };
+        assert_eq!(
+            Arc::strong_count(&g.pool),
+            4,
+            "the generator (pool, slice), two fields"
+        );
+        let before = r.clone();
+        let shares = Arc::strong_count(&g.pool);
         g.fill(&mut r, "b", 2, 0);
-        let ptr2 = match &r.fields[0].1 {
-            Value::Str(s) => s.as_ptr(),
-            _ => unreachable!(),
-        };
-        assert_eq!(ptr, ptr2);
+        assert_eq!(Arc::strong_count(&g.pool), shares, "no new references");
+        for (_, v) in &r.fields {
+            assert!(matches!(v, Value::Shared(t) if t.is_of(&g.pool) && t.len() == 8));
+        }
         assert_eq!(r, g.record("b", 2, 0));
+        assert_ne!(r.fields, before.fields);
+        // A record whose fields hold other values gets the pool's slices again.
+        r.fields[1].1 = Value::Str("other".into());
+        g.fill(&mut r, "a", 1, 0);
+        assert_eq!(r, before);
+        assert!(matches!(&r.fields[1].1, Value::Shared(t) if t.is_of(&g.pool)));
     }
 }

@@ -257,6 +257,7 @@ fn key_text(v: AttributeValue) -> String {
 fn attribute(v: &Value) -> AttributeValue {
     match v {
         Value::Str(s) => AttributeValue::S(s.clone()),
+        Value::Shared(t) => AttributeValue::S(t.as_str().to_owned()),
         Value::Int(i) => AttributeValue::N(i.to_string()),
         Value::Float(f) => AttributeValue::N(float_text(*f)),
         Value::Bool(b) => AttributeValue::Bool(*b),

@@ -95,6 +95,7 @@ pub(super) fn row_record(names: &[String], row: &proto::Row) -> Record {
     }
     let key = match fields.first().map(|(_, v)| v) {
         Some(Value::Str(s)) => s.clone(),
+        Some(Value::Shared(t)) => t.as_str().to_owned(),
         Some(Value::Int(n)) => n.to_string(),
         Some(Value::Float(f)) => f.to_string(),
         Some(Value::Bool(b)) => b.to_string(),

@@ -300,7 +300,7 @@ pub fn influx_type(v: &Value) -> &'static str {
         Value::Int(_) => "integer",
         Value::Float(_) => "float",
         Value::Bool(_) => "boolean",
-        Value::Str(_) => "string",
+        Value::Str(_) | Value::Shared(_) => "string",
         Value::Bytes(_) => "bytes",
     }
 }
@@ -521,7 +521,8 @@ impl LineEncoder {
                     let _ = write!(out, "{f:?}");
                 }
                 Value::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
-                Value::Str(s) => {
+                Value::Str(_) | Value::Shared(_) => {
+                    let s = v.as_text().unwrap_or_default();
                     if s.bytes().any(|b| b == b'\n' || b == b'\r') {
                         return Err(format!(
                             "point {}: string field `{k}` holds a newline, which InfluxDB 3 \

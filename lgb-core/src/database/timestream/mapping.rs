@@ -138,13 +138,16 @@ fn measure_of<'a>(name: &'a str, value: &Value) -> std::result::Result<Measure<'
         Value::Float(f) if f.is_finite() => (format!("{f:?}"), MeasureValueType::Double, 8),
         Value::Float(f) => return Err(format!("field `{name}` is {f}; Timestream takes finite doubles only")),
         Value::Bool(b) => (b.to_string(), MeasureValueType::Boolean, 1),
-        Value::Str(s) if s.len() > MAX_VARCHAR => {
-            return Err(format!(
-                "field `{name}` is a string of {} bytes, over Timestream's VARCHAR limit of {MAX_VARCHAR}",
-                s.len()
-            ))
+        Value::Str(_) | Value::Shared(_) => {
+            let s = value.as_text().unwrap_or_default();
+            if s.len() > MAX_VARCHAR {
+                return Err(format!(
+                    "field `{name}` is a string of {} bytes, over Timestream's VARCHAR limit of {MAX_VARCHAR}",
+                    s.len()
+                ));
+            }
+            (s.to_owned(), MeasureValueType::Varchar, s.len() as u64)
         }
-        Value::Str(s) => (s.clone(), MeasureValueType::Varchar, s.len() as u64),
         Value::Bytes(_) => {
             return Err(format!(
                 "field `{name}` holds bytes; Timestream measures are BIGINT, DOUBLE, BOOLEAN or VARCHAR"
