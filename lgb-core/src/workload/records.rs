@@ -65,11 +65,15 @@ impl RecordGenerator {
         record.dimensions.clear();
         if record.fields.len() != self.fields {
             record.fields.clear();
-            record.fields.extend(
-                self.names
-                    .iter()
-                    .map(|n| (n.clone(), Value::Str(String::new()))),
-            );
+            // Each field a slice of the pool, which the loop below moves into place.
+            let blank = || {
+                self.slice
+                    .clone()
+                    .map_or_else(|| Value::Str(String::new()), Value::Shared)
+            };
+            record
+                .fields
+                .extend(self.names.iter().map(|n| (n.clone(), blank())));
         }
         // Each hash gives the 16-bit pool offsets of four fields.
         let base = mix(self.seed ^ mix(id ^ version.rotate_left(32)));
