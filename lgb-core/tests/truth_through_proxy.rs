@@ -3,15 +3,15 @@
 //!
 //! The reference is absolute: a plain aws-sdk-dynamodb GetItem loop timed with
 //! `Instant`, nothing of lgb in it, through the same proxy in the same test,
-//! alternating with lgb's rounds (so a slow second of the shared machine falls on
-//! both; each side goes first in every other pair, and both run as tasks on the
-//! runtime's worker threads, as lgb's executor runs its own). Closed loop, lgb's p50 and p99 must lie within max(1 ms, 3%) of the plain
-//! loop's. Open loop, the plain client keeps the same schedule at the same time as lgb
-//! (each read intended at i / rate, timed from its intended start and from its actual
-//! start; rounds alternate as in closed loop), and lgb's corrected latency and
-//! service time must each lie within
-//! max(1 ms, 3%) of the plain client's at p50 and p99. A test-only read strategy that sleeps 2 ms inside lgb's
-//! measured span must fail both checks. Counts are held exactly: every injected
+//! alternating with lgb's rounds (so a slow second of the shared machine falls on both;
+//! each side goes first in every other pair, and both run as tasks on the runtime's
+//! worker threads, as lgb's executor runs its own). Closed loop, lgb's p50 and p99 must
+//! lie within max(1 ms, 3%) of the plain loop's. Open loop, the plain client keeps the
+//! same schedule at the same time as lgb (each read intended at i / rate, timed from
+//! its intended start and from its actual start; rounds alternate as in closed loop),
+//! and lgb's corrected latency and service time must each lie within max(1 ms, 3%) of
+//! the plain client's at p50 and p99. A test-only read strategy that sleeps 2 ms inside
+//! lgb's measured span must fail both checks. Counts are held exactly: every injected
 //! stall, and nothing else, is in the slow band of one side or the other. A round pair
 //! in which the proxy saw the server itself pause (a turnaround far beyond the median
 //! besides its injected delay) is measured again on both sides, since a pause that
