@@ -459,75 +459,87 @@ async fn run_task<C: Clock>(
         } else {
             intended
         };
+        // What follows an operation that ended at `end` with `outcome` (`None`: it
+        // timed out). A macro, expanded for an in-process store's answer and for an
+        // awaited one, so that the first is handled where `begin` returned it: a value
+        // that may be held across an await lives in the task's future, and was copied
+        // into it and out of it per operation.
+        macro_rules! settle {
+            ($end:expr, $outcome:expr) => {{
+                let end: u64 = $end;
+                note_first(s, &mut first_done, start, end);
+                // The measured window runs to the stop even when the last operation is
+                // dropped.
+                last_end = end;
+                let outcome: Option<(usize, Result<OpMeta>)> = $outcome;
+                if ctx.done {
+                    break;
+                }
+                if !measured {
+                    warmup_ops += 1;
+                    ctx.item_failures.clear();
+                    continue;
+                }
+                if end >= interval.boundary_ns {
+                    interval.flush(s, &mut ops)?;
+                    interval.start_at(s, end);
+                }
+                let (kind, result) = match outcome {
+                    Some(r) => r,
+                    None => (
+                        0,
+                        Err(Error::Timeout(format!(
+                            "operation took longer than {:?}",
+                            plan.timeout
+                        ))),
+                    ),
+                };
+                let m = &mut ops[kind];
+                interval.ops[kind] += 1;
+                match result {
+                    Ok(meta) => {
+                        record_ok(m, &mut interval, kind, intended, start, end, &meta);
+                    }
+                    Err(e) => {
+                        m.record_err(intended, end, &e);
+                        interval.errors[kind] += 1;
+                        pending_progress.1 += 1;
+                    }
+                }
+                for f in ctx.item_failures.drain(..) {
+                    m.errors
+                        .record_class(f.class, || format!("item {}: {}", f.index, f.message));
+                }
+                pending_progress.0 += 1;
+                if pending_progress.0 >= PROGRESS_EVERY {
+                    flush_progress(s, &mut pending_progress);
+                }
+            }};
+        }
         // An in-process store answers in `begin`: no future is made or polled.
-        let finished = match s.strategy.begin(&mut ctx, db) {
-            Begun::Done(kind, out) => Finished::Done((kind, out)),
-            Begun::Waiting(kind, rest) => {
-                // Pinned where it is made: handing the future over by value copied it
-                // per operation.
-                let op = pin!(s.strategy.finish(kind, rest, &mut ctx, db));
-                with_timeout(op, plan.timeout, &s.cancel).await
+        let (kind, rest) = match s.strategy.begin(&mut ctx, db) {
+            Begun::Done(kind, out) => {
+                settle!(s.clock.now_ns(), Some((kind, out)));
+                continue;
             }
+            Begun::Waiting(kind, rest) => (kind, rest),
+        };
+        let finished = {
+            // Pinned where it is made: handing the future over by value copied it per
+            // operation.
+            let op = pin!(s.strategy.finish(kind, rest, &mut ctx, db));
+            with_timeout(op, plan.timeout, &s.cancel).await
         };
         let end = s.clock.now_ns();
-        if !first_done {
-            first_done = true;
-            // Only the first task to finish an operation sets it (0 means unset).
-            let _ = s.first_op_ns.compare_exchange(
-                0,
-                end.saturating_sub(start).max(1),
-                Ordering::Relaxed,
-                Ordering::Relaxed,
-            );
-        }
-        // The measured window runs to the stop even when the last operation is dropped.
-        last_end = end;
-        let outcome = match finished {
-            Finished::Done(r) => Some(r),
-            Finished::TimedOut => None,
-            Finished::Abandoned => break,
-        };
-        if ctx.done {
-            break;
-        }
-        if !measured {
-            warmup_ops += 1;
-            ctx.item_failures.clear();
-            continue;
-        }
-        if end >= interval.boundary_ns {
-            interval.flush(s, &mut ops)?;
-            interval.start_at(s, end);
-        }
-        let (kind, result) = match outcome {
-            Some(r) => r,
-            None => (
-                0,
-                Err(Error::Timeout(format!(
-                    "operation took longer than {:?}",
-                    plan.timeout
-                ))),
-            ),
-        };
-        let m = &mut ops[kind];
-        interval.ops[kind] += 1;
-        match result {
-            Ok(meta) => {
-                record_ok(m, &mut interval, kind, intended, start, end, &meta);
+        match finished {
+            Finished::Done(r) => settle!(end, Some(r)),
+            Finished::TimedOut => settle!(end, None),
+            Finished::Abandoned => {
+                // The run stopped; the operation, whose outcome is unknown, is left out.
+                note_first(s, &mut first_done, start, end);
+                last_end = end;
+                break;
             }
-            Err(e) => {
-                m.record_err(intended, end, &e);
-                interval.errors[kind] += 1;
-                pending_progress.1 += 1;
-            }
-        }
-        for f in ctx.item_failures.drain(..) {
-            m.errors
-                .record_class(f.class, || format!("item {}: {}", f.index, f.message));
-        }
-        pending_progress.0 += 1;
-        if pending_progress.0 >= PROGRESS_EVERY {
-            flush_progress(s, &mut pending_progress);
         }
     }
     interval.flush(s, &mut ops)?;
@@ -538,6 +550,21 @@ async fn run_task<C: Clock>(
         warmup_ops,
         acked: ctx.acked.take(),
     })
+}
+
+/// Sets the run's first-operation latency (`end - start`) if this is the task's first
+/// operation and no other task has set it (0 means unset).
+#[inline]
+fn note_first<C: Clock>(s: &Shared<C>, first_done: &mut bool, start: u64, end: u64) {
+    if !*first_done {
+        *first_done = true;
+        let _ = s.first_op_ns.compare_exchange(
+            0,
+            end.saturating_sub(start).max(1),
+            Ordering::Relaxed,
+            Ordering::Relaxed,
+        );
+    }
 }
 
 /// [`OperationMetrics::record_ok`], but with the latency recorded in the interval only

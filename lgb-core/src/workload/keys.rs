@@ -240,7 +240,14 @@ impl YcsbZipfian {
     /// A rank in `0..items`, drawn as YCSB's `nextValue()`.
     #[inline]
     pub fn sample(&self, rng: &mut SmallRng) -> u64 {
-        self.rank(rng.gen::<f64>(), self.items, self.zetan, self.eta)
+        self.rank_of(rng.gen::<f64>())
+    }
+
+    /// The rank of uniform `u` in `0..items` (YCSB's `nextValue()` once it has drawn
+    /// `u`).
+    #[inline]
+    pub fn rank_of(&self, u: f64) -> u64 {
+        self.rank(u, self.items, self.zetan, self.eta)
     }
 
     /// The rank of uniform `u` over `itemcount` ranks with ζ `zetan` and η `eta`
@@ -377,6 +384,54 @@ pub fn ycsb_fnvhash64(v: u64) -> u64 {
 /// the popularity of keys does not depend on how many there are.
 pub const SCRAMBLED_ITEMS: u64 = 10_000_000_000;
 
+/// Key numbers or ranks drawn this many at a time ([`Ahead`]).
+const AHEAD: usize = 8;
+
+/// Draws of a zipfian chooser made ahead, [`AHEAD`] at a time. A YCSB draw is one
+/// chain of dependent steps (the power's squarings, then for the scrambled chooser
+/// `fnvhash64`'s eight multiplications and the remainder), about 100 cycles from the
+/// uniform to the key number: drawn one per operation, each waited for its chain;
+/// drawn in a batch, the processor runs the independent chains side by side (ycsb-a
+/// on `noop`: 10% less CPU per operation). Each key is still YCSB's function of one
+/// uniform of the task's seeded generator; what changes is which of the task's
+/// uniforms go to keys and which to the operation mix, and since the uniforms are
+/// independent of each other, neither law moves. Only the choosers whose law does not
+/// change during a test draw ahead (`zipfian`, `scrambled_zipfian`), not `latest`,
+/// whose ranks follow the newest key.
+#[derive(Debug, Clone)]
+pub struct Ahead {
+    values: [u64; AHEAD],
+    /// Index of the next value to hand out; [`AHEAD`] when all are used.
+    next: usize,
+}
+
+impl Default for Ahead {
+    fn default() -> Self {
+        Self {
+            values: [0; AHEAD],
+            next: AHEAD,
+        }
+    }
+}
+
+impl Ahead {
+    /// The next value, drawing [`AHEAD`] uniforms from `rng` and mapping each with
+    /// `draw` when none is left.
+    #[inline]
+    fn next(&mut self, rng: &mut SmallRng, draw: impl Fn(f64) -> u64) -> u64 {
+        if self.next >= AHEAD {
+            let uniforms: [f64; AHEAD] = std::array::from_fn(|_| rng.gen::<f64>());
+            for (v, u) in self.values.iter_mut().zip(uniforms) {
+                *v = draw(u);
+            }
+            self.next = 0;
+        }
+        let v = self.values.get(self.next).copied().unwrap_or_default();
+        self.next += 1;
+        v
+    }
+}
+
 /// The shared part of a chooser, built once per worker ([`KeyChooser::table_for`]).
 #[derive(Debug, Clone)]
 pub enum KeyTable {
@@ -422,7 +477,12 @@ pub enum KeyChooser {
         n: u64,
     },
     /// See [`Distribution::Zipfian`]: YCSB's generator over the items, unscrambled.
-    Zipfian(Arc<YcsbZipfian>),
+    Zipfian {
+        /// YCSB's generator over the items.
+        table: Arc<YcsbZipfian>,
+        /// Ranks drawn ahead.
+        ahead: Ahead,
+    },
     /// See [`Distribution::ExactZipfian`].
     ExactZipfian(Arc<ZipfianTable>),
     /// See [`Distribution::ScrambledZipfian`]: a rank of YCSB's generator over
@@ -432,6 +492,8 @@ pub enum KeyChooser {
         table: Arc<YcsbZipfian>,
         /// Items: the hashed rank's remainder by their count is the key number.
         n: Modulus,
+        /// Key numbers drawn ahead.
+        ahead: Ahead,
     },
     /// See [`Distribution::Latest`].
     Latest(LatestChooser),
@@ -476,9 +538,10 @@ impl KeyChooser {
         };
         match *dist {
             Distribution::Uniform => KeyChooser::Uniform { n },
-            Distribution::Zipfian { theta } => {
-                KeyChooser::Zipfian(ycsb(Self::ycsb_table(dist, n, theta)))
-            }
+            Distribution::Zipfian { theta } => KeyChooser::Zipfian {
+                table: ycsb(Self::ycsb_table(dist, n, theta)),
+                ahead: Ahead::default(),
+            },
             Distribution::ExactZipfian { theta } => KeyChooser::ExactZipfian(match &table {
                 Some(KeyTable::Exact(t)) if t.n == n && t.theta == valid_theta(theta) => t.clone(),
                 _ => Arc::new(ZipfianTable::new(n, theta)),
@@ -486,6 +549,7 @@ impl KeyChooser {
             Distribution::ScrambledZipfian { theta } => KeyChooser::Scrambled {
                 table: ycsb(Self::ycsb_table(dist, n, theta)),
                 n: Modulus::new(n),
+                ahead: Ahead::default(),
             },
             Distribution::Latest { theta } => {
                 let table = ycsb(Self::ycsb_table(dist, n, theta));
@@ -545,9 +609,11 @@ impl KeyChooser {
     pub fn next(&mut self, rng: &mut SmallRng, latest: u64) -> u64 {
         match self {
             KeyChooser::Uniform { n } => rng.gen_range(0..*n),
-            KeyChooser::Zipfian(t) => t.sample(rng),
+            KeyChooser::Zipfian { table, ahead } => ahead.next(rng, |u| table.rank_of(u)),
             KeyChooser::ExactZipfian(t) => t.sample(rng),
-            KeyChooser::Scrambled { table, n } => n.rem(ycsb_fnvhash64(table.sample(rng))),
+            KeyChooser::Scrambled { table, n, ahead } => {
+                ahead.next(rng, |u| n.rem(ycsb_fnvhash64(table.rank_of(u))))
+            }
             KeyChooser::Latest(l) => l.next(rng, latest),
             KeyChooser::Hotspot { n, hot, hot_ops } => {
                 if *hot >= *n || rng.gen::<f64>() < *hot_ops {
@@ -1019,6 +1085,39 @@ mod tests {
             (123_456_789, 2_350_796_791_908_741_607),
         ] {
             assert_eq!(ycsb_fnvhash64(v), want, "fnvhash64({v})");
+        }
+    }
+
+    #[test]
+    fn zipfian_choosers_draw_ahead_the_keys_of_the_next_uniforms() {
+        let n = 10_000;
+        for dist in [
+            Distribution::ScrambledZipfian { theta: 0.99 },
+            Distribution::Zipfian { theta: 0.99 },
+        ] {
+            let table = YcsbZipfian::new(n, 0.99);
+            let scrambled = YcsbZipfian::scrambled(0.99);
+            let want = |u: f64| match dist {
+                Distribution::ScrambledZipfian { .. } => ycsb_fnvhash64(scrambled.rank_of(u)) % n,
+                _ => table.rank_of(u),
+            };
+            let mut c = KeyChooser::new(&dist, n, None, 0, 1);
+            let (mut r, mut reference) = (rng(), rng());
+            // A batch of AHEAD keys takes AHEAD uniforms at its first draw and none
+            // until it is used up: uniforms drawn by others meanwhile (the operation
+            // mix's) come after the batch's, and the next batch's after those.
+            for batch in 0..3 {
+                let us: Vec<f64> = (0..AHEAD).map(|_| reference.gen::<f64>()).collect();
+                for (i, &u) in us.iter().enumerate() {
+                    assert_eq!(
+                        c.next(&mut r, n - 1),
+                        want(u),
+                        "{dist:?} batch {batch} draw {i}"
+                    );
+                    let mix: f64 = r.gen();
+                    assert_eq!(mix.to_bits(), reference.gen::<f64>().to_bits(), "{dist:?}");
+                }
+            }
         }
     }
 
