@@ -101,6 +101,10 @@ pub struct Environment {
     pub lgb_version: String,
     /// Logical CPUs seen by the worker.
     pub cpus: usize,
+    /// Worker threads of the async runtime the worker ran on (a Lambda worker's follow
+    /// its memory's CPU share: `LambdaPlatform::runtime_threads`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threads: Option<usize>,
     /// The Lambda platform's account of the invocation (its `REPORT` log line:
     /// duration, billed duration, peak memory, init duration), added by the runner's
     /// Lambda invoker from the log tail.
@@ -123,6 +127,13 @@ impl Environment {
             ..Self::default()
         }
     }
+}
+
+/// Worker threads of the async runtime this is called on (`None` outside one).
+pub(crate) fn runtime_threads() -> Option<usize> {
+    tokio::runtime::Handle::try_current()
+        .ok()
+        .map(|h| h.metrics().num_workers())
 }
 
 /// The Lambda platform's account of one invocation: its `REPORT` log line (text log

@@ -595,6 +595,12 @@ pub fn workers(run: &RunResult) -> Result<RecordBatch, ArrowError> {
                 .map(|(_, w)| w.environment.cpus as u64)
                 .collect(),
         )
+        .u64_opt(
+            "threads",
+            rows.iter()
+                .map(|(_, w)| w.environment.threads.map(|n| n as u64))
+                .collect(),
+        )
         .finish()
 }
 

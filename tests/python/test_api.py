@@ -198,6 +198,8 @@ def test_errors_and_workers_of_a_failing_scripted_database(out: Path) -> None:
     assert w["ops"].sum() == 400
     assert w["status"].to_list() == ["completed"]
     assert w["runtime"].to_list() == ["local"]
+    # The threads of the runtime the local worker ran on.
+    assert w.schema["threads"] == pl.UInt64 and w["threads"][0] >= 1
     assert w["window"][0] > dt.timedelta(0)
 
 

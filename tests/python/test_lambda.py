@@ -194,6 +194,8 @@ def test_sweep_from_outputs(
     measured = workers.filter(pl.col("phase") == "run")
     for col in ["duration", "billed_duration", "max_memory_used_mb", "first_op", "peak_rss_kb"]:
         assert measured[col].null_count() == 0, col
+    # Up to 1,769 MB, Lambda's CPU share is at most one vCPU: one runtime thread.
+    assert measured["threads"].to_list() == [1] * measured.height
     assert measured.filter(pl.col("cold_start"))["init_duration"].null_count() == 0
     assert lgb.load(run.path).sweep_chart() is not None
 

@@ -43,6 +43,11 @@ use crate::error::{Error, ErrorClass, Result};
 use crate::protocol::{Environment, WorkerResult, WorkerStatus};
 use crate::worker::Worker;
 
+/// Configured memory at which Lambda gives a function the equivalent of one full vCPU:
+/// CPU time is granted in proportion to memory (AWS's "Configuring Lambda function
+/// memory").
+pub const MB_PER_VCPU: u32 = 1769;
+
 /// What Lambda tells a function about itself through its reserved environment variables.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LambdaPlatform {
@@ -71,6 +76,23 @@ impl LambdaPlatform {
             function: get("AWS_LAMBDA_FUNCTION_NAME"),
             function_version: get("AWS_LAMBDA_FUNCTION_VERSION"),
         }
+    }
+
+    /// Worker threads for the bootstrap's async runtime: the vCPUs that Lambda's CPU
+    /// share for the configured memory amounts to, rounded up ([`MB_PER_VCPU`] each:
+    /// one up to 1,769 MB, two up to 3,538 MB, six at 10,240 MB), at most `cpus`, the
+    /// CPUs the process sees; `cpus` when the memory is not known (outside Lambda).
+    ///
+    /// Lambda shows a function at least two CPUs whatever its memory, while a 1,024 MB
+    /// function (infra/'s default) has 58% of one vCPU's time: a second worker thread
+    /// there adds no CPU, only its stack, its malloc arena (1.5 MiB of the Timestream
+    /// worker's peak RSS) and wake-ups from one thread to the other inside the measured
+    /// latencies.
+    pub fn runtime_threads(&self, cpus: usize) -> usize {
+        let cpus = cpus.max(1);
+        self.memory_mb.map_or(cpus, |mb| {
+            usize::try_from(mb.div_ceil(MB_PER_VCPU)).map_or(cpus, |n| n.clamp(1, cpus))
+        })
     }
 }
 
@@ -506,6 +528,37 @@ mod tests {
             after < before - (200 << 10),
             "{before} KiB then {after} KiB"
         );
+    }
+
+    #[test]
+    fn runtime_threads_follow_the_cpu_share_of_the_memory() {
+        let with = |mb: Option<u32>| LambdaPlatform {
+            memory_mb: mb,
+            ..LambdaPlatform::default()
+        };
+        for (mb, cpus, want) in [
+            (Some(128), 2, 1),
+            (Some(1024), 2, 1),
+            (Some(1769), 2, 1),
+            (Some(1770), 2, 2),
+            (Some(3008), 2, 2),
+            (Some(3538), 3, 2),
+            (Some(3539), 3, 3),
+            (Some(10240), 6, 6),
+            // Never more threads than CPUs seen, never fewer than one.
+            (Some(10240), 2, 2),
+            (Some(0), 2, 1),
+            (Some(u32::MAX), 4, 4),
+            (Some(1024), 0, 1),
+            // Outside Lambda: every CPU.
+            (None, 4, 4),
+        ] {
+            assert_eq!(
+                with(mb).runtime_threads(cpus),
+                want,
+                "{mb:?} MB, {cpus} CPUs"
+            );
+        }
     }
 
     #[test]

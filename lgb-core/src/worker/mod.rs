@@ -392,6 +392,7 @@ impl Worker {
             metrics: exec.metrics,
             environment: crate::protocol::Environment {
                 peak_rss_kb: crate::protocol::peak_rss_kb(),
+                threads: crate::protocol::runtime_threads(),
                 ..self.environment()
             },
             timeline_shift: 0,

@@ -105,6 +105,8 @@ async fn direct_invokes_are_cold_then_warm_and_reuse_the_adapter() {
     assert!(env.cold_start);
     assert_eq!(env.runtime, "lambda");
     assert_eq!(env.memory_mb, Some(512));
+    // 512 MB is 29% of a vCPU's time: one runtime thread, whatever the CPUs seen.
+    assert_eq!(env.threads, Some(1));
     assert_eq!(env.function.as_deref(), Some(FUNCTION_NAME));
     assert_eq!(env.function_version.as_deref(), Some("$LATEST"));
     assert_eq!(env.region.as_deref(), Some("us-east-1"));

@@ -362,7 +362,8 @@ class Run:
         the first operation's latency, with its new connections); ``peak_rss_kb``
         (UInt64, the worker process's peak resident memory); ``region``,
         ``function``, ``function_version`` (String, null locally); ``lgb_version``
-        (String); ``cpus`` (UInt64).
+        (String); ``cpus`` (UInt64); ``threads`` (UInt64, the worker's async
+        runtime threads).
         """
         return _frame(self._data.workers())
 
