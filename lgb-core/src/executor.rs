@@ -420,6 +420,8 @@ async fn run_task<C: Clock>(
         if s.stopped.load(Ordering::Relaxed) {
             break;
         }
+        // Before the operation's clock starts.
+        ctx.prepare();
         // When should this operation start?
         let intended = match s.interval_ns {
             Some(iv) => {

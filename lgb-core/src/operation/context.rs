@@ -274,6 +274,13 @@ impl OpContext {
         id
     }
 
+    /// Readies the next operation's key choice ([`KeyChooser::prepare`]); the executor
+    /// calls it between operations, outside any measured latency.
+    #[inline]
+    pub(crate) fn prepare(&mut self) {
+        self.chooser.prepare(&mut self.rng);
+    }
+
     /// A new insert key number (see [`WorkerKeys::next_insert_id`]).
     pub fn next_insert_id(&mut self) -> u64 {
         self.shared.next_insert_id()

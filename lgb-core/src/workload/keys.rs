@@ -397,7 +397,10 @@ const AHEAD: usize = 8;
 /// uniforms go to keys and which to the operation mix, and since the uniforms are
 /// independent of each other, neither law moves. Only the choosers whose law does not
 /// change during a test draw ahead (`zipfian`, `scrambled_zipfian`), not `latest`,
-/// whose ranks follow the newest key.
+/// whose ranks follow the newest key. The executor refills a used-up batch between
+/// operations ([`KeyChooser::prepare`]), so that no operation's latency carries a
+/// batch's draws (a key drawn one at a time was inside it, as the rest of the request's
+/// making still is).
 #[derive(Debug, Clone)]
 pub struct Ahead {
     values: [u64; AHEAD],
@@ -415,10 +418,10 @@ impl Default for Ahead {
 }
 
 impl Ahead {
-    /// The next value, drawing [`AHEAD`] uniforms from `rng` and mapping each with
-    /// `draw` when none is left.
+    /// Draws [`AHEAD`] uniforms from `rng` and maps each with `draw`, if every value
+    /// drawn before is used.
     #[inline]
-    fn next(&mut self, rng: &mut SmallRng, draw: impl Fn(f64) -> u64) -> u64 {
+    fn refill(&mut self, rng: &mut SmallRng, draw: impl Fn(f64) -> u64) {
         if self.next >= AHEAD {
             let uniforms: [f64; AHEAD] = std::array::from_fn(|_| rng.gen::<f64>());
             for (v, u) in self.values.iter_mut().zip(uniforms) {
@@ -426,6 +429,12 @@ impl Ahead {
             }
             self.next = 0;
         }
+    }
+
+    /// The next value, refilling first ([`Ahead::refill`]) when none is left.
+    #[inline]
+    fn next(&mut self, rng: &mut SmallRng, draw: impl Fn(f64) -> u64) -> u64 {
+        self.refill(rng, draw);
         let v = self.values.get(self.next).copied().unwrap_or_default();
         self.next += 1;
         v
@@ -600,6 +609,20 @@ impl KeyChooser {
                 ZipfianTable::new(n.max(1), theta),
             ))),
             _ => None,
+        }
+    }
+
+    /// Draws the keys of the next operations ahead if the chooser draws ahead and has
+    /// used up its last batch ([`Ahead`]): the executor calls it between operations,
+    /// so that a batch's draws fall outside every measured latency.
+    #[inline]
+    pub fn prepare(&mut self, rng: &mut SmallRng) {
+        match self {
+            KeyChooser::Zipfian { table, ahead } => ahead.refill(rng, |u| table.rank_of(u)),
+            KeyChooser::Scrambled { table, n, ahead } => {
+                ahead.refill(rng, |u| n.rem(ycsb_fnvhash64(table.rank_of(u))))
+            }
+            _ => {}
         }
     }
 
@@ -1102,7 +1125,17 @@ mod tests {
                 _ => table.rank_of(u),
             };
             let mut c = KeyChooser::new(&dist, n, None, 0, 1);
+            // A prepared chooser takes its batch then, and no uniform when drawing.
+            let mut p = KeyChooser::new(&dist, n, None, 0, 1);
+            let mut pr = rng();
+            p.prepare(&mut pr);
+            let prepared = pr.clone();
+            let first = p.next(&mut pr, n - 1);
+            assert_eq!(pr, prepared, "{dist:?}");
+            p.prepare(&mut pr);
+            assert_eq!(pr, prepared, "{dist:?}: a batch with keys left is kept");
             let (mut r, mut reference) = (rng(), rng());
+            assert_eq!(c.clone().next(&mut rng(), n - 1), first, "{dist:?}");
             // A batch of AHEAD keys takes AHEAD uniforms at its first draw and none
             // until it is used up: uniforms drawn by others meanwhile (the operation
             // mix's) come after the batch's, and the next batch's after those.
